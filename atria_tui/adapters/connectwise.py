@@ -1,0 +1,273 @@
+"""ConnectWise Manage: the only module that knows its paths and JSON field names.
+
+Reads are bulk (`identifier in (…)`, chunked to keep URLs short) and paged by following
+`Link: rel="next"` so nothing past row 25 is lost. Additions have no cross-agreement
+endpoint, so they are read one agreement at a time, concurrently within the client's
+bound. Writes are JSON Patch on `quantity` only: patching `product` would make
+ConnectWise re-default price and description.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from atria_tui.adapters.http import ClientOptions, HttpClient, PsaError
+from atria_tui.model import (
+    ZERO,
+    CatalogItem,
+    PsaAccount,
+    PsaContract,
+    PsaLine,
+    PsaSnapshot,
+    norm,
+)
+
+ACCEPT = "application/vnd.connectwise.com+json; version=2025.8"
+MAX_CONDITION_CHARS = 1500
+SECRET_NAMES = ("CompanyName", "PublicKey", "PrivateKey", "ClientId")
+
+P_COMPANIES = "/company/companies"
+P_AGREEMENTS = "/finance/agreements"
+P_TYPES = "/finance/agreements/types"
+P_CATALOG = "/procurement/catalog"
+
+
+def quote(value: str | int) -> str:
+    """A conditions literal: numbers bare, strings double-quoted with \\ and \" escaped."""
+    if isinstance(value, int):
+        return str(value)
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def in_clauses(field: str, values: Sequence[str | int],
+               limit: int = MAX_CONDITION_CHARS) -> list[str]:
+    """`field in (…)` split so that no single condition grows past `limit` characters."""
+    out: list[str] = []
+    chunk: list[str] = []
+    size = 0
+    for v in values:
+        lit = quote(v)
+        if chunk and size + len(lit) + 2 > limit:
+            out.append(f"{field} in ({','.join(chunk)})")
+            chunk, size = [], 0
+        chunk.append(lit)
+        size += len(lit) + 1
+    if chunk:
+        out.append(f"{field} in ({','.join(chunk)})")
+    return out
+
+
+def auth_headers(secrets: Mapping[str, str]) -> dict[str, str]:
+    token = f"{secrets['CompanyName']}+{secrets['PublicKey']}:{secrets['PrivateKey']}"
+    return {"Authorization": "Basic " + base64.b64encode(token.encode()).decode(),
+            "clientId": secrets["ClientId"], "Accept": ACCEPT}
+
+
+def _dec(value: Any) -> Decimal:
+    if value is None or value == "":
+        return ZERO
+    try:
+        return Decimal(str(value))
+    except InvalidOperation as exc:
+        raise PsaError("decode", f"not a number: {value!r}") from exc
+
+
+def _past(value: Any, today: date) -> bool:
+    """Unset dates come back as "" or null; a date in the past means cancelled."""
+    if not value:
+        return False
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).date() <= today
+    except ValueError:
+        return False
+
+
+def _ref(obj: Any, key: str) -> Any:
+    return obj.get(key) if isinstance(obj, dict) else None
+
+
+class ConnectWiseAdapter:
+    def __init__(self, api_url: str, secrets: Mapping[str, str], *,
+                 options: ClientOptions | None = None, page_size: int = 1000,
+                 today: date | None = None, **client_kw: Any) -> None:
+        self.http = HttpClient(api_url, headers=auth_headers(secrets), options=options,
+                               **client_kw)
+        self.page_size = max(1, min(page_size, 1000))
+        self.today = today or datetime.now(UTC).date()
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    @property
+    def requests(self) -> int:
+        return self.http.requests
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def _get_all(self, path: str, conditions: str | None = None,
+                       fields: str | None = None) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"pageSize": self.page_size, "page": 1, "orderBy": "id asc"}
+        if conditions:
+            params["conditions"] = conditions
+        if fields:
+            params["fields"] = fields
+        rows: list[dict[str, Any]] = []
+        url: str | None = path
+        while url:
+            resp, body = await self.http.json("GET", url, params=params, endpoint=path)
+            _raise_for(resp.status_code, body, f"GET {path}")
+            if not isinstance(body, list):
+                raise PsaError("decode", f"expected a list from GET {path}")
+            rows.extend(r for r in body if isinstance(r, dict))
+            nxt = resp.links.get("next", {}).get("url")
+            url, params = (nxt, {}) if nxt else (None, params)
+        return rows
+
+    async def agreement_type_exists(self, name: str) -> bool:
+        rows = await self._get_all(P_TYPES, f"name={quote(name)}")
+        return any(norm(str(r.get("name", ""))) == norm(name) for r in rows)
+
+    async def companies(self, identifiers: Sequence[str]) -> dict[str, PsaAccount]:
+        found: dict[str, PsaAccount] = {}
+        clauses = in_clauses("identifier", list(identifiers))
+        results = await asyncio.gather(*(self._get_all(P_COMPANIES, c) for c in clauses))
+        for row in (r for batch in results for r in batch):
+            if row.get("deletedFlag"):
+                continue
+            acc = PsaAccount(str(row["id"]), str(row.get("identifier", "")),
+                             str(row.get("name", "")))
+            found[norm(acc.identifier)] = acc
+        return found
+
+    async def agreements(self, company_ids: Sequence[str],
+                         agreement_type: str) -> dict[str, list[PsaContract]]:
+        out: dict[str, list[PsaContract]] = {}
+        ids = [int(i) for i in company_ids]
+        clauses = [f"type/name={quote(agreement_type)} and {c}"
+                   for c in in_clauses("company/id", ids)]
+        results = await asyncio.gather(*(self._get_all(P_AGREEMENTS, c) for c in clauses))
+        for row in (r for batch in results for r in batch):
+            live = (not row.get("cancelledFlag")
+                    and str(row.get("agreementStatus") or "Active").lower() == "active")
+            company = row.get("company") or {}
+            k = PsaContract(str(row["id"]), str(_ref(company, "id")), str(row.get("name", "")),
+                            str(_ref(row.get("type"), "name") or agreement_type), live)
+            out.setdefault(k.account_id, []).append(k)
+        return out
+
+    def _line(self, row: dict[str, Any], agreement_id: str) -> PsaLine:
+        product = row.get("product") or {}
+        return PsaLine(
+            id=str(row["id"]), contract_id=agreement_id,
+            product_id=str(_ref(product, "id") or ""),
+            product_code=str(_ref(product, "identifier") or ""),
+            description=str(row.get("description") or row.get("invoiceDescription") or ""),
+            quantity=_dec(row.get("quantity")), unit_price=_dec(row.get("unitPrice")),
+            live=not _past(row.get("cancelledDate"), self.today))
+
+    async def additions(self, agreement_id: str) -> list[PsaLine]:
+        path = f"{P_AGREEMENTS}/{agreement_id}/additions"
+        return [self._line(r, agreement_id) for r in await self._get_all(path)]
+
+    async def catalog(self, skus: Sequence[str]) -> list[CatalogItem]:
+        clauses = in_clauses("identifier", list(skus))
+        results = await asyncio.gather(*(self._get_all(P_CATALOG, c) for c in clauses))
+        return [CatalogItem(str(r["id"]), str(r.get("identifier", "")),
+                            str(r.get("description", "")), str(r.get("description", "")),
+                            _dec(r.get("price")), not r.get("inactiveFlag"),
+                            str(r.get("productClass", "")).lower() != "bundle")
+                for batch in results for r in batch]
+
+    async def snapshot(self, identifiers: Sequence[str], skus: Sequence[str],
+                       agreement_type: str) -> PsaSnapshot:
+        snap = PsaSnapshot()
+        if not await self.agreement_type_exists(agreement_type):
+            snap.contract_type_valid = False
+            return snap
+        snap.accounts, snap.catalog = await asyncio.gather(self.companies(identifiers),
+                                                           self.catalog(skus))
+        account_ids = sorted({a.id for a in snap.accounts.values()}, key=int)
+        snap.contracts = await self.agreements(account_ids, agreement_type)
+        live = [k for ks in snap.contracts.values() if sum(x.live for x in ks) == 1
+                for k in ks if k.live]
+
+        async def read(k: PsaContract) -> None:
+            try:
+                snap.lines[k.id] = await self.additions(k.id)
+            except PsaError as exc:
+                if exc.kind in ("auth", "decode"):
+                    raise
+                snap.line_errors[k.id] = exc.message
+
+        await asyncio.gather(*(read(k) for k in live))
+        return snap
+
+    # -- writing (apply) ---------------------------------------------------------------------
+
+    async def read_line(self, contract_id: str, line_id: str) -> PsaLine | None:
+        path = f"{P_AGREEMENTS}/{contract_id}/additions/{line_id}"
+        resp, body = await self.http.json("GET", path, endpoint=f"{P_AGREEMENTS}/additions")
+        if resp.status_code == 404:
+            return None
+        _raise_for(resp.status_code, body, f"GET {path}")
+        return self._line(body, contract_id)
+
+    async def find_lines(self, contract_id: str, product_code: str) -> list[PsaLine]:
+        return [ln for ln in await self.additions(contract_id)
+                if ln.live and norm(ln.product_code) == norm(product_code)]
+
+    async def set_quantity(self, contract_id: str, line_id: str, quantity: Decimal) -> None:
+        path = f"{P_AGREEMENTS}/{contract_id}/additions/{line_id}"
+        patch = [{"op": "replace", "path": "quantity", "value": _num(quantity)}]
+        resp, body = await self.http.json("PATCH", path, json_body=patch,
+                                          endpoint=f"{P_AGREEMENTS}/additions")
+        _raise_for(resp.status_code, body, f"PATCH {path}")
+
+    async def end_line(self, contract_id: str, line_id: str, when: date) -> None:
+        """The PSA-native way to stop billing a line (`zero_mode = "cancel"`)."""
+        path = f"{P_AGREEMENTS}/{contract_id}/additions/{line_id}"
+        patch = [{"op": "replace", "path": "cancelledDate",
+                  "value": f"{when.isoformat()}T00:00:00Z"}]
+        resp, body = await self.http.json("PATCH", path, json_body=patch,
+                                          endpoint=f"{P_AGREEMENTS}/additions")
+        _raise_for(resp.status_code, body, f"PATCH {path}")
+
+    async def add_line(self, contract_id: str, product_id: str, quantity: Decimal,
+                       description: str, effective: date) -> str:
+        path = f"{P_AGREEMENTS}/{contract_id}/additions"
+        body_out = {"product": {"id": int(product_id)}, "billCustomer": "Billable",
+                    "quantity": _num(quantity), "description": description[:60],
+                    "effectiveDate": f"{effective.isoformat()}T00:00:00Z"}
+        resp, body = await self.http.json("POST", path, json_body=body_out,
+                                          endpoint=f"{P_AGREEMENTS}/additions")
+        _raise_for(resp.status_code, body, f"POST {path}")
+        return str(_ref(body, "id") or "")
+
+
+def _num(q: Decimal) -> int | float:
+    return int(q) if q == q.to_integral_value() else float(q)
+
+
+def _raise_for(status: int, body: Any, what: str) -> None:
+    if 200 <= status < 300:
+        return
+    msg = ""
+    if isinstance(body, dict):
+        msg = str(body.get("message") or body.get("code") or "")
+        errs = body.get("errors")
+        if isinstance(errs, list) and errs:
+            msg += " (" + "; ".join(_err(e) for e in errs[:3]) + ")"
+    raise PsaError("auth" if status in (401, 403) else "http",
+                   f"HTTP {status} from {what}: {msg or 'no details'}", status, body)
+
+
+def _err(e: Any) -> str:
+    if not isinstance(e, dict):
+        return str(e)
+    return ": ".join(str(e[k]) for k in ("field", "message") if e.get(k))
+

@@ -1,0 +1,205 @@
+"""One HTTP client for every adapter: retries, Retry-After, bounded concurrency, pacing.
+
+PSAs throttle (ConnectWise answers 429/5xx under load; Kaseya allows 1,500 calls an hour
+per endpoint), so politeness lives here once instead of in each adapter. Errors come out
+as `PsaError` with a kind the services map to the seed's codes; their text never holds a
+credential because headers are never part of a message.
+
+A `sandbox://HOST/PATH` URL is served in-process by the embedded emulators (no socket),
+which is what lets the demo run on a machine with no network and no account.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import httpx
+
+ErrorKind = Literal["connect", "timeout", "auth", "http", "decode", "budget"]
+SANDBOX_SCHEME = "sandbox://"
+SANDBOX_BASE = "http://sandbox.invalid"
+MAX_RETRY_AFTER = 120.0
+
+
+class PsaError(Exception):
+    def __init__(self, kind: ErrorKind, message: str, status: int | None = None,
+                 body: Any = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.status = status
+        self.body = body
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+def resolve_url(url: str) -> tuple[str, httpx.AsyncBaseTransport | None]:
+    """Map a job's URL to (base URL, transport); sandbox URLs get the in-process app."""
+    url = url.strip()
+    if url.lower().startswith(SANDBOX_SCHEME):
+        from atria_tui.sandbox.server import shared_app  # only the demo needs the emulators
+
+        rest = url[len(SANDBOX_SCHEME):].strip("/")
+        return f"{SANDBOX_BASE}/{rest}", httpx.ASGITransport(app=shared_app())
+    return url.rstrip("/"), None
+
+
+def retry_after_seconds(value: str | None, default: float) -> float:
+    """Retry-After is either seconds or an HTTP date; anything odd falls back to backoff."""
+    if not value:
+        return default
+    try:
+        return min(max(float(value), 0.0), MAX_RETRY_AFTER)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return default
+    return min(max(when.timestamp() - time.time(), 0.0), MAX_RETRY_AFTER)
+
+
+@dataclass
+class CallBudget:
+    """A rolling one-hour allowance per endpoint: a large run slows down, never gets cut off.
+
+    `clock` and `sleep` are injectable so tests can run an hour in no time.
+    """
+
+    per_hour: int
+    window: float = 3600.0
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    _calls: dict[str, deque[float]] = field(default_factory=dict)
+    waited: float = 0.0
+
+    def wait_needed(self, endpoint: str) -> float:
+        calls = self._calls.setdefault(endpoint, deque())
+        now = self.clock()
+        while calls and now - calls[0] >= self.window:
+            calls.popleft()
+        if len(calls) < self.per_hour:
+            return 0.0
+        return self.window - (now - calls[0])
+
+    async def acquire(self, endpoint: str) -> None:
+        while (delay := self.wait_needed(endpoint)) > 0:
+            self.waited += delay
+            await self.sleep(delay)
+        self._calls[endpoint].append(self.clock())
+
+
+@dataclass
+class ClientOptions:
+    concurrency: int = 6
+    timeout: float = 30.0
+    retries: int = 4
+    backoff: float = 0.5
+    budget_per_hour: int | None = None
+
+
+class HttpClient:
+    def __init__(self, base_url: str, *, headers: Mapping[str, str] | None = None,
+                 options: ClientOptions | None = None,
+                 transport: httpx.AsyncBaseTransport | None = None,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 budget: CallBudget | None = None) -> None:
+        self.options = options or ClientOptions()
+        base, sandbox_transport = resolve_url(base_url)
+        self.base_url = base
+        self._client = httpx.AsyncClient(
+            base_url=base, headers=dict(headers or {}), timeout=self.options.timeout,
+            transport=transport or sandbox_transport, follow_redirects=False)
+        self._sem = asyncio.Semaphore(max(1, self.options.concurrency))
+        self._sleep = sleep
+        self.budget = budget or (CallBudget(self.options.budget_per_hour, sleep=sleep)
+                                 if self.options.budget_per_hour else None)
+        self.requests = 0
+        self.by_endpoint: dict[str, int] = {}
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    def set_header(self, name: str, value: str | None) -> None:
+        if value is None:
+            self._client.headers.pop(name, None)
+        else:
+            self._client.headers[name] = value
+
+    async def request(self, method: str, url: str, *, endpoint: str = "",
+                      params: Mapping[str, Any] | None = None, json_body: Any = None,
+                      form: Mapping[str, str] | None = None,
+                      headers: Mapping[str, str] | None = None) -> httpx.Response:
+        """Send with retries; returns the final response (2xx or a non-retryable 4xx)."""
+        endpoint = endpoint or url.split("?")[0]
+        attempt = 0
+        while True:
+            attempt += 1
+            if self.budget:
+                await self.budget.acquire(endpoint)
+            try:
+                async with self._sem:
+                    self.requests += 1
+                    self.by_endpoint[endpoint] = self.by_endpoint.get(endpoint, 0) + 1
+                    resp = await self._client.request(method, url, params=params,
+                                                      json=json_body, data=form,
+                                                      headers=headers)
+            except httpx.TimeoutException as exc:
+                if attempt > self.options.retries:
+                    raise PsaError("timeout", f"request timed out ({method} {endpoint})") from exc
+                await self._sleep(self._backoff(attempt))
+                continue
+            except httpx.HTTPError as exc:
+                if attempt > self.options.retries:
+                    raise PsaError("connect", f"{type(exc).__name__}: {exc}") from exc
+                await self._sleep(self._backoff(attempt))
+                continue
+            if resp.status_code == 429 or resp.status_code >= 500:
+                if attempt > self.options.retries:
+                    kind: ErrorKind = "budget" if resp.status_code == 429 else "http"
+                    raise PsaError(kind, f"HTTP {resp.status_code} from {method} {endpoint}"
+                                   f"{_detail(resp)}", resp.status_code)
+                delay = self._backoff(attempt)
+                if resp.status_code == 429:
+                    delay = retry_after_seconds(resp.headers.get("retry-after"), delay)
+                await self._sleep(delay)
+                continue
+            return resp
+
+    def _backoff(self, attempt: int) -> float:
+        return float(min(self.options.backoff * (2 ** (attempt - 1)), 30.0))
+
+    async def json(self, method: str, url: str, **kw: Any) -> tuple[httpx.Response, Any]:
+        resp = await self.request(method, url, **kw)
+        if resp.status_code in (401, 403):
+            raise PsaError("auth", f"HTTP {resp.status_code} Unauthorized{_detail(resp)}",
+                           resp.status_code)
+        if not resp.content:
+            return resp, None
+        try:
+            return resp, json.loads(resp.content)
+        except ValueError as exc:
+            raise PsaError("decode", f"invalid JSON from {method} {url.split('?')[0]}: {exc}",
+                           resp.status_code) from exc
+
+
+def _detail(resp: httpx.Response) -> str:
+    """A short vendor message from an error body, if it has one."""
+    try:
+        body = resp.json()
+    except ValueError:
+        return ""
+    if isinstance(body, dict):
+        err = body.get("error") if isinstance(body.get("error"), dict) else body
+        msg = err.get("message") if isinstance(err, dict) else None
+        if msg:
+            return f": {str(msg)[:300]}"
+    return ""

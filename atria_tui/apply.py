@@ -1,0 +1,252 @@
+"""Execute the approved changes of a plan, journaled, conflict-checked, resumable.
+
+Order of a write: journal row `pending` (all rows are written before the first request)
+→ `sent` → re-read the PSA line → write only if the line still holds the previewed
+quantity → `done`. Because the re-read happens again on resume, a row left `sent` by a
+killed process is finished if the write never landed and merely marked done if it did:
+nothing is written twice and nothing written by someone else is overwritten.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Protocol
+
+from atria_tui import codes
+from atria_tui.adapters.http import PsaError
+from atria_tui.model import ZERO, Action, LogEntry, Period, Plan, PlanItem, PsaLine, Status, Task
+from atria_tui.reconcile import fmt_qty
+from atria_tui.store import CONFLICT, DONE, ERROR, GONE, PENDING, SENT, JournalRow, Store
+
+
+class PsaWriter(Protocol):
+    async def read_line(self, contract_id: str, line_id: str) -> PsaLine | None: ...
+    async def find_lines(self, contract_id: str, product_code: str) -> list[PsaLine]: ...
+    async def set_quantity(self, contract_id: str, line_id: str, quantity: Decimal) -> None: ...
+    async def add_line(self, contract_id: str, product_id: str, quantity: Decimal,
+                       description: str, effective: date) -> str: ...
+
+
+Sink = Callable[[LogEntry, PlanItem | None], Awaitable[None] | None]
+
+
+@dataclass
+class ApplyOutcome:
+    entries: list[LogEntry]
+    applied: int = 0
+    unchanged: int = 0
+    conflicts: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+
+def journal_rows(plan: Plan) -> list[tuple[str, ...]]:
+    return [(i.key, i.action.value, i.customer_code, i.sku, i.description, i.contract_id,
+             i.line_id, i.product_id, i.product_code, str(i.psa_quantity or ZERO),
+             str(i.target_quantity or ZERO))
+            for i in plan.items if i.action.writes and i.approved]
+
+
+def _fields(row: JournalRow, **more: object) -> dict[str, object]:
+    return {"customer_code": row.customer, "customer_name": row.customer, "sku": row.sku,
+            "line_description": row.description, "before": fmt_qty(row.before),
+            "after": fmt_qty(row.after), **more}
+
+
+class Applier:
+    def __init__(self, plan: Plan, writer: PsaWriter, store: Store, run_id: int, *,
+                 sink: Sink | None = None, concurrency: int = 6, effective: date | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> None:
+        self.plan = plan
+        self.writer = writer
+        self.store = store
+        self.run_id = run_id
+        self.sink = sink
+        self.cw = plan.task is Task.CONNECTWISE
+        self.sem = asyncio.Semaphore(max(1, concurrency))
+        self.effective = effective or plan.period.start
+        self.progress = progress
+        self.items = {i.key: i for i in plan.items}
+        self.outcome = ApplyOutcome([])
+        self._done = 0
+        self._total = 0
+
+    async def emit(self, entry: LogEntry, item: PlanItem | None) -> None:
+        self.outcome.entries.append(entry)
+        if self.sink:
+            result = self.sink(entry, item)
+            if result is not None:
+                await result
+
+    async def run(self) -> ApplyOutcome:
+        """Journal every approved write, then send what is still pending."""
+        self.store.journal_add(self.run_id, journal_rows(self.plan))
+        rows = {r.item_key: r for r in self.store.journal(self.run_id)}
+        todo = [r for r in rows.values() if r.state in (PENDING, SENT)]
+        self._total = len(todo)
+        for item in self.plan.items:
+            row = rows.get(item.key)
+            if not item.action.writes:
+                item.status = Status.UNCHANGED if item.action is Action.NONE else Status.SKIPPED
+                await self.emit(codes.entry(item.code, customer=item.customer_code,
+                                            sku=item.sku, **_item_fields(item)), item)
+            elif not item.approved:
+                item.status = Status.SKIPPED
+                self.outcome.skipped += 1
+                await self.emit(codes.entry("AT04", customer=item.customer_code, sku=item.sku,
+                                            **_item_fields(item)), item)
+            elif row is not None and row.state not in (PENDING, SENT):
+                item.status = _status_of(row.state)  # finished by an earlier attempt
+        await asyncio.gather(*(self._guarded(r) for r in todo))
+        return self.outcome
+
+    async def _guarded(self, row: JournalRow) -> None:
+        async with self.sem:
+            await self._one(row)
+        self._done += 1
+        if self.progress:
+            self.progress(self._done, self._total)
+
+    async def _one(self, row: JournalRow) -> None:
+        item = self.items.get(row.item_key)
+        was_sent = row.state == SENT
+        self.store.journal_set(row.id, SENT)
+        try:
+            if row.action == Action.ADD.value:
+                await self._add(row, item, was_sent)
+            else:
+                await self._update(row, item)
+        except PsaError as exc:
+            self.store.journal_set(row.id, ERROR, exc.message)
+            self.outcome.failed += 1
+            if item:
+                item.status = Status.FAILED
+            code = "CW12" if (self.cw and row.action == Action.ADD.value) else (
+                "AT08" if self.cw else "KS08")
+            await self.emit(codes.entry(code, customer=row.customer, sku=row.sku,
+                                        **_fields(row, error=exc.message)), item)
+
+    async def _update(self, row: JournalRow, item: PlanItem | None) -> None:
+        current = await self.writer.read_line(row.contract_id, row.line_id)
+        if current is None:
+            self.store.journal_set(row.id, GONE, "line not found")
+            self.outcome.skipped += 1
+            if item:
+                item.status = Status.SKIPPED
+            await self.emit(codes.entry("AT07", customer=row.customer, sku=row.sku,
+                                        **_fields(row)), item)
+            return
+        if current.quantity == row.after:
+            self.store.journal_set(row.id, DONE)
+            self.outcome.unchanged += 1
+            if item:
+                item.status = Status.APPLIED
+            await self.emit(self._done_entry(row, item), item)
+            return
+        if current.quantity != row.before:
+            await self._conflict(row, item, current.quantity)
+            return
+        await self.writer.set_quantity(row.contract_id, row.line_id, row.after)
+        self.store.journal_set(row.id, DONE)
+        self.outcome.applied += 1
+        if item:
+            item.status = Status.APPLIED
+        await self.emit(self._done_entry(row, item), item)
+
+    async def _add(self, row: JournalRow, item: PlanItem | None, was_sent: bool) -> None:
+        existing = await self.writer.find_lines(row.contract_id, row.product_code)
+        if existing:
+            mine = [ln for ln in existing if ln.quantity == row.after]
+            if was_sent and mine:  # our earlier POST landed before the process died
+                self.store.journal_set(row.id, DONE, line_id=mine[0].id)
+                self.outcome.unchanged += 1
+                if item:
+                    item.status = Status.APPLIED
+                await self.emit(self._done_entry(row, item), item)
+                return
+            await self._conflict(row, item, existing[0].quantity)
+            return
+        new_id = await self.writer.add_line(row.contract_id, row.product_id, row.after,
+                                            row.description, self.effective)
+        self.store.journal_set(row.id, DONE, line_id=new_id)
+        self.outcome.applied += 1
+        if item:
+            item.status = Status.APPLIED
+        await self.emit(self._done_entry(row, item), item)
+
+    async def _conflict(self, row: JournalRow, item: PlanItem | None, now: Decimal) -> None:
+        self.store.journal_set(row.id, CONFLICT, f"PSA holds {now}")
+        self.outcome.conflicts += 1
+        if item:
+            item.status = Status.CONFLICT
+        await self.emit(codes.entry("AT01", customer=row.customer, sku=row.sku,
+                                    **_fields(row, current=fmt_qty(now))), item)
+
+    def _done_entry(self, row: JournalRow, item: PlanItem | None) -> LogEntry:
+        if item is not None:
+            return codes.entry(item.code, customer=item.customer_code, sku=item.sku,
+                               **_item_fields(item))
+        code = {"add": "CW08", "zero": "CW20"}.get(row.action, "CW07") if self.cw else \
+            {"zero": "KS11"}.get(row.action, "KS07")
+        return codes.entry(code, customer=row.customer, sku=row.sku, **_fields(row))
+
+
+def _item_fields(i: PlanItem) -> dict[str, object]:
+    return {"customer_code": i.customer_code, "customer_name": i.customer_name, "sku": i.sku,
+            "line_description": i.description, "billing_identifier": i.billing_identifier,
+            "before": fmt_qty(i.psa_quantity), "after": fmt_qty(i.target_quantity),
+            "contract_name": i.contract_name}
+
+
+def _status_of(state: str) -> Status:
+    return {DONE: Status.APPLIED, CONFLICT: Status.CONFLICT, ERROR: Status.FAILED,
+            GONE: Status.SKIPPED}.get(state, Status.PENDING)
+
+
+async def revert(journal: list[JournalRow], writer: PsaWriter, store: Store, run_id: int,
+                 sink: Sink | None = None) -> ApplyOutcome:
+    """Put back the `before` quantities of a run's done writes, conflict-checked too.
+
+    The revert is itself a journaled run: rows whose before/after are swapped.
+    """
+    rows = [(r.item_key, Action.UPDATE.value, r.customer, r.sku, r.description,
+             r.contract_id, r.line_id, r.product_id, r.product_code, str(r.after),
+             str(r.before if r.action != Action.ADD.value else ZERO))
+            for r in journal if r.state == DONE and r.line_id]
+    plan = Plan(Task.CONNECTWISE, Period(date.min, date.min))
+    applier = Applier(plan, writer, store, run_id, sink=sink)
+    store.journal_add(run_id, rows)
+    todo = [r for r in store.journal(run_id) if r.state in (PENDING, SENT)]
+
+    async def one(row: JournalRow) -> None:
+        store.journal_set(row.id, SENT)
+        try:
+            current = await writer.read_line(row.contract_id, row.line_id)
+            if current is None:
+                store.journal_set(row.id, GONE)
+                await applier.emit(codes.entry("AT07", customer=row.customer, sku=row.sku,
+                                               **_fields(row)), None)
+                return
+            if current.quantity not in (row.before, row.after):
+                await applier._conflict(row, None, current.quantity)
+                return
+            if current.quantity != row.after:
+                await writer.set_quantity(row.contract_id, row.line_id, row.after)
+            store.journal_set(row.id, DONE)
+            applier.outcome.applied += 1
+            await applier.emit(codes.entry("AT06", customer=row.customer, sku=row.sku,
+                                           **_fields(row, before=fmt_qty(row.after),
+                                                     after=fmt_qty(row.before))), None)
+        except PsaError as exc:
+            store.journal_set(row.id, ERROR, exc.message)
+            applier.outcome.failed += 1
+            await applier.emit(codes.entry("AT08", customer=row.customer, sku=row.sku,
+                                           **_fields(row, error=exc.message)), None)
+
+    for row in todo:
+        await one(row)
+    return applier.outcome

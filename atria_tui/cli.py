@@ -1,0 +1,244 @@
+"""`atria-tui`: the console, and the same engine headless for cron and scripts.
+
+Exit status: 0 completed (warnings allowed); 2 the run ended on an error-level code or a
+change could not be written; 1 bad usage or configuration. Bad input is reported as one
+line naming the file, line and field; a traceback would be a bug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from atria_tui import cli_output as out
+from atria_tui.config import ConfigError, JobConfig, load_job, new_job, save_job
+from atria_tui.export import LOG_HEADER, log_rows, write_csv
+from atria_tui.model import Task
+from atria_tui.paths import db_path
+from atria_tui.secrets import SecretError, SecretStore
+from atria_tui.services.runs import RunResult, Services, apply_job, job_key, plan_job, \
+    revert_run
+from atria_tui.store import Store
+
+
+class UsageError(Exception):
+    """Bad usage or configuration: printed as one line, exit status 1."""
+
+
+def services() -> Services:
+    store = Store(db_path())
+    store.mark_interrupted()
+    return Services(store=store, secrets=SecretStore())
+
+
+def _job(path: str) -> JobConfig:
+    try:
+        return load_job(Path(path))
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _emit(args: argparse.Namespace, res: RunResult) -> int:
+    fmt = getattr(args, "format", "table")
+    period = res.plan.period.end.isoformat() if res.plan else ""
+    if fmt == "json":
+        extra = {"run_id": res.run_id, "status": res.status, "requests": res.requests}
+        print(out.result_json(res.job.task.value, period, res.plan, res.entries, **extra))
+    elif fmt == "csv":
+        sys.stdout.write(out.plan_csv(res.plan))
+    else:
+        con = out.console()
+        if res.plan and res.plan.items:
+            out.print_plan(con, res.plan)
+        out.print_log(con, res.entries)
+        con.print(f"Run {res.run_id}: {res.status} ({res.requests} PSA request(s))")
+    return res.exit_code
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    job = _job(args.job)
+    return _emit(args, asyncio.run(plan_job(services(), job)))
+
+
+def cmd_apply(args: argparse.Namespace) -> int:
+    job = _job(args.job)
+    if not args.yes:
+        raise UsageError("apply writes to the PSA: run `atria-tui plan` to review, then add "
+                         "--yes to apply")
+    return _emit(args, asyncio.run(apply_job(services(), job, resume=not args.no_resume)))
+
+
+def cmd_revert(args: argparse.Namespace) -> int:
+    svc = services()
+    run = svc.store.run(args.run)
+    if run is None or run.kind != "apply":
+        raise UsageError(f"run {args.run}: no apply run with that number (see `atria-tui runs`)")
+    if not args.yes:
+        raise UsageError(f"revert writes to the PSA: add --yes to revert run {args.run}")
+    job = _job(args.job) if args.job else _find_job(run.job_id)
+    return _emit(args, asyncio.run(revert_run(svc, job, args.run)))
+
+
+def _find_job(job_id: str) -> JobConfig:
+    from atria_tui.paths import config_dir
+
+    for path in sorted(config_dir().glob("*.toml")):
+        if path.name.endswith(".mappings.toml"):
+            continue
+        try:
+            job = load_job(path)
+        except ConfigError:
+            continue
+        if job_key(job) == job_id:
+            return job
+    raise UsageError(f"job {job_id!r} not found in {config_dir()}: pass --job JOB.toml")
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    svc = services()
+    job_id = job_key(_job(args.job)) if args.job else None
+    out.print_runs(out.console(), svc.store.runs(job_id, args.limit))
+    return 0
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    svc = services()
+    if svc.store.run(args.run) is None:
+        raise UsageError(f"run {args.run}: no such run (see `atria-tui runs`)")
+    entries = svc.store.log(args.run)
+    if args.csv:
+        n = write_csv(Path(args.csv), LOG_HEADER, log_rows(entries))
+        print(f"{n} log entries written to {args.csv}")
+    elif args.format == "json":
+        print(out.result_json("", "", None, entries, run_id=args.run))
+    else:
+        out.print_log(out.console(), entries)
+    return 0
+
+
+def cmd_import_job(args: argparse.Namespace) -> int:
+    from atria_tui.seedjson import import_blocks
+
+    task = Task(args.task)
+    params_text = _read_arg(args.params)
+    secrets_text = _read_arg(args.secrets) if args.secrets else "{}"
+    try:
+        params, secrets = import_blocks(task, params_text, secrets_text)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    job = new_job(task, args.label or "")
+    job.parameters.update(params)
+    if args.source:
+        job.source.path = Path(args.source).resolve()
+    target = Path(args.out)
+    job.id = target.stem
+    save_job(job, target)
+    store = SecretStore()
+    for name, value in secrets.items():
+        store.set(job.id, name, str(value))
+    print(f"Job written to {target}; {len(secrets)} secret(s) stored encrypted "
+          f"({', '.join(sorted(secrets)) or 'none'})")
+    return 0
+
+
+def cmd_secret(args: argparse.Namespace) -> int:
+    job = _job(args.job)
+    value = sys.stdin.readline().rstrip("\n") if args.stdin else getpass.getpass(
+        f"{args.name} (input hidden): ")
+    if not value:
+        raise UsageError(f"{args.name}: empty value, nothing stored")
+    SecretStore().set(job_key(job), args.name, value)
+    print(f"{args.name} stored encrypted for job {job_key(job)!r}")
+    return 0
+
+
+def _read_arg(value: str) -> str:
+    if value == "-":
+        return sys.stdin.read()
+    try:
+        return Path(value).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{value}: {exc.strerror}") from None
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from atria_tui.sandbox.server import serve
+
+    serve(args.host, args.port, latency_ms=args.latency_ms)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="atria-tui", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    def add(name: str, fn: object, help_: str) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help_, description=help_)
+        sp.set_defaults(fn=fn)
+        return sp
+
+    sp = add("plan", cmd_plan, "dry run: compare Atria with the PSA, write nothing")
+    sp.add_argument("job", help="job file (TOML)")
+    sp.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    sp = add("apply", cmd_apply, "apply the plan's changes to the PSA")
+    sp.add_argument("job")
+    sp.add_argument("--yes", action="store_true", help="confirm the writes")
+    sp.add_argument("--format", choices=("table", "json"), default="table")
+    sp.add_argument("--no-resume", action="store_true",
+                    help="plan afresh even if an earlier apply was interrupted")
+    sp = add("revert", cmd_revert, "restore the quantities an apply run changed")
+    sp.add_argument("run", type=int)
+    sp.add_argument("--yes", action="store_true")
+    sp.add_argument("--job", help="job file (default: found by the run's job id)")
+    sp.add_argument("--format", choices=("table", "json"), default="table")
+    sp = add("runs", cmd_runs, "list past runs")
+    sp.add_argument("--job")
+    sp.add_argument("--limit", type=int, default=50)
+    sp = add("log", cmd_log, "show or export a run's log")
+    sp.add_argument("run", type=int)
+    sp.add_argument("--csv", metavar="FILE", help="write the log as CSV")
+    sp.add_argument("--format", choices=("table", "json"), default="table")
+    sp = add("import-job", cmd_import_job, "make a job from the guide's JSON blocks")
+    sp.add_argument("--task", choices=[t.value for t in Task], required=True)
+    sp.add_argument("--params", required=True, help="parameters JSON file, or - for stdin")
+    sp.add_argument("--secrets", help="secrets JSON file, or - for stdin")
+    sp.add_argument("--label")
+    sp.add_argument("--source", help="billing export file (CSV or JSON)")
+    sp.add_argument("--out", required=True, help="job file to write")
+    sp = add("secret", cmd_secret, "store one secret for a job (write-only, encrypted)")
+    sp.add_argument("job")
+    sp.add_argument("name")
+    sp.add_argument("--stdin", action="store_true", help="read the value from stdin")
+    sp = add("sandbox", cmd_sandbox, "serve the PSA and Atria emulators over HTTP")
+    sp.add_argument("--host", default="127.0.0.1")
+    sp.add_argument("--port", type=int, default=8765)
+    sp.add_argument("--latency-ms", type=int, default=0)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = parser()
+    args = p.parse_args(argv)
+    if not getattr(args, "fn", None):
+        p.print_help()
+        return 1
+    try:
+        return int(args.fn(args))
+    except UsageError as exc:
+        print(f"atria-tui: {exc}", file=sys.stderr)
+        return 1
+    except SecretError as exc:
+        print(f"atria-tui: secrets: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("atria-tui: interrupted; run `atria-tui apply` again to finish pending writes",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""How the CLI prints plans, logs and runs: a table for people, JSON/CSV for machines."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from atria_tui.export import LOG_HEADER, PLAN_HEADER, csv_text, log_rows, plan_rows
+from atria_tui.model import Level, LogEntry, Plan
+from atria_tui.reconcile import fmt_qty
+from atria_tui.serialize import entry_dict, item_dict
+from atria_tui.store import RunRow
+
+LEVEL_STYLE = {Level.VERBOSE: "dim", Level.INFO: "", Level.WARNING: "yellow",
+               Level.ERROR: "bold red"}
+
+
+def console(stream: TextIO | None = None) -> Console:
+    return Console(file=stream or sys.stdout, highlight=False, soft_wrap=False)
+
+
+def result_json(task: str, period_end: str, plan: Plan | None,
+                entries: Sequence[LogEntry], **extra: Any) -> str:
+    return json.dumps({
+        "task": task, "period_end": period_end,
+        "items": [item_dict(i) for i in plan.items] if plan else [],
+        "log": [entry_dict(e) for e in entries], **extra}, indent=2)
+
+
+def plan_csv(plan: Plan | None) -> str:
+    return csv_text(PLAN_HEADER, plan_rows(plan.items if plan else []))
+
+
+def log_csv(entries: Iterable[LogEntry]) -> str:
+    return csv_text(LOG_HEADER, log_rows(entries))
+
+
+def print_plan(out: Console, plan: Plan) -> None:
+    t = Table(title=f"{plan.task.psa_name} plan — billing period ending {plan.period.end}",
+              show_lines=False, header_style="bold")
+    for col, justify in (("Customer", "left"), ("SKU", "left"), ("Description", "left"),
+                         ("Atria", "right"), ("PSA", "right"), ("Δ", "right"),
+                         ("Δ money", "right"), ("Action", "left"), ("Code", "left")):
+        t.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for i in plan.items:
+        delta = i.delta
+        t.add_row(i.customer_code, i.sku, i.description[:40],
+                  "" if i.atria_quantity is None else fmt_qty(i.atria_quantity),
+                  "" if i.psa_quantity is None else fmt_qty(i.psa_quantity),
+                  f"{delta:+.2f}" if delta else "", f"{i.money_delta:+.2f}" if delta else "",
+                  i.action.value + (f" ({i.status.value})" if i.status else ""),
+                  Text(i.code, style=LEVEL_STYLE[i.level]))
+    out.print(t)
+    changes = plan.changes
+    out.print(f"{len(changes)} change(s), money Δ {plan.money_delta:+.2f} per period; "
+              f"{len(plan.items)} row(s)")
+
+
+def print_log(out: Console, entries: Iterable[LogEntry]) -> None:
+    for e in entries:
+        when = e.time.strftime("%H:%M:%S") if e.time else "--:--:--"
+        line = Text(f"{when} {e.level.value:<7} {e.code} ")
+        line.append(e.message, style=LEVEL_STYLE[e.level])
+        out.print(line)
+
+
+def print_runs(out: Console, runs: Sequence[RunRow]) -> None:
+    t = Table(header_style="bold")
+    for col in ("Run", "Job", "Task", "Kind", "Period", "Status", "Started", "Finished"):
+        t.add_column(col)
+    for r in runs:
+        t.add_row(str(r.id), r.label, r.task, r.kind + (f" of {r.of_run}" if r.of_run else ""),
+                  r.period_end, r.status, r.started_at, r.finished_at or "")
+    out.print(t)

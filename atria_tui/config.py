@@ -1,0 +1,380 @@
+"""Job files: one TOML file per scheduled job, as in design.md "Job configuration".
+
+Job files are hand-edited as often as they are written by the form, so loading is strict
+about types and names (a typo in `log_level` or `[options]` should not silently fall back
+to a default) and every error names the file, line and field. Parameters are the
+exception: unknown parameter keys are kept as written, because the seed lets users carry
+their own, and `validate_parameters` reports them for the form to show.
+Comments in a hand-edited file are not preserved when the console saves it (tomli_w).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import tomli_w
+from cronsim import CronSim, CronSimError
+
+from atria_tui.model import Level, Task
+from atria_tui.params import (
+    PARAMETER_NAMES,
+    SECRET_NAMES,
+    SKU_FIELD_MATCHES,
+    ConfigError,
+    JobParams,
+    Verbatim,
+    canonical_name,
+    canonical_parameters,
+    check_api_url,
+    line_of,
+    normalize_parameters,
+    params_for,
+    to_bool,
+    toml_error,
+    validate_parameters,
+)
+from atria_tui.paths import atomic_write, config_dir
+
+__all__ = [
+    "PARAMETER_NAMES", "SECRET_NAMES", "SKU_FIELD_MATCHES", "ConfigError", "JobConfig",
+    "JobParams", "Options", "SourceConfig", "check_api_url", "job_params", "job_to_toml",
+    "load_job", "new_job", "next_runs", "normalize_parameters", "save_job",
+    "validate_cron", "validate_parameters",
+]
+
+DEFAULT_CRON = "0 22 26 * *"
+
+
+@dataclass(slots=True)
+class SourceConfig:
+    """Where Atria billing records come from; `path` is absolute once loaded."""
+
+    kind: Literal["file", "api"] = "file"
+    path: Path | None = None
+    url: str = ""
+
+
+@dataclass(slots=True)
+class Options:
+    """This tool's own knobs (the seed has none of these); all optional."""
+
+    concurrency: int = 6
+    page_size: int = 1000
+    zero_mode: Literal["quantity", "cancel"] = "quantity"
+    swing_threshold: float = 0.25
+    call_budget_per_hour: int = 1500
+    timeout_seconds: float = 30.0
+    retries: int = 4
+
+
+# name -> (type, low, high) for numbers, or the allowed words for text options.
+_OPTION_RULES: dict[str, tuple[type, float, float] | tuple[str, ...]] = {
+    "concurrency": (int, 1, 32),
+    "page_size": (int, 1, 1000),
+    "zero_mode": ("quantity", "cancel"),
+    "swing_threshold": (float, 0.0, 100.0),
+    "call_budget_per_hour": (int, 1, 1_000_000),
+    "timeout_seconds": (float, 0.1, 3600.0),
+    "retries": (int, 0, 20),
+}
+
+
+@dataclass(slots=True)
+class JobConfig:
+    label: str
+    task: Task
+    log_level: Level = Level.VERBOSE
+    cron: str = DEFAULT_CRON
+    enabled: bool = True
+    period_start_day: int = 1
+    source: SourceConfig = field(default_factory=SourceConfig)
+    parameters: dict[str, Any] = field(default_factory=dict)
+    options: Options = field(default_factory=Options)
+    path: Path | None = None
+    id: str = ""
+
+    def param(self, name: str, default: Any = None) -> Any:
+        """A parameter by any spelling (`apiurl`, `ApiUrl`), as stored."""
+        folded = name.casefold()
+        for key, value in self.parameters.items():
+            if key.casefold() == folded:
+                return value
+        return default
+
+
+_TOP_KEYS = ("id", "label", "task", "log_level", "cron", "enabled", "period_start_day",
+             "source", "parameters", "options")
+
+
+def job_params(job: JobConfig) -> JobParams:
+    """Typed parameters for the engine; ConfigError (with file and line) on a bad value."""
+    try:
+        return params_for(job.task, job.parameters)
+    except ConfigError as err:
+        text = _read_text(job.path) if job.path else None
+        raise err.located(job.path, line_of(text, err.field, "parameters")) from None
+
+
+# --- cron ------------------------------------------------------------------------------
+
+
+def _cron_problem(expr: str) -> str | None:
+    text = expr.strip()
+    if not text:
+        return "empty"
+    try:
+        next(CronSim(text, datetime(2000, 1, 1)))
+    except CronSimError as err:
+        return str(err) or "not understood"
+    except (StopIteration, ValueError):
+        return "it never runs"
+    return None
+
+
+def validate_cron(expr: str) -> str | None:
+    """Why `expr` is not a usable 5-field cron expression (for the form), or None."""
+    problem = _cron_problem(expr)
+    if problem is None:
+        return None
+    if problem == "empty":
+        return 'enter a cron expression, e.g. "0 22 26 * *" (10pm on the 26th)'
+    return f"invalid cron expression {expr.strip()!r}: {problem}"
+
+
+def next_runs(expr: str, after: datetime, n: int) -> list[datetime]:
+    """The next `n` run times after `after`; [] when `expr` is invalid (see validate_cron)."""
+    if validate_cron(expr) is not None:
+        return []
+    it = CronSim(expr.strip(), after)
+    runs: list[datetime] = []
+    for _ in range(n):
+        try:
+            runs.append(next(it))
+        except StopIteration:
+            break
+    return runs
+
+
+# --- loading ---------------------------------------------------------------------------
+
+_Fail = Callable[..., ConfigError]
+
+
+def _read_text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def load_job(path: Path) -> JobConfig:
+    """Read and check a job file; every problem is a one-line ConfigError."""
+    try:
+        text = Path(path).read_bytes().decode("utf-8")
+    except OSError as err:
+        raise ConfigError("a readable job file", path=path,
+                          got=Verbatim(err.strerror or str(err))) from None
+    except UnicodeDecodeError:
+        raise ConfigError("a UTF-8 text file", path=path) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise toml_error(err, path, text) from None
+    return _parse_job(data, Path(path), text)
+
+
+def _parse_job(data: dict[str, Any], path: Path, text: str) -> JobConfig:
+    def fail(expected: str, key: str, value: Any, table: str | None = None) -> ConfigError:
+        name = f"{table}.{key}" if table else key
+        return ConfigError(expected, field=name, path=path, line=line_of(text, key, table),
+                           got=value)
+
+    for key, value in data.items():
+        if key not in _TOP_KEYS:
+            raise fail("unknown setting (expected one of " + ", ".join(_TOP_KEYS) + ")",
+                       key, value)
+
+    def text_value(key: str, default: str) -> str:
+        value = data.get(key, default)
+        if not isinstance(value, str):
+            raise fail("a text value in quotes", key, value)
+        return value.strip()
+
+    task_text = text_value("task", "")
+    task = next((t for t in Task if t.value == task_text.casefold()), None)
+    if task is None:
+        raise fail('"connectwise-manage" or "kaseya-bms"', "task", data.get("task", ""))
+    try:
+        level = Level.parse(text_value("log_level", "verbose"))
+    except ValueError:
+        raise fail("verbose, info, warning or error", "log_level", data["log_level"]) \
+            from None
+    cron = text_value("cron", DEFAULT_CRON)
+    problem = _cron_problem(cron)
+    if problem:
+        raise fail(f"a cron expression: minute hour day month weekday ({problem})", "cron",
+                   cron)
+    try:
+        enabled = to_bool(data.get("enabled", True), "enabled")
+    except ConfigError:
+        raise fail("true or false", "enabled", data["enabled"]) from None
+    day = data.get("period_start_day", 1)
+    if isinstance(day, bool) or not isinstance(day, int) or not 1 <= day <= 28:
+        raise fail("a day of the month from 1 to 28", "period_start_day", day)
+
+    params = data.get("parameters", {})
+    if not isinstance(params, dict):
+        raise fail("a [parameters] table", "parameters", params)
+    parameters = canonical_parameters(task, params)
+    problems = [e for e in validate_parameters(task, params, path=path, text=text)
+                if not e.expected.startswith("unknown parameter")]
+    if problems:
+        raise problems[0]
+
+    return JobConfig(
+        label=text_value("label", ""), task=task, log_level=level, cron=cron,
+        enabled=enabled, period_start_day=day, source=_parse_source(data, path, fail),
+        parameters=parameters, options=_parse_options(data, fail), path=path.absolute(),
+        id=text_value("id", "") or path.stem)
+
+
+def _parse_source(data: dict[str, Any], path: Path, fail: _Fail) -> SourceConfig:
+    raw = data.get("source", {})
+    if not isinstance(raw, dict):
+        raise fail("a [source] table", "source", raw)
+    for key, value in raw.items():
+        if key not in ("kind", "path", "url"):
+            raise fail("unknown setting (expected kind, path or url)", key, value, "source")
+    kind = raw.get("kind", "file")
+    if kind not in ("file", "api"):
+        raise fail('"file" or "api"', "kind", kind, "source")
+    source = SourceConfig(kind=kind)
+    file = raw.get("path", "")
+    if not isinstance(file, str):
+        raise fail("a file path in quotes", "path", file, "source")
+    if file.strip():
+        resolved = Path(file.strip()).expanduser()
+        source.path = resolved if resolved.is_absolute() else path.parent.absolute() / resolved
+    url = raw.get("url", "")
+    if not isinstance(url, str):
+        raise fail("a URL in quotes", "url", url, "source")
+    source.url = url.strip()
+    return source
+
+
+def _parse_options(data: dict[str, Any], fail: _Fail) -> Options:
+    raw = data.get("options", {})
+    if not isinstance(raw, dict):
+        raise fail("an [options] table", "options", raw)
+    options = Options()
+    for key, value in raw.items():
+        rule = _OPTION_RULES.get(key)
+        if rule is None:
+            raise fail("unknown option (expected one of " + ", ".join(_OPTION_RULES) + ")",
+                       key, value, "options")
+        if isinstance(rule[0], type):
+            kind, low, high = rule
+            numeric = (int, float) if kind is float else (int,)
+            if (isinstance(value, bool) or not isinstance(value, numeric)
+                    or not low <= value <= high):
+                what = "a whole number" if kind is int else "a number"
+                raise fail(f"{what} from {low:g} to {high:g}", key, value, "options")
+            value = kind(value)
+        elif value not in rule:
+            raise fail(" or ".join(f'"{w}"' for w in rule), key, value, "options")
+        setattr(options, key, value)
+    return options
+
+
+# --- writing ---------------------------------------------------------------------------
+
+
+def _job_dict(job: JobConfig, target: Path | None) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    if job.id and (target is None or job.id != target.stem):
+        data["id"] = job.id
+    data.update(label=job.label, task=job.task.value, log_level=job.log_level.value.lower(),
+                cron=job.cron, enabled=job.enabled, period_start_day=job.period_start_day)
+    source: dict[str, Any] = {"kind": job.source.kind}
+    if job.source.path is not None:
+        source["path"] = _relative(job.source.path, target)
+    if job.source.url:
+        source["url"] = job.source.url
+    data["source"] = source
+    data["parameters"] = {k: v for k, v in job.parameters.items() if v is not None}
+    defaults = Options()
+    changed = {f.name: getattr(job.options, f.name) for f in fields(Options)
+               if getattr(job.options, f.name) != getattr(defaults, f.name)}
+    if changed:
+        data["options"] = changed
+    return data
+
+
+def _relative(file: Path, target: Path | None) -> str:
+    """Relative to the job file's folder when inside it, so a jobs folder can move."""
+    if target is not None and file.is_absolute():
+        try:
+            return file.relative_to(target.parent.absolute()).as_posix()
+        except ValueError:
+            pass
+    return file.as_posix()
+
+
+def job_to_toml(job: JobConfig) -> str:
+    return tomli_w.dumps(_job_dict(job, job.path))
+
+
+def save_job(job: JobConfig, path: Path | None = None) -> Path:
+    """Write atomically to `path`, the job's own path, or a new file in config_dir().
+
+    Updates `job.path` (and `job.id` when it was empty) to what was written.
+    """
+    target = Path(path) if path is not None else job.path
+    if target is None:
+        target = _free_name(config_dir(), job.label or job.task.value)
+    target = target.absolute()
+    atomic_write(target, tomli_w.dumps(_job_dict(job, target)).encode("utf-8"))
+    job.path = target
+    if not job.id:
+        job.id = target.stem
+    return target
+
+
+def _free_name(folder: Path, label: str) -> Path:
+    stem = re.sub(r"[^a-z0-9]+", "-", label.casefold()).strip("-")[:60].strip("-") or "job"
+    candidate = folder / f"{stem}.toml"
+    number = 2
+    while candidate.exists():
+        candidate = folder / f"{stem}-{number}.toml"
+        number += 1
+    return candidate
+
+
+def new_job(task: Task, label: str = "") -> JobConfig:
+    """A job as the guide's "Example Monthly Billing Process" sets one up.
+
+    Periods start on the 26th, the job runs at 10pm on the 26th and transfers the period
+    that has just closed ("Previous"), with the seed's defaults for the rest.
+    """
+    params: dict[str, Any] = {"ApiUrl": ""}
+    if task is Task.CONNECTWISE:
+        params.update(AgreementType="Hosting and Cloud Services",
+                      AllowAtriaCreateAdditions=False)
+    else:
+        params.update(ContractType="Recurring Services", SKUFieldMatch="ServiceName")
+    params.update(BillingPeriod="Previous", CustomersFilter=[])
+    return JobConfig(
+        label=label or f"Transfer Billing Data to {task.psa_name} on 26th of each month",
+        task=task, log_level=Level.VERBOSE, cron=DEFAULT_CRON, enabled=True,
+        period_start_day=26, parameters=params)
+
+
+def known_parameter(task: Task, key: str) -> str | None:
+    """Canonical spelling of a parameter name for `task`, or None (for the form)."""
+    return canonical_name(key, PARAMETER_NAMES[task])

@@ -1,0 +1,102 @@
+"""The job's mappings file: fixes saved from the console, beside the job file.
+
+A separate file (`<job stem>.mappings.toml`) rather than a table in the job: the console
+writes it often while the user works through the unmapped queue, and keeping it apart
+means a hand-edited job file is never rewritten (and its comments never lost) just
+because a customer was mapped. Missing file = no mappings yet.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from atria_tui.model import Mappings
+from atria_tui.params import ConfigError, Verbatim, line_of, toml_error
+from atria_tui.paths import atomic_write
+
+__all__ = ["load_mappings", "mappings_path", "save_mappings"]
+
+_TABLES = ("customers", "skus", "descriptions")
+_WHAT = {
+    "customers": "Atria customer code = PSA Billing Identifier",
+    "skus": "Atria SKU = PSA product code",
+    "descriptions": "summary description = PSA product code",
+}
+
+
+def mappings_path(job_path: Path) -> Path:
+    return job_path.with_name(f"{job_path.stem}.mappings.toml")
+
+
+def load_mappings(path: Path) -> Mappings:
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        return Mappings()
+    except OSError as err:
+        raise ConfigError("a readable mappings file", path=path,
+                          got=Verbatim(err.strerror or str(err))) from None
+    except UnicodeDecodeError:
+        raise ConfigError("a UTF-8 text file", path=path) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise toml_error(err, path, text) from None
+    return _parse(data, path, text)
+
+
+def _parse(data: dict[str, Any], path: Path, text: str) -> Mappings:
+    result = Mappings()
+    for key, value in data.items():
+        if key == "managed":
+            result.managed = _managed(value, path, text)
+        elif key in _TABLES:
+            if not isinstance(value, dict):
+                raise ConfigError(f"a [{key}] table of {_WHAT[key]}", field=key, path=path,
+                                  line=line_of(text, key), got=value)
+            table: dict[str, str] = getattr(result, key)
+            for source, target in value.items():
+                if not isinstance(target, str) or not target.strip():
+                    raise ConfigError(f"a non-empty text value ({_WHAT[key]})",
+                                      field=f"{key}.{source}", path=path,
+                                      line=line_of(text, source, key), got=target)
+                table[source] = target.strip()
+        else:
+            raise ConfigError("unknown setting (expected customers, skus, descriptions or "
+                              "managed)", field=key, path=path, line=line_of(text, key),
+                              got=value)
+    return result
+
+
+def _managed(value: Any, path: Path, text: str) -> set[str]:
+    expected = 'a list of PSA line ids, e.g. managed = ["123", "456"]'
+    if not isinstance(value, list):
+        raise ConfigError(expected, field="managed", path=path,
+                          line=line_of(text, "managed"), got=value)
+    ids: set[str] = set()
+    for item in value:
+        if isinstance(item, bool) or not isinstance(item, str | int):
+            raise ConfigError(expected, field="managed", path=path,
+                              line=line_of(text, "managed"), got=item)
+        if str(item).strip():
+            ids.add(str(item).strip())
+    return ids
+
+
+def _id_order(line_id: str) -> tuple[int, int, str]:
+    """Numeric ids in numeric order (PSA ids are numbers), anything else after them."""
+    return (0, int(line_id), "") if line_id.isdigit() else (1, 0, line_id)
+
+
+def save_mappings(m: Mappings, path: Path) -> None:
+    data: dict[str, Any] = {
+        "managed": sorted(m.managed, key=_id_order),
+        "customers": dict(sorted(m.customers.items())),
+        "skus": dict(sorted(m.skus.items())),
+        "descriptions": dict(sorted(m.descriptions.items())),
+    }
+    atomic_write(path, tomli_w.dumps(data).encode("utf-8"))

@@ -1,0 +1,273 @@
+"""Plain data shared by every layer.
+
+Vendor-neutral on purpose: adapters translate ConnectWise additions and Kaseya service
+lines into these shapes, so reconcile, apply, the store and the console never learn a
+vendor field name. Quantities are Decimal because they are money drivers and are written
+back to the PSA; floats would round-trip 0.1 badly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+ZERO = Decimal(0)
+
+
+class Level(StrEnum):
+    VERBOSE = "Verbose"
+    INFO = "Info"
+    WARNING = "Warning"
+    ERROR = "Error"
+
+    @property
+    def rank(self) -> int:
+        return _LEVEL_RANK[self]
+
+    @classmethod
+    def parse(cls, text: str) -> Level:
+        """Accept the spellings users type and the seeds use (`warn`, `WARNING`, `info`)."""
+        key = text.strip().lower()
+        for level in cls:
+            if key == level.value.lower():
+                return level
+        if key == "warn":
+            return cls.WARNING
+        raise ValueError(f"unknown log level {text!r} (expected verbose, info, warning or error)")
+
+
+_LEVEL_RANK = {Level.VERBOSE: 0, Level.INFO: 1, Level.WARNING: 2, Level.ERROR: 3}
+
+
+class Task(StrEnum):
+    CONNECTWISE = "connectwise-manage"
+    KASEYA = "kaseya-bms"
+
+    @property
+    def prefix(self) -> str:
+        return "CW" if self is Task.CONNECTWISE else "KS"
+
+    @property
+    def psa_name(self) -> str:
+        return "ConnectWise" if self is Task.CONNECTWISE else "Kaseya"
+
+
+class Action(StrEnum):
+    UPDATE = "update"
+    ADD = "add"
+    ZERO = "zero"
+    NONE = "none"
+    SKIP = "skip"
+
+    @property
+    def writes(self) -> bool:
+        return self in (Action.UPDATE, Action.ADD, Action.ZERO)
+
+
+class Status(StrEnum):
+    PENDING = "pending"
+    APPLIED = "applied"
+    UNCHANGED = "unchanged"
+    SKIPPED = "skipped"
+    CONFLICT = "conflict"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """A billing period, identified (as Atria does) by its end date."""
+
+    start: date
+    end: date
+
+    def __str__(self) -> str:
+        return self.end.isoformat()
+
+
+@dataclass(frozen=True, slots=True)
+class BillingRecord:
+    customer_code: str
+    customer_name: str
+    billing_identifier: str
+    sku: str
+    line_description: str
+    summary_description: str
+    quantity: Decimal
+    billable: bool
+    period_end: date | None
+    source_line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    code: str
+    level: Level
+    message: str
+    customer: str = ""
+    sku: str = ""
+    time: datetime | None = None
+
+
+# --- the PSA side, as read -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PsaAccount:
+    """A ConnectWise company or a Kaseya account; `identifier` is the Billing Identifier."""
+
+    id: str
+    identifier: str
+    name: str
+    active: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class PsaContract:
+    """A ConnectWise agreement or Kaseya contract of the configured type."""
+
+    id: str
+    account_id: str
+    name: str
+    type_name: str
+    live: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class PsaLine:
+    """A ConnectWise addition or a Kaseya recurring service line.
+
+    `product_code` is what a SKU is compared with by default (ConnectWise product
+    identifier, Kaseya service name); `description` serves Kaseya's other match modes.
+    """
+
+    id: str
+    contract_id: str
+    product_id: str
+    product_code: str
+    description: str
+    quantity: Decimal
+    unit_price: Decimal = ZERO
+    live: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogItem:
+    """A ConnectWise catalog item or a Kaseya service."""
+
+    id: str
+    code: str
+    name: str
+    description: str = ""
+    price: Decimal = ZERO
+    active: bool = True
+    can_be_line: bool = True
+
+
+@dataclass(slots=True)
+class PsaSnapshot:
+    """Everything the plan needs from the PSA, read once, in bulk.
+
+    `accounts` is keyed by the normalised Billing Identifier; `contracts` by account id
+    (only contracts of the configured type); `lines` by contract id. A contract id present
+    in `line_errors` could not be read (its message says why).
+    """
+
+    accounts: dict[str, PsaAccount] = field(default_factory=dict)
+    contracts: dict[str, list[PsaContract]] = field(default_factory=dict)
+    lines: dict[str, list[PsaLine]] = field(default_factory=dict)
+    catalog: list[CatalogItem] = field(default_factory=list)
+    contract_type_valid: bool = True
+    line_errors: dict[str, str] = field(default_factory=dict)
+
+
+def norm(text: str) -> str:
+    """How identifiers and SKUs are compared everywhere: trimmed, case-insensitive."""
+    return text.strip().casefold()
+
+
+# --- the plan ----------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class PlanItem:
+    """One row of the preview: an Atria (customer, SKU) against a PSA line, or a problem."""
+
+    key: str
+    customer_code: str
+    customer_name: str
+    billing_identifier: str
+    sku: str
+    description: str
+    atria_quantity: Decimal | None
+    psa_quantity: Decimal | None
+    action: Action
+    code: str
+    level: Level
+    message: str
+    account_id: str = ""
+    account_name: str = ""
+    contract_id: str = ""
+    contract_name: str = ""
+    line_id: str = ""
+    product_id: str = ""
+    product_code: str = ""
+    unit_price: Decimal = ZERO
+    approved: bool = True
+    note: str = ""
+    status: Status | None = None
+
+    @property
+    def target_quantity(self) -> Decimal | None:
+        if self.action is Action.ZERO:
+            return ZERO
+        return self.atria_quantity
+
+    @property
+    def delta(self) -> Decimal:
+        if not self.action.writes:
+            return ZERO
+        return (self.target_quantity or ZERO) - (self.psa_quantity or ZERO)
+
+    @property
+    def money_delta(self) -> Decimal:
+        return self.delta * self.unit_price
+
+
+@dataclass(slots=True)
+class Plan:
+    task: Task
+    period: Period
+    items: list[PlanItem] = field(default_factory=list)
+    log: list[LogEntry] = field(default_factory=list)
+    fatal: LogEntry | None = None
+    deprovisioned_from: int | None = None
+
+    @property
+    def changes(self) -> list[PlanItem]:
+        return [i for i in self.items if i.action.writes]
+
+    @property
+    def money_delta(self) -> Decimal:
+        return sum((i.money_delta for i in self.items), ZERO)
+
+
+def item_entry(item: PlanItem) -> LogEntry:
+    return LogEntry(item.code, item.level, item.message, item.customer_code, item.sku)
+
+
+@dataclass(slots=True)
+class Mappings:
+    """Fixes saved from the console; they win over what Atria says.
+
+    `customers`: Atria customer code → PSA Billing Identifier (fixes CW04/KS09, CW14/KS22).
+    `skus`: Atria SKU → PSA product code (fixes CW06/KS14).
+    `descriptions`: summary description of a SKU-less record → PSA product code (CW05/KS23).
+    `managed`: PSA line ids this tool wrote before; they stay managed (rule 6).
+    """
+
+    customers: dict[str, str] = field(default_factory=dict)
+    skus: dict[str, str] = field(default_factory=dict)
+    descriptions: dict[str, str] = field(default_factory=dict)
+    managed: set[str] = field(default_factory=set)

@@ -1,0 +1,67 @@
+"""Where atria-tui keeps its files, and how it writes them.
+
+One environment variable, ATRIA_TUI_HOME, moves everything (jobs, database, secret store)
+so tests, demos and a second installation never touch the user's real files.
+Writes go through `atomic_write` because a job file, mappings file or secret store that is
+half-written after a crash (or a full disk) would lose the user's configuration; a temp
+file in the same folder plus `os.replace` is atomic on POSIX and Windows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "atria-tui"
+HOME_ENV = "ATRIA_TUI_HOME"
+
+
+def _home() -> Path | None:
+    value = os.environ.get(HOME_ENV, "").strip()
+    return Path(value).expanduser() if value else None
+
+
+def data_dir() -> Path:
+    """Secret store, key file and database live here."""
+    home = _home()
+    return home if home is not None else platformdirs.user_data_path(APP_NAME)
+
+
+def config_dir() -> Path:
+    """Job files (and their mappings files) live here."""
+    home = _home()
+    base = home if home is not None else platformdirs.user_config_path(APP_NAME)
+    return base / "jobs"
+
+
+def db_path() -> Path:
+    return data_dir() / "atria-tui.db"
+
+
+def atomic_write(path: Path, data: bytes, mode: int | None = None) -> None:
+    """Replace `path` with `data` so readers see the old or the new file, never a mix.
+
+    `mode` forces permissions (0o600 for secrets); otherwise an existing file keeps its
+    mode and a new one gets the temp file's private 0o600, which is safe for config.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if mode is None:
+        with contextlib.suppress(OSError):
+            mode = path.stat().st_mode & 0o777
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

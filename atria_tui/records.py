@@ -1,0 +1,364 @@
+"""Read Atria billing exports (detail or summary shape, CSV or JSON) into BillingRecords.
+
+These files come from people's disks: saved from Excel, semicolon-separated in some
+locales, with a BOM or without, header spelled "Customer Code" or "customer_code". The
+reader is lenient about spelling and strict about values: a quantity that could mean two
+numbers, or a row whose cells shifted because a description held an unquoted comma, stops
+the run with the file, line and column named, because a silently wrong number becomes a
+wrong invoice.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Literal, TypeVar
+
+from atria_tui.model import BillingRecord
+
+Format = Literal["csv", "json"]
+_T = TypeVar("_T")
+
+
+class RecordsError(Exception):
+    """A problem in a billing file, located well enough to fix it in a text editor."""
+
+    def __init__(self, path: str, line: int | None, column: str | None, expected: str,
+                 value: str | None = None, *, unit: str = "line") -> None:
+        super().__init__(path, line, column, expected, value)
+        self.path = path
+        self.line = line
+        self.column = column
+        self.expected = expected
+        self.value = value
+        self.unit = unit
+
+    def __str__(self) -> str:
+        where = []
+        if self.line is not None:
+            where.append(f"{self.unit} {self.line}")
+        if self.column is not None:
+            where.append(f"column {self.column}")
+        text = f"{self.path}: " + (", ".join(where) + ": " if where else "") + self.expected
+        if self.value is not None:
+            text += f", got '{self.value}'"
+        return text
+
+
+# --- the two shapes ------------------------------------------------------------------------
+
+_DROP = str.maketrans("", "", " _-\t")
+
+
+def _key(name: str) -> str:
+    return name.strip().translate(_DROP).casefold()
+
+
+DETAIL_COLUMNS = ("CustomerCode", "CustomerName", "BillingIdentifier", "Sku", "LineDescription",
+                  "SummaryDescription", "Quantity", "Billable", "PeriodEnd", "Action")
+SUMMARY_COLUMNS = ("Customer Code", "Customer Name", "Customer Account Code", "Product SKU",
+                   "Billable Flag", "Summary Grouping", "Last Month Count", "Difference",
+                   "This Month Count")
+_DETAIL_REQUIRED = ("CustomerCode", "CustomerName", "BillingIdentifier", "Sku", "Quantity",
+                    "Billable")
+# Difference is derivable (This - Last) and unused, so a file without it is still read.
+_SUMMARY_REQUIRED = tuple(c for c in SUMMARY_COLUMNS if c != "Difference")
+_DETAIL_ONLY = {_key(c) for c in DETAIL_COLUMNS} - {_key(c) for c in SUMMARY_COLUMNS}
+_SUMMARY_ONLY = {_key(c) for c in SUMMARY_COLUMNS} - {_key(c) for c in DETAIL_COLUMNS}
+_DESCRIPTIONS = ("linedescription", "summarydescription")
+
+
+def _shape_of(keys: set[str]) -> Literal["detail", "summary"]:
+    return "summary" if len(keys & _SUMMARY_ONLY) > len(keys & _DETAIL_ONLY) else "detail"
+
+
+def _missing(shape: str, keys: set[str]) -> list[str]:
+    required = _SUMMARY_REQUIRED if shape == "summary" else _DETAIL_REQUIRED
+    missing = [c for c in required if _key(c) not in keys]
+    if shape == "detail" and not keys.intersection(_DESCRIPTIONS):
+        missing.append("LineDescription or SummaryDescription")
+    return missing
+
+
+# --- cell values -----------------------------------------------------------------------------
+
+_PLAIN = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+# A comma is a thousands separator only where it cannot be a decimal comma: with a decimal
+# point after it (1,234.5) or repeated (1,234,567). "1,234" and "1,5" are refused.
+_GROUPED = re.compile(r"[+-]?[0-9]{1,3}(?:,[0-9]{3})+\.[0-9]+|[+-]?[0-9]{1,3}(?:,[0-9]{3}){2,}")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_TRUE = frozenset({"true", "yes", "y", "1"})
+_FALSE = frozenset({"false", "no", "n", "0"})
+
+
+class _CellError(Exception):
+    def __init__(self, expected: str, value: str | None) -> None:
+        super().__init__(expected)
+        self.expected = expected
+        self.value = value
+
+
+def _text(v: object) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, str):
+        return v.strip()
+    if isinstance(v, int | Decimal | float) and not isinstance(v, bool):
+        return str(v)
+    raise _CellError("text", json.dumps(v, default=str))
+
+
+def _quantity(v: object) -> Decimal:
+    if isinstance(v, Decimal):
+        if v.is_finite():
+            return v
+    elif isinstance(v, int) and not isinstance(v, bool):
+        return Decimal(v)
+    elif isinstance(v, str):
+        s = v.strip()
+        if _PLAIN.fullmatch(s):
+            return Decimal(s)
+        if _GROUPED.fullmatch(s):
+            return Decimal(s.replace(",", ""))
+        if "," in s:
+            raise _CellError("a number with '.' for decimals (a comma is read only as an "
+                             "unambiguous thousands separator, as in 1,234.5)", s)
+        raise _CellError("a number", s)
+    raise _CellError("a number", _show(v))
+
+
+def _billable(v: object) -> bool:
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, int) and v in (0, 1):
+        return v == 1
+    if isinstance(v, str):
+        s = v.strip().casefold()
+        if s in _TRUE:
+            return True
+        if s in _FALSE:
+            return False
+        raise _CellError("true or false (also yes/no, y/n, 1/0)", v.strip())
+    raise _CellError("true or false (also yes/no, y/n, 1/0)", _show(v))
+
+
+def _period_end(v: object) -> date | None:
+    if v is None:
+        return None
+    if not isinstance(v, str):
+        raise _CellError("a date YYYY-MM-DD", _show(v))
+    s = v.strip()
+    if not s:
+        return None
+    try:
+        if _ISO_DATE.fullmatch(s):
+            return date.fromisoformat(s)
+        if _ISO_DATE.match(s) and s[10] in "T ":
+            return datetime.fromisoformat(s).date()
+    except ValueError:
+        pass
+    raise _CellError("a date YYYY-MM-DD", s)
+
+
+def _show(v: object) -> str:
+    return "" if v is None else json.dumps(v, default=str)
+
+
+# --- rows → records ------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Reader:
+    """What every row of one file shares: where errors point and which shape it is."""
+
+    name: str
+    unit: str
+    shape: Literal["detail", "summary"]
+    period_end: date | None
+    previous_end: date | None
+
+    def records(self, cells: Mapping[str, object], names: Mapping[str, str],
+                line: int) -> list[BillingRecord]:
+        def get(key: str, parse: Callable[[object], _T]) -> _T:
+            try:
+                return parse(cells.get(key))
+            except _CellError as exc:
+                raise self.error(line, names.get(key, key), exc.expected, exc.value) from None
+
+        code, name = get("customercode", _text), get("customername", _text)
+        if self.shape == "summary":
+            ident, sku = get("customeraccountcode", _text), get("productsku", _text)
+            grouping = get("summarygrouping", _text)
+            billable = get("billableflag", _billable)
+            this, last = get("thismonthcount", _quantity), get("lastmonthcount", _quantity)
+            out = [BillingRecord(code, name, ident, sku, grouping, grouping, this, billable,
+                                 self.period_end, line)]
+            if last != 0:
+                out.append(BillingRecord(code, name, ident, sku, grouping, grouping, last,
+                                         billable, self.previous_end, line))
+            return out
+        ident, sku = get("billingidentifier", _text), get("sku", _text)
+        line_desc, summary = get("linedescription", _text), get("summarydescription", _text)
+        qty, billable = get("quantity", _quantity), get("billable", _billable)
+        end = get("periodend", _period_end)
+        return [BillingRecord(code, name, ident, sku, line_desc or summary, summary or line_desc,
+                              qty, billable, end, line)]
+
+    def error(self, line: int | None, column: str | None, expected: str,
+              value: str | None = None) -> RecordsError:
+        return RecordsError(self.name, line, column, expected, value, unit=self.unit)
+
+
+# --- CSV -------------------------------------------------------------------------------------
+
+
+def _sniff_delimiter(first_line: str) -> str:
+    counts = {d: first_line.count(d) for d in (",", ";", "\t")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _parse_csv(text: str, name: str, period_end: date | None,
+               previous_end: date | None) -> list[BillingRecord]:
+    first = next((ln for ln in text.splitlines() if ln.strip()), "")
+    if not first:
+        return []
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(first))
+    rows = iter(reader)
+    try:
+        header = next(row for row in rows if any(c.strip() for c in row))
+        header_line = reader.line_num
+        index: dict[str, int] = {}
+        names: dict[str, str] = {}
+        for i, raw in enumerate(header):
+            spelled, key = raw.strip(), _key(raw)
+            if not key:
+                continue
+            if key in index:
+                raise RecordsError(name, header_line, spelled,
+                                   f"a single column of that name (also column {index[key] + 1})")
+            index[key], names[key] = i, spelled
+        keys = set(index)
+        shape = _shape_of(keys)
+        missing = _missing(shape, keys)
+        if missing:
+            found = ", ".join(names.values()) or "none"
+            raise RecordsError(name, header_line, None,
+                               f"missing required column(s) {', '.join(missing)} for the "
+                               f"{shape} export; columns found: {found}")
+        rd = _Reader(name, "line", shape, period_end, previous_end)
+        width = len(header)
+        wanted = list(index.items())
+        out: list[BillingRecord] = []
+        previous = reader.line_num
+        for row in rows:
+            line = previous + 1
+            previous = reader.line_num
+            if not any(c.strip() for c in row):
+                continue
+            # Strict on purpose: an extra cell is usually an unquoted comma in a
+            # description, which shifts a number into the wrong column.
+            if len(row) != width:
+                raise rd.error(line, None,
+                               f"{width} cells as in the header, found {len(row)} (a value that "
+                               f"contains the separator must be in double quotes, and every "
+                               f"opening quote closed)")
+            cells = {k: row[i] for k, i in wanted}
+            out.extend(rd.records(cells, names, line))
+        return out
+    except StopIteration:
+        return []
+    except csv.Error as exc:
+        raise RecordsError(name, reader.line_num, None, f"well-formed CSV ({exc})") from None
+
+
+# --- JSON ------------------------------------------------------------------------------------
+
+
+def _parse_json(text: str, name: str, period_end: date | None,
+                previous_end: date | None) -> list[BillingRecord]:
+    if not text.strip():
+        return []
+    try:
+        data = json.loads(text, parse_float=Decimal)
+    except json.JSONDecodeError as exc:
+        raise RecordsError(name, exc.lineno, None, f"valid JSON ({exc.msg})") from None
+    items = data
+    if isinstance(data, dict):
+        lists = {_key(k): v for k, v in data.items() if _key(k) in ("records", "items", "data")}
+        items = next((lists[k] for k in ("records", "items", "data") if k in lists), None)
+    if not isinstance(items, list):
+        raise RecordsError(name, None, None, 'a JSON list of records, or an object with the '
+                           'list under "records", "items" or "data"')
+    out: list[BillingRecord] = []
+    rd: _Reader | None = None
+    for n, obj in enumerate(items, start=1):
+        if not isinstance(obj, dict):
+            raise RecordsError(name, n, None, "an object with the record's fields", _show(obj),
+                               unit="record")
+        cells = {_key(str(k)): v for k, v in obj.items()}
+        names = {_key(str(k)): str(k) for k in obj}
+        if rd is None:
+            rd = _Reader(name, "record", _shape_of(set(cells)), period_end, previous_end)
+        missing = _missing(rd.shape, set(cells))
+        if missing:
+            found = ", ".join(names.values()) or "none"
+            raise rd.error(n, None, f"missing required field(s) {', '.join(missing)} for the "
+                           f"{rd.shape} export; fields found: {found}")
+        out.extend(rd.records(cells, names, n))
+    return out
+
+
+# --- entry points ----------------------------------------------------------------------------
+
+
+def sniff_format(text: str) -> Format:
+    stripped = text.lstrip("\ufeff \t\r\n")
+    return "json" if stripped[:1] in ("[", "{") else "csv"
+
+
+def parse_records(text: str, *, name: str, fmt: Format, period_end: date | None = None,
+                  previous_end: date | None = None) -> list[BillingRecord]:
+    """Records of `text`; summary rows are dated with the two period ends given here."""
+    text = text.removeprefix("\ufeff")
+    if fmt == "json":
+        return _parse_json(text, name, period_end, previous_end)
+    return _parse_csv(text, name, period_end, previous_end)
+
+
+def decode(data: bytes, name: str) -> str:
+    """Excel saves "CSV UTF-8" with a BOM and "Unicode Text" as UTF-16; both are read."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise RecordsError(name, None, None, "valid UTF-16 text") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise RecordsError(name, line, None, "UTF-8 text (save the export as 'CSV UTF-8')",
+                           data[exc.start:exc.end].hex(" ")) from None
+
+
+def read_records(path: Path, *, period_end: date | None = None,
+                 previous_end: date | None = None) -> list[BillingRecord]:
+    name = str(path)
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise RecordsError(name, None, None,
+                           f"a readable billing file ({exc.strerror or exc})") from None
+    text = decode(data, name)
+    suffix = Path(path).suffix.casefold()
+    fmt: Format = "json" if suffix == ".json" else "csv" if suffix == ".csv" else sniff_format(text)
+    return parse_records(text, name=name, fmt=fmt, period_end=period_end,
+                         previous_end=previous_end)

@@ -1,0 +1,382 @@
+"""Plan, apply and revert a job: the one engine behind the CLI, cron and the console.
+
+A run's steps follow the seeds' order of checks (billing period, ApiUrl, secrets, Atria,
+PSA), and each failure ends the run with the seed's code for it and a closing
+CW23/KS24, never a traceback. The PSA is read once per plan; `PlanContext` keeps what was
+read so the console can re-plan after a fix without another request.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import httpx
+
+from atria_tui import codes
+from atria_tui.adapters.http import PsaError
+from atria_tui.apply import Applier, ApplyOutcome, revert
+from atria_tui.config import ConfigError, JobConfig, job_params
+from atria_tui.mappings import load_mappings, mappings_path
+from atria_tui.model import BillingRecord, Level, LogEntry, Mappings, Plan, PlanItem, \
+    PsaSnapshot, Task
+from atria_tui.periods import PeriodError, previous_period, resolve_period
+from atria_tui.reconcile import ReconcileParams, plan, plan_entries, scope
+from atria_tui.records import RecordsError, read_records
+from atria_tui.secrets import SecretError, SecretStore
+from atria_tui.serialize import plan_from_json, plan_to_json
+from atria_tui.services.psa import SECRETS, PsaSession, is_sandbox, open_session, \
+    sandbox_secrets
+from atria_tui.store import FAILED, SUCCESS, WARNINGS, Store
+
+Sink = Callable[[LogEntry, PlanItem | None], Awaitable[None] | None]
+Progress = Callable[[str, int, int], None]
+
+
+class RunAbort(Exception):
+    """Ends a run with one of the seed's run-ending codes."""
+
+    def __init__(self, entry: LogEntry) -> None:
+        super().__init__(entry.message)
+        self.entry = entry
+
+
+@dataclass
+class Services:
+    """What a run depends on; the CLI builds it once, tests build it with fakes."""
+
+    store: Store
+    secrets: SecretStore
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    today: Callable[[], date] = date.today
+    transport: httpx.AsyncBaseTransport | None = None
+    atria_transport: httpx.AsyncBaseTransport | None = None
+
+
+@dataclass
+class PlanContext:
+    """Everything a plan was made from: re-planning after a fix costs no PSA request."""
+
+    job: JobConfig
+    params: ReconcileParams
+    records: list[BillingRecord]
+    snapshot: PsaSnapshot
+    mappings: Mappings
+
+    def replan(self, mappings: Mappings | None = None) -> Plan:
+        if mappings is not None:
+            self.mappings = mappings
+        return plan(self.records, self.snapshot, self.params, self.mappings)
+
+
+@dataclass
+class RunResult:
+    run_id: int
+    job: JobConfig
+    status: str
+    entries: list[LogEntry]
+    plan: Plan | None = None
+    context: PlanContext | None = None
+    outcome: ApplyOutcome | None = None
+    requests: int = 0
+    fatal: LogEntry | None = None
+
+    @property
+    def exit_code(self) -> int:
+        """0 completed (warnings allowed); 2 ended on an error, or a change was not written."""
+        if self.fatal is not None or self.status == FAILED:
+            return 2
+        if self.outcome and self.outcome.failed:
+            return 2
+        return 0
+
+
+def code_for(task: Task, cw: str, ks: str) -> str:
+    return cw if task is Task.CONNECTWISE else ks
+
+
+def status_of(entries: list[LogEntry], fatal: LogEntry | None) -> str:
+    if fatal is not None:
+        return FAILED
+    if any(e.level.rank >= Level.WARNING.rank for e in entries):
+        return WARNINGS
+    return SUCCESS
+
+
+class _Run:
+    """One run's bookkeeping: log entries with times, streamed to the store and a sink."""
+
+    def __init__(self, svc: Services, job: JobConfig, kind: str, sink: Sink | None,
+                 of_run: int | None = None) -> None:
+        self.svc = svc
+        self.job = job
+        self.sink = sink
+        self.entries: list[LogEntry] = []
+        self.run_id = svc.store.start_run(job_key(job), job.label, job.task.value, kind,
+                                          of_run=of_run)
+
+    async def log(self, entry: LogEntry, item: PlanItem | None = None) -> None:
+        stamped = LogEntry(entry.code, entry.level, entry.message, entry.customer, entry.sku,
+                           entry.time or datetime.now(UTC))
+        if stamped.level.rank < self.job.log_level.rank:
+            return
+        self.entries.append(stamped)
+        self.svc.store.add_log(self.run_id, [stamped])
+        if self.sink:
+            result = self.sink(stamped, item)
+            if result is not None:
+                await result
+
+    async def finish(self, fatal: LogEntry | None) -> str:
+        status = status_of(self.entries, fatal)
+        end = code_for(self.job.task, "CW23", "KS24")
+        await self.log(codes.entry(end, result=status))
+        self.svc.store.finish_run(self.run_id, status)
+        return status
+
+
+def job_key(job: JobConfig) -> str:
+    return job.id or (job.path.stem if job.path else job.label)
+
+
+def _secrets(svc: Services, job: JobConfig, api_url: str) -> dict[str, str]:
+    task = job.task
+    try:
+        found = dict(svc.secrets.resolve(job_key(job), SECRETS[task], env=svc.environ))
+    except SecretError as exc:
+        raise RunAbort(codes.entry(code_for(task, "CW16", "KS16"), error=str(exc))) from None
+    if is_sandbox(api_url):
+        for name, value in sandbox_secrets(task).items():
+            found.setdefault(name, value)
+    for name in SECRETS[task]:
+        if not str(found.get(name, "")).strip():
+            if task is Task.CONNECTWISE:
+                raise RunAbort(codes.entry("CW18", field=name))
+            raise RunAbort(codes.entry("KS21"))
+    return found
+
+
+def _read_source(svc: Services, job: JobConfig, params: ReconcileParams) -> list[BillingRecord]:
+    task = job.task
+    try:
+        if job.source.kind == "api":
+            from atria_tui.adapters.atria import fetch_records  # type: ignore[import-not-found]
+
+            token = svc.secrets.resolve(job_key(job), ("AtriaToken",),
+                                        env=svc.environ).get("AtriaToken", "")
+            return fetch_records(job.source.url, token, params.period, params.previous,
+                                 transport=svc.atria_transport)  # type: ignore[no-any-return]
+        if job.source.path is None:
+            raise RecordsError(str(job.path or "job"), None, "path",
+                               "a [source] path to the billing export")
+        return read_records(job.source.path, period_end=params.period.end,
+                            previous_end=params.previous.end)
+    except (RecordsError, OSError, SecretError, PsaError) as exc:
+        text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        if isinstance(exc, OSError) and exc.filename:
+            text = f"{exc.filename}: {text}"
+        raise RunAbort(codes.entry(code_for(task, "CW03", "KS03"), error=text)) from None
+
+
+def psa_abort(task: Task, exc: PsaError) -> RunAbort:
+    if exc.kind == "decode":
+        return RunAbort(codes.entry(code_for(task, "CW13", "KS13"), error=exc.message))
+    if exc.kind == "auth" and task is Task.KASEYA:
+        return RunAbort(codes.entry("KS17"))
+    return RunAbort(codes.entry(code_for(task, "CW02", "KS02"), error=exc.message))
+
+
+def prepare(svc: Services, job: JobConfig) -> tuple[ReconcileParams, str]:
+    """Checks that need no network: billing period, ApiUrl, parameter types."""
+    task = job.task
+    try:
+        jp = job_params(job)
+    except ConfigError as exc:
+        raise RunAbort(codes.entry(code_for(task, "CW13", "KS13"), error=str(exc))) from None
+    try:
+        period = resolve_period(jp.billing_period, job.period_start_day, svc.today())
+    except PeriodError:
+        raise RunAbort(codes.entry(code_for(task, "CW19", "KS10"))) from None
+    params = ReconcileParams(task, period, previous_period(period, job.period_start_day),
+                             tuple(jp.customers_filter), jp.allow_create, jp.sku_field_match,
+                             jp.contract_type)
+    return params, jp.api_url
+
+
+def load_job_mappings(svc: Services, job: JobConfig) -> Mappings:
+    m = load_mappings(mappings_path(job.path)) if job.path else Mappings()
+    m.managed |= svc.store.managed_lines(job_key(job))
+    return m
+
+
+async def _plan(svc: Services, run: _Run, progress: Progress | None
+                ) -> tuple[Plan, PlanContext, int]:
+    job = run.job
+    params, api_url = prepare(svc, job)
+    await run.log(codes.entry(code_for(job.task, "CW01", "KS01"),
+                              period_end=params.period.end.isoformat()))
+    if not api_url.strip():
+        raise RunAbort(codes.entry(code_for(job.task, "CW17", "KS20")))
+    secrets = _secrets(svc, job, api_url)
+    if progress:
+        progress("Reading Atria billing records", 0, 0)
+    records = _read_source(svc, job, params)
+    mappings = load_job_mappings(svc, job)
+    sc = scope(records, params, mappings)
+    session = open_session(job, api_url, secrets, today=svc.today(), transport=svc.transport)
+    try:
+        if progress:
+            progress(f"Reading {job.task.psa_name}", 0, len(sc.identifiers))
+        snapshot = await session.snapshot(sc.identifiers, sc.skus, params.contract_type)
+    except PsaError as exc:
+        raise psa_abort(job.task, exc) from None
+    finally:
+        requests = session.requests
+        await session.aclose()
+    ctx = PlanContext(job, params, records, snapshot, mappings)
+    result = ctx.replan()
+    return result, ctx, requests
+
+
+async def plan_job(svc: Services, job: JobConfig, *, sink: Sink | None = None,
+                   progress: Progress | None = None) -> RunResult:
+    """A dry run: reads Atria and the PSA, writes nothing to the PSA."""
+    run = _Run(svc, job, "plan", sink)
+    try:
+        p, ctx, requests = await _plan(svc, run, progress)
+    except RunAbort as abort:
+        await run.log(abort.entry)
+        status = await run.finish(abort.entry)
+        return RunResult(run.run_id, job, status, run.entries, fatal=abort.entry)
+    svc.store.set_plan(run.run_id, plan_to_json(p), p.period.end.isoformat())
+    for e in plan_entries(p):
+        await run.log(e)
+    status = await run.finish(p.fatal)
+    return RunResult(run.run_id, job, status, run.entries, p, ctx, requests=requests,
+                     fatal=p.fatal)
+
+
+async def apply_job(svc: Services, job: JobConfig, *, reviewed: Plan | None = None,
+                    sink: Sink | None = None, progress: Progress | None = None,
+                    resume: bool = True) -> RunResult:
+    """Apply a reviewed plan, or resume an interrupted apply, or plan and apply at once."""
+    pending = svc.store.unfinished_apply(job_key(job)) if resume and reviewed is None else None
+    if pending is not None:
+        return await _resume(svc, job, pending.id, sink, progress)
+    run = _Run(svc, job, "apply", sink)
+    requests = 0
+    try:
+        if reviewed is None:
+            reviewed, _, requests = await _plan(svc, run, progress)
+        else:
+            await run.log(codes.entry(code_for(job.task, "CW01", "KS01"),
+                                      period_end=reviewed.period.end.isoformat()))
+        svc.store.set_plan(run.run_id, plan_to_json(reviewed), reviewed.period.end.isoformat())
+        for e in reviewed.log:
+            await run.log(e)
+        if reviewed.fatal is not None:
+            raise RunAbort(reviewed.fatal)
+        outcome, more = await _execute(svc, job, run, reviewed, progress)
+    except RunAbort as abort:
+        if abort.entry not in run.entries:
+            await run.log(abort.entry)
+        status = await run.finish(abort.entry)
+        return RunResult(run.run_id, job, status, run.entries, reviewed, fatal=abort.entry)
+    status = await run.finish(None)
+    return RunResult(run.run_id, job, status, run.entries, reviewed, outcome=outcome,
+                     requests=requests + more)
+
+
+async def _execute(svc: Services, job: JobConfig, run: _Run, p: Plan,
+                   progress: Progress | None) -> tuple[ApplyOutcome, int]:
+    _, api_url = prepare(svc, job)
+    secrets = _secrets(svc, job, api_url)
+    session = open_session(job, api_url, secrets, today=svc.today(), transport=svc.transport)
+    bracket = job.task is Task.KASEYA and p.deprovisioned_from is not None
+    count = 0
+
+    async def sink(entry: LogEntry, item: PlanItem | None) -> None:
+        nonlocal count
+        if bracket and count == p.deprovisioned_from:
+            await run.log(codes.entry("KS18"))
+        count += 1
+        await run.log(entry, item)
+
+    def tick(done: int, total: int) -> None:
+        if progress:
+            progress("Applying changes", done, total)
+
+    try:
+        applier = Applier(p, session, svc.store, run.run_id, sink=sink,
+                          concurrency=job.options.concurrency, progress=tick)
+        outcome = await applier.run()
+    except PsaError as exc:
+        raise psa_abort(job.task, exc) from None
+    finally:
+        requests = session.requests
+        await session.aclose()
+    if bracket:
+        if count <= (p.deprovisioned_from or 0):
+            await run.log(codes.entry("KS18"))
+        await run.log(codes.entry("KS19"))
+    return outcome, requests
+
+
+async def _resume(svc: Services, job: JobConfig, run_id: int, sink: Sink | None,
+                  progress: Progress | None) -> RunResult:
+    text = svc.store.plan_json(run_id)
+    run = _Run(svc, job, "apply", sink, of_run=run_id)
+    if not text:
+        abort = codes.entry(code_for(job.task, "CW13", "KS13"), error="stored plan missing")
+        await run.log(abort)
+        return RunResult(run.run_id, job, await run.finish(abort), run.entries, fatal=abort)
+    p = plan_from_json(text)
+    # Continue in the interrupted run's journal: its rows say what was already written.
+    run.run_id = run_id
+    pending = sum(1 for r in svc.store.journal(run_id) if r.state in ("pending", "sent"))
+    await run.log(codes.entry("AT05", run_id=run_id, pending=pending))
+    try:
+        outcome, requests = await _execute(svc, job, run, p, progress)
+    except RunAbort as abort:
+        await run.log(abort.entry)
+        return RunResult(run_id, job, await run.finish(abort.entry), run.entries, p,
+                         fatal=abort.entry)
+    status = await run.finish(None)
+    return RunResult(run_id, job, status, run.entries, p, outcome=outcome, requests=requests)
+
+
+async def revert_run(svc: Services, job: JobConfig, run_id: int, *,
+                     sink: Sink | None = None) -> RunResult:
+    """Restore the quantities an apply run changed; lines edited since are left alone."""
+    run = _Run(svc, job, "revert", sink, of_run=run_id)
+    try:
+        _, api_url = prepare(svc, job)
+        secrets = _secrets(svc, job, api_url)
+    except RunAbort as abort:
+        await run.log(abort.entry)
+        return RunResult(run.run_id, job, await run.finish(abort.entry), run.entries,
+                         fatal=abort.entry)
+    session = open_session(job, api_url, secrets, today=svc.today(), transport=svc.transport)
+    try:
+        outcome = await revert(svc.store.journal(run_id), session, svc.store, run.run_id,
+                               sink=run.log)
+    except PsaError as exc:
+        abort = psa_abort(job.task, exc).entry
+        await run.log(abort)
+        return RunResult(run.run_id, job, await run.finish(abort), run.entries, fatal=abort)
+    finally:
+        await session.aclose()
+    status = await run.finish(None)
+    return RunResult(run.run_id, job, status, run.entries, outcome=outcome)
+
+
+def stored_plan(svc: Services, run_id: int) -> Plan | None:
+    text = svc.store.plan_json(run_id)
+    return plan_from_json(text) if text else None
+
+
+def job_path_key(path: Path) -> str:
+    return path.stem

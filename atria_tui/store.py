@@ -1,0 +1,236 @@
+"""Run history, the log of every run, and the write journal, in one SQLite file.
+
+The journal is what makes apply safe to interrupt: every write is recorded as `pending`
+before it is sent and marked `done` after, so a run killed midway can be finished later
+without writing anything twice, and a finished run can be reverted from its
+before/after quantities.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from atria_tui.model import Level, LogEntry
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id TEXT NOT NULL, label TEXT NOT NULL, task TEXT NOT NULL,
+    kind TEXT NOT NULL, period_end TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL, started_at TEXT NOT NULL, finished_at TEXT,
+    plan_json TEXT, of_run INTEGER
+);
+CREATE TABLE IF NOT EXISTS log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    time TEXT NOT NULL, level TEXT NOT NULL, code TEXT NOT NULL,
+    customer TEXT NOT NULL, sku TEXT NOT NULL, message TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS log_run ON log(run_id, id);
+CREATE TABLE IF NOT EXISTS journal (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    item_key TEXT NOT NULL, action TEXT NOT NULL,
+    customer TEXT NOT NULL, sku TEXT NOT NULL, description TEXT NOT NULL,
+    contract_id TEXT NOT NULL, line_id TEXT NOT NULL, product_id TEXT NOT NULL,
+    product_code TEXT NOT NULL,
+    before TEXT NOT NULL, after TEXT NOT NULL,
+    state TEXT NOT NULL, error TEXT NOT NULL DEFAULT '', updated_at TEXT NOT NULL,
+    UNIQUE(run_id, item_key)
+);
+"""
+
+RUNNING = "Running"
+SUCCESS = "Success"
+WARNINGS = "Success with warnings"
+FAILED = "Failed"
+INTERRUPTED = "Interrupted"
+
+# journal states
+PENDING, SENT, DONE, CONFLICT, ERROR, GONE = "pending", "sent", "done", "conflict", "failed", \
+    "gone"
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True, slots=True)
+class RunRow:
+    id: int
+    job_id: str
+    label: str
+    task: str
+    kind: str
+    period_end: str
+    status: str
+    started_at: str
+    finished_at: str | None
+    of_run: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class JournalRow:
+    id: int
+    run_id: int
+    item_key: str
+    action: str
+    customer: str
+    sku: str
+    description: str
+    contract_id: str
+    line_id: str
+    product_id: str
+    product_code: str
+    before: Decimal
+    after: Decimal
+    state: str
+    error: str
+
+
+class Store:
+    """Thread-safe: the console's worker threads and the UI thread share one connection."""
+
+    def __init__(self, path: Path | str) -> None:
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._lock = threading.RLock()
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # -- runs ----------------------------------------------------------------------------------
+
+    def start_run(self, job_id: str, label: str, task: str, kind: str, period_end: str = "",
+                  plan_json: str | None = None, of_run: int | None = None) -> int:
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO runs(job_id,label,task,kind,period_end,status,started_at,"
+                "plan_json,of_run) VALUES (?,?,?,?,?,?,?,?,?)",
+                (job_id, label, task, kind, period_end, RUNNING, now_iso(), plan_json, of_run))
+            return int(cur.lastrowid or 0)
+
+    def set_plan(self, run_id: int, plan_json: str, period_end: str) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE runs SET plan_json=?, period_end=? WHERE id=?",
+                       (plan_json, period_end, run_id))
+
+    def finish_run(self, run_id: int, status: str) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE runs SET status=?, finished_at=? WHERE id=?",
+                       (status, now_iso(), run_id))
+
+    def plan_json(self, run_id: int) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT plan_json FROM runs WHERE id=?", (run_id,)).fetchone()
+        return row[0] if row else None
+
+    def run(self, run_id: int) -> RunRow | None:
+        rows = self._runs("WHERE id=?", (run_id,))
+        return rows[0] if rows else None
+
+    def runs(self, job_id: str | None = None, limit: int = 200) -> list[RunRow]:
+        if job_id is None:
+            return self._runs("ORDER BY id DESC LIMIT ?", (limit,))
+        return self._runs("WHERE job_id=? ORDER BY id DESC LIMIT ?", (job_id, limit))
+
+    def _runs(self, where: str, args: tuple[object, ...]) -> list[RunRow]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id,job_id,label,task,kind,period_end,status,started_at,finished_at,"
+                f"of_run FROM runs {where}", args).fetchall()
+        return [RunRow(*r) for r in rows]
+
+    def unfinished_apply(self, job_id: str) -> RunRow | None:
+        """The newest apply of this job that stopped with writes still pending, if any."""
+        rows = self._runs(
+            "WHERE job_id=? AND kind IN ('apply','revert') AND status IN (?,?) AND EXISTS "
+            "(SELECT 1 FROM journal j WHERE j.run_id=runs.id AND j.state IN (?,?)) "
+            "ORDER BY id DESC LIMIT 1", (job_id, RUNNING, INTERRUPTED, PENDING, SENT))
+        return rows[0] if rows else None
+
+    def mark_interrupted(self) -> None:
+        """At start-up, runs left `Running` by a killed process are interrupted, not live."""
+        with self._tx() as db:
+            db.execute("UPDATE runs SET status=? WHERE status=?", (INTERRUPTED, RUNNING))
+
+    # -- log --------------------------------------------------------------------------------
+
+    def add_log(self, run_id: int, entries: Iterable[LogEntry]) -> None:
+        rows = [(run_id, (e.time or datetime.now(UTC)).isoformat(timespec="seconds"),
+                 e.level.value, e.code, e.customer, e.sku, e.message) for e in entries]
+        if not rows:
+            return
+        with self._tx() as db:
+            db.executemany("INSERT INTO log(run_id,time,level,code,customer,sku,message) "
+                           "VALUES (?,?,?,?,?,?,?)", rows)
+
+    def log(self, run_id: int) -> list[LogEntry]:
+        with self._lock:
+            rows = self._db.execute("SELECT code,level,message,customer,sku,time FROM log "
+                                    "WHERE run_id=? ORDER BY id", (run_id,)).fetchall()
+        return [LogEntry(c, Level(lv), m, cu, s, datetime.fromisoformat(t))
+                for c, lv, m, cu, s, t in rows]
+
+    # -- journal ----------------------------------------------------------------------------
+
+    def journal_add(self, run_id: int, rows: Iterable[tuple[str, ...]]) -> None:
+        """Rows: (item_key, action, customer, sku, description, contract_id, line_id,
+        product_id, product_code, before, after); existing keys are left as they are."""
+        stamp = now_iso()
+        with self._tx() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO journal(run_id,item_key,action,customer,sku,description,"
+                "contract_id,line_id,product_id,product_code,before,after,state,updated_at) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                [(run_id, *r, PENDING, stamp) for r in rows])
+
+    def journal(self, run_id: int) -> list[JournalRow]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id,run_id,item_key,action,customer,sku,description,contract_id,line_id,"
+                "product_id,product_code,before,after,state,error FROM journal WHERE run_id=? "
+                "ORDER BY id", (run_id,)).fetchall()
+        return [JournalRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10],
+                           Decimal(r[11]), Decimal(r[12]), r[13], r[14]) for r in rows]
+
+    def journal_set(self, row_id: int, state: str, error: str = "",
+                    line_id: str | None = None) -> None:
+        with self._tx() as db:
+            if line_id is None:
+                db.execute("UPDATE journal SET state=?, error=?, updated_at=? WHERE id=?",
+                           (state, error, now_iso(), row_id))
+            else:
+                db.execute("UPDATE journal SET state=?, error=?, line_id=?, updated_at=? "
+                           "WHERE id=?", (state, error, line_id, now_iso(), row_id))
+
+    def managed_lines(self, job_id: str) -> set[str]:
+        """PSA lines this job has written before: they stay managed (design rule 6)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT DISTINCT j.line_id FROM journal j JOIN runs r ON r.id=j.run_id "
+                "WHERE r.job_id=? AND j.state=? AND j.line_id<>''", (job_id, DONE)).fetchall()
+        return {r[0] for r in rows}
