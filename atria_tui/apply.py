@@ -52,7 +52,7 @@ def journal_rows(plan: Plan) -> list[tuple[str, ...]]:
 
 
 def _fields(row: JournalRow, **more: object) -> dict[str, object]:
-    return {"customer_code": row.customer, "customer_name": row.customer, "sku": row.sku,
+    return {"customer_code": row.customer, "customer_name": row.customer,
             "line_description": row.description, "before": fmt_qty(row.before),
             "after": fmt_qty(row.after), **more}
 
@@ -196,7 +196,7 @@ class Applier:
 
 
 def _item_fields(i: PlanItem) -> dict[str, object]:
-    return {"customer_code": i.customer_code, "customer_name": i.customer_name, "sku": i.sku,
+    return {"customer_code": i.customer_code, "customer_name": i.customer_name,
             "line_description": i.description, "billing_identifier": i.billing_identifier,
             "before": fmt_qty(i.psa_quantity), "after": fmt_qty(i.target_quantity),
             "contract_name": i.contract_name}

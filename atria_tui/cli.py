@@ -21,7 +21,7 @@ from atria_tui.model import Task
 from atria_tui.paths import db_path
 from atria_tui.secrets import SecretError, SecretStore
 from atria_tui.services.runs import RunResult, Services, apply_job, job_key, plan_job, \
-    revert_run
+    revert_run, stored_plan
 from atria_tui.store import Store
 
 
@@ -69,7 +69,18 @@ def cmd_apply(args: argparse.Namespace) -> int:
     if not args.yes:
         raise UsageError("apply writes to the PSA: run `atria-tui plan` to review, then add "
                          "--yes to apply")
-    return _emit(args, asyncio.run(apply_job(services(), job, resume=not args.no_resume)))
+    svc = services()
+    reviewed = None
+    if args.plan is not None:
+        run = svc.store.run(args.plan)
+        if run is None or run.kind != "plan" or run.job_id != job_key(job):
+            raise UsageError(f"run {args.plan}: not a plan run of job {job_key(job)!r} "
+                             "(see `atria-tui runs`)")
+        reviewed = stored_plan(svc, args.plan)
+        if reviewed is None:
+            raise UsageError(f"run {args.plan} ended before it had a plan; plan again")
+    return _emit(args, asyncio.run(apply_job(svc, job, reviewed=reviewed,
+                                             resume=not args.no_resume)))
 
 
 def cmd_revert(args: argparse.Namespace) -> int:
@@ -188,6 +199,8 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("job")
     sp.add_argument("--yes", action="store_true", help="confirm the writes")
     sp.add_argument("--format", choices=("table", "json"), default="table")
+    sp.add_argument("--plan", type=int, metavar="RUN",
+                    help="apply exactly the plan of an earlier `plan` run (re-checked per line)")
     sp.add_argument("--no-resume", action="store_true",
                     help="plan afresh even if an earlier apply was interrupted")
     sp = add("revert", cmd_revert, "restore the quantities an apply run changed")

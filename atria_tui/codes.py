@@ -262,7 +262,7 @@ def message(code: str, **fields: object) -> str:
 def entry(code: str, *, customer: str = "", sku: str = "", **fields: object) -> LogEntry:
     """A log entry for `code`; the time is stamped where it is written (store, sink)."""
     d = CATALOG[code]
-    return LogEntry(code, d.level, message(code, **fields), customer, sku)
+    return LogEntry(code, d.level, message(code, sku=sku, **fields), customer, sku)
 
 
 def resolution(code: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -118,14 +118,20 @@ class ConnectWiseAdapter:
             params["fields"] = fields
         rows: list[dict[str, Any]] = []
         url: str | None = path
+        query: dict[str, Any] | None = params
+        seen: set[str] = set()
         while url:
-            resp, body = await self.http.json("GET", url, params=params, endpoint=path)
+            resp, body = await self.http.json("GET", url, params=query, endpoint=path)
             _raise_for(resp.status_code, body, f"GET {path}")
             if not isinstance(body, list):
                 raise PsaError("decode", f"expected a list from GET {path}")
             rows.extend(r for r in body if isinstance(r, dict))
+            seen.add(str(resp.request.url))
             nxt = resp.links.get("next", {}).get("url")
-            url, params = (nxt, {}) if nxt else (None, params)
+            if nxt in seen:  # a `next` that does not advance would loop forever
+                raise PsaError("decode", f"paging of GET {path} does not advance")
+            # The link carries its own query; params=None keeps it (an empty dict wipes it).
+            url, query = nxt, None
         return rows
 
     async def agreement_type_exists(self, name: str) -> bool:
@@ -144,21 +150,29 @@ class ConnectWiseAdapter:
             found[norm(acc.identifier)] = acc
         return found
 
-    async def agreements(self, company_ids: Sequence[str],
-                         agreement_type: str) -> dict[str, list[PsaContract]]:
+    async def agreements(self, agreement_type: str
+                         ) -> tuple[dict[str, PsaAccount], dict[str, list[PsaContract]]]:
+        """Every agreement of the type, in one paged bulk read.
+
+        Each agreement embeds its company's id, identifier and name, so the Billing
+        Identifier lookup needs no company request, and the console can re-plan a fixed
+        identifier without reading the PSA again.
+        """
+        accounts: dict[str, PsaAccount] = {}
         out: dict[str, list[PsaContract]] = {}
-        ids = [int(i) for i in company_ids]
-        clauses = [f"type/name={quote(agreement_type)} and {c}"
-                   for c in in_clauses("company/id", ids)]
-        results = await asyncio.gather(*(self._get_all(P_AGREEMENTS, c) for c in clauses))
-        for row in (r for batch in results for r in batch):
+        for row in await self._get_all(P_AGREEMENTS, f"type/name={quote(agreement_type)}"):
             live = (not row.get("cancelledFlag")
                     and str(row.get("agreementStatus") or "Active").lower() == "active")
             company = row.get("company") or {}
-            k = PsaContract(str(row["id"]), str(_ref(company, "id")), str(row.get("name", "")),
+            cid = str(_ref(company, "id"))
+            ident = str(_ref(company, "identifier") or "")
+            if ident:
+                accounts.setdefault(norm(ident), PsaAccount(cid, ident,
+                                                            str(_ref(company, "name") or "")))
+            k = PsaContract(str(row["id"]), cid, str(row.get("name", "")),
                             str(_ref(row.get("type"), "name") or agreement_type), live)
             out.setdefault(k.account_id, []).append(k)
-        return out
+        return accounts, out
 
     def _line(self, row: dict[str, Any], agreement_id: str) -> PsaLine:
         product = row.get("product") or {}
@@ -177,22 +191,30 @@ class ConnectWiseAdapter:
     async def catalog(self, skus: Sequence[str]) -> list[CatalogItem]:
         clauses = in_clauses("identifier", list(skus))
         results = await asyncio.gather(*(self._get_all(P_CATALOG, c) for c in clauses))
+        return self._items(r for batch in results for r in batch)
+
+    @staticmethod
+    def _items(rows: Iterable[dict[str, Any]]) -> list[CatalogItem]:
         return [CatalogItem(str(r["id"]), str(r.get("identifier", "")),
                             str(r.get("description", "")), str(r.get("description", "")),
                             _dec(r.get("price")), not r.get("inactiveFlag"),
                             str(r.get("productClass", "")).lower() != "bundle")
-                for batch in results for r in batch]
+                for r in rows]
 
     async def snapshot(self, identifiers: Sequence[str], skus: Sequence[str],
                        agreement_type: str) -> PsaSnapshot:
+        """Type check, agreements (bulk), catalog (bulk), then additions per live agreement.
+
+        Additions are read for every account with exactly one live agreement of the type,
+        not only the identifiers billed now: that is what lets a fixed Billing Identifier
+        be re-planned without another request.
+        """
         snap = PsaSnapshot()
         if not await self.agreement_type_exists(agreement_type):
             snap.contract_type_valid = False
             return snap
-        snap.accounts, snap.catalog = await asyncio.gather(self.companies(identifiers),
-                                                           self.catalog(skus))
-        account_ids = sorted({a.id for a in snap.accounts.values()}, key=int)
-        snap.contracts = await self.agreements(account_ids, agreement_type)
+        (snap.accounts, snap.contracts), snap.catalog = await asyncio.gather(
+            self.agreements(agreement_type), self.catalog(skus))
         live = [k for ks in snap.contracts.values() if sum(x.live for x in ks) == 1
                 for k in ks if k.live]
 
@@ -206,6 +228,10 @@ class ConnectWiseAdapter:
 
         await asyncio.gather(*(read(k) for k in live))
         return snap
+
+    async def all_catalog(self) -> list[CatalogItem]:
+        """The whole catalog, for the console's product picker (read once, on demand)."""
+        return self._items(await self._get_all(P_CATALOG))
 
     # -- writing (apply) ---------------------------------------------------------------------
 

@@ -1,0 +1,332 @@
+"""Kaseya BMS v2: the only module that knows its paths and JSON field names.
+
+The binding constraint is the hourly call budget per endpoint (1,500, older tenants 500),
+so reads are shaped by call count: contracts come from one bulk paged read of the type
+(not one call per account), the service catalog is read whole once, and accounts are read
+in bulk pages when the tenant's account list is shorter than the list of codes to look up
+(per code otherwise, since the summary endpoint filters one Account Code at a time). Only
+the contract lines cost one call per contract: the (unverified) lines endpoint has no bulk
+form. Calls are paced per endpoint *template* by the shared client, so a large run slows
+down instead of being refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from atria_tui.adapters.http import CallBudget, ClientOptions, HttpClient, PsaError
+from atria_tui.adapters.kaseya_auth import Clock, KaseyaAuth, lower_keys, utcnow
+from atria_tui.model import (
+    ZERO,
+    CatalogItem,
+    PsaAccount,
+    PsaContract,
+    PsaLine,
+    PsaSnapshot,
+    norm,
+)
+
+MAX_PAGE_SIZE = 100
+
+# Documented in the public BMS API 2.0 swagger: name → (method, path template).
+ENDPOINTS: dict[str, tuple[str, str]] = {
+    "login": ("POST", "/v2/security/authenticate"),
+    "refresh": ("POST", "/v2/security/refreshtoken"),
+    "accounts": ("GET", "/v2/crm/accounts/summary"),
+    "contracts": ("GET", "/v2/finance/contracts/summary"),
+    "services": ("POST", "/v2/admin/finance/services/search"),
+    "add_lines": ("POST", "/v2/finance/contracts/recurringservices/{contractId}/services"),
+}
+
+# NOT in the public v2 swagger: inferred from what the Atria integration must do (list a
+# contract's service lines with units; change Units on one line). These MUST be checked
+# against a real tenant (they may live under v1 or an unpublished v2 path) and corrected here.
+UNVERIFIED_ENDPOINTS: dict[str, tuple[str, str]] = {
+    "list_lines": ("GET", "/v2/finance/contracts/recurringservices/{contractId}/services"),
+    "set_units": ("PUT",
+                  "/v2/finance/contracts/recurringservices/{contractId}/services/{lineId}"),
+}
+
+
+def base_url(api_url: str) -> str:
+    """The seed's ApiUrl may already end in /v2; every path here starts with it."""
+    url = api_url.strip().rstrip("/")
+    if url.casefold().endswith("/v2"):
+        url = url[:-3]
+    return url
+
+
+def _dec(value: Any, what: str) -> Decimal:
+    if value is None or value == "":
+        return ZERO
+    if isinstance(value, bool):
+        raise PsaError("decode", f"{what}: expected a number, got {value!r}")
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        raise PsaError("decode", f"{what}: expected a number, got {value!r}") from None
+    if not number.is_finite():
+        raise PsaError("decode", f"{what}: expected a finite number, got {value!r}")
+    # JSON numbers arrive as 10.0; keep whole quantities whole so logs read "10", not "10.0".
+    return number.to_integral_value() if number == number.to_integral_value() else number
+
+
+def _id(row: Mapping[str, Any], what: str) -> str:
+    value = row.get("id")
+    if value is None or value == "" or isinstance(value, bool | dict | list):
+        raise PsaError("decode", f"{what}: an item has no usable id: {dict(row)!r:.200}")
+    return str(value)
+
+
+def _ended(value: Any, today: date) -> bool:
+    """An end date before today; unset or unreadable dates mean open-ended."""
+    if not isinstance(value, str) or not value.strip():
+        return False
+    try:
+        return datetime.fromisoformat(value.strip().replace("Z", "+00:00")).date() < today
+    except ValueError:
+        return False
+
+
+def _rows(result: Any, what: str) -> list[dict[str, Any]]:
+    if result is None:
+        return []
+    if not isinstance(result, list):
+        raise PsaError("decode", f"{what}: expected a list in 'result', got "
+                       f"{type(result).__name__}")
+    if not all(isinstance(r, dict) for r in result):
+        raise PsaError("decode", f"{what}: expected objects in the 'result' list")
+    return [lower_keys(r) for r in result]
+
+
+def _num(q: Decimal) -> int | float:
+    return int(q) if q == q.to_integral_value() else float(q)
+
+
+class KaseyaAdapter:
+    def __init__(self, api_url: str, secrets: Mapping[str, str], *,
+                 options: ClientOptions | None = None, page_size: int = MAX_PAGE_SIZE,
+                 today: date | None = None, clock: Clock = utcnow,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 budget: CallBudget | None = None, **client_kw: Any) -> None:
+        self.http = HttpClient(base_url(api_url), options=options, sleep=sleep, budget=budget,
+                               **client_kw)
+        self.auth = KaseyaAuth(self.http, secrets, login_path=ENDPOINTS["login"][1],
+                               refresh_path=ENDPOINTS["refresh"][1], clock=clock)
+        self.page_size = max(1, min(page_size, MAX_PAGE_SIZE))
+        self.today = today or datetime.now(UTC).date()
+        self._services: dict[str, CatalogItem] = {}
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    @property
+    def requests(self) -> int:
+        return self.http.requests
+
+    @property
+    def budget_wait_seconds(self) -> float:
+        """Time spent waiting for the hourly budget, for the run summary."""
+        return self.http.budget.waited if self.http.budget else 0.0
+
+    # -- paging ------------------------------------------------------------------------------
+
+    async def _page(self, name: str, number: int, filters: Mapping[str, Any]
+                    ) -> tuple[list[dict[str, Any]], int | None]:
+        method, path = ENDPOINTS[name]
+        paging = {"PageSize": self.page_size, "PageNumber": number}
+        if method == "GET":
+            result, total = await self.auth.call(method, path, endpoint=path,
+                                                 params={**filters, **paging})
+        else:
+            body = {**paging, "Filter": dict(filters)}
+            result, total = await self.auth.call(method, path, endpoint=path, json_body=body)
+        return _rows(result, f"{method} {path}"), total
+
+    async def _all(self, name: str, filters: Mapping[str, Any] | None = None, *,
+                   first: tuple[list[dict[str, Any]], int | None] | None = None
+                   ) -> list[dict[str, Any]]:
+        """Every page. With `totalRecords` the rest are fetched concurrently; without it,
+        one by one until a short page. The first page's length is the page size the
+        tenant really uses (it may cap below what was asked)."""
+        flt = dict(filters or {})
+        rows, total = first or await self._page(name, 1, flt)
+        rows = list(rows)
+        if not rows:
+            return rows
+        if total is not None:
+            pages = math.ceil(total / len(rows))
+            rest = await asyncio.gather(*(self._page(name, n, flt)
+                                          for n in range(2, pages + 1)))
+            for page, _ in rest:
+                rows.extend(page)
+            return rows
+        number, size = 1, len(rows)
+        while size >= self.page_size:
+            number += 1
+            page, _ = await self._page(name, number, flt)
+            rows.extend(page)
+            size = len(page)
+        return rows
+
+    # -- reading -------------------------------------------------------------------------
+
+    async def accounts(self, identifiers: Sequence[str]) -> dict[str, PsaAccount]:
+        """Accounts by Account Code, matched exactly (trimmed, case-insensitive).
+
+        One probe page tells how many pages the whole account list takes; when that is no
+        more than the number of codes, reading it all costs fewer calls than one per code.
+        """
+        wanted = {norm(i) for i in identifiers if i.strip()}
+        if not wanted:
+            return {}
+        rows: list[dict[str, Any]] | None = None
+        if len(wanted) > 1:
+            first = await self._page("accounts", 1, {})
+            page, total = first
+            pages: int | None = None
+            if total is not None:
+                pages = math.ceil(total / len(page)) if page else 0
+            elif len(page) < self.page_size:
+                pages = 1
+            if pages is not None and pages <= len(wanted):
+                rows = await self._all("accounts", first=first)
+        if rows is None:
+            batches = await asyncio.gather(*(self._all("accounts", {"Filter.AccountCode": c})
+                                             for c in sorted(wanted)))
+            rows = [r for batch in batches for r in batch]
+        found: dict[str, PsaAccount] = {}
+        for r in rows:
+            key = norm(str(r.get("accountcode") or ""))
+            if key in wanted:
+                found[key] = PsaAccount(_id(r, "account"), str(r.get("accountcode") or ""),
+                                        str(r.get("accountname") or ""),
+                                        r.get("isactive") is not False)
+        return found
+
+    async def contracts(self, contract_type: str) -> list[tuple[PsaContract, str]]:
+        """Every contract of the type, all accounts, in one paged read, with the account
+        name: tenants that follow the swagger strictly send no accountId."""
+        rows = await self._all("contracts", {"Filter.ContractType": contract_type})
+        out = []
+        for r in rows:
+            if norm(str(r.get("contracttype") or contract_type)) != norm(contract_type):
+                continue
+            live = (norm(str(r.get("status") or "Active")) == "active"
+                    and not _ended(r.get("enddate"), self.today))
+            account = r.get("accountid")
+            k = PsaContract(_id(r, "contract"), "" if account is None else str(account),
+                            str(r.get("contractname") or ""),
+                            str(r.get("contracttype") or contract_type), live)
+            out.append((k, str(r.get("accountname") or "")))
+        return out
+
+    async def catalog(self) -> list[CatalogItem]:
+        """All services, active and inactive: KS14 must tell "missing" from "inactive"."""
+        items = [CatalogItem(_id(r, "service"), str(r.get("name") or ""),
+                             str(r.get("name") or ""), str(r.get("description") or ""),
+                             _dec(r.get("unitprice"), "service unitPrice"),
+                             r.get("isactive") is not False)
+                 for r in await self._all("services")]
+        self._services = {i.id: i for i in items}
+        return items
+
+    def _line(self, r: Mapping[str, Any], contract_id: str) -> PsaLine:
+        service_id = str(r.get("serviceid") or "")
+        service = self._services.get(service_id)
+        description = str(r.get("description") or "") or (service.description if service
+                                                           else "")
+        name = str(r.get("servicename") or "") or (service.name if service else "")
+        return PsaLine(id=_id(r, "service line"), contract_id=contract_id,
+                       product_id=service_id, product_code=name, description=description,
+                       quantity=_dec(r.get("units"), "line units"),
+                       unit_price=_dec(r.get("unitprice"), "line unitPrice"))
+
+    async def lines(self, contract_id: str) -> list[PsaLine]:
+        method, template = UNVERIFIED_ENDPOINTS["list_lines"]
+        path = template.format(contractId=contract_id)
+        result, _ = await self.auth.call(method, path, endpoint=template)
+        return [self._line(r, contract_id) for r in _rows(result, f"{method} {template}")]
+
+    async def snapshot(self, identifiers: Sequence[str], skus: Sequence[str],
+                       contract_type: str) -> PsaSnapshot:
+        """`skus` is not used to narrow the catalog: SKUFieldMatch may compare service
+        descriptions, which no server-side filter can do."""
+        snap = PsaSnapshot()
+        contracts = await self.contracts(contract_type)
+        if not contracts:  # no contract of this type anywhere: the type is wrong (KS12)
+            snap.contract_type_valid = False
+            return snap
+        snap.accounts, snap.catalog = await asyncio.gather(self.accounts(identifiers),
+                                                           self.catalog())
+        by_id = {a.id: a for a in snap.accounts.values()}
+        by_name: dict[str, list[PsaAccount]] = {}
+        for a in snap.accounts.values():
+            by_name.setdefault(norm(a.name), []).append(a)
+        for k, account_name in contracts:
+            if k.account_id:
+                owners = [by_id[k.account_id]] if k.account_id in by_id else []
+            else:
+                owners = by_name.get(norm(account_name), [])
+            for owner in owners:
+                attributed = PsaContract(k.id, owner.id, k.name, k.type_name, k.live)
+                snap.contracts.setdefault(owner.id, []).append(attributed)
+        # Lines only where the plan can use them: accounts with exactly one live contract.
+        live = [k for ks in snap.contracts.values() if sum(x.live for x in ks) == 1
+                for k in ks if k.live]
+
+        async def read(k: PsaContract) -> None:
+            try:
+                snap.lines[k.id] = await self.lines(k.id)
+            except PsaError as exc:
+                if exc.kind in ("auth", "decode"):
+                    raise
+                snap.line_errors[k.id] = exc.message
+
+        await asyncio.gather(*(read(k) for k in live))
+        return snap
+
+    # -- writing (apply) ---------------------------------------------------------------------
+
+    async def read_line(self, contract_id: str, line_id: str) -> PsaLine | None:
+        """No single-line endpoint exists: re-read the contract's lines (conflict check)."""
+        try:
+            found = await self.lines(contract_id)
+        except PsaError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return next((ln for ln in found if ln.id == line_id), None)
+
+    async def find_lines(self, contract_id: str, product_code: str) -> list[PsaLine]:
+        return [ln for ln in await self.lines(contract_id)
+                if norm(ln.product_code) == norm(product_code)]
+
+    async def set_quantity(self, contract_id: str, line_id: str, quantity: Decimal) -> None:
+        method, template = UNVERIFIED_ENDPOINTS["set_units"]
+        path = template.format(contractId=contract_id, lineId=line_id)
+        await self.auth.call(method, path, endpoint=template,
+                             json_body={"Units": _num(quantity)})
+
+    async def add_line(self, contract_id: str, product_id: str, quantity: Decimal,
+                       description: str, effective: date) -> str:
+        method, template = ENDPOINTS["add_lines"]
+        path = template.format(contractId=contract_id)
+        try:
+            service_id = int(product_id)
+        except ValueError:
+            raise PsaError("http", f"service id {product_id!r} is not a Kaseya id") from None
+        item: dict[str, Any] = {"ServiceId": service_id, "Units": _num(quantity),
+                                "ServiceDescription": description,
+                                "EffectiveDate": f"{effective.isoformat()}T00:00:00"}
+        service = self._services.get(product_id)
+        if service:
+            item |= {"ServiceName": service.name, "UnitPrice": _num(service.price)}
+        result, _ = await self.auth.call(method, path, endpoint=template, json_body=[item])
+        first = result[0] if isinstance(result, list) and result else result
+        return str(lower_keys(first).get("id") or "")

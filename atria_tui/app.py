@@ -1,0 +1,178 @@
+"""The console application: one factory for the CLI, the demo and the tests.
+
+The app owns what every screen shares (the services, the jobs folder, the clock) and the
+flows that can start from anywhere (the Jobs screen, the command palette): preview, run
+now, edit, open a run's log, help. The review screens (preview, apply, log) belong to
+another module set and are imported only when opened, so the shell starts (and its
+tests run) without them. `now` is injectable because next-run times appear on screen and
+snapshot tests need them fixed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+from textual.dom import DOMNode
+from textual.screen import Screen
+
+from atria_tui.commands import AtriaCommands
+from atria_tui.config import JobConfig
+from atria_tui.model import Level
+from atria_tui.paths import config_dir, db_path
+from atria_tui.reconcile import needs_review
+from atria_tui.secrets import SecretStore
+from atria_tui.services.runs import RunResult, Services, plan_job
+from atria_tui.store import Store
+
+__all__ = ["AtriaApp", "app_of", "default_services", "make_app"]
+
+
+def default_services() -> Services:
+    """What the CLI uses: the database and secret store under ATRIA_TUI_HOME."""
+    store = Store(db_path())
+    store.mark_interrupted()
+    return Services(store=store, secrets=SecretStore())
+
+
+class AtriaApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "atria-tui"
+    COMMANDS = App.COMMANDS | {AtriaCommands}
+    BINDINGS = [
+        Binding("f1,question_mark", "help", "Help", id="app.help"),
+        Binding("ctrl+q", "quit", "Quit", id="app.quit"),
+    ]
+
+    def __init__(self, *, jobs_dir: Path, services: Services, demo: bool = False,
+                 now: Callable[[], datetime] = datetime.now) -> None:
+        super().__init__()
+        self.jobs_dir = jobs_dir
+        self.services = services
+        self.demo = demo
+        self.now = now
+        if demo:
+            self.sub_title = "demo · embedded sandbox, throwaway data"
+        else:
+            self.sub_title = str(jobs_dir)
+
+    def on_mount(self) -> None:
+        from atria_tui.screens.jobs import JobsScreen
+
+        self.push_screen(JobsScreen())
+
+    # --- flows shared by the Jobs screen and the command palette ------------------------
+
+    def action_help(self) -> None:
+        from atria_tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def open_preview(self, job: JobConfig) -> None:
+        screen = _review_screen(self, "preview", "PreviewScreen")
+        if screen is not None:
+            self.push_screen(screen(job))
+
+    def open_log(self, run_id: int) -> None:
+        if self.services.store.run(run_id) is None:
+            self.notify(f"Run {run_id} does not exist", severity="error")
+            return
+        screen = _review_screen(self, "log", "LogScreen")
+        if screen is not None:
+            self.push_screen(screen(run_id))
+
+    def edit_job(self, job: JobConfig) -> None:
+        from atria_tui.screens.job_form import JobFormScreen
+
+        self.push_screen(JobFormScreen(job))
+
+    def run_now(self, job: JobConfig) -> None:
+        """Plan, show what would be written, and apply the approved changes on "Apply"."""
+        self.notify(f"Planning {job.label}…", title="Run now")
+        self._plan_for_run(job)
+
+    @work(thread=True, exclusive=True, group="run-now")
+    def _plan_for_run(self, job: JobConfig) -> None:
+        try:
+            result = asyncio.run(plan_job(self.services, job))
+        except Exception as exc:  # a bug must not take the console down mid-flow
+            self.call_from_thread(self.report_crash, f"Run {job.label}", exc)
+            return
+        self.call_from_thread(self._confirm_run, result)
+
+    def report_crash(self, what: str, exc: BaseException) -> None:
+        """An unexpected error in a worker, as a notification instead of a traceback."""
+        self.notify(f"{what} stopped: {type(exc).__name__}: {exc}", title="Unexpected error",
+                    severity="error", timeout=15)
+
+    def _confirm_run(self, result: RunResult) -> None:
+        from atria_tui.screens.confirm import ConfirmScreen
+
+        job, plan = result.job, result.plan
+        if plan is None or result.fatal is not None:
+            why = result.fatal.message if result.fatal else result.status
+            self.notify(f"{job.label}: nothing applied. {why} (run {result.run_id} has the log)",
+                        title="Run now", severity="error", timeout=10)
+            return
+        changes = [i for i in plan.changes if i.approved]
+        if not changes:
+            self.notify(f"{job.label}: the PSA already matches Atria for period "
+                        f"{plan.period.end}; nothing to write", title="Run now")
+            return
+        review = sum(1 for i in changes if needs_review(i, job.options.swing_threshold))
+        problems = sum(1 for i in plan.items if i.level.rank >= Level.WARNING.rank)
+        money = plan.money_delta
+        lines = [f"Period ending {plan.period.end}: {len(changes)} change(s) to write to "
+                 f"{job.task.psa_name}, money Δ {money:+,.2f} per period."]
+        if review:
+            lines.append(f"{review} of them are decreases or large swings.")
+        if problems:
+            lines.append(f"{problems} row(s) have warnings or errors and are not written.")
+        lines.append("To check them one by one first, cancel and press p (Preview).")
+
+        def answered(ok: bool | None) -> None:
+            if ok:
+                screen = _review_screen(self, "apply", "ApplyScreen")
+                if screen is not None:
+                    self.push_screen(screen(job, plan))
+
+        self.push_screen(ConfirmScreen(f"Run {job.label} now?", "\n".join(lines),
+                                       confirm="Apply", danger=True), answered)
+
+
+def _review_screen(app: App[Any], module: str, name: str) -> Callable[..., Screen[Any]] | None:
+    """A review screen class from `atria_tui.screens.<module>`, imported when first used."""
+    import importlib
+
+    qualified = f"atria_tui.screens.{module}"
+    try:
+        found = getattr(importlib.import_module(qualified), name)
+    except ModuleNotFoundError as exc:
+        if exc.name != qualified:
+            raise
+        app.notify(f"The {module} screen is not available in this build", severity="error")
+        return None
+    return found  # type: ignore[no-any-return]
+
+
+def make_app(*, jobs_dir: Path | None = None, services: Services | None = None,
+             demo: bool = False, now: Callable[[], datetime] | None = None) -> AtriaApp:
+    """The console over `jobs_dir` (default: the configured jobs folder)."""
+    return AtriaApp(jobs_dir=jobs_dir if jobs_dir is not None else config_dir(),
+                    services=services if services is not None else default_services(),
+                    demo=demo, now=now or datetime.now)
+
+
+def app_of(node: DOMNode) -> AtriaApp:
+    """The running AtriaApp, typed, for screens and widgets."""
+    app = node.app
+    if not isinstance(app, AtriaApp):
+        raise TypeError(f"{type(node).__name__} runs outside AtriaApp")
+    return app

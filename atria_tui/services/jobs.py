@@ -1,0 +1,163 @@
+"""The jobs folder as the console sees it: one row per job file, and the edits on it.
+
+The Jobs screen must open even when one file in the folder is broken (hand-edited, half
+merged), so listing never raises: a job that does not load becomes a row that carries
+its one-line error instead of its settings. Deleting a job also forgets its secrets and
+its mappings file, because a job created later under the same name must not silently
+inherit another job's credentials or customer mappings; its run history stays in the
+database (runs are evidence of what was written to the PSA).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from atria_tui.config import ConfigError, JobConfig, load_job, next_runs, save_job
+from atria_tui.mappings import mappings_path
+from atria_tui.model import Task
+from atria_tui.secrets import SecretStore
+from atria_tui.store import RunRow, Store
+
+__all__ = ["JobRow", "add_job", "delete_job", "find_job", "job_files", "job_id_of",
+           "last_result", "list_jobs", "set_enabled", "toggle_job"]
+
+MAPPINGS_SUFFIX = ".mappings.toml"
+
+
+@dataclass(frozen=True, slots=True)
+class JobRow:
+    """A job file and what the Jobs table shows for it.
+
+    `job` is None (and `error` says why) when the file does not load.
+    """
+
+    path: Path
+    job_id: str
+    label: str
+    task: Task | None
+    cron: str
+    enabled: bool
+    next_run: datetime | None
+    last_run: RunRow | None
+    job: JobConfig | None = None
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.job is not None
+
+
+def job_id_of(job: JobConfig) -> str:
+    """The key runs, secrets and mappings are filed under (same rule as services.runs)."""
+    return job.id or (job.path.stem if job.path else job.label)
+
+
+def job_files(folder: Path) -> list[Path]:
+    """Job files in `folder`, sorted by name; mappings files and hidden temp files excluded."""
+    try:
+        candidates = list(folder.glob("*.toml"))
+    except OSError:
+        return []
+    return sorted(p for p in candidates
+                  if p.is_file() and not p.name.endswith(MAPPINGS_SUFFIX)
+                  and not p.name.startswith("."))
+
+
+def last_result(run: RunRow | None) -> str:
+    """"Success (apply #12)"; "never run" for a job without history."""
+    if run is None:
+        return "never run"
+    return f"{run.status} ({run.kind} #{run.id})"
+
+
+def list_jobs(folder: Path, store: Store | None, now: Callable[[], datetime]) -> list[JobRow]:
+    """Every job file in `folder` as a row; a broken file is a row with its error."""
+    rows: list[JobRow] = []
+    when = now()
+    for path in job_files(folder):
+        try:
+            job = load_job(path)
+        except ConfigError as exc:
+            rows.append(JobRow(path=path.absolute(), job_id=path.stem, label=path.name,
+                               task=None, cron="", enabled=False, next_run=None,
+                               last_run=_last_run(store, path.stem), error=str(exc)))
+            continue
+        key = job_id_of(job)
+        upcoming = next_runs(job.cron, when, 1) if job.enabled else []
+        rows.append(JobRow(path=path.absolute(), job_id=key, label=job.label or path.stem,
+                           task=job.task, cron=job.cron, enabled=job.enabled,
+                           next_run=upcoming[0] if upcoming else None,
+                           last_run=_last_run(store, key), job=job))
+    return rows
+
+
+def _last_run(store: Store | None, job_id: str) -> RunRow | None:
+    if store is None:
+        return None
+    runs = store.runs(job_id, 1)
+    return runs[0] if runs else None
+
+
+def find_job(folder: Path, job_id: str) -> JobConfig | None:
+    """The job filed under `job_id` (its id, or its file stem), or None."""
+    for path in job_files(folder):
+        try:
+            job = load_job(path)
+        except ConfigError:
+            continue
+        if job_id_of(job) == job_id:
+            return job
+    return None
+
+
+def free_path(folder: Path, label: str, taken: Iterable[str] = ()) -> Path:
+    """A new file name in `folder` made from the label, never overwriting a file."""
+    stem = re.sub(r"[^a-z0-9]+", "-", label.casefold()).strip("-")[:60].strip("-") or "job"
+    used = {t.casefold() for t in taken}
+    candidate, number = folder / f"{stem}.toml", 2
+    while candidate.exists() or candidate.stem.casefold() in used:
+        candidate = folder / f"{stem}-{number}.toml"
+        number += 1
+    return candidate
+
+
+def add_job(folder: Path, job: JobConfig) -> Path:
+    """Save a new job under a free name in `folder`; its id becomes the file stem."""
+    folder.mkdir(parents=True, exist_ok=True)
+    target = free_path(folder, job.label or job.task.value)
+    job.id = ""
+    job.path = None
+    return save_job(job, target)
+
+
+def set_enabled(path: Path, enabled: bool) -> JobConfig:
+    """Rewrite the job with `enabled` changed; ConfigError when the file does not load."""
+    job = load_job(path)
+    if job.enabled != enabled:
+        job.enabled = enabled
+        save_job(job, path)
+    return job
+
+
+def toggle_job(path: Path) -> JobConfig:
+    job = load_job(path)
+    return set_enabled(path, not job.enabled)
+
+
+def delete_job(path: Path, secrets: SecretStore | None = None) -> None:
+    """Remove the job file, its mappings file and its stored secrets.
+
+    The secrets are looked up by the job's id when the file still loads, else by stem.
+    """
+    job_id = path.stem
+    with contextlib.suppress(ConfigError):
+        job_id = job_id_of(load_job(path))
+    path.unlink(missing_ok=True)
+    mappings_path(path).unlink(missing_ok=True)
+    if secrets is not None:
+        secrets.forget(job_id)

@@ -1,0 +1,125 @@
+"""The sandbox served on 127.0.0.1 by the real CLI, and the CLI run as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = ROOT / "sample_configs"
+CW_API = "/connectwise/v4_6_release/apis/3.0"
+CW_SECRETS = {"ATRIA_TUI_COMPANYNAME": "atria_demo", "ATRIA_TUI_PUBLICKEY": "demo-public-key",
+              "ATRIA_TUI_PRIVATEKEY": "demo-private-key",
+              "ATRIA_TUI_CLIENTID": "5a8c3a0e-0000-4000-8000-000000000001"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    base: str
+    proc: subprocess.Popen[bytes]
+
+    def get(self, path: str) -> Any:
+        return httpx.get(self.base + path, timeout=10).json()
+
+    def post(self, path: str, body: Any = None) -> Any:
+        return httpx.post(self.base + path, json=body, timeout=10).json()
+
+    def cw_additions(self) -> dict[tuple[str, str], list[float]]:
+        """(company identifier, sku) → quantities of live additions, from the emulator."""
+        out: dict[tuple[str, str], list[float]] = {}
+        for a in self.get(CW_API + "/_sandbox/state")["agreements"]:
+            if a.get("cancelledFlag"):
+                continue
+            for ad in a["additions"]:
+                if not ad.get("cancelledDate"):
+                    out.setdefault((a["company"]["identifier"], ad["sku"]), []).append(
+                        ad["quantity"])
+        return out
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[Server]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "atria_tui.cli", "sandbox", "--port",
+                             str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            httpx.get(base + "/", timeout=1)
+            break
+        except httpx.HTTPError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                err = proc.stderr.read().decode() if proc.stderr else ""
+                raise RuntimeError(f"sandbox did not start: {err}") from None
+            time.sleep(0.1)
+    yield Server(base, proc)
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture
+def server(sandbox: Server) -> Server:
+    sandbox.post(CW_API + "/_sandbox/reset")
+    sandbox.post("/kaseya/_sandbox/reset")
+    return sandbox
+
+
+@dataclass
+class Cli:
+    home: Path
+    env: dict[str, str]
+
+    def run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "atria_tui.cli", *args], env=self.env,
+                              capture_output=True, text=True, timeout=timeout)
+
+    def json(self, *args: str) -> tuple[int, dict[str, Any]]:
+        res = self.run(*args, "--format", "json")
+        assert res.stdout.strip(), res.stderr
+        return res.returncode, json.loads(res.stdout)
+
+    def popen(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen([sys.executable, "-m", "atria_tui.cli", *args], env=self.env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ATRIA_TUI_")}
+    env.update(ATRIA_TUI_HOME=str(tmp_path / "home"), ATRIA_TUI_KEYRING="0", **CW_SECRETS)
+    return Cli(tmp_path / "home", env)
+
+
+def cw_job(tmp_path: Path, server: Server, name: str = "cw", **params: Any) -> Path:
+    """The ConnectWise demo job, pointed at the served sandbox over real HTTP."""
+    text = (SAMPLES / "demo-connectwise.toml").read_text()
+    text = text.replace('"sandbox://connectwise/v4_6_release/apis/3.0"',
+                        json.dumps(server.base + CW_API))
+    text = text.replace('path = "demo-connectwise-billing.csv"',
+                        f"path = {json.dumps(str(SAMPLES / 'demo-connectwise-billing.csv'))}")
+    for key, value in params.items():
+        lines = [ln for ln in text.splitlines() if not ln.startswith(f"{key} =")]
+        at = lines.index("[parameters]") + 1
+        lines.insert(at, f"{key} = {json.dumps(value)}")
+        text = "\n".join(lines) + "\n"
+    path = tmp_path / f"{name}.toml"
+    path.write_text(text)
+    return path

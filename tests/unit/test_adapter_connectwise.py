@@ -1,0 +1,110 @@
+"""The ConnectWise adapter against the emulator in-process (httpx ASGI transport)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from atria_tui.adapters.connectwise import ConnectWiseAdapter, in_clauses, quote
+from atria_tui.adapters.http import ClientOptions, PsaError
+from atria_tui.sandbox import connectwise
+from atria_tui.sandbox.cw_state import DEMO_SECRETS, CwState
+
+TYPE = "Hosting and Cloud Services"
+
+
+def adapter(state: CwState, page_size: int = 1000, **secrets: str) -> ConnectWiseAdapter:
+    sleeps: list[float] = []
+
+    async def fake_sleep(s: float) -> None:
+        sleeps.append(s)
+
+    a = ConnectWiseAdapter("http://cw.test", {**DEMO_SECRETS, **secrets},
+                           options=ClientOptions(concurrency=4, retries=3),
+                           page_size=page_size,
+                           transport=httpx.ASGITransport(app=connectwise.create_app(state)),
+                           sleep=fake_sleep)
+    a.sleeps = sleeps  # type: ignore[attr-defined]
+    return a
+
+
+def test_quote_escapes_quotes_and_backslashes() -> None:
+    assert quote("O'Brien") == '"O\'Brien"'
+    assert quote('Say "Hi" \\ Ltd') == '"Say \\"Hi\\" \\\\ Ltd"'
+    assert quote(5) == "5"
+    chunks = in_clauses("identifier", [f"C{n:04d}" for n in range(600)], limit=200)
+    assert len(chunks) > 1 and all(len(c) < 240 for c in chunks)
+    assert sum(c.count('"') // 2 for c in chunks) == 600
+
+
+async def test_paging_at_25_loses_no_rows_and_snapshot_matches() -> None:
+    state = CwState()
+    small, big = adapter(state, page_size=25), adapter(state)
+    try:
+        s25 = await small.snapshot(["AcmeServices", "O'Brien", 'Say "Hi" Ltd'], ["M365-BP"],
+                                   TYPE)
+        s1k = await big.snapshot(["AcmeServices"], ["M365-BP"], TYPE)
+    finally:
+        await small.aclose()
+        await big.aclose()
+    assert s25.accounts == s1k.accounts and len(s25.accounts) > 25
+    assert {k: len(v) for k, v in s25.lines.items()} == {k: len(v) for k, v in s1k.lines.items()}
+    big_corp = s25.accounts["bigcorp"]
+    (contract,) = s25.contracts[big_corp.id]
+    assert len(s25.lines[contract.id]) == 40                     # past one page of 25
+    assert "o'brien" in s25.accounts and 'say "hi" ltd' in s25.accounts
+    assert small.requests > big.requests
+
+
+async def test_faulty_agreement_is_a_line_error_and_429_is_retried() -> None:
+    state = CwState()
+    state.configure(rate_limit_every=4)
+    a = adapter(state)
+    try:
+        snap = await a.snapshot([], [], TYPE)
+    finally:
+        await a.aclose()
+    faulty = snap.accounts["faultyco"]
+    (k,) = snap.contracts[faulty.id]
+    assert k.id in snap.line_errors and "500" in snap.line_errors[k.id]
+    assert 1.0 in a.sleeps  # type: ignore[attr-defined]  # Retry-After honoured
+
+
+async def test_bad_credentials_and_malformed_json_raise_typed_errors() -> None:
+    state = CwState()
+    a = adapter(state, PrivateKey="wrong")
+    with pytest.raises(PsaError) as err:
+        await a.snapshot([], [], TYPE)
+    await a.aclose()
+    assert err.value.kind == "auth" and "wrong" not in str(err.value)
+    state.add_faults([{"method": "GET", "path": "agreements/types", "malformed": True,
+                       "times": None}])
+    a = adapter(state)
+    with pytest.raises(PsaError) as err:
+        await a.snapshot([], [], TYPE)
+    await a.aclose()
+    assert err.value.kind == "decode"
+
+
+async def test_writes_patch_quantity_and_post_addition() -> None:
+    state = CwState()
+    a = adapter(state)
+    try:
+        snap = await a.snapshot([], ["AV-EDR"], TYPE)
+        acme = snap.accounts["acmeservices"]
+        (k,) = snap.contracts[acme.id]
+        m365 = next(ln for ln in snap.lines[k.id] if ln.product_code == "M365-BP")
+        await a.set_quantity(k.id, m365.id, Decimal(12))
+        assert (await a.read_line(k.id, m365.id)).quantity == 12  # type: ignore[union-attr]
+        av = next(i for i in snap.catalog if i.code == "AV-EDR")
+        from datetime import date
+
+        new_id = await a.add_line(k.id, av.id, Decimal(7), "Endpoint", date(2026, 10, 26))
+        found = await a.find_lines(k.id, "AV-EDR")
+        assert [(ln.id, ln.quantity) for ln in found] == [(new_id, 7)]
+        assert await a.read_line(k.id, "999999") is None
+    finally:
+        await a.aclose()
+    assert state.quantity_of("AcmeServices", "M365-BP") == [12]

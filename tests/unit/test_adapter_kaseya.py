@@ -1,0 +1,537 @@
+"""The Kaseya BMS adapter against the in-process emulator: reads, paging, tokens, budget, writes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from atria_tui.adapters.http import CallBudget, ClientOptions, PsaError
+from atria_tui.adapters.kaseya import ENDPOINTS, UNVERIFIED_ENDPOINTS, KaseyaAdapter, base_url
+from atria_tui.model import Action, Period, Task, norm
+from atria_tui.reconcile import MatchRule, ReconcileParams, plan
+from atria_tui.records import read_records
+from atria_tui.sandbox import kaseya
+from atria_tui.sandbox.ks_state import DEMO_SECRETS, FaultRule, KsState
+
+T0 = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
+TODAY = date(2026, 11, 26)
+TYPE = "Recurring Services"
+DEMO_IDS = ["ACME01", "FRESH01", "NOCON01", "GHOST01", "OLD01", "FAULT01", "AMB01", "BIG01"]
+DEMO_CSV = Path(__file__).resolve().parents[2] / "sample_configs" / "demo-kaseya-billing.csv"
+LINES = UNVERIFIED_ENDPOINTS["list_lines"][1]
+AUTH = "POST " + ENDPOINTS["login"][1]
+REFRESH = "POST " + ENDPOINTS["refresh"][1]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.moment = T0
+
+    def __call__(self) -> datetime:
+        return self.moment
+
+    def advance(self, seconds: float) -> None:
+        self.moment += timedelta(seconds=seconds)
+
+
+class Hooked(httpx.AsyncBaseTransport):
+    """The emulator's transport, with a look at every request and a way to rewrite answers."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.seen: list[httpx.Request] = []
+        self.before: Callable[[int], None] | None = None
+        self.rewrite: Callable[[httpx.Request, Any], Any] | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.seen.append(request)
+        if self.before:
+            self.before(len(self.seen))
+        resp = await self.inner.handle_async_request(request)
+        if self.rewrite is None:
+            return resp
+        await resp.aread()
+        body = self.rewrite(request, json.loads(resp.content))
+        return httpx.Response(resp.status_code, json=body)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def state(clock: Clock) -> KsState:
+    return KsState(now=clock)
+
+
+@pytest.fixture
+def transport(state: KsState) -> Hooked:
+    return Hooked(httpx.ASGITransport(app=kaseya.create_app(state)))
+
+
+@pytest.fixture
+def make(transport: Hooked, clock: Clock) -> Callable[..., KaseyaAdapter]:
+    def build(**kw: Any) -> KaseyaAdapter:
+        kw.setdefault("options", ClientOptions(retries=1, backoff=0))
+        secrets = kw.pop("secrets", DEMO_SECRETS)
+        return KaseyaAdapter(kw.pop("api_url", "http://ks.test"), secrets, today=TODAY,
+                             clock=clock, transport=transport, **kw)
+
+    return build
+
+
+def pages(n: int, size: int = 100) -> int:
+    return max(1, math.ceil(n / size))
+
+
+# --- snapshot of the demo scenario ---------------------------------------------------------
+
+
+async def test_demo_snapshot_has_the_scenario_and_costs_pages_plus_one_per_contract(
+        make: Callable[..., KaseyaAdapter], state: KsState) -> None:
+    ad = make()
+    snap = await ad.snapshot(DEMO_IDS, ["M365-BP"], TYPE)
+    await ad.aclose()
+    assert snap.contract_type_valid and not snap.line_errors
+    assert set(snap.accounts) == {norm(i) for i in DEMO_IDS} - {"ghost01"}
+    acme = snap.accounts["acme01"]
+    assert (acme.id, acme.name) == ("1001", "Acme Services Pty")
+    # ACME: the ended 2025 contract is kept but not live; the Block Hours one is not read.
+    assert [(k.id, k.live) for k in snap.contracts["1001"]] == [("2001", False), ("2002", True)]
+    assert "1004" not in snap.contracts  # NOCON01: only Block Hours → KS05
+    lines = {ln.product_code: ln for ln in snap.lines["2002"]}
+    assert {c: ln.quantity for c, ln in lines.items()} == {
+        "M365-BP": 10, "EXO-50": 5, "BACKUP-1TB": 3, "ONSITE-HR": 4}
+    m365 = lines["M365-BP"]
+    assert (m365.product_id, m365.unit_price) == ("101", Decimal(22))
+    assert m365.description.startswith("M365-BP: ")
+    assert [ln.quantity for ln in snap.lines["2008"]] == [2, 3]  # AMB01: two M365-BP lines
+    assert len(snap.lines["2009"]) == 40
+    cat = {i.code: i for i in snap.catalog}
+    assert len(cat) == len(state.services) and cat["TEAMS-PHONE"].active is False
+
+    live_read = set(snap.lines)
+    assert live_read == {"2002", "2004", "2006", "2007", "2008", "2009"}
+    n_contracts = sum(c.type == TYPE for c in state.contracts.values())
+    expected = (1 + pages(n_contracts) + pages(len(state.accounts))
+                + pages(len(state.services)) + len(live_read))
+    assert ad.requests == expected == state.stats.total
+    assert state.stats.by_endpoint[f"GET {LINES}"] == len(live_read)
+
+
+async def test_demo_plan_matches_the_scenario_table(make: Callable[..., KaseyaAdapter]) -> None:
+    period = Period(date(2026, 10, 26), date(2026, 11, 25))
+    previous = Period(date(2026, 9, 26), date(2026, 10, 25))
+    records = read_records(DEMO_CSV, period_end=period.end, previous_end=previous.end)
+    ad = make()
+    snap = await ad.snapshot(DEMO_IDS, [], TYPE)
+    await ad.aclose()
+    result = plan(records, snap, ReconcileParams(Task.KASEYA, period, previous,
+                                                 contract_type=TYPE))
+    got = {(i.customer_code, i.sku): (i.code, i.psa_quantity, i.atria_quantity)
+           for i in result.items if i.customer_code != "BIG"}
+    assert got == {
+        ("AMB", "M365-BP"): ("AT03", None, 5),  # two live lines: ambiguous, skipped
+        ("ASP", "AV-EDR"): ("KS06", None, 7),
+        ("ASP", "EXO-50"): ("KS04", 5, 5),
+        ("ASP", "M365-BP"): ("KS07", 10, 12),
+        ("ASP", "BACKUP-1TB"): ("KS11", 3, 0),
+        ("FLT", "M365-BP"): ("KS07", 4, 6),
+        ("FR1", ""): ("KS23", None, 1),
+        ("FR1", "LEGACY-FAX"): ("KS14", None, 2),
+        ("FR1", "M365-BP"): ("KS04", 3, 3),
+        ("GHO", ""): ("KS22", None, None),
+        ("NOC", ""): ("KS05", None, None),
+        ("UJA", ""): ("KS09", None, None),
+        ("OLD", "EXO-50"): ("KS11", 5, 0),
+        ("OLD", "M365-BP"): ("KS11", 5, 0),
+    }  # ONSITE-HR (never billed by Atria) is absent: never touched
+    big = [i for i in result.items if i.customer_code == "BIG"]
+    assert len(big) == 40 and {i.code for i in big} == {"KS04", "KS07"}
+    assert all(i.action is not Action.SKIP for i in big)
+
+
+@pytest.mark.parametrize("mode, line_key, item_key", [
+    ("ServiceName", "m365-bp", "m365-bp"),
+    ("Description", "m365-bp: microsoft 365 business premium",
+     "m365-bp: microsoft 365 business premium"),
+    ("SKUDescription", "m365-bp", "m365-bp"),
+])
+async def test_sku_field_match_modes_key_lines_and_services(
+        make: Callable[..., KaseyaAdapter], mode: str, line_key: str, item_key: str) -> None:
+    ad = make()
+    snap = await ad.snapshot(["ACME01"], [], TYPE)
+    await ad.aclose()
+    rule = MatchRule(Task.KASEYA, mode)
+    line = next(ln for ln in snap.lines["2002"] if ln.product_id == "101")
+    item = next(i for i in snap.catalog if i.id == "101")
+    assert rule.line_key(line) == line_key
+    assert rule.item_key(item) == item_key
+
+
+async def test_line_without_description_takes_the_services(
+        make: Callable[..., KaseyaAdapter], state: KsState) -> None:
+    state.lines[3003].description = ""
+    ad = make()
+    snap = await ad.snapshot(["ACME01"], [], TYPE)
+    await ad.aclose()
+    line = next(ln for ln in snap.lines["2002"] if ln.id == "3003")
+    assert line.description == state.services[101].description
+
+
+async def test_unknown_contract_type_is_invalid_and_reads_nothing_else(
+        make: Callable[..., KaseyaAdapter], state: KsState) -> None:
+    ad = make()
+    snap = await ad.snapshot(DEMO_IDS, [], "Recuring Services")
+    await ad.aclose()
+    assert snap.contract_type_valid is False
+    assert ad.requests == 2  # login + the contracts read
+
+
+# --- paging, account strategy, URLs --------------------------------------------------------
+
+
+async def test_small_pages_still_read_everything(make: Callable[..., KaseyaAdapter],
+                                                 state: KsState) -> None:
+    state.config.max_page_size = 10  # the tenant caps below what the adapter asks (100)
+    ad = make()
+    snap = await ad.snapshot(DEMO_IDS, [], TYPE)
+    await ad.aclose()
+    assert len(snap.catalog) == len(state.services) == 47
+    assert len(snap.accounts) == 7
+    assert state.stats.by_endpoint["POST " + ENDPOINTS["services"][1]] == 5
+
+
+async def test_page_size_is_capped_at_100_and_numbered_from_1(
+        make: Callable[..., KaseyaAdapter], transport: Hooked) -> None:
+    ad = make(page_size=1000)
+    await ad.snapshot(["ACME01"], [], TYPE)
+    await ad.aclose()
+    gets = [r for r in transport.seen if r.url.path == ENDPOINTS["contracts"][1]]
+    assert gets[0].url.params["PageSize"] == "100" and gets[0].url.params["PageNumber"] == "1"
+    assert gets[0].url.params["Filter.ContractType"] == TYPE
+    search = next(r for r in transport.seen if r.url.path == ENDPOINTS["services"][1])
+    assert json.loads(search.content)["PageSize"] == 100
+
+
+async def test_short_pages_without_total_stop_paging(make: Callable[..., KaseyaAdapter],
+                                                     transport: Hooked, state: KsState) -> None:
+    def drop_total(request: httpx.Request, body: Any) -> Any:
+        body.pop("totalRecords", None)
+        return body
+
+    transport.rewrite = drop_total
+    ad = make(page_size=20)
+    snap = await ad.snapshot(["ACME01", "BIG01"], [], TYPE)
+    await ad.aclose()
+    assert len(snap.catalog) == 47
+    assert state.stats.by_endpoint["POST " + ENDPOINTS["services"][1]] == 3  # 20, 20, 7
+
+
+async def test_few_codes_in_a_big_tenant_are_looked_up_one_by_one(
+        make: Callable[..., KaseyaAdapter], transport: Hooked, state: KsState) -> None:
+    state.config.max_page_size = 10  # 42 accounts = 5 pages > 2 codes
+    ad = make()
+    snap = await ad.snapshot([" acme01 ", "Fresh01"], [], TYPE)
+    await ad.aclose()
+    assert set(snap.accounts) == {"acme01", "fresh01"}
+    codes = [r.url.params.get("Filter.AccountCode") for r in transport.seen
+             if r.url.path == ENDPOINTS["accounts"][1]]
+    assert codes == [None, "acme01", "fresh01"]  # one probe, then one call per code
+
+
+async def test_contracts_without_account_id_are_attributed_by_name(
+        make: Callable[..., KaseyaAdapter], transport: Hooked) -> None:
+    def strip_ids(request: httpx.Request, body: Any) -> Any:
+        if request.url.path == ENDPOINTS["contracts"][1]:
+            for row in body["result"]:
+                row.pop("accountId")
+        return body
+
+    transport.rewrite = strip_ids
+    ad = make()
+    snap = await ad.snapshot(["ACME01", "FRESH01"], [], TYPE)
+    await ad.aclose()
+    assert [k.id for k in snap.contracts["1001"]] == ["2001", "2002"]
+    assert [k.id for k in snap.contracts["1002"]] == ["2004"]
+    assert set(snap.contracts) == {"1001", "1002"}
+
+
+def test_base_url_does_not_double_v2() -> None:
+    assert base_url("https://api.bms.kaseya.com/v2/") == "https://api.bms.kaseya.com"
+    assert base_url(" https://na1bmspreview.kaseya.com ") == "https://na1bmspreview.kaseya.com"
+
+
+async def test_api_url_ending_in_v2_works(make: Callable[..., KaseyaAdapter]) -> None:
+    ad = make(api_url="http://ks.test/v2/")
+    snap = await ad.snapshot(["ACME01"], [], TYPE)
+    await ad.aclose()
+    assert "acme01" in snap.accounts
+
+
+async def test_sandbox_url_is_served_in_process() -> None:
+    ad = KaseyaAdapter("sandbox://kaseya", DEMO_SECRETS, today=TODAY)
+    snap = await ad.snapshot(["ACME01"], [], TYPE)
+    await ad.aclose()
+    assert snap.accounts["acme01"].id == "1001"
+
+
+# --- tokens --------------------------------------------------------------------------------
+
+
+async def test_bad_password_is_an_auth_error(make: Callable[..., KaseyaAdapter]) -> None:
+    ad = make(secrets={**DEMO_SECRETS, "Password": "wrong"})
+    with pytest.raises(PsaError) as err:
+        await ad.snapshot(DEMO_IDS, [], TYPE)
+    await ad.aclose()
+    assert err.value.kind == "auth"
+    assert "Invalid username, password or tenant" in err.value.message
+    assert "wrong" not in err.value.message
+
+
+async def test_secret_names_are_case_insensitive(make: Callable[..., KaseyaAdapter]) -> None:
+    ad = make(secrets={"username": DEMO_SECRETS["UserName"], "PASSWORD": "demo-password",
+                       "tenant": "AtriaDemo"})
+    snap = await ad.snapshot(["ACME01"], [], TYPE)
+    await ad.aclose()
+    assert "acme01" in snap.accounts
+
+
+async def test_token_is_refreshed_shortly_before_it_expires(
+        make: Callable[..., KaseyaAdapter], state: KsState, clock: Clock) -> None:
+    ad = make()
+    await ad.snapshot(["ACME01"], [], TYPE)
+    state.config.latency_ms = 2  # so the concurrent calls really overlap
+    clock.advance(state.config.token_ttl_seconds - 30)  # inside the renewal margin
+    await asyncio.gather(*(ad.lines("2002") for _ in range(5)))  # concurrent: one refresh
+    await ad.aclose()
+    assert state.stats.by_endpoint[REFRESH] == 1
+    assert state.stats.by_endpoint[AUTH] == 1
+    assert "401" not in state.stats.by_status
+    assert (ad.auth.logins, ad.auth.refreshes) == (1, 1)
+
+
+async def test_token_is_not_refreshed_while_fresh(make: Callable[..., KaseyaAdapter],
+                                                  state: KsState, clock: Clock) -> None:
+    ad = make()
+    await ad.snapshot(["ACME01"], [], TYPE)
+    clock.advance(state.config.token_ttl_seconds / 2)
+    await ad.lines("2002")
+    await ad.aclose()
+    assert REFRESH not in state.stats.by_endpoint
+
+
+async def test_token_expired_mid_run_is_renewed_once_and_the_run_continues(
+        make: Callable[..., KaseyaAdapter], transport: Hooked, state: KsState) -> None:
+    expired: list[int] = []
+
+    def expire_after_contracts(n: int) -> None:
+        if n == 3 and not expired:  # login, contracts, then the concurrent reads
+            expired.append(state.expire_tokens())
+
+    transport.before = expire_after_contracts
+    state.config.latency_ms = 2  # so the concurrent reads overlap and several see the 401
+    ad = make()
+    snap = await ad.snapshot(DEMO_IDS, [], TYPE)
+    await ad.aclose()
+    assert expired == [1]
+    assert state.stats.by_status["401"] >= 2
+    assert ad.auth.logins + ad.auth.refreshes == 2  # the first login plus one renewal
+    assert len(snap.lines) == 6 and len(snap.catalog) == 47
+
+
+async def test_when_refresh_is_refused_it_logs_in_again(
+        make: Callable[..., KaseyaAdapter], state: KsState) -> None:
+    ad = make()
+    await ad.lines("2002")
+    state.expire_tokens()
+    state.tokens.clear()  # the refresh token is gone too
+    await ad.lines("2002")
+    await ad.aclose()
+    assert (ad.auth.logins, ad.auth.refreshes) == (2, 0)
+
+
+async def test_a_second_401_is_an_auth_error(make: Callable[..., KaseyaAdapter],
+                                             state: KsState) -> None:
+    state.faults.append(FaultRule.parse({"path": "/services$", "status": 401, "times": 0}))
+    ad = make()
+    with pytest.raises(PsaError) as err:
+        await ad.lines("2002")
+    await ad.aclose()
+    assert err.value.kind == "auth"
+    assert ad.auth.logins + ad.auth.refreshes == 2
+
+
+# --- envelope and decode errors -------------------------------------------------------------
+
+
+async def test_malformed_json_is_a_decode_error(make: Callable[..., KaseyaAdapter],
+                                                state: KsState) -> None:
+    state.faults.append(FaultRule.parse({"path": "contracts/summary", "malformed": True}))
+    ad = make()
+    with pytest.raises(PsaError) as err:
+        await ad.snapshot(DEMO_IDS, [], TYPE)
+    await ad.aclose()
+    assert err.value.kind == "decode" and "contracts/summary" in err.value.message
+
+
+@pytest.mark.parametrize("result", [{"not": "a list"}, ["x"], [{"serviceId": 1}]])
+async def test_wrong_shapes_are_decode_errors(make: Callable[..., KaseyaAdapter],
+                                              transport: Hooked, result: Any) -> None:
+    def odd(request: httpx.Request, body: Any) -> Any:
+        if request.url.path.endswith("/services"):
+            body["result"] = result
+        return body
+
+    transport.rewrite = odd
+    ad = make()
+    with pytest.raises(PsaError) as err:
+        await ad.lines("2002")
+    await ad.aclose()
+    assert err.value.kind == "decode"
+
+
+async def test_bad_units_are_a_decode_error(make: Callable[..., KaseyaAdapter],
+                                            transport: Hooked) -> None:
+    def odd(request: httpx.Request, body: Any) -> Any:
+        if request.url.path.endswith("/services"):
+            body["result"][0]["units"] = "lots"
+        return body
+
+    transport.rewrite = odd
+    ad = make()
+    with pytest.raises(PsaError) as err:
+        await ad.lines("2002")
+    await ad.aclose()
+    assert err.value.kind == "decode" and "'lots'" in err.value.message
+
+
+async def test_pascal_case_envelope_and_items_are_read(make: Callable[..., KaseyaAdapter],
+                                                       transport: Hooked) -> None:
+    def pascal(request: httpx.Request, body: Any) -> Any:
+        def up(obj: Any) -> Any:
+            if isinstance(obj, dict):
+                return {k[:1].upper() + k[1:]: up(v) for k, v in obj.items()}
+            if isinstance(obj, list):
+                return [up(v) for v in obj]
+            return obj
+        return up(body)
+
+    transport.rewrite = pascal
+    ad = make()
+    snap = await ad.snapshot(["ACME01"], [], TYPE)
+    await ad.aclose()
+    assert [ln.quantity for ln in snap.lines["2002"]] == [10, 5, 3, 4]
+
+
+async def test_success_false_is_an_http_error_with_the_vendor_message(
+        make: Callable[..., KaseyaAdapter]) -> None:
+    ad = make()
+    with pytest.raises(PsaError) as err:
+        await ad.set_quantity("2002", "9999", Decimal(1))
+    await ad.aclose()
+    assert err.value.kind == "http" and err.value.status == 404
+    assert "Service line 9999 was not found" in err.value.message
+
+
+async def test_a_failing_line_read_is_reported_per_contract(
+        make: Callable[..., KaseyaAdapter], state: KsState) -> None:
+    state.faults.append(FaultRule.parse({"path": "recurringservices/2002/", "status": 500,
+                                         "times": 0}))
+    ad = make()
+    snap = await ad.snapshot(["ACME01", "FRESH01"], [], TYPE)
+    await ad.aclose()
+    assert "HTTP 500" in snap.line_errors["2002"] and "2004" in snap.lines
+
+
+# --- budget ----------------------------------------------------------------------------------
+
+
+async def test_budget_makes_the_adapter_wait_instead_of_failing(
+        make: Callable[..., KaseyaAdapter], state: KsState, clock: Clock) -> None:
+    state.config.budget_per_hour = 5
+
+    def seconds() -> float:
+        return (clock() - T0).total_seconds()
+
+    async def sleep(delay: float) -> None:
+        clock.advance(delay)
+
+    budget = CallBudget(5, clock=seconds, sleep=sleep)
+    ad = make(budget=budget, sleep=sleep)
+    snap = await ad.snapshot(DEMO_IDS, [], TYPE)  # 6 line reads > 5 an hour
+    await ad.aclose()
+    assert len(snap.lines) == 6 and not snap.line_errors
+    assert state.stats.throttled == 0
+    assert ad.budget_wait_seconds >= 3000
+    assert max(state.budget_used().values()) <= 5
+
+
+async def test_budget_comes_from_the_options(make: Callable[..., KaseyaAdapter]) -> None:
+    ad = make(options=ClientOptions(budget_per_hour=1500))
+    assert ad.http.budget is not None and ad.http.budget.per_hour == 1500
+    assert ad.budget_wait_seconds == 0
+    await ad.aclose()
+
+
+async def test_lines_are_paced_per_endpoint_template(make: Callable[..., KaseyaAdapter],
+                                                     ) -> None:
+    ad = make()
+    await ad.snapshot(DEMO_IDS, [], TYPE)
+    await ad.aclose()
+    assert ad.http.by_endpoint[LINES] == 6
+    assert not any("2002" in k for k in ad.http.by_endpoint)
+
+
+# --- writes -----------------------------------------------------------------------------------
+
+
+async def test_set_quantity_then_read_line(make: Callable[..., KaseyaAdapter],
+                                           transport: Hooked, state: KsState) -> None:
+    ad = make()
+    await ad.set_quantity("2002", "3003", Decimal(12))
+    put = next(r for r in transport.seen if r.method == "PUT")
+    assert json.loads(put.content) == {"Units": 12}
+    assert state.lines[3003].units == 12
+    line = await ad.read_line("2002", "3003")
+    assert line is not None and line.quantity == 12
+    await ad.set_quantity("2002", "3003", Decimal("2.5"))
+    assert state.lines[3003].units == 2.5
+    assert await ad.read_line("2002", "99999") is None
+    assert await ad.read_line("99999", "3003") is None  # contract gone: 404
+    await ad.aclose()
+
+
+async def test_a_failing_put_is_an_http_error(make: Callable[..., KaseyaAdapter]) -> None:
+    ad = make()
+    with pytest.raises(PsaError) as err:
+        await ad.set_quantity("2007", "3010", Decimal(6))
+    await ad.aclose()
+    assert err.value.kind == "http" and "unexpected error" in err.value.message
+
+
+async def test_find_lines_and_add_line(make: Callable[..., KaseyaAdapter], state: KsState,
+                                       transport: Hooked) -> None:
+    ad = make()
+    await ad.snapshot(["ACME01"], [], TYPE)
+    assert [ln.id for ln in await ad.find_lines("2002", "m365-bp")] == ["3003"]
+    assert await ad.find_lines("2002", "AV-EDR") == []
+    new_id = await ad.add_line("2002", "104", Decimal(7), "AV-EDR: Endpoint", date(2026, 11, 1))
+    await ad.aclose()
+    line = state.lines[int(new_id)]
+    assert (line.contract_id, line.service_id, line.units) == (2002, 104, 7)
+    post = next(r for r in transport.seen if r.method == "POST" and r.url.path.endswith(
+        "/services"))
+    body = json.loads(post.content)
+    assert isinstance(body, list) and body[0]["ServiceId"] == 104
+    assert body[0]["ServiceName"] == "AV-EDR" and body[0]["Units"] == 7
