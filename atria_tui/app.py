@@ -46,8 +46,7 @@ class AtriaApp(App[None]):
     TITLE = "atria-tui"
     COMMANDS = App.COMMANDS | {AtriaCommands}
     BINDINGS = [
-        Binding("f1,question_mark", "help", "Help", id="app.help"),
-        Binding("ctrl+q", "quit", "Quit", id="app.quit"),
+        Binding("f1,question_mark", "help", "Help", key_display="?", id="app.help"),
     ]
 
     def __init__(self, *, jobs_dir: Path, services: Services, demo: bool = False,
@@ -159,7 +158,7 @@ def _review_screen(app: App[Any], module: str, name: str) -> Callable[..., Scree
             raise
         app.notify(f"The {module} screen is not available in this build", severity="error")
         return None
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def make_app(*, jobs_dir: Path | None = None, services: Services | None = None,

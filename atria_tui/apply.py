@@ -18,7 +18,18 @@ from typing import Protocol
 
 from atria_tui import codes
 from atria_tui.adapters.http import PsaError
-from atria_tui.model import ZERO, Action, LogEntry, Period, Plan, PlanItem, PsaLine, Status, Task
+from atria_tui.model import (
+    ZERO,
+    Action,
+    LogEntry,
+    Period,
+    Plan,
+    PlanItem,
+    PsaLine,
+    Status,
+    Task,
+    item_entry,
+)
 from atria_tui.reconcile import fmt_qty
 from atria_tui.store import CONFLICT, DONE, ERROR, GONE, PENDING, SENT, JournalRow, Store
 
@@ -51,8 +62,10 @@ def journal_rows(plan: Plan) -> list[tuple[str, ...]]:
             for i in plan.items if i.action.writes and i.approved]
 
 
-def _fields(row: JournalRow, **more: object) -> dict[str, object]:
-    return {"customer_code": row.customer, "customer_name": row.customer,
+def _fields(row: JournalRow, item: PlanItem | None = None, **more: object
+            ) -> dict[str, object]:
+    return {"customer_code": row.customer,
+            "customer_name": item.customer_name if item else row.customer,
             "line_description": row.description, "before": fmt_qty(row.before),
             "after": fmt_qty(row.after), **more}
 
@@ -82,27 +95,43 @@ class Applier:
             if result is not None:
                 await result
 
-    async def run(self) -> ApplyOutcome:
-        """Journal every approved write, then send what is still pending."""
+    async def run(self, bracket: tuple[LogEntry, LogEntry] | None = None) -> ApplyOutcome:
+        """Journal every approved write, then send what is still pending.
+
+        Items after `plan.deprovisioned_from` (deprovisioned customers) are a second phase,
+        so Kaseya's KS18/KS19 really bracket their writes in the log.
+        """
         self.store.journal_add(self.run_id, journal_rows(self.plan))
         rows = {r.item_key: r for r in self.store.journal(self.run_id)}
-        todo = [r for r in rows.values() if r.state in (PENDING, SENT)]
-        self._total = len(todo)
-        for item in self.plan.items:
+        self._total = sum(1 for r in rows.values() if r.state in (PENDING, SENT))
+        cut = self.plan.deprovisioned_from
+        items = self.plan.items
+        phases = [items] if cut is None or bracket is None else [items[:cut], items[cut:]]
+        for n, phase in enumerate(phases):
+            if n == 1 and bracket:
+                await self.emit(bracket[0], None)
+            await self._phase(phase, rows)
+        if bracket and len(phases) == 2:
+            await self.emit(bracket[1], None)
+        return self.outcome
+
+    async def _phase(self, items: list[PlanItem], rows: dict[str, JournalRow]) -> None:
+        todo: list[JournalRow] = []
+        for item in items:
             row = rows.get(item.key)
             if not item.action.writes:
                 item.status = Status.UNCHANGED if item.action is Action.NONE else Status.SKIPPED
-                await self.emit(codes.entry(item.code, customer=item.customer_code,
-                                            sku=item.sku, **_item_fields(item)), item)
+                await self.emit(item_entry(item), item)
             elif not item.approved:
                 item.status = Status.SKIPPED
                 self.outcome.skipped += 1
                 await self.emit(codes.entry("AT04", customer=item.customer_code, sku=item.sku,
                                             **_item_fields(item)), item)
-            elif row is not None and row.state not in (PENDING, SENT):
+            elif row is not None and row.state in (PENDING, SENT):
+                todo.append(row)
+            elif row is not None:
                 item.status = _status_of(row.state)  # finished by an earlier attempt
         await asyncio.gather(*(self._guarded(r) for r in todo))
-        return self.outcome
 
     async def _guarded(self, row: JournalRow) -> None:
         async with self.sem:
@@ -128,7 +157,7 @@ class Applier:
             code = "CW12" if (self.cw and row.action == Action.ADD.value) else (
                 "AT08" if self.cw else "KS08")
             await self.emit(codes.entry(code, customer=row.customer, sku=row.sku,
-                                        **_fields(row, error=exc.message)), item)
+                                        **_fields(row, item, error=exc.message)), item)
 
     async def _update(self, row: JournalRow, item: PlanItem | None) -> None:
         current = await self.writer.read_line(row.contract_id, row.line_id)
@@ -138,7 +167,7 @@ class Applier:
             if item:
                 item.status = Status.SKIPPED
             await self.emit(codes.entry("AT07", customer=row.customer, sku=row.sku,
-                                        **_fields(row)), item)
+                                        **_fields(row, item)), item)
             return
         if current.quantity == row.after:
             self.store.journal_set(row.id, DONE)
@@ -184,12 +213,11 @@ class Applier:
         if item:
             item.status = Status.CONFLICT
         await self.emit(codes.entry("AT01", customer=row.customer, sku=row.sku,
-                                    **_fields(row, current=fmt_qty(now))), item)
+                                    **_fields(row, item, current=fmt_qty(now))), item)
 
     def _done_entry(self, row: JournalRow, item: PlanItem | None) -> LogEntry:
         if item is not None:
-            return codes.entry(item.code, customer=item.customer_code, sku=item.sku,
-                               **_item_fields(item))
+            return item_entry(item)
         code = {"add": "CW08", "zero": "CW20"}.get(row.action, "CW07") if self.cw else \
             {"zero": "KS11"}.get(row.action, "KS07")
         return codes.entry(code, customer=row.customer, sku=row.sku, **_fields(row))

@@ -183,8 +183,38 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_console(args: argparse.Namespace) -> int:
+    from atria_tui.app import make_app
+    from atria_tui.paths import config_dir
+
+    jobs = Path(args.jobs).expanduser() if args.jobs else config_dir()
+    if jobs.exists() and not jobs.is_dir():
+        raise UsageError(f"--jobs {jobs}: not a folder")
+    make_app(jobs_dir=jobs.absolute()).run()
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from atria_tui.app import make_app
+    from atria_tui.demo import DemoError, cleanup, demo_home
+
+    try:
+        jobs = demo_home()
+    except (DemoError, ConfigError) as exc:
+        raise UsageError(f"demo: {exc}") from None
+    try:
+        make_app(jobs_dir=jobs, demo=True).run()
+    finally:
+        cleanup(jobs)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="atria-tui", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="atria-tui", description=__doc__.splitlines()[0],
+                                epilog="Without a command, the console opens on the jobs "
+                                "folder.")
+    p.add_argument("--jobs", metavar="DIR",
+                   help="jobs folder for the console (default: the configured jobs folder)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     def add(name: str, fn: object, help_: str) -> argparse.ArgumentParser:
@@ -230,17 +260,17 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--host", default="127.0.0.1")
     sp.add_argument("--port", type=int, default=8765)
     sp.add_argument("--latency-ms", type=int, default=0)
+    add("demo", cmd_demo, "the console on the embedded sandbox with the demo jobs "
+        "(throwaway data, no account, no network)")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = parser()
     args = p.parse_args(argv)
-    if not getattr(args, "fn", None):
-        p.print_help()
-        return 1
+    fn = getattr(args, "fn", None) or cmd_console
     try:
-        return int(args.fn(args))
+        return int(fn(args))
     except UsageError as exc:
         print(f"atria-tui: {exc}", file=sys.stderr)
         return 1

@@ -66,8 +66,9 @@ def billing_period(text: str, day: int | None, today: date) -> Check:
         return Check(str(exc))
     if day is None:
         return Check()
-    return Check(hint=f"today that is the period {period.start.isoformat()} to "
-                      f"{period.end.isoformat()}")
+    span = f"the period {period.start.isoformat()} to {period.end.isoformat()}"
+    relative = value.casefold() in ("current", "previous")
+    return Check(hint=f"today that is {span}" if relative else span)
 
 
 def api_url(text: str) -> Check:

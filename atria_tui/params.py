@@ -357,7 +357,7 @@ def check_api_url(url: str) -> str | None:
     """A message for the form when `url` cannot be a PSA API base URL, else None."""
     text = url.strip()
     if not text:
-        return "enter the PSA API URL, e.g. https://api-na.myconnectwise.net/v4_6_release/apis/3.0"
+        return "enter the PSA API base URL (https://…, as your PSA vendor gives it)"
     if any(ch.isspace() for ch in text):
         return "the URL must not contain spaces"
     try:

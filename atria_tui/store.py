@@ -50,6 +50,7 @@ CREATE TABLE IF NOT EXISTS journal (
 RUNNING = "Running"
 SUCCESS = "Success"
 WARNINGS = "Success with warnings"
+ERRORS = "Completed with errors"
 FAILED = "Failed"
 INTERRUPTED = "Interrupted"
 

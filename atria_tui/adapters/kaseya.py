@@ -182,7 +182,7 @@ class KaseyaAdapter:
         One probe page tells how many pages the whole account list takes; when that is no
         more than the number of codes, reading it all costs fewer calls than one per code.
         """
-        wanted = {norm(i) for i in identifiers if i.strip()}
+        wanted = {norm(i): i.strip() for i in identifiers if i.strip()}
         if not wanted:
             return {}
         rows: list[dict[str, Any]] | None = None
@@ -198,7 +198,7 @@ class KaseyaAdapter:
                 rows = await self._all("accounts", first=first)
         if rows is None:
             batches = await asyncio.gather(*(self._all("accounts", {"Filter.AccountCode": c})
-                                             for c in sorted(wanted)))
+                                             for _, c in sorted(wanted.items())))
             rows = [r for batch in batches for r in batch]
         found: dict[str, PsaAccount] = {}
         for r in rows:

@@ -36,7 +36,7 @@ class JobsScreen(Screen[None]):
         Binding("r", "run_now", "Run now", id="jobs.run"),
         Binding("e", "edit", "Edit", id="jobs.edit"),
         Binding("a", "add", "Add", id="jobs.add"),
-        Binding("space", "toggle", "On/off", id="jobs.toggle"),
+        Binding("space", "toggle_enabled", "On/off", id="jobs.toggle"),
         Binding("d", "delete", "Delete", id="jobs.delete"),
         Binding("h", "history", "Runs", key_display="h/⏎", id="jobs.history"),
         Binding("H", "all_runs", "All runs", show=False, id="jobs.all_runs"),
@@ -181,7 +181,7 @@ class JobsScreen(Screen[None]):
 
         self.app.push_screen(TaskChoiceScreen(), chosen)
 
-    def action_toggle(self) -> None:
+    def action_toggle_enabled(self) -> None:
         row = self.selected
         if self._job("enable or disable") is None or row is None:
             return

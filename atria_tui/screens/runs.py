@@ -15,6 +15,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
@@ -190,7 +191,7 @@ class RunsScreen(Screen[None]):
         elif result.outcome is not None:
             text += f" ({_outcome_text(result)})"
         status.update(text + ". Press Enter on it to read its log.")
-        severity = "error" if result.exit_code else (
+        severity: SeverityLevel = "error" if result.exit_code else (
             "warning" if result.status == WARNINGS else "information")
         self.notify(text, title="Revert", severity=severity, timeout=10)
         self.refresh_runs(select=result.run_id)

@@ -63,9 +63,9 @@ def open_session(job: JobConfig, api_url: str, secrets: Mapping[str, str], *,
 
         return ConnectWiseAdapter(api_url, secrets, options=options, page_size=o.page_size,
                                   today=today, transport=transport, **extra)
-    from atria_tui.adapters.kaseya import KaseyaAdapter  # type: ignore[import-not-found]
+    from atria_tui.adapters.kaseya import KaseyaAdapter
 
     options.budget_per_hour = o.call_budget_per_hour
     session: PsaSession = KaseyaAdapter(api_url, secrets, options=options, today=today,
-                                        transport=transport, **extra)
+                                        page_size=o.page_size, transport=transport, **extra)
     return session

@@ -21,16 +21,23 @@ from atria_tui.adapters.http import PsaError
 from atria_tui.apply import Applier, ApplyOutcome, revert
 from atria_tui.config import ConfigError, JobConfig, job_params
 from atria_tui.mappings import load_mappings, mappings_path
-from atria_tui.model import BillingRecord, Level, LogEntry, Mappings, Plan, PlanItem, \
-    PsaSnapshot, Task
+from atria_tui.model import (
+    BillingRecord,
+    Level,
+    LogEntry,
+    Mappings,
+    Plan,
+    PlanItem,
+    PsaSnapshot,
+    Task,
+)
 from atria_tui.periods import PeriodError, previous_period, resolve_period
 from atria_tui.reconcile import ReconcileParams, plan, plan_entries, scope
 from atria_tui.records import RecordsError, read_records
 from atria_tui.secrets import SecretError, SecretStore
 from atria_tui.serialize import plan_from_json, plan_to_json
-from atria_tui.services.psa import SECRETS, PsaSession, is_sandbox, open_session, \
-    sandbox_secrets
-from atria_tui.store import FAILED, SUCCESS, WARNINGS, Store
+from atria_tui.services.psa import SECRETS, is_sandbox, open_session, sandbox_secrets
+from atria_tui.store import ERRORS, FAILED, SUCCESS, WARNINGS, Store
 
 Sink = Callable[[LogEntry, PlanItem | None], Awaitable[None] | None]
 Progress = Callable[[str, int, int], None]
@@ -101,6 +108,8 @@ def code_for(task: Task, cw: str, ks: str) -> str:
 def status_of(entries: list[LogEntry], fatal: LogEntry | None) -> str:
     if fatal is not None:
         return FAILED
+    if any(e.level is Level.ERROR for e in entries):
+        return ERRORS
     if any(e.level.rank >= Level.WARNING.rank for e in entries):
         return WARNINGS
     return SUCCESS
@@ -159,16 +168,17 @@ def _secrets(svc: Services, job: JobConfig, api_url: str) -> dict[str, str]:
     return found
 
 
-def _read_source(svc: Services, job: JobConfig, params: ReconcileParams) -> list[BillingRecord]:
+async def _read_source(svc: Services, job: JobConfig, params: ReconcileParams
+                       ) -> list[BillingRecord]:
     task = job.task
     try:
         if job.source.kind == "api":
-            from atria_tui.adapters.atria import fetch_records  # type: ignore[import-not-found]
+            from atria_tui.adapters.atria import fetch_records
 
             token = svc.secrets.resolve(job_key(job), ("AtriaToken",),
                                         env=svc.environ).get("AtriaToken", "")
-            return fetch_records(job.source.url, token, params.period, params.previous,
-                                 transport=svc.atria_transport)  # type: ignore[no-any-return]
+            return await fetch_records(job.source.url, token, params.period, params.previous,
+                                       transport=svc.atria_transport)
         if job.source.path is None:
             raise RecordsError(str(job.path or "job"), None, "path",
                                "a [source] path to the billing export")
@@ -223,7 +233,7 @@ async def _plan(svc: Services, run: _Run, progress: Progress | None
     secrets = _secrets(svc, job, api_url)
     if progress:
         progress("Reading Atria billing records", 0, 0)
-    records = _read_source(svc, job, params)
+    records = await _read_source(svc, job, params)
     mappings = load_job_mappings(svc, job)
     sc = scope(records, params, mappings)
     session = open_session(job, api_url, secrets, today=svc.today(), transport=svc.transport)
@@ -295,14 +305,9 @@ async def _execute(svc: Services, job: JobConfig, run: _Run, p: Plan,
     _, api_url = prepare(svc, job)
     secrets = _secrets(svc, job, api_url)
     session = open_session(job, api_url, secrets, today=svc.today(), transport=svc.transport)
-    bracket = job.task is Task.KASEYA and p.deprovisioned_from is not None
-    count = 0
+    bracket = (codes.entry("KS18"), codes.entry("KS19")) if job.task is Task.KASEYA else None
 
     async def sink(entry: LogEntry, item: PlanItem | None) -> None:
-        nonlocal count
-        if bracket and count == p.deprovisioned_from:
-            await run.log(codes.entry("KS18"))
-        count += 1
         await run.log(entry, item)
 
     def tick(done: int, total: int) -> None:
@@ -312,16 +317,12 @@ async def _execute(svc: Services, job: JobConfig, run: _Run, p: Plan,
     try:
         applier = Applier(p, session, svc.store, run.run_id, sink=sink,
                           concurrency=job.options.concurrency, progress=tick)
-        outcome = await applier.run()
+        outcome = await applier.run(bracket)
     except PsaError as exc:
         raise psa_abort(job.task, exc) from None
     finally:
         requests = session.requests
         await session.aclose()
-    if bracket:
-        if count <= (p.deprovisioned_from or 0):
-            await run.log(codes.entry("KS18"))
-        await run.log(codes.entry("KS19"))
     return outcome, requests
 
 
@@ -364,9 +365,9 @@ async def revert_run(svc: Services, job: JobConfig, run_id: int, *,
         outcome = await revert(svc.store.journal(run_id), session, svc.store, run.run_id,
                                sink=run.log)
     except PsaError as exc:
-        abort = psa_abort(job.task, exc).entry
-        await run.log(abort)
-        return RunResult(run.run_id, job, await run.finish(abort), run.entries, fatal=abort)
+        failed = psa_abort(job.task, exc).entry
+        await run.log(failed)
+        return RunResult(run.run_id, job, await run.finish(failed), run.entries, fatal=failed)
     finally:
         await session.aclose()
     status = await run.finish(None)

@@ -247,7 +247,7 @@ async def test_few_codes_in_a_big_tenant_are_looked_up_one_by_one(
     assert set(snap.accounts) == {"acme01", "fresh01"}
     codes = [r.url.params.get("Filter.AccountCode") for r in transport.seen
              if r.url.path == ENDPOINTS["accounts"][1]]
-    assert codes == [None, "acme01", "fresh01"]  # one probe, then one call per code
+    assert codes == [None, "acme01", "Fresh01"]  # one probe, then one call per code
 
 
 async def test_contracts_without_account_id_are_attributed_by_name(

@@ -1,0 +1,329 @@
+"""What the review screens need that is not drawing: approvals, the fix queue, pickers.
+
+Kept apart from the screens so the rules a reviewer relies on can be tested without a
+terminal: which rows start unapproved (decreases and big swings, `needs_review`), that a
+re-plan after a fix keeps every approval and note already given, that a fix is written
+to the job's mappings file before the plan changes (a crash never loses a fix that was
+shown as applied), and that re-planning costs no PSA request.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Literal
+
+from rapidfuzz import fuzz, utils
+
+from atria_tui import codes
+from atria_tui.adapters.http import PsaError
+from atria_tui.config import JobConfig
+from atria_tui.mappings import load_mappings, mappings_path, save_mappings
+from atria_tui.model import ZERO, CatalogItem, Mappings, Plan, PlanItem, PsaSnapshot, Task, norm
+from atria_tui.params import ConfigError
+from atria_tui.reconcile import needs_review
+from atria_tui.services.psa import open_session
+from atria_tui.services.runs import PlanContext, RunAbort, Services, _secrets, prepare
+
+FixKind = Literal["customer", "sku", "description"]
+
+# The unmapped queue, in the order a reviewer works through it.
+FIX_GROUPS: dict[str, tuple[str, ...]] = {
+    "Missing Billing Identifier": ("CW04", "KS09"),
+    "Missing SKU": ("CW05", "KS23"),
+    "SKU unknown to the PSA": ("CW06", "KS14"),
+    "No account or agreement": ("CW14", "KS05", "KS22"),
+}
+_KIND: dict[str, FixKind] = {"Missing Billing Identifier": "customer", "Missing SKU":
+                             "description", "SKU unknown to the PSA": "sku",
+                             "No account or agreement": "customer"}
+_GROUP_OF = {code: group for group, group_codes in FIX_GROUPS.items() for code in group_codes}
+
+FIX_HEADER = ["group", "code", "customer_code", "customer_name", "billing_identifier", "sku",
+              "description", "quantity", "message", "resolution"]
+
+
+class ReviewError(Exception):
+    """A problem the reviewer can act on (shown as a notification, never a traceback)."""
+
+
+# --- approvals ---------------------------------------------------------------------------
+
+
+def initial_review(plan: Plan, swing_threshold: float) -> Plan:
+    """Decreases and swings over the threshold start unapproved; other writes approved."""
+    for item in plan.items:
+        item.approved = not needs_review(item, swing_threshold) if item.action.writes else True
+    return plan
+
+
+def carry_review(old: Plan, new: Plan, swing_threshold: float) -> Plan:
+    """A re-planned preview keeps the approvals and notes the reviewer already gave."""
+    before = {i.key: i for i in old.items}
+    initial_review(new, swing_threshold)
+    for item in new.items:
+        seen = before.get(item.key)
+        if seen is not None:
+            item.approved = seen.approved
+            item.note = seen.note
+    return new
+
+
+def set_approved(items: Iterable[PlanItem], approved: bool) -> int:
+    """Approve/reject the writes among `items`; rows that write nothing are left alone."""
+    count = 0
+    for item in items:
+        if item.action.writes and item.approved != approved:
+            item.approved = approved
+            count += 1
+    return count
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    counts: dict[str, int]
+    changes: int
+    approved: int
+    to_review: int
+    money: Decimal
+    approved_money: Decimal
+    at_stake: Decimal
+
+    def codes_text(self) -> str:
+        return "  ".join(f"{code} {n}" for code, n in sorted(self.counts.items()))
+
+
+def summarize(items: Sequence[PlanItem], swing_threshold: float = 0.25) -> Summary:
+    changes = [i for i in items if i.action.writes]
+    approved = [i for i in changes if i.approved]
+    return Summary(
+        counts=dict(Counter(i.code for i in items)),
+        changes=len(changes), approved=len(approved),
+        to_review=sum(1 for i in changes
+                      if not i.approved and needs_review(i, swing_threshold)),
+        money=sum((i.money_delta for i in changes), ZERO),
+        approved_money=sum((i.money_delta for i in approved), ZERO),
+        at_stake=sum((abs(i.money_delta) for i in approved), ZERO))
+
+
+def notes_of(items: Iterable[PlanItem]) -> dict[tuple[str, str], str]:
+    """Reviewers' notes keyed as export.log_rows expects them: (customer, SKU)."""
+    return {(i.customer_code, i.sku): i.note for i in items if i.note.strip()}
+
+
+def money(value: Decimal) -> str:
+    sign = "+" if value > 0 else ("-" if value < 0 else "")
+    return f"{sign}{abs(value):,.2f}"
+
+
+# --- the fix queue -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    """One entry of the unmapped queue; `kind` says which mappings table fixes it."""
+
+    group: str
+    code: str
+    kind: FixKind
+    customer_code: str
+    customer_name: str
+    billing_identifier: str
+    sku: str
+    description: str
+    quantity: Decimal | None
+    message: str
+
+    @property
+    def wants(self) -> Literal["account", "product"]:
+        return "account" if self.kind == "customer" else "product"
+
+    @property
+    def subject(self) -> str:
+        """What the picker's suggestions are ranked against (the Atria side's name)."""
+        if self.kind == "customer":
+            return self.customer_name or self.customer_code
+        return self.description or self.sku
+
+    @property
+    def source(self) -> str:
+        """The mappings key: customer code, Atria SKU or summary description."""
+        return {"customer": self.customer_code, "sku": self.sku,
+                "description": self.description}[self.kind]
+
+    @property
+    def resolution(self) -> str:
+        return codes.resolution(self.code)
+
+
+def fix_queue(plan: Plan) -> list[Fix]:
+    """The plan's unmapped rows, grouped by code, one per customer or SKU to fix."""
+    order = list(FIX_GROUPS)
+    found: dict[tuple[str, str, str], Fix] = {}
+    for i in plan.items:
+        group = _GROUP_OF.get(i.code)
+        if group is None:
+            continue
+        kind = _KIND[group]
+        fix = Fix(group, i.code, kind, i.customer_code, i.customer_name, i.billing_identifier,
+                  i.sku, i.description, i.atria_quantity, i.message)
+        found.setdefault((group, norm(i.customer_code), norm(fix.source)), fix)
+    return sorted(found.values(), key=lambda f: (order.index(f.group), norm(f.customer_code),
+                                                 norm(f.sku or f.description)))
+
+
+def fix_rows(fixes: Iterable[Fix]) -> Iterable[list[object]]:
+    for f in fixes:
+        yield [f.group, f.code, f.customer_code, f.customer_name, f.billing_identifier, f.sku,
+               f.description, f.quantity, f.message, f.resolution]
+
+
+# --- picker choices ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """A PSA company/account (value = its Billing Identifier) or product (value = code)."""
+
+    kind: Literal["account", "product"]
+    value: str
+    label: str
+    detail: str = ""
+    usable: bool = True
+    item: CatalogItem | None = field(default=None, compare=False)
+    score: float = 0.0
+
+
+def account_choices(snapshot: PsaSnapshot, plan: Plan | None = None) -> list[Choice]:
+    """Accounts with a contract of the configured type; `detail` says which, and who uses it.
+
+    An account without exactly one live contract cannot take lines, so it is offered but
+    marked unusable rather than hidden (the reviewer may be looking for exactly that one).
+    """
+    users: dict[str, set[str]] = {}
+    for i in plan.items if plan else []:
+        if i.billing_identifier:
+            users.setdefault(norm(i.billing_identifier), set()).add(i.customer_code)
+    out: list[Choice] = []
+    for account in snapshot.accounts.values():
+        live = [k for k in snapshot.contracts.get(account.id, []) if k.live]
+        detail = live[0].name if len(live) == 1 else (
+            f"{len(live)} live contracts" if live else "no live contract")
+        used = sorted(users.get(norm(account.identifier), ()))
+        if used:
+            detail += f" · used by {', '.join(used)}"
+        out.append(Choice("account", account.identifier, account.name, detail,
+                          usable=len(live) == 1 and account.active))
+    return sorted(out, key=lambda c: (norm(c.label), norm(c.value)))
+
+
+def product_choices(catalog: Iterable[CatalogItem]) -> list[Choice]:
+    out: list[Choice] = []
+    seen: set[str] = set()
+    for item in catalog:
+        if not item.code or item.id in seen:
+            continue
+        seen.add(item.id)
+        detail = f"{item.price:,.2f}" + ("" if item.active else " · inactive")
+        out.append(Choice("product", item.code, item.name or item.description, detail,
+                          usable=item.active and item.can_be_line, item=item))
+    return sorted(out, key=lambda c: (norm(c.value), c.item.id if c.item else ""))
+
+
+def _score(query: str, choice: Choice) -> float:
+    label = fuzz.WRatio(query, choice.label, processor=utils.default_process)
+    value = fuzz.WRatio(query, choice.value, processor=utils.default_process)
+    return float(max(label, value))
+
+
+def rank(choices: Sequence[Choice], query: str, subject: str = "",
+         limit: int | None = None) -> list[Choice]:
+    """Best first: by what was typed, else by similarity to the Atria name (suggestions).
+
+    Ties keep the alphabetical order, so the list does not jump around while typing.
+    """
+    text = query.strip() or subject.strip()
+    if not text:
+        ranked = list(choices)
+    else:
+        scored = [Choice(c.kind, c.value, c.label, c.detail, c.usable, c.item,
+                         round(_score(text, c), 1)) for c in choices]
+        if query.strip():
+            scored = [c for c in scored if c.score >= 50]
+        ranked = sorted(scored, key=lambda c: (-c.score, not c.usable))
+    return ranked[:limit] if limit else ranked
+
+
+async def full_catalog(svc: Services, job: JobConfig, snapshot: PsaSnapshot
+                       ) -> list[CatalogItem]:
+    """Every catalog item a product picker may offer (read once, then cached by the caller).
+
+    ConnectWise snapshots hold only the items of the SKUs billed, so the whole catalog is
+    read on demand; a Kaseya snapshot already holds every service.
+    """
+    if job.task is Task.KASEYA:
+        return list(snapshot.catalog)
+    try:
+        _, api_url = prepare(svc, job)
+        found = _secrets(svc, job, api_url)
+    except RunAbort as abort:
+        raise ReviewError(abort.entry.message) from None
+    session = open_session(job, api_url, found, today=svc.today(), transport=svc.transport)
+    try:
+        reader = getattr(session, "all_catalog", None)
+        if reader is None:
+            return list(snapshot.catalog)
+        items: list[CatalogItem] = await reader()
+        return items
+    except PsaError as exc:
+        raise ReviewError(f"could not read the {job.task.psa_name} catalog: "
+                          f"{exc.message}") from None
+    finally:
+        await session.aclose()
+
+
+# --- applying a fix ------------------------------------------------------------------------
+
+
+_TABLE: dict[FixKind, str] = {"customer": "customers", "sku": "skus",
+                              "description": "descriptions"}
+
+
+def save_fix(job_path: Path | None, mappings: Mappings, fix: Fix, choice: Choice) -> Path:
+    """Write the fix to the job's mappings file and into `mappings` (the plan's copy).
+
+    The file is re-read first so fixes saved elsewhere meanwhile are kept; keys are
+    normalised the way reconcile looks them up.
+    """
+    if job_path is None:
+        raise ReviewError("this job has not been saved to a file yet: save it, then fix")
+    if (fix.wants == "account") != (choice.kind == "account"):
+        raise ReviewError(f"{fix.code} needs a {fix.wants}, not a {choice.kind}")
+    path = mappings_path(job_path)
+    try:
+        on_disk = load_mappings(path)
+    except ConfigError as exc:
+        raise ReviewError(str(exc)) from None
+    key = norm(fix.source)
+    if not key:
+        raise ReviewError(f"{fix.code}: nothing to map (empty {fix.kind})")
+    table = _TABLE[fix.kind]
+    getattr(on_disk, table)[key] = choice.value
+    try:
+        save_mappings(on_disk, path)
+    except OSError as exc:
+        raise ReviewError(f"{path}: could not save the fix: {exc.strerror or exc}") from None
+    getattr(mappings, table)[key] = choice.value
+    return path
+
+
+def apply_fix(ctx: PlanContext, current: Plan, fix: Fix, choice: Choice,
+              swing_threshold: float) -> Plan:
+    """Save the fix, then re-plan from what was already read: no PSA request."""
+    save_fix(ctx.job.path, ctx.mappings, fix, choice)
+    if choice.item is not None and all(c.id != choice.item.id for c in ctx.snapshot.catalog):
+        ctx.snapshot.catalog.append(choice.item)
+    return carry_review(current, ctx.replan(ctx.mappings), swing_threshold)

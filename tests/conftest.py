@@ -1,0 +1,24 @@
+"""Every test runs with its own throwaway home, no OS keyring and a fresh sandbox."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory: pytest.TempPathFactory,
+                   monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    home = tmp_path_factory.mktemp("atria-home")
+    monkeypatch.setenv("ATRIA_TUI_HOME", str(home))
+    monkeypatch.setenv("ATRIA_TUI_KEYRING", "0")
+    for name in ("COMPANYNAME", "PUBLICKEY", "PRIVATEKEY", "CLIENTID", "USERNAME", "PASSWORD",
+                 "TENANT", "ATRIATOKEN"):
+        monkeypatch.delenv(f"ATRIA_TUI_{name}", raising=False)
+    from atria_tui.sandbox.server import reset_shared
+
+    reset_shared()
+    yield home
+    reset_shared()
