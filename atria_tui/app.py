@@ -20,6 +20,7 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.dom import DOMNode
+from textual.reactive import reactive
 from textual.screen import Screen
 
 from atria_tui.commands import AtriaCommands
@@ -48,6 +49,9 @@ class AtriaApp(App[None]):
     BINDINGS = [
         Binding("f1,question_mark", "help", "Help", key_display="?", id="app.help"),
     ]
+
+    activity: reactive[str] = reactive("")
+    """What a background flow (run now) is doing; the Jobs screen shows it."""
 
     def __init__(self, *, jobs_dir: Path, services: Services, demo: bool = False,
                  now: Callable[[], datetime] = datetime.now) -> None:
@@ -94,13 +98,18 @@ class AtriaApp(App[None]):
 
     def run_now(self, job: JobConfig) -> None:
         """Plan, show what would be written, and apply the approved changes on "Apply"."""
-        self.notify(f"Planning {job.label}…", title="Run now")
+        self.activity = f"Run now · {job.label}: planning…"
         self._plan_for_run(job)
 
     @work(thread=True, exclusive=True, group="run-now")
     def _plan_for_run(self, job: JobConfig) -> None:
+        def progress(step: str, done: int, total: int) -> None:
+            count = f" ({done}/{total})" if total else ""
+            self.call_from_thread(setattr, self, "activity",
+                                  f"Run now · {job.label}: {step}{count}…")
+
         try:
-            result = asyncio.run(plan_job(self.services, job))
+            result = asyncio.run(plan_job(self.services, job, progress=progress))
         except Exception as exc:  # a bug must not take the console down mid-flow
             self.call_from_thread(self.report_crash, f"Run {job.label}", exc)
             return
@@ -108,12 +117,14 @@ class AtriaApp(App[None]):
 
     def report_crash(self, what: str, exc: BaseException) -> None:
         """An unexpected error in a worker, as a notification instead of a traceback."""
+        self.activity = ""
         self.notify(f"{what} stopped: {type(exc).__name__}: {exc}", title="Unexpected error",
                     severity="error", timeout=15)
 
     def _confirm_run(self, result: RunResult) -> None:
         from atria_tui.screens.confirm import ConfirmScreen
 
+        self.activity = ""
         job, plan = result.job, result.plan
         if plan is None or result.fatal is not None:
             why = result.fatal.message if result.fatal else result.status

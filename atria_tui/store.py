@@ -139,6 +139,11 @@ class Store:
             db.execute("UPDATE runs SET plan_json=?, period_end=? WHERE id=?",
                        (plan_json, period_end, run_id))
 
+    def reopen_run(self, run_id: int) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE runs SET status=?, finished_at=NULL WHERE id=?",
+                       (RUNNING, run_id))
+
     def finish_run(self, run_id: int, status: str) -> None:
         with self._tx() as db:
             db.execute("UPDATE runs SET status=?, finished_at=? WHERE id=?",

@@ -38,21 +38,12 @@ from atria_tui.params import DEFAULT_CONTRACT_TYPE, to_bool
 from atria_tui.screens.confirm import ConfirmScreen
 from atria_tui.screens.form_modals import SeedImport, SeedPasteScreen, TaskChoiceScreen
 from atria_tui.secrets import SecretError, env_name
-from atria_tui.services.jobs import add_job, job_id_of
+from atria_tui.services.jobs import add_job, job_id_of, shown_path
 
 __all__ = ["JobFormScreen", "TaskChoiceScreen"]
 
 LEVELS = [(level.value, level) for level in Level]
 TEXT_PARAMS = ("ApiUrl", "AgreementType", "ContractType", "BillingPeriod", "CustomersFilter")
-
-
-def _shown_path(path: Path | None, folder: Path) -> str:
-    if path is None:
-        return ""
-    try:
-        return path.relative_to(folder.absolute()).as_posix()
-    except ValueError:
-        return str(path)
 
 
 class JobFormScreen(Screen[JobConfig | None]):
@@ -104,7 +95,7 @@ class JobFormScreen(Screen[JobConfig | None]):
                                                       ("Atria API", "api")],
                                                      value=job.source.kind, allow_blank=False,
                                                      id="f-kind"))
-            yield self._row("Billing file", Input(_shown_path(job.source.path, self.folder),
+            yield self._row("Billing file", Input(shown_path(job.source.path, self.folder),
                                                   id="f-path"), "h-path")
             yield self._row("Atria URL", Input(job.source.url, id="f-url"), "h-url")
             yield Static("Parameters", classes="section")

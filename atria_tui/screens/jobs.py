@@ -19,7 +19,14 @@ from atria_tui.app import app_of
 from atria_tui.config import ConfigError, JobConfig, new_job
 from atria_tui.job_fields import fmt_when
 from atria_tui.model import Task
-from atria_tui.services.jobs import JobRow, delete_job, last_result, list_jobs, set_enabled
+from atria_tui.services.jobs import (
+    JobRow,
+    delete_job,
+    last_result,
+    list_jobs,
+    set_enabled,
+    shown_path,
+)
 from atria_tui.store import FAILED, INTERRUPTED, SUCCESS, WARNINGS
 
 __all__ = ["JobsScreen"]
@@ -54,6 +61,7 @@ class JobsScreen(Screen[None]):
         table: DataTable[object] = DataTable(id="jobs-table", cursor_type="row", zebra_stripes=True)
         yield table
         yield Static("", id="job-detail", markup=False)
+        yield Static("", id="jobs-status", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -62,6 +70,12 @@ class JobsScreen(Screen[None]):
             table.add_column(title, key=key)
         self.refresh_jobs()
         table.focus()
+        self.watch(app_of(self), "activity", self._show_activity)
+
+    def _show_activity(self, text: str) -> None:
+        status = self.query_one("#jobs-status", Static)
+        status.update(text)
+        status.display = bool(text)
 
     def on_screen_resume(self) -> None:
         self.refresh_jobs()
@@ -131,7 +145,8 @@ class JobsScreen(Screen[None]):
             return
         detail.remove_class("error")
         job = row.job
-        source = (str(job.source.path) if job.source.kind == "file" else job.source.url)
+        source = (shown_path(job.source.path, row.path.parent) if job.source.kind == "file"
+                  else job.source.url)
         detail.update(f"{row.path.name} · source {job.source.kind}: {source or '(none)'}\n"
                       f"ApiUrl {job.param('ApiUrl', '') or '(not set)'} · BillingPeriod "
                       f"{job.param('BillingPeriod', 'Current')} · log level "

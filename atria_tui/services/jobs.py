@@ -24,7 +24,7 @@ from atria_tui.secrets import SecretStore
 from atria_tui.store import RunRow, Store
 
 __all__ = ["JobRow", "add_job", "delete_job", "find_job", "job_files", "job_id_of",
-           "last_result", "list_jobs", "set_enabled", "toggle_job"]
+           "last_result", "list_jobs", "set_enabled", "shown_path", "toggle_job"]
 
 MAPPINGS_SUFFIX = ".mappings.toml"
 
@@ -113,6 +113,16 @@ def find_job(folder: Path, job_id: str) -> JobConfig | None:
         if job_id_of(job) == job_id:
             return job
     return None
+
+
+def shown_path(path: Path | None, folder: Path) -> str:
+    """A source path as the user wrote it: relative when it sits in the job's folder."""
+    if path is None:
+        return ""
+    try:
+        return path.relative_to(folder.absolute()).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def free_path(folder: Path, label: str, taken: Iterable[str] = ()) -> Path:

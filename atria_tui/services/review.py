@@ -327,3 +327,38 @@ def apply_fix(ctx: PlanContext, current: Plan, fix: Fix, choice: Choice,
     if choice.item is not None and all(c.id != choice.item.id for c in ctx.snapshot.catalog):
         ctx.snapshot.catalog.append(choice.item)
     return carry_review(current, ctx.replan(ctx.mappings), swing_threshold)
+
+
+@dataclass
+class ReviewSession:
+    """One preview being reviewed: the plan, what it was made from, and caches.
+
+    The full product catalog is read at most once per session (the first time a product
+    picker opens) and kept here, beside the context it extends.
+    """
+
+    job: JobConfig
+    ctx: PlanContext
+    plan: Plan
+    run_id: int
+    catalog: list[CatalogItem] | None = None
+
+    @property
+    def threshold(self) -> float:
+        return self.job.options.swing_threshold
+
+    def fixes(self) -> list[Fix]:
+        return fix_queue(self.plan)
+
+    def choices(self, fix: Fix) -> list[Choice]:
+        if fix.wants == "account":
+            return account_choices(self.ctx.snapshot, self.plan)
+        return product_choices(self.catalog if self.catalog is not None
+                               else self.ctx.snapshot.catalog)
+
+    def needs_catalog(self, fix: Fix) -> bool:
+        return fix.wants == "product" and self.catalog is None
+
+    def fix(self, fix: Fix, choice: Choice) -> Plan:
+        self.plan = apply_fix(self.ctx, self.plan, fix, choice, self.threshold)
+        return self.plan

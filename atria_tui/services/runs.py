@@ -12,7 +12,6 @@ import os
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import httpx
 
@@ -119,13 +118,17 @@ class _Run:
     """One run's bookkeeping: log entries with times, streamed to the store and a sink."""
 
     def __init__(self, svc: Services, job: JobConfig, kind: str, sink: Sink | None,
-                 of_run: int | None = None) -> None:
+                 of_run: int | None = None, resume: int | None = None) -> None:
         self.svc = svc
         self.job = job
         self.sink = sink
         self.entries: list[LogEntry] = []
-        self.run_id = svc.store.start_run(job_key(job), job.label, job.task.value, kind,
-                                          of_run=of_run)
+        if resume is not None:  # an interrupted run carries on under its own number
+            svc.store.reopen_run(resume)
+            self.run_id = resume
+        else:
+            self.run_id = svc.store.start_run(job_key(job), job.label, job.task.value, kind,
+                                              of_run=of_run)
 
     async def log(self, entry: LogEntry, item: PlanItem | None = None) -> None:
         stamped = LogEntry(entry.code, entry.level, entry.message, entry.customer, entry.sku,
@@ -329,14 +332,13 @@ async def _execute(svc: Services, job: JobConfig, run: _Run, p: Plan,
 async def _resume(svc: Services, job: JobConfig, run_id: int, sink: Sink | None,
                   progress: Progress | None) -> RunResult:
     text = svc.store.plan_json(run_id)
-    run = _Run(svc, job, "apply", sink, of_run=run_id)
+    run = _Run(svc, job, "apply", sink, resume=run_id)
     if not text:
         abort = codes.entry(code_for(job.task, "CW13", "KS13"), error="stored plan missing")
         await run.log(abort)
         return RunResult(run.run_id, job, await run.finish(abort), run.entries, fatal=abort)
     p = plan_from_json(text)
     # Continue in the interrupted run's journal: its rows say what was already written.
-    run.run_id = run_id
     pending = sum(1 for r in svc.store.journal(run_id) if r.state in ("pending", "sent"))
     await run.log(codes.entry("AT05", run_id=run_id, pending=pending))
     try:
@@ -377,7 +379,3 @@ async def revert_run(svc: Services, job: JobConfig, run_id: int, *,
 def stored_plan(svc: Services, run_id: int) -> Plan | None:
     text = svc.store.plan_json(run_id)
     return plan_from_json(text) if text else None
-
-
-def job_path_key(path: Path) -> str:
-    return path.stem

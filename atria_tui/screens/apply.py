@@ -1,0 +1,165 @@
+"""Apply: the reviewed plan written to the PSA, its log streaming in as it is written.
+
+The confirmation happened before this screen (ConfirmScreen, with the money at stake).
+The apply runs in a thread; its log entries go through LogTable's buffer (drained every
+100 ms), progress is throttled, and conflicts and failures are counted in the header
+while the run is still going. Leaving is refused until the run has finished: the
+journal would let an interrupted apply resume, but nobody should have to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Header, ProgressBar, Static
+
+from atria_tui.app import app_of
+from atria_tui.config import JobConfig
+from atria_tui.export import LOG_HEADER, log_rows, write_csv
+from atria_tui.model import LogEntry, Plan, PlanItem
+from atria_tui.services.review import notes_of
+from atria_tui.services.runs import RunResult, apply_job
+from atria_tui.widgets.log_table import LogTable
+
+__all__ = ["ApplyScreen", "export_log"]
+
+
+def export_log(screen: Screen[Any], log: LogTable, default: Path,
+               notes: dict[tuple[str, str], str]) -> None:
+    """The export dialog for a log table (Apply and Log screens): rows as shown, notes."""
+    from atria_tui.screens.export import ExportResult, ExportScreen
+
+    entries = log.visible_entries()
+
+    def write(path: Path) -> int:
+        return write_csv(path, LOG_HEADER, log_rows(entries, notes))
+
+    def done(result: ExportResult | None) -> None:
+        if result:
+            screen.notify(f"Wrote {result.rows} log row(s) to {result.path}", title="Export")
+
+    screen.app.push_screen(ExportScreen("Export the log to CSV", default, write,
+                                        f"{len(entries)} row(s) as shown, with the "
+                                        "reviewers' notes"), done)
+
+
+class ApplyScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back", id="apply.back"),
+        Binding("x", "export", "Export CSV", id="apply.export"),
+    ]
+
+    class Progress(Message):
+        def __init__(self, step: str, done: int, total: int) -> None:
+            super().__init__()
+            self.step, self.done, self.total = step, done, total
+
+    class Finished(Message):
+        def __init__(self, result: RunResult | None, error: str = "") -> None:
+            super().__init__()
+            self.result, self.error = result, error
+
+    def __init__(self, job: JobConfig, plan: Plan) -> None:
+        super().__init__()
+        self.job = job
+        self.plan = plan
+        self.result: RunResult | None = None
+        self.running = False
+        self._last_progress = 0.0
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        approved = sum(1 for i in self.plan.items if i.action.writes and i.approved)
+        yield Static(f"Applying {approved} approved change(s) to {self.job.task.psa_name} · "
+                     f"period ending {self.plan.period.end}", id="apply-title", markup=False)
+        with Horizontal(id="apply-progress-row"):
+            yield ProgressBar(id="apply-progress", show_eta=False)
+            yield Static("Starting…", id="apply-status", markup=False)
+        yield LogTable(id="apply-log")
+        yield Footer()
+
+    @property
+    def log_table(self) -> LogTable:
+        return self.query_one("#apply-log", LogTable)
+
+    def on_mount(self) -> None:
+        self.title = f"Apply · {self.job.label}"
+        self.running = True
+        self._apply_worker(self.log_table)
+
+    @work(thread=True, exclusive=True, group="apply", exit_on_error=False)
+    def _apply_worker(self, log: LogTable) -> None:
+        app = app_of(self)
+
+        def sink(entry: LogEntry, item: PlanItem | None) -> None:
+            log.feed(entry)
+
+        def progress(step: str, done: int, total: int) -> None:
+            now = time.monotonic()
+            if done >= total or now - self._last_progress >= 0.05:
+                self._last_progress = now
+                self.post_message(self.Progress(step, done, total))
+
+        try:
+            result = asyncio.run(apply_job(app.services, self.job, reviewed=self.plan,
+                                           sink=sink, progress=progress))
+        except Exception as exc:  # a bug must not take the console down mid-apply
+            self.post_message(self.Finished(None, f"{type(exc).__name__}: {exc}"))
+            return
+        self.post_message(self.Finished(result))
+
+    def on_apply_screen_progress(self, event: Progress) -> None:
+        bar = self.query_one("#apply-progress", ProgressBar)
+        bar.update(total=event.total or None, progress=event.done)
+        self.query_one("#apply-status", Static).update(
+            f"{event.step}: {event.done} of {event.total}" if event.total else event.step)
+
+    def on_apply_screen_finished(self, event: Finished) -> None:
+        self.running = False
+        self.log_table.drain()
+        status = self.query_one("#apply-status", Static)
+        bar = self.query_one("#apply-progress", ProgressBar)
+        self.result = event.result
+        if event.result is None:
+            status.update(Text(f"Apply stopped: {event.error}", "bold #ff6b6b"))
+            self.notify(event.error, title="Apply stopped", severity="error", timeout=15)
+            return
+        r = event.result
+        text = Text()
+        text.append(f"Run {r.run_id}: {r.status}", "bold #ff6b6b" if r.exit_code else "bold")
+        if r.outcome is not None:
+            o = r.outcome
+            bar.update(total=max(1, o.applied + o.unchanged + o.conflicts + o.failed),
+                       progress=o.applied + o.unchanged + o.conflicts + o.failed)
+            text.append(f" · {o.applied} written · {o.unchanged} already right · ")
+            text.append(f"{o.conflicts} conflict(s)", "bold #e07be0" if o.conflicts else "")
+            text.append(" · ")
+            text.append(f"{o.failed} failed", "bold #ff6b6b" if o.failed else "")
+            text.append(f" · {o.skipped} skipped")
+        elif r.fatal is not None:
+            text.append(f" · {r.fatal.code}: {r.fatal.message}", "#ff6b6b")
+        status.update(text)
+
+    def action_back(self) -> None:
+        if self.running:
+            self.notify("The apply is still writing; wait for it to finish.",
+                        severity="warning", timeout=4)
+            return
+        self.app.pop_screen()
+
+    def action_export(self) -> None:
+        folder = self.job.path.parent if self.job.path else app_of(self).jobs_dir
+        stem = self.job.path.stem if self.job.path else "apply"
+        run = f"run-{self.result.run_id}" if self.result else "apply"
+        export_log(self, self.log_table, folder / f"{stem}-{run}-log.csv",
+                   notes_of(self.plan.items))

@@ -1,0 +1,110 @@
+"""A past run's log in the same table as a live apply: search, sort, level filter, export.
+
+The log is read from the store in a thread (a 50,000-line run is a few hundred
+milliseconds of SQLite), and the notes reviewers typed on the run's plan go into the
+export, as they do from the Apply screen.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from atria_tui.app import app_of
+from atria_tui.model import LogEntry
+from atria_tui.screens.apply import export_log
+from atria_tui.services.review import notes_of
+from atria_tui.services.runs import stored_plan
+from atria_tui.store import FAILED, RunRow
+from atria_tui.widgets.log_table import LogTable
+
+__all__ = ["LogScreen"]
+
+
+def run_title(run: RunRow) -> Text:
+    text = Text()
+    text.append(f"Run {run.id}", "bold")
+    text.append(f" · {run.kind} · {run.label}")
+    if run.period_end:
+        text.append(f" · period ending {run.period_end}")
+    text.append(" · ")
+    text.append(run.status, "bold #ff6b6b" if run.status == FAILED else "bold")
+    started = run.started_at.replace("T", " ")[:16]
+    text.append(f" · started {started} UTC", "dim")
+    if run.of_run:
+        text.append(f" · of run {run.of_run}", "dim")
+    return text
+
+
+class LogScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back", id="log.back"),
+        Binding("x", "export", "Export CSV", id="log.export"),
+    ]
+
+    class Loaded(Message):
+        def __init__(self, run: RunRow | None, entries: list[LogEntry],
+                     notes: dict[tuple[str, str], str]) -> None:
+            super().__init__()
+            self.run, self.entries, self.notes = run, entries, notes
+
+    def __init__(self, run_id: int) -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.run: RunRow | None = None
+        self.notes: dict[tuple[str, str], str] = {}
+        self.loaded = False
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(f"Run {self.run_id} · loading…", id="log-title", markup=False)
+        yield LogTable(id="run-log")
+        yield Footer()
+
+    @property
+    def log_table(self) -> LogTable:
+        return self.query_one("#run-log", LogTable)
+
+    def on_mount(self) -> None:
+        self.title = f"Log · run {self.run_id}"
+        self._load()
+
+    @work(thread=True, exclusive=True, group="log-load", exit_on_error=False)
+    def _load(self) -> None:
+        svc = app_of(self).services
+        run = svc.store.run(self.run_id)
+        entries = svc.store.log(self.run_id)
+        try:
+            plan = stored_plan(svc, self.run_id)
+        except (ValueError, KeyError, TypeError):  # an unreadable stored plan: no notes
+            plan = None
+        notes = notes_of(plan.items) if plan else {}
+        self.post_message(self.Loaded(run, entries, notes))
+
+    def on_log_screen_loaded(self, event: Loaded) -> None:
+        self.run = event.run
+        self.notes = event.notes
+        title = self.query_one("#log-title", Static)
+        if event.run is None:
+            title.update(f"Run {self.run_id} does not exist.")
+        else:
+            title.update(run_title(event.run))
+        self.log_table.set_entries(event.entries)
+        self.log_table.grid.focus()
+        self.loaded = True
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_export(self) -> None:
+        app = app_of(self)
+        stem = self.run.job_id if self.run else "run"
+        export_log(self, self.log_table, app.jobs_dir / f"{stem}-run-{self.run_id}-log.csv",
+                   self.notes)

@@ -1,0 +1,424 @@
+"""Preview: Atria against the PSA per customer and SKU, reviewed row by row before apply.
+
+Planning runs in a thread (the PSA is read once, with progress, cancellable); the plan
+is then a reviewable object, as Terraform's plan is: decreases and big swings start
+unapproved, every approval and note survives a re-plan after a fix, and Apply executes
+exactly the approved rows of this plan, not a fresh guess.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, ProgressBar, Static
+
+from atria_tui import codes
+from atria_tui.app import app_of
+from atria_tui.config import JobConfig
+from atria_tui.export import PLAN_HEADER, plan_rows, write_csv
+from atria_tui.model import Level, PlanItem
+from atria_tui.services.review import ReviewSession, initial_review, money, set_approved, summarize
+from atria_tui.services.runs import RunResult, job_key, plan_job
+from atria_tui.store import INTERRUPTED, RUNNING
+from atria_tui.widgets.code_badge import badge_style, badge_text, row_style
+from atria_tui.widgets.grid import Column, Grid
+from atria_tui.widgets.log_table import LEVEL_FILTERS
+
+__all__ = ["PLAN_COLUMNS", "PreviewScreen"]
+
+
+def _qty(q: Decimal | None) -> str:
+    return "" if q is None else f"{q:,.2f}".rstrip("0").rstrip(".")
+
+
+def _num_key(q: Decimal | None) -> tuple[bool, Decimal]:
+    return (q is None, q if q is not None else Decimal(0))
+
+
+def _signed(q: Decimal, item: PlanItem) -> str:
+    return "" if not item.action.writes or q == 0 else f"{q:+,.2f}".rstrip("0").rstrip(".")
+
+
+def _mark(i: PlanItem) -> str:
+    return ("✓" if i.approved else "✗") if i.action.writes else ""
+
+
+def _mark_style(i: PlanItem) -> str:
+    return ("bold #5fd75f" if i.approved else "bold #ff6b6b") if i.action.writes else ""
+
+
+PLAN_COLUMNS: list[Column[PlanItem]] = [
+    Column("ok", "✓", _mark, sort=lambda i: (not i.action.writes, i.approved), width=1,
+           style=_mark_style),
+    Column("customer", "Customer", lambda i: i.customer_code, max_width=9),
+    Column("sku", "Atria SKU", lambda i: i.sku, max_width=14),
+    Column("description", "Summary description", lambda i: i.description, flex=True,
+           min_width=14, max_width=16),
+    Column("atria", "Atria", lambda i: _qty(i.atria_quantity),
+           sort=lambda i: _num_key(i.atria_quantity), width=6, align="right"),
+    Column("contract", "Agreement", lambda i: i.contract_name, max_width=22),
+    Column("line", "PSA line", lambda i: i.product_code, max_width=13),
+    Column("psa", "PSA", lambda i: _qty(i.psa_quantity),
+           sort=lambda i: _num_key(i.psa_quantity), width=6, align="right"),
+    Column("price", "Unit", lambda i: f"{i.unit_price:,.2f}" if i.unit_price else "",
+           sort=lambda i: i.unit_price, width=8, align="right"),
+    Column("delta", "Δ qty", lambda i: _signed(i.delta, i), sort=lambda i: i.delta, width=6,
+           align="right"),
+    Column("money", "Δ money", lambda i: _signed(i.money_delta, i),
+           sort=lambda i: i.money_delta, width=9, align="right"),
+    Column("code", "Code", lambda i: badge_text(i.code), sort=lambda i: i.code, width=6,
+           style=lambda i: badge_style(i.level, i.code)),
+    Column("note", "✎", lambda i: "✎" if i.note else "", sort=lambda i: i.note, width=1),
+]
+
+
+def _search(i: PlanItem) -> str:
+    return " ".join((i.customer_code, i.customer_name, i.sku, i.description, i.code,
+                     i.contract_name, i.product_code, i.note))
+
+
+class PreviewScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back", id="preview.back"),
+        Binding("c", "cancel_plan", "Cancel plan", show=False, id="preview.cancel"),
+        Binding("space", "toggle_approval", "Approve/reject", id="preview.toggle"),
+        Binding("A", "approve_shown(True)", "Approve shown", id="preview.approve_all"),
+        Binding("R", "approve_shown(False)", "Reject shown", id="preview.reject_all"),
+        Binding("n", "note", "Note", id="preview.note"),
+        Binding("f", "fixes", "Fixes", id="preview.fixes"),
+        Binding("a", "apply", "Apply", id="preview.apply"),
+        Binding("x", "export", "Export", id="preview.export"),
+        Binding("slash", "filter", "Filter", show=False, id="preview.filter"),
+        Binding("l", "cycle_level", "Level", show=False, id="preview.level"),
+        Binding("k", "cycle_code", "Code", show=False, id="preview.code"),
+        Binding("w", "changes_only", "Changes only", show=False, id="preview.changes"),
+        Binding("question_mark", "explain", "Code help", id="preview.explain"),
+    ]
+
+    class Progress(Message):
+        def __init__(self, step: str, done: int, total: int) -> None:
+            super().__init__()
+            self.step, self.done, self.total = step, done, total
+
+    class Planned(Message):
+        def __init__(self, result: RunResult | None) -> None:
+            super().__init__()
+            self.result = result
+
+    def __init__(self, job: JobConfig) -> None:
+        super().__init__()
+        self.job = job
+        self.session: ReviewSession | None = None
+        self.result: RunResult | None = None
+        self.planning = False
+        self.level: Level | None = None
+        self.code: str | None = None
+        self.changes_only = False
+        self._cancel: Callable[[], None] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(self.job.label, id="preview-title", markup=False)
+        yield Static("", id="preview-summary")
+        with Vertical(id="preview-loading"):
+            yield Static("Planning…", id="preview-step", markup=False)
+            yield ProgressBar(id="preview-progress", show_eta=False)
+            yield Static("Esc or c cancels", classes="hint")
+        with Horizontal(id="preview-filters"):
+            yield Input(placeholder="Filter: customer, SKU, description or code  ( / )",
+                        id="preview-filter")
+            yield Static("", id="preview-mode")
+        yield Grid(PLAN_COLUMNS, id="preview-grid", search=_search, row_key=lambda i: i.key,
+                   row_style=lambda i: row_style(i.level, i.code),
+                   empty_text="No rows match the filter.")
+        yield Footer()
+
+    @property
+    def grid(self) -> Grid[PlanItem]:
+        grid: Grid[PlanItem] = self.query_one("#preview-grid", Grid)
+        return grid
+
+    @property
+    def items(self) -> list[PlanItem]:
+        return self.session.plan.items if self.session else []
+
+    def on_mount(self) -> None:
+        self.title = f"Preview · {self.job.label}"
+        self._show_mode()
+        self.start_plan()
+
+    # -- planning ----------------------------------------------------------------------------
+
+    def start_plan(self) -> None:
+        self.planning = True
+        self.add_class("-planning")
+        self.query_one("#preview-step", Static).update("Planning…")
+        self._plan_worker()
+
+    @work(thread=True, exclusive=True, group="preview-plan", exit_on_error=False)
+    def _plan_worker(self) -> None:
+        app = app_of(self)
+        svc, job = app.services, self.job
+        runs = svc.store.runs(job_key(job), limit=1)
+        before = runs[0].id if runs else 0
+
+        def progress(step: str, done: int, total: int) -> None:
+            self.post_message(self.Progress(step, done, total))
+
+        async def main() -> RunResult:
+            loop = asyncio.get_running_loop()
+            task = asyncio.current_task()
+            if task is not None:
+                def cancel() -> None:
+                    loop.call_soon_threadsafe(task.cancel)
+
+                self._cancel = cancel
+            return await plan_job(svc, job, progress=progress)
+
+        try:
+            result = asyncio.run(main())
+        except asyncio.CancelledError:
+            for run in svc.store.runs(job_key(job), limit=5):
+                if run.id > before and run.kind == "plan" and run.status == RUNNING:
+                    svc.store.finish_run(run.id, INTERRUPTED)
+            self.post_message(self.Planned(None))
+            return
+        except Exception as exc:  # a bug must not take the console down mid-review
+            app.call_from_thread(app.report_crash, f"Preview of {job.label}", exc)
+            self.post_message(self.Planned(None))
+            return
+        finally:
+            self._cancel = None
+        self.post_message(self.Planned(result))
+
+    def on_preview_screen_progress(self, event: Progress) -> None:
+        self.query_one("#preview-step", Static).update(event.step + "…")
+        bar = self.query_one("#preview-progress", ProgressBar)
+        bar.update(total=event.total or None, progress=event.done)
+
+    def on_preview_screen_planned(self, event: Planned) -> None:
+        self.planning = False
+        result = event.result
+        self.result = result
+        if result is None:
+            self.query_one("#preview-step", Static).update(
+                "Planning cancelled. Esc goes back.")
+            self.query_one("#preview-progress", ProgressBar).update(total=1, progress=0)
+            return
+        self.remove_class("-planning")
+        if result.plan is None or result.context is None:
+            why = result.fatal.message if result.fatal else result.status
+            self.add_class("-failed")
+            self.query_one("#preview-summary", Static).update(Text.assemble(
+                ("Planning failed: ", "bold #ff6b6b"), why,
+                f"  (run {result.run_id} has the log)"))
+            return
+        plan = initial_review(result.plan, self.job.options.swing_threshold)
+        self.session = ReviewSession(self.job, result.context, plan, result.run_id)
+        self.show_plan()
+        self.grid.focus()
+
+    def action_cancel_plan(self) -> None:
+        if self.planning and self._cancel is not None:
+            self._cancel()
+            self.query_one("#preview-step", Static).update("Cancelling…")
+
+    def action_back(self) -> None:
+        if self.planning:
+            self.action_cancel_plan()
+            return
+        self.app.pop_screen()
+
+    # -- showing -----------------------------------------------------------------------------
+
+    def show_plan(self) -> None:
+        """(Re)load the grid from the session's plan, keeping the cursor's row."""
+        self.grid.set_rows(self.items)
+        self.show_summary()
+
+    def show_summary(self) -> None:
+        if self.session is None:
+            return
+        plan = self.session.plan
+        s = summarize(plan.items, self.session.threshold)
+        text = Text()
+        text.append(f"Period {plan.period.start} → {plan.period.end} · "
+                    f"{self.job.task.psa_name} · run {self.session.run_id}\n", "dim")
+        for code, count in sorted(s.counts.items()):
+            level = codes.CATALOG[code].level if code in codes.CATALOG else Level.INFO
+            text.append(badge_text(f"{code} {count}"), badge_style(level, code))
+            text.append(" ")
+        text.append("\n")
+        text.append(f"{s.changes} change(s)", "bold")
+        text.append(f" · {s.approved} approved · ")
+        text.append(f"{s.to_review} to review", "bold #f0c05a" if s.to_review else "")
+        text.append(f" · Δ money {money(s.money)} (approved {money(s.approved_money)})")
+        if plan.fatal is not None:
+            text.append(f"\n{plan.fatal.code}: {plan.fatal.message}", "bold #ff6b6b")
+        self.query_one("#preview-summary", Static).update(text)
+
+    def _show_mode(self) -> None:
+        level = self.level.value + ("+" if self.level is not Level.ERROR else "") \
+            if self.level else "all"
+        text = Text.assemble(("Level ", "dim"), (level, "bold"), (" (l)  ", "dim"),
+                             ("Code ", "dim"), (self.code or "all", "bold"), (" (k)  ", "dim"),
+                             ("Rows ", "dim"), ("changes" if self.changes_only else "all",
+                                                "bold"), (" (w)", "dim"))
+        self.query_one("#preview-mode", Static).update(text)
+
+    def _apply_predicate(self) -> None:
+        level, code, changes = self.level, self.code, self.changes_only
+        if level is None and code is None and not changes:
+            self.grid.set_predicate(None)
+        else:
+            rank = level.rank if level else -1
+
+            def keep(i: PlanItem) -> bool:
+                return (i.level.rank >= rank and (code is None or i.code == code)
+                        and (not changes or i.action.writes))
+
+            self.grid.set_predicate(keep)
+        self._show_mode()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "preview-filter":
+            event.stop()
+            self.grid.set_filter(event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "preview-filter":
+            event.stop()
+            self.grid.focus()
+
+    def action_filter(self) -> None:
+        self.query_one("#preview-filter", Input).focus()
+
+    def action_cycle_level(self) -> None:
+        at = LEVEL_FILTERS.index(self.level)
+        self.level = LEVEL_FILTERS[(at + 1) % len(LEVEL_FILTERS)]
+        self._apply_predicate()
+
+    def action_cycle_code(self) -> None:
+        present: list[str | None] = [None, *sorted({i.code for i in self.items})]
+        at = present.index(self.code) if self.code in present else 0
+        self.code = present[(at + 1) % len(present)]
+        self._apply_predicate()
+
+    def action_changes_only(self) -> None:
+        self.changes_only = not self.changes_only
+        self._apply_predicate()
+
+    # -- reviewing ---------------------------------------------------------------------------
+
+    def _current(self) -> PlanItem | None:
+        return self.grid.cursor_row if self.session and not self.planning else None
+
+    def action_toggle_approval(self) -> None:
+        item = self._current()
+        if item is None:
+            return
+        if not item.action.writes:
+            self.notify(f"{item.code}: this row writes nothing to approve", timeout=3)
+            return
+        item.approved = not item.approved
+        self.grid.refresh_rows([self.grid.model.row_number(self.grid.cursor)])
+        self.show_summary()
+        self.grid.action_cursor(1)
+
+    def action_approve_shown(self, approved: bool) -> None:
+        if self.session is None or self.planning:
+            return
+        count = set_approved(self.grid.visible_rows(), approved)
+        self.grid.refresh_rows(None)
+        self.show_summary()
+        verb = "Approved" if approved else "Rejected"
+        self.notify(f"{verb} {count} change(s) among the rows shown", timeout=3)
+
+    def action_note(self) -> None:
+        from atria_tui.screens.pickers import NoteScreen
+
+        item = self._current()
+        if item is None:
+            return
+
+        def done(note: str | None) -> None:
+            if note is not None:
+                item.note = note
+                self.grid.refresh_rows(None)
+
+        self.app.push_screen(NoteScreen(f"Note · {item.customer_code} {item.sku or ''}",
+                                        item.note), done)
+
+    def action_explain(self) -> None:
+        item = self._current()
+        if item is None:
+            return
+        d = codes.CATALOG.get(item.code)
+        text = codes.resolution(item.code) or "No resolution in the guide for this code."
+        self.notify(f"{item.message}\n\n{text}", title=f"{item.code} · {d.when if d else ''}",
+                    timeout=20)
+
+    def action_fixes(self) -> None:
+        from atria_tui.screens.fixes import FixesScreen
+
+        if self.session is None or self.planning:
+            return
+        self.app.push_screen(FixesScreen(self.session), lambda _: self.show_plan())
+
+    def action_apply(self) -> None:
+        from atria_tui.screens.apply import ApplyScreen
+        from atria_tui.screens.confirm import ConfirmScreen
+
+        if self.session is None or self.planning:
+            return
+        plan = self.session.plan
+        if plan.fatal is not None:
+            self.notify(f"{plan.fatal.code}: nothing can be applied", severity="error")
+            return
+        s = summarize(plan.items, self.session.threshold)
+        if not s.approved:
+            self.notify("No approved changes to apply", severity="warning")
+            return
+        body = (f"{s.approved} line(s) will change in {self.job.task.psa_name} for the period "
+                f"ending {plan.period.end}.\nMoney at stake: {money(s.at_stake)} "
+                f"(net Δ {money(s.approved_money)} per period).")
+        if s.changes > s.approved:
+            body += f"\n{s.changes - s.approved} change(s) not approved are left as they are."
+
+        def answered(ok: bool | None) -> None:
+            if ok:
+                self.app.switch_screen(ApplyScreen(self.job, plan))
+
+        self.app.push_screen(ConfirmScreen(f"Apply to {self.job.task.psa_name}?", body,
+                                           confirm="Apply", danger=True), answered)
+
+    def action_export(self) -> None:
+        from atria_tui.screens.export import ExportResult, ExportScreen
+
+        if self.session is None or self.planning:
+            return
+        rows = list(self.grid.visible_rows())
+        folder = self.job.path.parent if self.job.path else app_of(self).jobs_dir
+        stem = self.job.path.stem if self.job.path else "preview"
+        default = folder / f"{stem}-preview-{self.session.plan.period.end}.csv"
+
+        def write(path: Path) -> int:
+            return write_csv(path, PLAN_HEADER, plan_rows(rows))
+
+        def done(result: ExportResult | None) -> None:
+            if result:
+                self.notify(f"Wrote {result.rows} row(s) to {result.path}", title="Export")
+
+        self.app.push_screen(ExportScreen("Export the preview to CSV", default, write,
+                                          f"{len(rows)} row(s) as shown, with notes"), done)

@@ -1,0 +1,58 @@
+"""Pilot tests of the console shell: a throwaway home, demo jobs, a fixed clock."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from atria_tui.app import AtriaApp, make_app
+from atria_tui.demo import SAMPLES
+from atria_tui.secrets import SecretStore
+from atria_tui.services.runs import Services
+from atria_tui.store import Store
+
+FIXED_NOW = datetime(2026, 11, 20, 9, 30)
+
+
+@pytest.fixture(autouse=True)
+def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    home = tmp_path / "home"
+    monkeypatch.setenv("ATRIA_TUI_HOME", str(home))
+    monkeypatch.setenv("ATRIA_TUI_KEYRING", "0")
+    from atria_tui.sandbox.server import reset_shared
+
+    reset_shared()
+    yield home
+    reset_shared()
+
+
+@pytest.fixture
+def jobs_dir(tmp_path: Path) -> Path:
+    """The two demo jobs with their billing files beside them (relative paths)."""
+    folder = tmp_path / "jobs"
+    folder.mkdir()
+    for sample in SAMPLES.glob("demo-*"):
+        shutil.copy(sample, folder / sample.name)
+    return folder
+
+
+@pytest.fixture
+def services(_home: Path) -> Iterator[Services]:
+    store = Store(_home / "atria-tui.db")
+    yield Services(store=store, secrets=SecretStore(_home), environ={})
+    store.close()
+
+
+@pytest.fixture
+def app_factory(jobs_dir: Path, services: Services) -> Callable[..., AtriaApp]:
+    def build(**kw: object) -> AtriaApp:
+        kw.setdefault("jobs_dir", jobs_dir)
+        kw.setdefault("services", services)
+        kw.setdefault("now", lambda: FIXED_NOW)
+        return make_app(**kw)  # type: ignore[arg-type]
+
+    return build

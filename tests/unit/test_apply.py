@@ -1,0 +1,115 @@
+"""Apply's journal: nothing written twice, nothing overwritten, everything resumable."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from atria_tui.adapters.http import PsaError
+from atria_tui.apply import Applier, revert
+from atria_tui.model import Action, Level, Period, Plan, PlanItem, PsaLine, Status, Task
+from atria_tui.store import CONFLICT, DONE, SENT, Store
+
+PERIOD = Period(date(2026, 10, 26), date(2026, 11, 25))
+
+
+class FakePsa:
+    def __init__(self, lines: dict[str, int]) -> None:
+        self.lines = {k: Decimal(v) for k, v in lines.items()}
+        self.writes: list[tuple[str, Decimal]] = []
+        self.fail: set[str] = set()
+
+    async def read_line(self, contract_id: str, line_id: str) -> PsaLine | None:
+        if line_id not in self.lines:
+            return None
+        return PsaLine(line_id, contract_id, "p", "SKU", "", self.lines[line_id])
+
+    async def find_lines(self, contract_id: str, product_code: str) -> list[PsaLine]:
+        return [PsaLine(k, contract_id, "p", product_code, "", v)
+                for k, v in self.lines.items() if k.startswith(product_code)]
+
+    async def set_quantity(self, contract_id: str, line_id: str, quantity: Decimal) -> None:
+        if line_id in self.fail:
+            raise PsaError("http", "HTTP 500 from PATCH")
+        self.writes.append((line_id, quantity))
+        self.lines[line_id] = quantity
+
+    async def add_line(self, contract_id: str, product_id: str, quantity: Decimal,
+                       description: str, effective: date) -> str:
+        new_id = f"{product_id}-new"
+        self.writes.append((new_id, quantity))
+        self.lines[new_id] = quantity
+        return new_id
+
+
+def item(line: str, before: int, after: int, action: Action = Action.UPDATE,
+         approved: bool = True) -> PlanItem:
+    return PlanItem(key=f"k-{line}", customer_code="ASP", customer_name="Acme", sku=line,
+                    billing_identifier="A", description=f"{line} desc",
+                    atria_quantity=Decimal(after), psa_quantity=Decimal(before), action=action,
+                    code="CW07" if action is not Action.ADD else "CW08", level=Level.INFO,
+                    message=f"{line} planned", contract_id="c1", line_id=line,
+                    product_id=line, product_code=line, approved=approved)
+
+
+def plan(*items: PlanItem) -> Plan:
+    return Plan(Task.CONNECTWISE, PERIOD, list(items))
+
+
+async def test_writes_approved_and_reports_rejected_conflict_and_failure() -> None:
+    store = Store(":memory:")
+    psa = FakePsa({"L1": 10, "L2": 5, "L3": 7, "L4": 1})
+    psa.lines["L2"] = Decimal(6)          # edited by someone since the preview
+    psa.fail.add("L4")
+    p = plan(item("L1", 10, 12), item("L2", 5, 8), item("L3", 7, 9, approved=False),
+             item("L4", 1, 2))
+    run = store.start_run("job", "Job", "connectwise-manage", "apply")
+    out = await Applier(p, psa, store, run).run()
+    assert psa.writes == [("L1", Decimal(12))]
+    assert psa.lines["L2"] == 6 and psa.lines["L3"] == 7
+    assert [i.status for i in p.items] == [Status.APPLIED, Status.CONFLICT, Status.SKIPPED,
+                                           Status.FAILED]
+    codes = [e.code for e in out.entries]
+    assert sorted(codes) == ["AT01", "AT04", "AT08", "CW07"]
+    assert (out.applied, out.conflicts, out.skipped, out.failed) == (1, 1, 1, 1)
+    assert {r.line_id: r.state for r in store.journal(run)} == {
+        "L1": DONE, "L2": CONFLICT, "L4": "failed"}
+
+
+async def test_resume_finishes_pending_and_never_writes_twice() -> None:
+    store = Store(":memory:")
+    psa = FakePsa({"L1": 10, "L2": 5})
+    p = plan(item("L1", 10, 12), item("L2", 5, 8), item("ADD", 0, 3, Action.ADD))
+    run = store.start_run("job", "Job", "connectwise-manage", "apply")
+    applier = Applier(p, psa, store, run)
+    from atria_tui.apply import journal_rows
+
+    store.journal_add(run, journal_rows(p))
+    # The process died after L1's PATCH and the add's POST landed, before they were marked.
+    rows = {r.line_id or r.product_code: r for r in store.journal(run)}
+    await psa.set_quantity("c1", "L1", Decimal(12))
+    await psa.add_line("c1", "ADD", Decimal(3), "", PERIOD.start)
+    store.journal_set(rows["L1"].id, SENT)
+    store.journal_set(rows["ADD"].id, SENT)
+    psa.writes.clear()
+    await applier.run()
+    assert psa.writes == [("L2", Decimal(8))]                      # only the missing write
+    assert sorted(psa.lines) == ["ADD-new", "L1", "L2"]             # no duplicate addition
+    assert {r.state for r in store.journal(run)} == {DONE}
+    again = Applier(plan(item("L1", 10, 12)), psa, store, run)
+    await again.run()
+    assert psa.writes == [("L2", Decimal(8))]
+
+
+async def test_revert_restores_before_and_leaves_edited_lines() -> None:
+    store = Store(":memory:")
+    psa = FakePsa({"L1": 10, "L2": 5})
+    p = plan(item("L1", 10, 12), item("L2", 5, 8), item("NEW", 0, 4, Action.ADD))
+    run = store.start_run("job", "Job", "connectwise-manage", "apply")
+    await Applier(p, psa, store, run).run()
+    psa.lines["L2"] = Decimal(20)                                   # edited after the apply
+    back = store.start_run("job", "Job", "connectwise-manage", "revert", of_run=run)
+    out = await revert(store.journal(run), psa, store, back)
+    assert psa.lines == {"L1": 10, "L2": 20, "NEW-new": 0}
+    assert sorted(e.code for e in out.entries) == ["AT01", "AT06", "AT06"]
+    assert store.managed_lines("job") >= {"L1", "NEW-new"}
