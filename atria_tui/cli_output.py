@@ -22,7 +22,10 @@ LEVEL_STYLE = {Level.VERBOSE: "dim", Level.INFO: "", Level.WARNING: "yellow",
 
 
 def console(stream: TextIO | None = None) -> Console:
-    return Console(file=stream or sys.stdout, highlight=False, soft_wrap=False)
+    """Piped output gets a wide fixed width: logs and tables are read in files, not 80 cols."""
+    stream = stream or sys.stdout
+    width = None if stream.isatty() else 200
+    return Console(file=stream, highlight=False, soft_wrap=False, width=width)
 
 
 def result_json(task: str, period_end: str, plan: Plan | None,

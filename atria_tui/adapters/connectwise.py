@@ -72,9 +72,11 @@ def _dec(value: Any) -> Decimal:
     if value is None or value == "":
         return ZERO
     try:
-        return Decimal(str(value))
+        d = Decimal(str(value))
     except InvalidOperation as exc:
         raise PsaError("decode", f"not a number: {value!r}") from exc
+    # JSON floats arrive as 10.0; keep quantities as people write them (10, 2.5).
+    return d.to_integral_value() if d == d.to_integral_value() else d.normalize()
 
 
 def _past(value: Any, today: date) -> bool:

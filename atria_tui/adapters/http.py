@@ -102,7 +102,7 @@ class ClientOptions:
     concurrency: int = 6
     timeout: float = 30.0
     retries: int = 4
-    backoff: float = 0.5
+    backoff: float = 0.25
     budget_per_hour: int | None = None
 
 

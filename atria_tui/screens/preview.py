@@ -46,8 +46,11 @@ def _num_key(q: Decimal | None) -> tuple[bool, Decimal]:
     return (q is None, q if q is not None else Decimal(0))
 
 
-def _signed(q: Decimal, item: PlanItem) -> str:
-    return "" if not item.action.writes or q == 0 else f"{q:+,.2f}".rstrip("0").rstrip(".")
+def _signed(q: Decimal, item: PlanItem, money: bool = False) -> str:
+    if not item.action.writes or q == 0:
+        return ""
+    text = f"{q:+,.2f}"
+    return text if money else text.rstrip("0").rstrip(".")
 
 
 def _mark(i: PlanItem) -> str:
@@ -75,7 +78,7 @@ PLAN_COLUMNS: list[Column[PlanItem]] = [
            sort=lambda i: i.unit_price, width=8, align="right"),
     Column("delta", "Δ qty", lambda i: _signed(i.delta, i), sort=lambda i: i.delta, width=6,
            align="right"),
-    Column("money", "Δ money", lambda i: _signed(i.money_delta, i),
+    Column("money", "Δ money", lambda i: _signed(i.money_delta, i, money=True),
            sort=lambda i: i.money_delta, width=9, align="right"),
     Column("code", "Code", lambda i: badge_text(i.code), sort=lambda i: i.code, width=6,
            style=lambda i: badge_style(i.level, i.code)),

@@ -273,7 +273,7 @@ class Grid(ScrollView, Generic[R], can_focus=True):
         """Widths as drawn: the flex column takes the room the others leave."""
         widths = list(self.widths)
         gaps = len(widths) - 1 if widths else 0
-        room = self.size.width - sum(widths) - gaps
+        room = self.scrollable_content_region.width - sum(widths) - gaps
         for number, col in enumerate(self.columns):
             if col.flex:
                 widths[number] = max(col.min_width, widths[number] + max(0, room))
@@ -360,7 +360,7 @@ class Grid(ScrollView, Generic[R], can_focus=True):
     # -- rendering -----------------------------------------------------------------------------
 
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
+        width = self.scrollable_content_region.width
         scroll_x, scroll_y = self.scroll_offset
         base = self.rich_style
         widths = self._layout()

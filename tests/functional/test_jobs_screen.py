@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from textual.command import CommandList
 from textual.widgets import DataTable, Input, Static
 
 from atria_tui.app import AtriaApp, app_of
@@ -185,7 +186,7 @@ async def test_command_palette_offers_jobs_runs_and_help(app_factory: AppFactory
         await pilot.pause()
         for ch in "Edit Demo Kaseya":
             await pilot.press("space" if ch == " " else ch)
-        await wait_for(pilot, lambda: bool(app.screen.query("CommandList Option")))
+        await wait_for(pilot, lambda: app.screen.query_one(CommandList).option_count > 0)
         await pilot.pause(0.3)
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, JobFormScreen))
@@ -196,9 +197,10 @@ async def test_preview_key_opens_the_review_screen(app_factory: AppFactory) -> N
     preview = pytest.importorskip("atria_tui.screens.preview")
     app = app_factory()
     async with app.run_test(size=(140, 40)) as pilot:
-        await pilot.press("p")
+        await pilot.press("down", "p")  # Kaseya: its sandbox answers at once
         await pilot.pause()
         assert isinstance(app.screen, preview.PreviewScreen)
+        assert app.screen.job.id == "demo-kaseya"
 
 
 async def test_empty_folder_says_what_to_do(app_factory: AppFactory, tmp_path: Path) -> None:

@@ -1,0 +1,181 @@
+"""The job form: inline checks, write-only secrets, seed JSON paste, saving as TOML."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+
+from textual.widgets import Input, Static, Switch, TextArea
+
+from atria_tui.app import AtriaApp
+from atria_tui.config import load_job
+from atria_tui.screens.confirm import ConfirmScreen
+from atria_tui.screens.form_modals import SeedPasteScreen
+from atria_tui.screens.job_form import JobFormScreen
+from atria_tui.screens.jobs import JobsScreen
+from atria_tui.services.runs import Services
+
+AppFactory = Callable[..., AtriaApp]
+CW = "demo-connectwise.toml"
+
+
+def hint(form: JobFormScreen, hint_id: str) -> str:
+    return str(form.query_one(f"#{hint_id}", Static).render())
+
+
+async def open_form(app: AtriaApp, pilot: object, row: int = 0) -> JobFormScreen:
+    if row:
+        await pilot.press("down")  # type: ignore[attr-defined]
+    await pilot.press("e")  # type: ignore[attr-defined]
+    assert isinstance(app.screen, JobFormScreen)
+    return app.screen
+
+
+async def test_fields_are_checked_as_typed(app_factory: AppFactory) -> None:
+    app = app_factory()
+    async with app.run_test(size=(140, 40)) as pilot:
+        form = await open_form(app, pilot)
+        assert hint(form, "h-cron") == ("next: Thu 2026-11-26 22:00, Sat 2026-12-26 22:00, "
+                                        "Tue 2027-01-26 22:00")
+        cron = form.query_one("#f-cron", Input)
+        cron.value = "0 22 32 * *"
+        await pilot.pause()
+        assert "invalid cron expression" in hint(form, "h-cron")
+        assert cron.has_class("-invalid")
+        form.query_one("#p-BillingPeriod", Input).value = "Last"
+        await pilot.pause()
+        assert "Current, Previous or a date YYYY-MM-DD" in hint(form, "hp-BillingPeriod")
+        form.query_one("#p-BillingPeriod", Input).value = "previous"
+        await pilot.pause()
+        assert hint(form, "hp-BillingPeriod") == ("today that is the period 2026-09-26 to "
+                                                   "2026-10-25")
+        form.query_one("#p-ApiUrl", Input).value = "ftp://psa.example.com"
+        await pilot.pause()
+        assert "https://" in hint(form, "hp-ApiUrl")
+        form.query_one("#p-CustomersFilter", Input).value = "ASP, FR1,,ASP"
+        await pilot.pause()
+        assert hint(form, "hp-CustomersFilter") == "2 customers: ASP, FR1"
+        form.query_one("#f-day", Input).value = "30"
+        await pilot.pause()
+        assert "from 1 to 28" in hint(form, "h-day")
+
+
+async def test_save_is_refused_while_a_field_is_wrong(app_factory: AppFactory,
+                                                      jobs_dir: Path) -> None:
+    before = (jobs_dir / CW).read_text()
+    app = app_factory()
+    async with app.run_test(size=(140, 40)) as pilot:
+        form = await open_form(app, pilot)
+        form.query_one("#f-cron", Input).value = "every day"
+        await pilot.press("ctrl+s")
+        assert app.screen is form
+        assert form.query_one("#f-cron", Input).has_focus
+        assert (jobs_dir / CW).read_text() == before
+
+
+async def test_saved_as_toml_with_parameters_typed(app_factory: AppFactory,
+                                                   jobs_dir: Path) -> None:
+    text = (jobs_dir / CW).read_text().replace("[parameters]\n", "[parameters]\nMyOwn = 7\n")
+    (jobs_dir / CW).write_text(text)
+    app = app_factory()
+    async with app.run_test(size=(140, 40)) as pilot:
+        form = await open_form(app, pilot)
+        assert "MyOwn" in hint(form, "other-params")
+        form.query_one("#f-cron", Input).value = "0  6 1 * *"
+        form.query_one("#p-CustomersFilter", Input).value = "ASP, FR1"
+        form.query_one("#p-BillingPeriod", Input).value = "current"
+        form.query_one("#p-AllowAtriaCreateAdditions", Switch).value = False
+        form.query_one("#f-enabled", Switch).value = False
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, JobsScreen)
+    data = tomllib.loads((jobs_dir / CW).read_text())
+    assert data["cron"] == "0 6 1 * *"
+    assert data["enabled"] is False
+    assert data["source"]["path"] == "demo-connectwise-billing.csv"  # stays relative
+    assert data["parameters"]["CustomersFilter"] == ["ASP", "FR1"]
+    assert data["parameters"]["BillingPeriod"] == "Current"
+    assert data["parameters"]["AllowAtriaCreateAdditions"] is False
+    assert data["parameters"]["MyOwn"] == 7  # a user's own key survives the form
+    assert load_job(jobs_dir / CW).task.value == "connectwise-manage"
+
+
+async def test_secrets_are_write_only(app_factory: AppFactory, services: Services) -> None:
+    services.secrets.set("demo-connectwise", "PublicKey", "old-public-key")
+    app = app_factory()
+    async with app.run_test(size=(140, 40)) as pilot:
+        form = await open_form(app, pilot)
+        public = form.query_one("#s-PublicKey", Input)
+        assert public.password and public.value == ""  # never pre-filled
+        assert hint(form, "hs-PublicKey").startswith("set")
+        assert hint(form, "hs-PrivateKey").startswith("not set")
+        form.query_one("#s-PrivateKey", Input).value = "new-private-key"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        resolved = services.secrets.resolve("demo-connectwise", ["PublicKey", "PrivateKey"],
+                                            env={})
+        assert dict(resolved) == {"PublicKey": "old-public-key",
+                                  "PrivateKey": "new-private-key"}
+        form = await open_form(app, pilot)
+        assert hint(form, "hs-PrivateKey").startswith("set")
+        assert form.query_one("#s-PrivateKey", Input).value == ""
+
+
+async def test_paste_seed_json_reports_line_and_column_then_fills(
+        app_factory: AppFactory, services: Services) -> None:
+    app = app_factory()
+    async with app.run_test(size=(140, 40)) as pilot:
+        form = await open_form(app, pilot)
+        await pilot.press("f2")
+        dialog = app.screen
+        assert isinstance(dialog, SeedPasteScreen)
+        params = dialog.query_one("#seed-parameters", TextArea)
+        params.text = '{\n  "apiUrl": "https://na.example.com/v4_6_release/apis/3.0"\n  "x": 1\n}'
+        await pilot.press("ctrl+s")
+        error = str(dialog.query_one("#seed-error", Static).render())
+        assert error.startswith("parameters block: line 3, column 3")
+        assert params.cursor_location == (2, 2)
+        params.text = ('  1. {\n  2.  "apiUrl":" https://na.example.com/v4_6_release/apis/3.0",\n'
+                       '  3.  "customersFilter": "ASP,FR1",\n  4. }')
+        dialog.query_one("#seed-secrets", TextArea).text = '{"ClientID": "abc-123",}'
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.screen is form
+        assert form.query_one("#p-ApiUrl", Input).value == (
+            "https://na.example.com/v4_6_release/apis/3.0")
+        assert form.query_one("#p-CustomersFilter", Input).value == "ASP, FR1"
+        assert form.query_one("#s-ClientId", Input).value == "abc-123"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, JobsScreen)
+    assert services.secrets.names_set("demo-connectwise") == {"ClientId"}
+
+
+async def test_cancel_with_changes_asks_to_discard(app_factory: AppFactory,
+                                                  jobs_dir: Path) -> None:
+    before = (jobs_dir / CW).read_text()
+    app = app_factory()
+    async with app.run_test(size=(140, 40)) as pilot:
+        form = await open_form(app, pilot)
+        await pilot.press("escape")
+        assert isinstance(app.screen, JobsScreen)  # unchanged: closes at once
+        form = await open_form(app, pilot)
+        form.query_one("#f-label", Input).value = "Renamed"
+        await pilot.press("escape")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        assert app.screen is form
+        await pilot.press("escape", "y")
+        assert isinstance(app.screen, JobsScreen)
+    assert (jobs_dir / CW).read_text() == before
+
+
+async def test_kaseya_form_has_its_own_parameters(app_factory: AppFactory) -> None:
+    app = app_factory()
+    async with app.run_test(size=(140, 40)) as pilot:
+        form = await open_form(app, pilot, row=1)
+        assert form.query("#p-SKUFieldMatch") and form.query("#p-ContractType")
+        assert not form.query("#p-AgreementType")
+        assert {w.id for w in form.query("Input.-textual-compact")} >= {"s-UserName",
+                                                                        "s-Tenant"}
