@@ -95,6 +95,7 @@ class ApplyScreen(Screen[None]):
     def on_mount(self) -> None:
         self.title = f"Apply · {self.job.label}"
         self.running = True
+        self.log_table.grid.focus()
         self._apply_worker(self.log_table)
 
     @work(thread=True, exclusive=True, group="apply", exit_on_error=False)

@@ -394,7 +394,7 @@ class PreviewScreen(Screen[None]):
             self.notify("No approved changes to apply", severity="warning")
             return
         body = (f"{s.approved} line(s) will change in {self.job.task.psa_name} for the period "
-                f"ending {plan.period.end}.\nMoney at stake: {money(s.at_stake)} "
+                f"ending {plan.period.end}.\nMoney at stake: {s.at_stake:,.2f} "
                 f"(net Δ {money(s.approved_money)} per period).")
         if s.changes > s.approved:
             body += f"\n{s.changes - s.approved} change(s) not approved are left as they are."

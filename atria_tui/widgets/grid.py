@@ -156,8 +156,9 @@ class Grid(ScrollView, Generic[R], can_focus=True):
         self.model.append(rows)
         if follow and len(self.model):
             self.cursor = len(self.model) - 1
-            self._scroll_to_cursor()
         self._changed(t0)
+        if follow:
+            self._scroll_to_cursor()
 
     def sort_by(self, col: int | str | None, reverse: bool = False) -> None:
         """Sort by a column (index or key); None restores the natural order."""
