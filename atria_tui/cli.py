@@ -15,13 +15,21 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from atria_tui import cli_output as out
+from atria_tui import cli_schedule
 from atria_tui.config import ConfigError, JobConfig, load_job, new_job, save_job
 from atria_tui.export import LOG_HEADER, log_rows, write_csv
 from atria_tui.model import Task
 from atria_tui.paths import db_path
 from atria_tui.secrets import SecretError, SecretStore
-from atria_tui.services.runs import RunResult, Services, apply_job, job_key, plan_job, \
-    revert_run, stored_plan
+from atria_tui.services.runs import (
+    RunResult,
+    Services,
+    apply_job,
+    job_key,
+    plan_job,
+    revert_run,
+    stored_plan,
+)
 from atria_tui.store import Store
 
 
@@ -262,6 +270,7 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--latency-ms", type=int, default=0)
     add("demo", cmd_demo, "the console on the embedded sandbox with the demo jobs "
         "(throwaway data, no account, no network)")
+    cli_schedule.register(sub)
     return p
 
 

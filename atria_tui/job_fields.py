@@ -65,7 +65,7 @@ def billing_period(text: str, day: int | None, today: date) -> Check:
     except PeriodError as exc:
         return Check(str(exc))
     if day is None:
-        return Check()
+        return Check(hint="the period shows once the start day is valid")
     span = f"the period {period.start.isoformat()} to {period.end.isoformat()}"
     relative = value.casefold() in ("current", "previous")
     return Check(hint=f"today that is {span}" if relative else span)

@@ -227,8 +227,8 @@ class JobsScreen(Screen[None]):
             self.refresh_jobs()
             self.notify(f"Deleted {row.label}")
 
-        body = (f"{row.label}\n{row.path}\n\nThe job file, its mappings and its stored "
-                "secrets are removed. Its run history is kept.")
+        body = (f"{row.label}\n({row.path.name})\n\nThe job file, its mappings and its "
+                "stored secrets are removed. Its run history is kept.")
         self.app.push_screen(ConfirmScreen("Delete this job?", body, confirm="Delete",
                                            danger=True), answered)
 

@@ -301,7 +301,7 @@ def save_fix(job_path: Path | None, mappings: Mappings, fix: Fix, choice: Choice
     if job_path is None:
         raise ReviewError("this job has not been saved to a file yet: save it, then fix")
     if (fix.wants == "account") != (choice.kind == "account"):
-        raise ReviewError(f"{fix.code} needs a {fix.wants}, not a {choice.kind}")
+        raise ReviewError(f"{fix.code} is fixed with a PSA {fix.wants}, not a {choice.kind}")
     path = mappings_path(job_path)
     try:
         on_disk = load_mappings(path)

@@ -1,0 +1,52 @@
+"""Snapshot tests of the console shell: fixed clock, fixed size, nothing machine-specific.
+
+The jobs folder holds copies of the demo jobs with their billing files beside them, so
+every path on screen is relative and the SVGs are the same on any machine.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from atria_tui.app import AtriaApp, make_app
+from atria_tui.demo import SAMPLES
+from atria_tui.secrets import SecretStore
+from atria_tui.services.runs import Services
+from atria_tui.store import Store
+
+FIXED_NOW = datetime(2026, 11, 20, 9, 30)
+SIZE = (140, 40)
+
+
+@pytest.fixture(autouse=True)
+def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    home = tmp_path / "home"
+    monkeypatch.setenv("ATRIA_TUI_HOME", str(home))
+    monkeypatch.setenv("ATRIA_TUI_KEYRING", "0")
+    from atria_tui.sandbox.server import reset_shared
+
+    reset_shared()
+    yield home
+    reset_shared()
+
+
+@pytest.fixture
+def shell_app(tmp_path: Path, _home: Path) -> Iterator[Callable[[], AtriaApp]]:
+    folder = tmp_path / "jobs"
+    folder.mkdir()
+    for sample in SAMPLES.glob("demo-*"):
+        shutil.copy(sample, folder / sample.name)
+    store = Store(_home / "atria-tui.db")
+    services = Services(store=store, secrets=SecretStore(_home), environ={})
+
+    def build() -> AtriaApp:
+        return make_app(jobs_dir=folder, services=services, demo=True,
+                        now=lambda: FIXED_NOW)
+
+    yield build
+    store.close()
