@@ -17,6 +17,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from atria_tui.adapters.http import ClientOptions, HttpClient, PsaError
+from atria_tui.adapters.lines import read_lines
 from atria_tui.model import (
     ZERO,
     CatalogItem,
@@ -217,18 +218,7 @@ class ConnectWiseAdapter:
             return snap
         (snap.accounts, snap.contracts), snap.catalog = await asyncio.gather(
             self.agreements(agreement_type), self.catalog(skus))
-        live = [k for ks in snap.contracts.values() if sum(x.live for x in ks) == 1
-                for k in ks if k.live]
-
-        async def read(k: PsaContract) -> None:
-            try:
-                snap.lines[k.id] = await self.additions(k.id)
-            except PsaError as exc:
-                if exc.kind in ("auth", "decode"):
-                    raise
-                snap.line_errors[k.id] = exc.message
-
-        await asyncio.gather(*(read(k) for k in live))
+        await read_lines(snap, self.additions)
         return snap
 
     async def all_catalog(self) -> list[CatalogItem]:

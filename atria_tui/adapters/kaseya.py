@@ -21,6 +21,7 @@ from typing import Any
 
 from atria_tui.adapters.http import CallBudget, ClientOptions, HttpClient, PsaError
 from atria_tui.adapters.kaseya_auth import Clock, KaseyaAuth, lower_keys, utcnow
+from atria_tui.adapters.lines import read_lines
 from atria_tui.model import (
     ZERO,
     CatalogItem,
@@ -276,19 +277,7 @@ class KaseyaAdapter:
             for owner in owners:
                 attributed = PsaContract(k.id, owner.id, k.name, k.type_name, k.live)
                 snap.contracts.setdefault(owner.id, []).append(attributed)
-        # Lines only where the plan can use them: accounts with exactly one live contract.
-        live = [k for ks in snap.contracts.values() if sum(x.live for x in ks) == 1
-                for k in ks if k.live]
-
-        async def read(k: PsaContract) -> None:
-            try:
-                snap.lines[k.id] = await self.lines(k.id)
-            except PsaError as exc:
-                if exc.kind in ("auth", "decode"):
-                    raise
-                snap.line_errors[k.id] = exc.message
-
-        await asyncio.gather(*(read(k) for k in live))
+        await read_lines(snap, self.lines)
         return snap
 
     # -- writing (apply) ---------------------------------------------------------------------
