@@ -98,7 +98,15 @@ class AtriaApp(App[None]):
 
     def run_now(self, job: JobConfig) -> None:
         """Plan, show what would be written, and apply the approved changes on "Apply"."""
+        from atria_tui.screens.jobs import JobsScreen
+
+        if self.activity:
+            self.notify(f"Busy: {self.activity}", severity="warning")
+            return
         self.activity = f"Run now · {job.label}: planning…"
+        if not isinstance(self.screen, JobsScreen):  # the Jobs screen shows progress itself
+            self.notify(f"Planning {job.label}; the confirmation opens when the plan is ready",
+                        title="Run now")
         self._plan_for_run(job)
 
     @work(thread=True, exclusive=True, group="run-now")

@@ -87,6 +87,7 @@ class Applier:
         self.outcome = ApplyOutcome([])
         self._done = 0
         self._total = 0
+        self._stop: PsaError | None = None
 
     async def emit(self, entry: LogEntry, item: PlanItem | None) -> None:
         self.outcome.entries.append(entry)
@@ -111,6 +112,8 @@ class Applier:
             if n == 1 and bracket:
                 await self.emit(bracket[0], None)
             await self._phase(phase, rows)
+            if self._stop is not None:
+                raise self._stop
         if bracket and len(phases) == 2:
             await self.emit(bracket[1], None)
         return self.outcome
@@ -135,6 +138,8 @@ class Applier:
 
     async def _guarded(self, row: JournalRow) -> None:
         async with self.sem:
+            if self._stop is not None:
+                return  # left pending: the run ends, a later apply writes it
             await self._one(row)
         self._done += 1
         if self.progress:
@@ -150,6 +155,12 @@ class Applier:
             else:
                 await self._update(row, item)
         except PsaError as exc:
+            if exc.kind == "budget":
+                # The PSA's call budget is used up: every later write would fail the same
+                # way, so the run ends (KS02/CW02) instead of logging one failure per line.
+                # The row stays `sent`: a later run re-reads the line before writing.
+                self._stop = self._stop or exc
+                return
             self.store.journal_set(row.id, ERROR, exc.message)
             self.outcome.failed += 1
             if item:

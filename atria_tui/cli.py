@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -210,8 +211,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
         jobs = demo_home()
     except (DemoError, ConfigError) as exc:
         raise UsageError(f"demo: {exc}") from None
+    app = make_app(jobs_dir=jobs, demo=True)
+    # A closed terminal (SIGHUP) or a kill (SIGTERM) must still remove the throwaway home.
+    for name in ("SIGHUP", "SIGTERM"):  # SIGHUP does not exist on Windows
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), lambda *_: app.exit())
     try:
-        make_app(jobs_dir=jobs, demo=True).run()
+        app.run()
     finally:
         cleanup(jobs)
     return 0

@@ -114,6 +114,7 @@ def billing_identifier(code: str, records: Sequence[BillingRecord], mappings: Ma
 
 def scope(records: Iterable[BillingRecord], params: ReconcileParams,
           mappings: Mappings) -> Scope:
+    mappings = normalized(mappings)
     current, previous = in_scope(records, params)
     ids: dict[str, str] = {}
     skus: dict[str, str] = {}
@@ -329,9 +330,16 @@ class _Planner:
                              ctx=ctx)
 
 
+def normalized(m: Mappings) -> Mappings:
+    """Mapping keys compared as everything else is (a hand-edited file may say "ASP")."""
+    return Mappings({norm(k): v for k, v in m.customers.items()},
+                    {norm(k): v for k, v in m.skus.items()},
+                    {norm(k): v for k, v in m.descriptions.items()}, set(m.managed))
+
+
 def plan(records: Iterable[BillingRecord], snapshot: PsaSnapshot, params: ReconcileParams,
          mappings: Mappings | None = None) -> Plan:
-    mappings = mappings or Mappings()
+    mappings = normalized(mappings or Mappings())
     result = Plan(params.task, params.period)
     cw = params.task is Task.CONNECTWISE
     if not snapshot.contract_type_valid:

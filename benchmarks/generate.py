@@ -99,6 +99,12 @@ class Generated:
     lines: int
 
 
+def identifier_for(customer_code: str, task: Any) -> str:
+    """The PSA Billing Identifier of a generated customer (what a console fix would enter)."""
+    n = int(customer_code.lstrip("C"))
+    return f"Cust{n:05d}" if str(task) == "connectwise-manage" else f"ACC{n:05d}"
+
+
 def build(customers: int, seed: int = 1, lines_per_contract: int = 5) -> DataSet:
     rng = random.Random(seed)
     catalog = [Product(i, f"SVC-{i:03d}", f"Cloud service {i:03d}",

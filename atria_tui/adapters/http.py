@@ -26,6 +26,7 @@ ErrorKind = Literal["connect", "timeout", "auth", "http", "decode", "budget"]
 SANDBOX_SCHEME = "sandbox://"
 SANDBOX_BASE = "http://sandbox.invalid"
 MAX_RETRY_AFTER = 120.0
+AuthHeaders = Callable[[], Awaitable[Mapping[str, str]]]
 
 
 class PsaError(Exception):
@@ -52,19 +53,20 @@ def resolve_url(url: str) -> tuple[str, httpx.AsyncBaseTransport | None]:
     return url.rstrip("/"), None
 
 
-def retry_after_seconds(value: str | None, default: float) -> float:
+def retry_after_seconds(value: str | None, default: float,
+                        cap: float | None = MAX_RETRY_AFTER) -> float:
     """Retry-After is either seconds or an HTTP date; anything odd falls back to backoff."""
     if not value:
         return default
     try:
-        return min(max(float(value), 0.0), MAX_RETRY_AFTER)
+        seconds = max(float(value), 0.0)
     except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return default
-    return min(max(when.timestamp() - time.time(), 0.0), MAX_RETRY_AFTER)
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return default
+        seconds = max(when.timestamp() - time.time(), 0.0)
+    return seconds if cap is None else min(seconds, cap)
 
 
 @dataclass
@@ -137,14 +139,21 @@ class HttpClient:
     async def request(self, method: str, url: str, *, endpoint: str = "",
                       params: Mapping[str, Any] | None = None, json_body: Any = None,
                       form: Mapping[str, str] | None = None,
-                      headers: Mapping[str, str] | None = None) -> httpx.Response:
-        """Send with retries; returns the final response (2xx or a non-retryable 4xx)."""
+                      headers: Mapping[str, str] | None = None,
+                      auth: AuthHeaders | None = None) -> httpx.Response:
+        """Send with retries; returns the final response (2xx or a non-retryable 4xx).
+
+        `auth` is asked for its headers after any wait for the budget, right before each
+        attempt: a token taken before an hour's pacing would have expired by the send.
+        """
         endpoint = endpoint or url.split("?")[0]
         attempt = 0
         while True:
             attempt += 1
             if self.budget:
                 await self.budget.acquire(endpoint)
+            if auth is not None:
+                headers = {**(headers or {}), **await auth()}
             try:
                 async with self._sem:
                     self.requests += 1
@@ -163,13 +172,21 @@ class HttpClient:
                 await self._sleep(self._backoff(attempt))
                 continue
             if resp.status_code == 429 or resp.status_code >= 500:
+                delay = self._backoff(attempt)
+                if resp.status_code == 429:
+                    delay = retry_after_seconds(resp.headers.get("retry-after"), delay, None)
+                    if delay > MAX_RETRY_AFTER:
+                        # An hourly budget used up answers "in 59 minutes": retrying sooner
+                        # is refused again, and a run that sleeps an hour looks hung.
+                        raise PsaError("budget", f"HTTP 429 from {method} {endpoint}"
+                                       f"{_detail(resp)} (call budget used up: the API asks "
+                                       f"to wait {delay:.0f} s before the next call, longer "
+                                       f"than a run waits, {MAX_RETRY_AFTER:.0f} s)",
+                                       resp.status_code)
                 if attempt > self.options.retries:
                     kind: ErrorKind = "budget" if resp.status_code == 429 else "http"
                     raise PsaError(kind, f"HTTP {resp.status_code} from {method} {endpoint}"
                                    f"{_detail(resp)}", resp.status_code)
-                delay = self._backoff(attempt)
-                if resp.status_code == 429:
-                    delay = retry_after_seconds(resp.headers.get("retry-after"), delay)
                 await self._sleep(delay)
                 continue
             return resp

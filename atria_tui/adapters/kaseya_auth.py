@@ -193,11 +193,18 @@ class KaseyaAuth:
                    json_body: Any = None) -> tuple[Any, int | None]:
         """(result, totalRecords) of one authenticated call; one renewal and retry on 401."""
         what = f"{method} {endpoint}"
-        for attempt in (1, 2):
+        generation = 0
+
+        async def bearer() -> dict[str, str]:
+            # Taken per attempt, after any budget wait, so a paced call never sends a token
+            # that lapsed while it waited.
+            nonlocal generation
             access, generation = await self.token()
+            return {"Authorization": f"Bearer {access}"}
+
+        for attempt in (1, 2):
             resp = await self.http.request(method, path, endpoint=endpoint, params=params,
-                                           json_body=json_body,
-                                           headers={"Authorization": f"Bearer {access}"})
+                                           json_body=json_body, auth=bearer)
             if resp.status_code != 401:
                 return unwrap(resp, parse_body(resp, what), what)
             if attempt == 2:

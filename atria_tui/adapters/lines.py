@@ -2,8 +2,8 @@
 
 Lines are read only where the plan can use them (accounts with exactly one live contract
 of the type), concurrently within the client's bound. A contract whose lines cannot be read
-becomes a per-customer error (CW10) instead of ending the run; an auth or decode failure
-still ends it, because every later read would fail the same way.
+becomes a per-customer error (CW10) instead of ending the run; an auth, decode or budget
+failure still ends it, because every later read would fail the same way.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ async def read_lines(snap: PsaSnapshot,
         try:
             snap.lines[k.id] = await fetch(k.id)
         except PsaError as exc:
-            if exc.kind in ("auth", "decode"):
+            if exc.kind in ("auth", "decode", "budget"):  # every later call fails too
                 raise
             snap.line_errors[k.id] = exc.message
 

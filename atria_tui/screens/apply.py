@@ -25,7 +25,7 @@ from textual.widgets import Footer, Header, ProgressBar, Static
 
 from atria_tui.app import app_of
 from atria_tui.config import JobConfig
-from atria_tui.export import LOG_HEADER, log_rows, write_csv
+from atria_tui.export import LOG_HEADER, log_rows
 from atria_tui.model import LogEntry, Plan, PlanItem
 from atria_tui.services.review import notes_of
 from atria_tui.services.runs import RunResult, apply_job
@@ -37,20 +37,11 @@ __all__ = ["ApplyScreen", "export_log"]
 def export_log(screen: Screen[Any], log: LogTable, default: Path,
                notes: dict[tuple[str, str], str]) -> None:
     """The export dialog for a log table (Apply and Log screens): rows as shown, notes."""
-    from atria_tui.screens.export import ExportResult, ExportScreen
+    from atria_tui.screens.export import export_csv
 
     entries = log.visible_entries()
-
-    def write(path: Path) -> int:
-        return write_csv(path, LOG_HEADER, log_rows(entries, notes))
-
-    def done(result: ExportResult | None) -> None:
-        if result:
-            screen.notify(f"Wrote {result.rows} log row(s) to {result.path}", title="Export")
-
-    screen.app.push_screen(ExportScreen("Export the log to CSV", default, write,
-                                        f"{len(entries)} row(s) as shown, with the "
-                                        "reviewers' notes"), done)
+    export_csv(screen, "Export the log to CSV", default, LOG_HEADER, log_rows(entries, notes),
+               f"{len(entries)} row(s) as shown, with the reviewers' notes")
 
 
 class ApplyScreen(Screen[None]):
@@ -95,7 +86,7 @@ class ApplyScreen(Screen[None]):
     def on_mount(self) -> None:
         self.title = f"Apply · {self.job.label}"
         self.running = True
-        self.log_table.grid.focus()
+        self.set_focus(self.log_table.grid)
         self._apply_worker(self.log_table)
 
     @work(thread=True, exclusive=True, group="apply", exit_on_error=False)
@@ -136,19 +127,22 @@ class ApplyScreen(Screen[None]):
             self.notify(event.error, title="Apply stopped", severity="error", timeout=15)
             return
         r = event.result
+        title = self.query_one("#apply-title", Static)
+        title.update(Text.assemble(
+            (f"Run {r.run_id}: {r.status}", "bold #ff6b6b" if r.exit_code else "bold"),
+            f" · {self.job.task.psa_name} · period ending {self.plan.period.end}"))
         text = Text()
-        text.append(f"Run {r.run_id}: {r.status}", "bold #ff6b6b" if r.exit_code else "bold")
         if r.outcome is not None:
             o = r.outcome
-            bar.update(total=max(1, o.applied + o.unchanged + o.conflicts + o.failed),
-                       progress=o.applied + o.unchanged + o.conflicts + o.failed)
-            text.append(f" · {o.applied} written · {o.unchanged} already right · ")
-            text.append(f"{o.conflicts} conflict(s)", "bold #e07be0" if o.conflicts else "")
+            done = o.applied + o.unchanged + o.conflicts + o.failed
+            bar.update(total=max(1, done), progress=done)
+            text.append(f"{o.applied} written · {o.unchanged} already right · ")
+            text.append(f"{o.conflicts} conflicts", "bold #e07be0" if o.conflicts else "")
             text.append(" · ")
             text.append(f"{o.failed} failed", "bold #ff6b6b" if o.failed else "")
             text.append(f" · {o.skipped} skipped")
         elif r.fatal is not None:
-            text.append(f" · {r.fatal.code}: {r.fatal.message}", "#ff6b6b")
+            text.append(f"{r.fatal.code}: {r.fatal.message}", "#ff6b6b")
         status.update(text)
 
     def action_back(self) -> None:

@@ -7,17 +7,20 @@ the dialog is gone.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Input, Static
 
-__all__ = ["ExportResult", "ExportScreen", "check_target"]
+from atria_tui.export import write_csv
+
+__all__ = ["ExportResult", "ExportScreen", "check_target", "export_csv"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +71,7 @@ class ExportScreen(ModalScreen[ExportResult | None]):
                 yield Button("Cancel", id="export-cancel")
 
     def on_mount(self) -> None:
-        self.query_one("#export-path", Input).focus()
+        self.set_focus(self.query_one("#export-path", Input))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -98,3 +101,19 @@ class ExportScreen(ModalScreen[ExportResult | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+def export_csv(screen: Screen[Any], title: str, default: Path, header: Sequence[str],
+               rows: Iterable[Sequence[object]], detail: str = "") -> None:
+    """Ask for a file name, write `rows` (already taken as shown) there, say what was done."""
+    taken = list(rows)
+
+    def write(path: Path) -> int:
+        return write_csv(path, header, taken)
+
+    def done(result: ExportResult | None) -> None:
+        if result:
+            screen.notify(f"Wrote {result.rows} row(s) to {result.path}", title="Export")
+
+    screen.app.push_screen(ExportScreen(title, default, write,
+                                        detail or f"{len(taken)} row(s) as shown"), done)

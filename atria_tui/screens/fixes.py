@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
@@ -60,12 +59,19 @@ def _search(f: Fix) -> str:
     return f"{f.code} {f.customer_code} {f.customer_name} {f.sku} {f.description}"
 
 
+class FixGrid(Grid[Fix]):
+    """The queue: Enter (shown in the footer) opens the picker for the row."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select", "Fix", id="fixes.fix"),
+    ]
+
+
 class FixesScreen(Screen[bool]):
     """Dismisses with True when at least one fix was saved (the preview must reload)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back to preview", id="fixes.back"),
-        Binding("enter", "fix", "Fix", id="fixes.fix"),
         Binding("x", "export", "Export fixes", id="fixes.export"),
         Binding("question_mark", "explain", "Resolution", id="fixes.explain"),
     ]
@@ -90,7 +96,7 @@ class FixesScreen(Screen[bool]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("", id="fixes-summary")
-        yield Grid(FIX_COLUMNS, id="fixes-grid", search=_search,
+        yield FixGrid(FIX_COLUMNS, id="fixes-grid", search=_search,
                    row_key=lambda f: (f.group, f.customer_code, f.source),
                    empty_text="Nothing left to fix: every customer and SKU is mapped.")
         yield Static("", id="fixes-status", classes="hint", markup=False)
@@ -104,7 +110,7 @@ class FixesScreen(Screen[bool]):
     def on_mount(self) -> None:
         self.title = f"Fixes · {self.session.job.label}"
         self.reload()
-        self.grid.focus()
+        self.set_focus(self.grid)
 
     def reload(self) -> None:
         fixes = self.session.fixes()
@@ -216,24 +222,14 @@ class FixesScreen(Screen[bool]):
         self.notify(f"{fix.message}\n\n{text}", title=f"{fix.code} · resolution", timeout=20)
 
     def action_export(self) -> None:
-        from atria_tui.export import write_csv
-        from atria_tui.screens.export import ExportResult, ExportScreen
+        from atria_tui.screens.export import export_csv
 
-        fixes = list(self.grid.visible_rows())
         job = self.session.job
         folder = job.path.parent if job.path else app_of(self).jobs_dir
         stem = job.path.stem if job.path else "job"
-        default = folder / f"{stem}-fixes-{self.session.plan.period.end}.csv"
-
-        def write(path: Path) -> int:
-            return write_csv(path, FIX_HEADER, fix_rows(fixes))
-
-        def done(result: ExportResult | None) -> None:
-            if result:
-                self.notify(f"Wrote {result.rows} fix(es) to {result.path}", title="Export")
-
-        self.app.push_screen(ExportScreen("Export the fixes to CSV (to enter them in Atria)",
-                                          default, write, f"{len(fixes)} row(s)"), done)
+        export_csv(self, "Export the fixes to CSV (to enter them in Atria)",
+                   folder / f"{stem}-fixes-{self.session.plan.period.end}.csv", FIX_HEADER,
+                   fix_rows(self.grid.visible_rows()))
 
     def action_back(self) -> None:
         if not self.busy:

@@ -61,6 +61,8 @@ class JobFormScreen(Screen[JobConfig | None]):
         self.new = new
         self.job_task = job.task
         self._initial: dict[str, Any] = {}
+        self._shown: dict[str, check.Check] = {}
+        self._ready = False
 
     # --- layout ---------------------------------------------------------------------------
 
@@ -143,6 +145,7 @@ class JobFormScreen(Screen[JobConfig | None]):
                 + ", ".join(e.field for e in others))
         self.validate()
         self._initial = self._values()
+        self._ready = True
         self.query_one("#f-label", Input).focus()
 
     def _secret_status(self) -> None:
@@ -209,26 +212,30 @@ class JobFormScreen(Screen[JobConfig | None]):
         """Refresh every hint; the ids of the fields that block saving, in form order."""
         kind = self.query_one("#f-kind", Select).value
         for wid in ("f-path", "f-url"):
+            row = self.query_one(f"#{wid}").parent.parent  # type: ignore[union-attr]
             wanted = (wid == "f-path") == (kind == "file")
-            self.query_one(f"#{wid}").parent.parent.display = wanted  # type: ignore[union-attr]
-        bad = []
-        for wid, result in self._checks().items():
+            if row is not None and row.display != wanted:
+                row.display = wanted
+        checks = self._checks()
+        for wid, result in checks.items():
+            if self._shown.get(wid) == result:
+                continue  # restyling unchanged fields on every keystroke is what costs
+            self._shown[wid] = result
             hint = self.query_one(f"#h{wid}" if wid.startswith("p-") else
                                   f"#h-{wid[2:]}", Static)
             hint.update(result.error or result.hint)
             hint.display = bool(result.error or result.hint)
             hint.set_class(not result.ok, "error")
             self.query_one(f"#{wid}").set_class(not result.ok, "-invalid")
-            if not result.ok:
-                bad.append(wid)
-        return bad
+        return [wid for wid, result in checks.items() if not result.ok]
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        if event.input.id and not event.input.id.startswith("s-"):
+        if self._ready and event.input.id and not event.input.id.startswith("s-"):
             self.validate()
 
     def on_select_changed(self, event: Select.Changed) -> None:
-        self.validate()
+        if self._ready:
+            self.validate()
 
     # --- actions --------------------------------------------------------------------------
 

@@ -97,7 +97,7 @@ class LogScreen(Screen[None]):
         else:
             title.update(run_title(event.run))
         self.log_table.set_entries(event.entries)
-        self.log_table.grid.focus()
+        self.set_focus(self.log_table.grid)
         self.loaded = True
 
     def action_back(self) -> None:

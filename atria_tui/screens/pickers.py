@@ -70,7 +70,7 @@ class PickerScreen(ModalScreen[Choice | None]):
 
     def on_mount(self) -> None:
         self.grid.set_rows(rank(self.choices, "", self.subject), keep_cursor=False)
-        self.query_one("#picker-search", Input).focus()
+        self.set_focus(self.query_one("#picker-search", Input))
 
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
@@ -121,7 +121,7 @@ class NoteScreen(ModalScreen[str | None]):
             yield Static("Enter save · Esc cancel", classes="hint")
 
     def on_mount(self) -> None:
-        self.query_one("#note-input", Input).focus()
+        self.set_focus(self.query_one("#note-input", Input))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

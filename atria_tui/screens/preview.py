@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from decimal import Decimal
-from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
@@ -26,12 +25,12 @@ from textual.widgets import Footer, Header, Input, ProgressBar, Static
 from atria_tui import codes
 from atria_tui.app import app_of
 from atria_tui.config import JobConfig
-from atria_tui.export import PLAN_HEADER, plan_rows, write_csv
+from atria_tui.export import PLAN_HEADER, plan_rows
 from atria_tui.model import Level, PlanItem
-from atria_tui.services.review import ReviewSession, initial_review, money, set_approved, summarize
+from atria_tui.services import review as rv
 from atria_tui.services.runs import RunResult, job_key, plan_job
 from atria_tui.store import INTERRUPTED, RUNNING
-from atria_tui.widgets.code_badge import badge_style, badge_text, row_style
+from atria_tui.widgets.code_badge import badge_style, badge_text, row_style, summary_text
 from atria_tui.widgets.grid import Column, Grid
 from atria_tui.widgets.log_table import LEVEL_FILTERS
 
@@ -95,18 +94,18 @@ class PreviewScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="preview.back"),
         Binding("c", "cancel_plan", "Cancel plan", show=False, id="preview.cancel"),
-        Binding("space", "toggle_approval", "Approve/reject", id="preview.toggle"),
-        Binding("A", "approve_shown(True)", "Approve shown", id="preview.approve_all"),
-        Binding("R", "approve_shown(False)", "Reject shown", id="preview.reject_all"),
+        Binding("space", "toggle_approval", "✓/✗", id="preview.toggle"),
+        Binding("A", "approve_shown(True)", "Approve all", id="preview.approve_all"),
+        Binding("R", "approve_shown(False)", "Reject all", id="preview.reject_all"),
         Binding("n", "note", "Note", id="preview.note"),
         Binding("f", "fixes", "Fixes", id="preview.fixes"),
         Binding("a", "apply", "Apply", id="preview.apply"),
         Binding("x", "export", "Export", id="preview.export"),
-        Binding("slash", "filter", "Filter", show=False, id="preview.filter"),
+        Binding("slash", "filter", "Filter", show=False, priority=True, id="preview.filter"),
         Binding("l", "cycle_level", "Level", show=False, id="preview.level"),
         Binding("k", "cycle_code", "Code", show=False, id="preview.code"),
         Binding("w", "changes_only", "Changes only", show=False, id="preview.changes"),
-        Binding("question_mark", "explain", "Code help", id="preview.explain"),
+        Binding("question_mark", "explain", "Why?", id="preview.explain"),
     ]
 
     class Progress(Message):
@@ -122,7 +121,7 @@ class PreviewScreen(Screen[None]):
     def __init__(self, job: JobConfig) -> None:
         super().__init__()
         self.job = job
-        self.session: ReviewSession | None = None
+        self.session: rv.ReviewSession | None = None
         self.result: RunResult | None = None
         self.planning = False
         self.level: Level | None = None
@@ -144,7 +143,7 @@ class PreviewScreen(Screen[None]):
             yield Static("", id="preview-mode")
         yield Grid(PLAN_COLUMNS, id="preview-grid", search=_search, row_key=lambda i: i.key,
                    row_style=lambda i: row_style(i.level, i.code),
-                   empty_text="No rows match the filter.")
+                   empty_text="The plan has no rows.")
         yield Footer()
 
     @property
@@ -227,10 +226,10 @@ class PreviewScreen(Screen[None]):
                 ("Planning failed: ", "bold #ff6b6b"), why,
                 f"  (run {result.run_id} has the log)"))
             return
-        plan = initial_review(result.plan, self.job.options.swing_threshold)
-        self.session = ReviewSession(self.job, result.context, plan, result.run_id)
+        plan = rv.initial_review(result.plan, self.job.options.swing_threshold)
+        self.session = rv.ReviewSession(self.job, result.context, plan, result.run_id)
         self.show_plan()
-        self.grid.focus()
+        self.set_focus(self.grid)
 
     def action_cancel_plan(self) -> None:
         if self.planning and self._cancel is not None:
@@ -254,22 +253,10 @@ class PreviewScreen(Screen[None]):
         if self.session is None:
             return
         plan = self.session.plan
-        s = summarize(plan.items, self.session.threshold)
-        text = Text()
-        text.append(f"Period {plan.period.start} → {plan.period.end} · "
-                    f"{self.job.task.psa_name} · run {self.session.run_id}\n", "dim")
-        for code, count in sorted(s.counts.items()):
-            level = codes.CATALOG[code].level if code in codes.CATALOG else Level.INFO
-            text.append(badge_text(f"{code} {count}"), badge_style(level, code))
-            text.append(" ")
-        text.append("\n")
-        text.append(f"{s.changes} change(s)", "bold")
-        text.append(f" · {s.approved} approved · ")
-        text.append(f"{s.to_review} to review", "bold #f0c05a" if s.to_review else "")
-        text.append(f" · Δ money {money(s.money)} (approved {money(s.approved_money)})")
-        if plan.fatal is not None:
-            text.append(f"\n{plan.fatal.code}: {plan.fatal.message}", "bold #ff6b6b")
-        self.query_one("#preview-summary", Static).update(text)
+        s = rv.summarize(plan.items, self.session.threshold)
+        head = (f"Period {plan.period.start} → {plan.period.end} · {self.job.task.psa_name} · "
+                f"run {self.session.run_id}")
+        self.query_one("#preview-summary", Static).update(summary_text(head, s, plan.fatal))
 
     def _show_mode(self) -> None:
         level = self.level.value + ("+" if self.level is not Level.ERROR else "") \
@@ -281,17 +268,7 @@ class PreviewScreen(Screen[None]):
         self.query_one("#preview-mode", Static).update(text)
 
     def _apply_predicate(self) -> None:
-        level, code, changes = self.level, self.code, self.changes_only
-        if level is None and code is None and not changes:
-            self.grid.set_predicate(None)
-        else:
-            rank = level.rank if level else -1
-
-            def keep(i: PlanItem) -> bool:
-                return (i.level.rank >= rank and (code is None or i.code == code)
-                        and (not changes or i.action.writes))
-
-            self.grid.set_predicate(keep)
+        self.grid.set_predicate(rv.plan_filter(self.level, self.code, self.changes_only))
         self._show_mode()
 
     def on_input_changed(self, event: Input.Changed) -> None:
@@ -302,10 +279,15 @@ class PreviewScreen(Screen[None]):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "preview-filter":
             event.stop()
-            self.grid.focus()
+            self.set_focus(self.grid)  # now, not later: typed keys follow at once
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # "/" is a priority key (the focus moves before the next key is routed) except
+        # while typing in a box, where it is just a character.
+        return not (action == "filter" and isinstance(self.focused, Input))
 
     def action_filter(self) -> None:
-        self.query_one("#preview-filter", Input).focus()
+        self.set_focus(self.query_one("#preview-filter", Input))
 
     def action_cycle_level(self) -> None:
         at = LEVEL_FILTERS.index(self.level)
@@ -342,7 +324,7 @@ class PreviewScreen(Screen[None]):
     def action_approve_shown(self, approved: bool) -> None:
         if self.session is None or self.planning:
             return
-        count = set_approved(self.grid.visible_rows(), approved)
+        count = rv.set_approved(self.grid.visible_rows(), approved)
         self.grid.refresh_rows(None)
         self.show_summary()
         verb = "Approved" if approved else "Rejected"
@@ -389,15 +371,11 @@ class PreviewScreen(Screen[None]):
         if plan.fatal is not None:
             self.notify(f"{plan.fatal.code}: nothing can be applied", severity="error")
             return
-        s = summarize(plan.items, self.session.threshold)
+        s = rv.summarize(plan.items, self.session.threshold)
         if not s.approved:
             self.notify("No approved changes to apply", severity="warning")
             return
-        body = (f"{s.approved} line(s) will change in {self.job.task.psa_name} for the period "
-                f"ending {plan.period.end}.\nMoney at stake: {s.at_stake:,.2f} "
-                f"(net Δ {money(s.approved_money)} per period).")
-        if s.changes > s.approved:
-            body += f"\n{s.changes - s.approved} change(s) not approved are left as they are."
+        body = rv.confirm_text(s, plan, self.job.task.psa_name)
 
         def answered(ok: bool | None) -> None:
             if ok:
@@ -407,21 +385,13 @@ class PreviewScreen(Screen[None]):
                                            confirm="Apply", danger=True), answered)
 
     def action_export(self) -> None:
-        from atria_tui.screens.export import ExportResult, ExportScreen
+        from atria_tui.screens.export import export_csv
 
         if self.session is None or self.planning:
             return
         rows = list(self.grid.visible_rows())
         folder = self.job.path.parent if self.job.path else app_of(self).jobs_dir
         stem = self.job.path.stem if self.job.path else "preview"
-        default = folder / f"{stem}-preview-{self.session.plan.period.end}.csv"
-
-        def write(path: Path) -> int:
-            return write_csv(path, PLAN_HEADER, plan_rows(rows))
-
-        def done(result: ExportResult | None) -> None:
-            if result:
-                self.notify(f"Wrote {result.rows} row(s) to {result.path}", title="Export")
-
-        self.app.push_screen(ExportScreen("Export the preview to CSV", default, write,
-                                          f"{len(rows)} row(s) as shown, with notes"), done)
+        export_csv(self, "Export the preview to CSV",
+                   folder / f"{stem}-preview-{self.session.plan.period.end}.csv",
+                   PLAN_HEADER, plan_rows(rows), f"{len(rows)} row(s) as shown, with notes")

@@ -64,6 +64,7 @@ class RunsScreen(Screen[None]):
         self.job_id = job_id
         self.label = label
         self.show_all = job_id is None
+        self.reverting = False
         self.runs: dict[str, RunRow] = {}
 
     def compose(self) -> ComposeResult:
@@ -142,6 +143,9 @@ class RunsScreen(Screen[None]):
         run = self.selected
         if run is None:
             return
+        if self.reverting:
+            self.notify("A revert is still running", severity="warning")
+            return
         if run.kind != "apply":
             self.notify(f"Run {run.id} is a {run.kind}: only apply runs wrote to the PSA, "
                         "so only they can be reverted", severity="warning")
@@ -162,6 +166,7 @@ class RunsScreen(Screen[None]):
 
         def answered(ok: bool | None) -> None:
             if ok:
+                self.reverting = True
                 self.query_one("#runs-status", Static).update(f"Reverting run {run.id}…")
                 self._revert(job, run.id)
 
@@ -179,6 +184,7 @@ class RunsScreen(Screen[None]):
         self.post_message(self.Reverted(result))
 
     def on_runs_screen_reverted(self, message: Reverted) -> None:
+        self.reverting = False
         status = self.query_one("#runs-status", Static)
         result = message.result
         if result is None:

@@ -10,7 +10,7 @@ shown as applied), and that re-planning costs no PSA request.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -22,11 +22,21 @@ from atria_tui import codes
 from atria_tui.adapters.http import PsaError
 from atria_tui.config import JobConfig
 from atria_tui.mappings import load_mappings, mappings_path, save_mappings
-from atria_tui.model import ZERO, CatalogItem, Mappings, Plan, PlanItem, PsaSnapshot, Task, norm
+from atria_tui.model import (
+    ZERO,
+    CatalogItem,
+    Level,
+    Mappings,
+    Plan,
+    PlanItem,
+    PsaSnapshot,
+    Task,
+    norm,
+)
 from atria_tui.params import ConfigError
 from atria_tui.reconcile import needs_review
 from atria_tui.services.psa import open_session
-from atria_tui.services.runs import PlanContext, RunAbort, Services, _secrets, prepare
+from atria_tui.services.runs import PlanContext, RunAbort, Services, prepare, resolve_secrets
 
 FixKind = Literal["customer", "sku", "description"]
 
@@ -107,6 +117,30 @@ def summarize(items: Sequence[PlanItem], swing_threshold: float = 0.25) -> Summa
         money=sum((i.money_delta for i in changes), ZERO),
         approved_money=sum((i.money_delta for i in approved), ZERO),
         at_stake=sum((abs(i.money_delta) for i in approved), ZERO))
+
+
+def plan_filter(level: Level | None, code: str | None, changes_only: bool
+                ) -> Callable[[PlanItem], bool] | None:
+    """The preview's filter: at least `level`, exactly `code`, only rows that write."""
+    if level is None and code is None and not changes_only:
+        return None
+    rank = level.rank if level else -1
+
+    def keep(i: PlanItem) -> bool:
+        return (i.level.rank >= rank and (code is None or i.code == code)
+                and (not changes_only or i.action.writes))
+
+    return keep
+
+
+def confirm_text(s: Summary, plan: Plan, psa: str) -> str:
+    """What the apply confirmation states: how many lines change and the money at stake."""
+    body = (f"{s.approved} line(s) will change in {psa} for the period ending "
+            f"{plan.period.end}.\nMoney at stake: {s.at_stake:,.2f} "
+            f"(net Δ {money(s.approved_money)} per period).")
+    if s.changes > s.approved:
+        body += f"\n{s.changes - s.approved} change(s) not approved are left as they are."
+    return body
 
 
 def notes_of(items: Iterable[PlanItem]) -> dict[tuple[str, str], str]:
@@ -228,7 +262,8 @@ def product_choices(catalog: Iterable[CatalogItem]) -> list[Choice]:
             continue
         seen.add(item.id)
         detail = f"{item.price:,.2f}" + ("" if item.active else " · inactive")
-        out.append(Choice("product", item.code, item.name or item.description, detail,
+        label = item.description if norm(item.name) == norm(item.code) else item.name
+        out.append(Choice("product", item.code, label or item.name, detail,
                           usable=item.active and item.can_be_line, item=item))
     return sorted(out, key=lambda c: (norm(c.value), c.item.id if c.item else ""))
 
@@ -268,7 +303,7 @@ async def full_catalog(svc: Services, job: JobConfig, snapshot: PsaSnapshot
         return list(snapshot.catalog)
     try:
         _, api_url = prepare(svc, job)
-        found = _secrets(svc, job, api_url)
+        found = resolve_secrets(svc, job, api_url)
     except RunAbort as abort:
         raise ReviewError(abort.entry.message) from None
     session = open_session(job, api_url, found, today=svc.today(), transport=svc.transport)

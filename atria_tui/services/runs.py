@@ -154,7 +154,8 @@ def job_key(job: JobConfig) -> str:
     return job.id or (job.path.stem if job.path else job.label)
 
 
-def _secrets(svc: Services, job: JobConfig, api_url: str) -> dict[str, str]:
+def resolve_secrets(svc: Services, job: JobConfig, api_url: str) -> dict[str, str]:
+    """The PSA secrets of a run (store, env overrides, demo credentials for sandbox URLs)."""
     task = job.task
     try:
         found = dict(svc.secrets.resolve(job_key(job), SECRETS[task], env=svc.environ))
@@ -199,6 +200,10 @@ def psa_abort(task: Task, exc: PsaError) -> RunAbort:
         return RunAbort(codes.entry(code_for(task, "CW13", "KS13"), error=exc.message))
     if exc.kind == "auth" and task is Task.KASEYA:
         return RunAbort(codes.entry("KS17"))
+    if exc.kind == "budget" and task is Task.KASEYA:
+        return RunAbort(codes.entry("KS02", error=f"{exc.message}. Run again later, and set "
+                                    "[options] call_budget_per_hour no higher than the "
+                                    "tenant's hourly limit so runs pace themselves"))
     return RunAbort(codes.entry(code_for(task, "CW02", "KS02"), error=exc.message))
 
 
@@ -233,7 +238,7 @@ async def _plan(svc: Services, run: _Run, progress: Progress | None
                               period_end=params.period.end.isoformat()))
     if not api_url.strip():
         raise RunAbort(codes.entry(code_for(job.task, "CW17", "KS20")))
-    secrets = _secrets(svc, job, api_url)
+    secrets = resolve_secrets(svc, job, api_url)
     if progress:
         progress("Reading Atria billing records", 0, 0)
     records = await _read_source(svc, job, params)
@@ -306,7 +311,7 @@ async def apply_job(svc: Services, job: JobConfig, *, reviewed: Plan | None = No
 async def _execute(svc: Services, job: JobConfig, run: _Run, p: Plan,
                    progress: Progress | None) -> tuple[ApplyOutcome, int]:
     _, api_url = prepare(svc, job)
-    secrets = _secrets(svc, job, api_url)
+    secrets = resolve_secrets(svc, job, api_url)
     session = open_session(job, api_url, secrets, today=svc.today(), transport=svc.transport)
     bracket = (codes.entry("KS18"), codes.entry("KS19")) if job.task is Task.KASEYA else None
 
@@ -357,7 +362,7 @@ async def revert_run(svc: Services, job: JobConfig, run_id: int, *,
     run = _Run(svc, job, "revert", sink, of_run=run_id)
     try:
         _, api_url = prepare(svc, job)
-        secrets = _secrets(svc, job, api_url)
+        secrets = resolve_secrets(svc, job, api_url)
     except RunAbort as abort:
         await run.log(abort.entry)
         return RunResult(run.run_id, job, await run.finish(abort.entry), run.entries,

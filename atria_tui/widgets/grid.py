@@ -12,20 +12,20 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Hashable, Iterator, Sequence
-from functools import lru_cache
+from dataclasses import replace
 from typing import Any, ClassVar, Generic
 
 from rich.segment import Segment
-from rich.style import Style
 from textual import events
 from textual.binding import Binding, BindingType
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
-from atria_tui.widgets.grid_model import Column, GridModel, IndexResult, Query, R, fit, measure
+from atria_tui.widgets import grid_model as gm
+from atria_tui.widgets.grid_model import Column, GridModel, IndexResult, Query, R, measure
 
 __all__ = ["Column", "Grid"]
 
@@ -33,9 +33,14 @@ __all__ = ["Column", "Grid"]
 THREAD_THRESHOLD = 5000
 
 
-@lru_cache(maxsize=256)
-def parse_style(text: str) -> Style:
-    return Style.parse(text) if text else Style()
+class _GridMessage(Message):
+    def __init__(self, grid: Grid[Any]) -> None:
+        super().__init__()
+        self.grid = grid
+
+    @property
+    def control(self) -> Grid[Any]:
+        return self.grid
 
 
 class Grid(ScrollView, Generic[R], can_focus=True):
@@ -57,58 +62,50 @@ class Grid(ScrollView, Generic[R], can_focus=True):
     DEFAULT_CSS = """
     Grid { height: 1fr; background: $surface; }
     Grid > .grid--header { text-style: bold; background: $panel; color: $text; }
-    Grid > .grid--cursor { background: $accent 50%; }
-    Grid > .grid--cursor-blurred { background: $accent 20%; }
+    Grid > .grid--cursor {
+        background: $block-cursor-background;
+        color: $block-cursor-foreground;
+        text-style: $block-cursor-text-style;
+    }
+    Grid > .grid--cursor-blurred {
+        background: $block-cursor-blurred-background;
+        color: $block-cursor-blurred-foreground;
+    }
     Grid > .grid--empty { color: $text-muted; text-style: italic; }
     """
 
-    class Reindexed(Message):
+    class Reindexed(_GridMessage):
         """The visible rows changed (sort, filter, new rows); `elapsed` in seconds."""
 
         def __init__(self, grid: Grid[Any], count: int, elapsed: float) -> None:
-            super().__init__()
-            self.grid = grid
-            self.count = count
-            self.elapsed = elapsed
+            super().__init__(grid)
+            self.count, self.elapsed = count, elapsed
 
-        @property
-        def control(self) -> Grid[Any]:
-            return self.grid
-
-    class CursorMoved(Message):
+    class CursorMoved(_GridMessage):
         def __init__(self, grid: Grid[Any], row: Any | None) -> None:
-            super().__init__()
-            self.grid = grid
+            super().__init__(grid)
             self.row = row
 
-        @property
-        def control(self) -> Grid[Any]:
-            return self.grid
-
-    class Selected(Message):
+    class Selected(_GridMessage):
         """Enter (or a double click) on a row."""
 
         def __init__(self, grid: Grid[Any], row: Any) -> None:
-            super().__init__()
-            self.grid = grid
+            super().__init__(grid)
             self.row = row
-
-        @property
-        def control(self) -> Grid[Any]:
-            return self.grid
 
     def __init__(self, columns: Sequence[Column[R]], *,
                  search: Callable[[R], str] | None = None,
                  row_style: Callable[[R], str] | None = None,
                  row_key: Callable[[R], Hashable] | None = None,
                  empty_text: str = "Nothing to show.",
+                 no_match_text: str = "No rows match the search or filter.",
                  threshold: int = THREAD_THRESHOLD,
                  name: str | None = None, id: str | None = None,
                  classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.model: GridModel[R] = GridModel(columns, search)
         self.row_style = row_style
-        self.empty_text = empty_text
+        self.empty_text, self.no_match_text = empty_text, no_match_text
         self.threshold = threshold
         self.widths = measure(columns, [])
         self.row_key = row_key
@@ -117,6 +114,8 @@ class Grid(ScrollView, Generic[R], can_focus=True):
         self._pending: Worker[None] | None = None
         self._restore: int | None = None
         self._restore_key: Hashable | None = None
+        self._frame: gm.Frame | None = None
+        self._following = False
 
     # -- headless API (also used by the screens and the benchmark) -----------------------------
 
@@ -158,13 +157,15 @@ class Grid(ScrollView, Generic[R], can_focus=True):
             self.cursor = len(self.model) - 1
         self._changed(t0)
         if follow:
-            self._scroll_to_cursor()
+            self._following = True
+            # After the refresh: the new virtual size must be laid out before scrolling.
+            self.call_after_refresh(self._follow_tail)
 
     def sort_by(self, col: int | str | None, reverse: bool = False) -> None:
         """Sort by a column (index or key); None restores the natural order."""
-        number = self._column_number(col) if col is not None else None
+        number = self.model.column_number(col) if col is not None else None
         q = self.model.query
-        self.model.query = Query(number, reverse, q.text, q.predicate)
+        self.model.query = replace(q, sort_col=number, reverse=reverse)
         if number is not None and number == q.sort_col and self._pending is None:
             # Same column: the index stays ascending, only the reading direction flips.
             if reverse != q.reverse and len(self.model):
@@ -180,14 +181,13 @@ class Grid(ScrollView, Generic[R], can_focus=True):
         q = self.model.query
         if text.strip() == q.text:
             return
-        self.model.query = Query(q.sort_col, q.reverse, text.strip(), q.predicate)
+        self.model.query = replace(q, text=text.strip())
         self._remember()
         self._reindex()
 
     def set_predicate(self, predicate: Callable[[R], bool] | None) -> None:
         """An extra filter (level, code, customer) combined with the text filter."""
-        q = self.model.query
-        self.model.query = Query(q.sort_col, q.reverse, q.text, predicate)
+        self.model.query = replace(self.model.query, predicate=predicate)
         self._remember()
         self._reindex()
 
@@ -207,14 +207,6 @@ class Grid(ScrollView, Generic[R], can_focus=True):
             await asyncio.sleep(0)
 
     # -- index computation ---------------------------------------------------------------------
-
-    def _column_number(self, col: int | str) -> int:
-        if isinstance(col, int):
-            return col
-        for number, c in enumerate(self.columns):
-            if c.key == col:
-                return number
-        raise KeyError(f"no column {col!r}")
 
     def _remember(self) -> None:
         self._restore = self.model.row_number(self.cursor) if len(self.model) else None
@@ -271,23 +263,22 @@ class Grid(ScrollView, Generic[R], can_focus=True):
     # -- geometry ------------------------------------------------------------------------------
 
     def _layout(self) -> list[int]:
-        """Widths as drawn: the flex column takes the room the others leave."""
-        widths = list(self.widths)
-        gaps = len(widths) - 1 if widths else 0
-        room = self.scrollable_content_region.width - sum(widths) - gaps
-        for number, col in enumerate(self.columns):
-            if col.flex:
-                widths[number] = max(col.min_width, widths[number] + max(0, room))
-                break
-        return widths
+        return gm.layout(self.columns, self.widths, self.scrollable_content_region.width)
 
     def _update_virtual_size(self) -> None:
-        widths = self._layout()
-        total = sum(widths) + max(0, len(widths) - 1)
-        self.virtual_size = Size(total, len(self.model) + 1)
+        self.virtual_size = Size(gm.min_width(self.columns, self.widths), len(self.model) + 1)
 
     def on_resize(self, event: events.Resize) -> None:
         self._update_virtual_size()
+        if self._following:
+            self.call_after_refresh(self._follow_tail)
+
+    def _follow_tail(self) -> None:
+        """A streaming log shows its newest line while the cursor stays on the last row."""
+        if self._following and len(self.model) and self.cursor == len(self.model) - 1:
+            self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
+        else:
+            self._following = False
 
     @property
     def _page(self) -> int:
@@ -307,8 +298,9 @@ class Grid(ScrollView, Generic[R], can_focus=True):
         count = len(self.model)
         pos = max(0, min(pos, count - 1)) if count else 0
         if pos != self.cursor:
-            self.cursor = pos
-            self.refresh()
+            old, self.cursor = self.cursor, pos
+            self._refresh_position(old)
+            self._refresh_position(pos)
         self._scroll_to_cursor()
         self.post_message(self.CursorMoved(self, self.cursor_row))
 
@@ -341,7 +333,7 @@ class Grid(ScrollView, Generic[R], can_focus=True):
         if offset is None:
             return
         if offset.y == 0:
-            number = self._column_at(offset.x + int(self.scroll_x))
+            number = gm.column_at(self._layout(), offset.x + int(self.scroll_x))
             if number is not None:
                 q = self.model.query
                 self.sort_by(number, not q.reverse if q.sort_col == number else False)
@@ -350,71 +342,48 @@ class Grid(ScrollView, Generic[R], can_focus=True):
         if event.chain >= 2:
             self.action_select()
 
-    def _column_at(self, x: int) -> int | None:
-        left = 0
-        for number, width in enumerate(self._layout()):
-            if left <= x < left + width + 1:
-                return number
-            left += width + 1
-        return None
-
     # -- rendering -----------------------------------------------------------------------------
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """Styles and widths are looked up once per paint, not once per line."""
+        self._frame = self._frame_styles()
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._frame = None
+
+    def _frame_styles(self) -> gm.Frame:
+        cursor = "grid--cursor" if self.has_focus else "grid--cursor-blurred"
+        return gm.Frame(self.rich_style, self.get_component_rich_style("grid--header"),
+                        self.get_component_rich_style(cursor, partial=True),
+                        self.get_component_rich_style("grid--empty"), self._layout(),
+                        self.scrollable_content_region.width)
+
     def render_line(self, y: int) -> Strip:
-        width = self.scrollable_content_region.width
+        frame = self._frame or self._frame_styles()
+        width = frame.width
         scroll_x, scroll_y = self.scroll_offset
-        base = self.rich_style
-        widths = self._layout()
         if y == 0:
-            strip = self._header(widths)
+            strip = Strip(gm.header_segments(self.columns, frame, self.model.query))
         else:
             pos = y - 1 + scroll_y
             if pos >= len(self.model):
                 if pos == 0 and y == 1:
-                    style = self.get_component_rich_style("grid--empty")
-                    return Strip([Segment(fit(" " + self.empty_text, width), style)], width)
-                return Strip.blank(width, base)
-            strip = self._row(pos, widths)
-        return strip.crop_extend(scroll_x, scroll_x + width, base)
+                    empty = self.empty_text if not self.model.rows else self.no_match_text
+                    text = gm.fit(" " + empty, width)
+                    return Strip([Segment(text, frame.empty)], width)
+                return Strip.blank(width, frame.base)
+            row = self.model.row_at(pos)
+            style = gm.parse_style(self.row_style(row)) if self.row_style else None
+            strip = Strip(gm.row_segments(row, self.columns, frame, style, pos == self.cursor))
+        return strip.crop_extend(scroll_x, scroll_x + width, frame.base)
 
-    def _header(self, widths: list[int]) -> Strip:
-        style = self.get_component_rich_style("grid--header")
-        q = self.model.query
-        segments: list[Segment] = []
-        for number, (col, w) in enumerate(zip(self.columns, widths, strict=True)):
-            label = col.label
-            if q.sort_col == number:
-                label += " ▼" if q.reverse else " ▲"
-            if number:
-                segments.append(Segment(" ", style))
-            segments.append(Segment(fit(label, w, col.align), style))
-        return Strip(segments)
-
-    def _row(self, pos: int, widths: list[int]) -> Strip:
-        row = self.model.row_at(pos)
-        base = self.rich_style
-        if self.row_style is not None:
-            base = base + parse_style(self.row_style(row))
-        if pos == self.cursor:
-            name = "grid--cursor" if self.has_focus else "grid--cursor-blurred"
-            cursor = self.get_component_rich_style(name, partial=True)
-            base = base + cursor
-        else:
-            cursor = None
-        segments: list[Segment] = []
-        for number, (col, w) in enumerate(zip(self.columns, widths, strict=True)):
-            style = base
-            if col.style is not None:
-                style = base + parse_style(col.style(row))
-                if cursor is not None and cursor.bgcolor is not None:
-                    style = style + Style(bgcolor=cursor.bgcolor)
-            if number:
-                segments.append(Segment(" ", base))
-            segments.append(Segment(fit(col.text(row), w, col.align), style))
-        return Strip(segments)
+    def _refresh_position(self, pos: int) -> None:
+        line = pos + 1 - int(self.scroll_y)
+        if 1 <= line < self.size.height:
+            self.refresh(Region(0, line, self.size.width, 1))
 
     def on_focus(self) -> None:
-        self.refresh()
+        self.refresh()  # the cursor's colour says whether the grid has the focus
 
-    def on_blur(self) -> None:
-        self.refresh()
+    on_blur = on_focus

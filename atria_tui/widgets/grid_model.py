@@ -13,9 +13,12 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Generic, Literal, TypeVar
 
 from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
 
 R = TypeVar("R")
 
@@ -69,6 +72,35 @@ def measure(columns: Sequence[Column[R]], rows: Sequence[R], size: int = 300) ->
         widest = max([cell_len(col.label) + 2, *(cell_len(col.text(r)) for r in picked)])
         widths.append(max(col.min_width, min(col.max_width, widest)))
     return widths
+
+
+def layout(columns: Sequence[Column[R]], widths: Sequence[int], room: int) -> list[int]:
+    """Widths as drawn: the (first) flex column takes the room the others leave."""
+    out = list(widths)
+    spare = room - sum(out) - max(0, len(out) - 1)
+    for number, col in enumerate(columns):
+        if col.flex:
+            out[number] = max(col.min_width, out[number] + max(0, spare))
+            break
+    return out
+
+
+def min_width(columns: Sequence[Column[R]], widths: Sequence[int]) -> int:
+    """The table's scrollable width: a flex column counts at its minimum, so only columns
+    that cannot shrink make it scroll sideways (and a scrollbar that appears cannot feed
+    back into the width that made it appear)."""
+    total = sum(c.min_width if c.flex else w for c, w in zip(columns, widths, strict=True))
+    return total + max(0, len(widths) - 1)
+
+
+def column_at(widths: Sequence[int], x: int) -> int | None:
+    """The column under cell `x` (a column owns the gap on its right)."""
+    left = 0
+    for number, width in enumerate(widths):
+        if left <= x < left + width + 1:
+            return number
+        left += width + 1
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +159,14 @@ class GridModel(Generic[R]):
         except ValueError:
             return None
         return len(self.index) - 1 - at if self.query.reverse else at
+
+    def column_number(self, col: int | str) -> int:
+        if isinstance(col, int):
+            return col
+        for number, c in enumerate(self.columns):
+            if c.key == col:
+                return number
+        raise KeyError(f"no column {col!r}")
 
     def search_text(self, row: R) -> str:
         if self.search is not None:
@@ -263,3 +303,57 @@ def fit(text: str, width: int, align: Literal["left", "right"] = "left") -> str:
         return set_cell_size(clean, width - 1) + "…" if width > 1 else "…"
     pad = " " * (width - size)
     return pad + clean if align == "right" else clean + pad
+
+
+# --- drawing one line (Rich only: the widget crops and paints it) ---------------------------
+
+
+@lru_cache(maxsize=256)
+def parse_style(text: str) -> Style:
+    return Style.parse(text) if text else Style()
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """What every line of one paint shares: styles from the CSS, widths as laid out."""
+
+    base: Style
+    header: Style
+    cursor: Style
+    empty: Style
+    widths: list[int]
+    width: int
+
+
+def header_segments(columns: Sequence[Column[R]], frame: Frame, query: Query[R]
+                    ) -> list[Segment]:
+    segments: list[Segment] = []
+    for number, (col, w) in enumerate(zip(columns, frame.widths, strict=True)):
+        label = col.label
+        if query.sort_col == number:
+            label += " ▼" if query.reverse else " ▲"
+        if number:
+            segments.append(Segment(" ", frame.header))
+        segments.append(Segment(fit(label, w, col.align), frame.header))
+    return segments
+
+
+def row_segments(row: R, columns: Sequence[Column[R]], frame: Frame, row_style: Style | None,
+                 on_cursor: bool) -> list[Segment]:
+    """A row's cells: the row's level colour, a cell's badge, the cursor over both."""
+    base = frame.base + row_style if row_style is not None else frame.base
+    if on_cursor:
+        base = base + frame.cursor
+    cursor_bg = Style(bgcolor=frame.cursor.bgcolor) if on_cursor and frame.cursor.bgcolor \
+        else None
+    segments: list[Segment] = []
+    for number, (col, w) in enumerate(zip(columns, frame.widths, strict=True)):
+        style = base
+        if col.style is not None:
+            style = base + parse_style(col.style(row))
+            if cursor_bg is not None:
+                style = style + cursor_bg
+        if number:
+            segments.append(Segment(" ", base))
+        segments.append(Segment(fit(col.text(row), w, col.align), style))
+    return segments

@@ -60,7 +60,7 @@ class LogTable(Vertical):
     """Search box (code and message), level filter, counters, and the Grid of entries."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("slash", "search", "Search", id="log.search"),
+        Binding("slash", "search", "Search", priority=True, id="log.search"),
         Binding("l", "cycle_level", "Level", id="log.level"),
     ]
 
@@ -143,10 +143,15 @@ class LogTable(Vertical):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "log-search":
             event.stop()
-            self.grid.focus()
+            self.screen.set_focus(self.grid)  # now: the next key goes there
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # "/" is a priority key so the focus moves before the next typed key is routed;
+        # in the search box itself it is just a character.
+        return not (action == "search" and isinstance(self.screen.focused, Input))
 
     def action_search(self) -> None:
-        self.query_one("#log-search", Input).focus()
+        self.screen.set_focus(self.query_one("#log-search", Input))
 
     def search(self, text: str) -> None:
         self.query_one("#log-search", Input).value = text

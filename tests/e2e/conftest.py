@@ -123,3 +123,86 @@ def cw_job(tmp_path: Path, server: Server, name: str = "cw", **params: Any) -> P
     path = tmp_path / f"{name}.toml"
     path.write_text(text)
     return path
+
+
+# --- Kaseya BMS and the Atria API source ---------------------------------------------------
+
+KS_API = "/kaseya"
+
+
+def _ks_env() -> dict[str, str]:
+    from atria_tui.sandbox.ks_state import DEMO_SECRETS
+    from atria_tui.secrets import env_name
+
+    return {env_name(k): v for k, v in DEMO_SECRETS.items()}
+
+
+KS_SECRETS = _ks_env()
+
+
+def ks_units(server: Server, *, live_only: bool = True) -> dict[tuple[str, str], list[float]]:
+    """(account code, service name) → units of the lines of Recurring Services contracts
+    (only Active ones unless `live_only` is off), read from the emulator's state."""
+    out: dict[tuple[str, str], list[float]] = {}
+    for account in server.get(KS_API + "/_sandbox/state")["data"]["accounts"]:
+        for contract in account["contracts"]:
+            if contract["contractType"] != "Recurring Services":
+                continue
+            if live_only and contract["status"] != "Active":
+                continue
+            for line in contract["lines"]:
+                key = (account["accountCode"], line["serviceName"])
+                out.setdefault(key, []).append(line["units"])
+    return {k: sorted(v) for k, v in out.items()}
+
+
+@pytest.fixture
+def ks_server(server: Server) -> Iterator[Server]:
+    """The served sandbox with Kaseya's data, faults and knobs back to their defaults,
+    before and after: a test that slows it down or shrinks its budget must not leak."""
+    from dataclasses import asdict
+
+    from atria_tui.sandbox.ks_types import SandboxConfig
+
+    defaults = asdict(SandboxConfig())
+    server.post(KS_API + "/_sandbox/config", defaults)
+    server.post(KS_API + "/_sandbox/reset")
+    yield server
+    server.post(KS_API + "/_sandbox/config", defaults)
+    server.post(KS_API + "/_sandbox/reset")
+
+
+@pytest.fixture
+def ks_cli(cli: Cli) -> Cli:
+    """The CLI with the Kaseya demo credentials in the environment (as cron would have)."""
+    return Cli(cli.home, {**cli.env, **KS_SECRETS})
+
+
+def edit_job(template: Path, target: Path, *, parameters: dict[str, Any] | None = None,
+             source: dict[str, Any] | None = None,
+             options: dict[str, Any] | None = None) -> Path:
+    """A copy of a sample job with tables changed; relative source paths made absolute."""
+    import tomllib
+
+    import tomli_w
+
+    data = tomllib.loads(template.read_text(encoding="utf-8"))
+    src = data.setdefault("source", {})
+    if src.get("path"):
+        src["path"] = str((template.parent / src["path"]).resolve())
+    if source is not None:
+        data["source"] = source
+    data.setdefault("parameters", {}).update(parameters or {})
+    if options:
+        data.setdefault("options", {}).update(options)
+    target.write_text(tomli_w.dumps(data), encoding="utf-8")
+    return target
+
+
+def ks_job(tmp_path: Path, server: Server, name: str = "ks", *,
+           source: dict[str, Any] | None = None, options: dict[str, Any] | None = None,
+           **params: Any) -> Path:
+    """The Kaseya demo job, pointed at the served sandbox over real HTTP."""
+    return edit_job(SAMPLES / "demo-kaseya.toml", tmp_path / f"{name}.toml",
+                    parameters={"ApiUrl": server.base + KS_API, **params}, source=source,
+                    options=options)

@@ -32,7 +32,9 @@ async def open_form(app: AtriaApp, pilot: object, row: int = 0) -> JobFormScreen
     return app.screen
 
 
-async def test_fields_are_checked_as_typed(app_factory: AppFactory) -> None:
+async def test_fields_are_checked_as_typed_and_block_saving(app_factory: AppFactory,
+                                                            jobs_dir: Path) -> None:
+    before = (jobs_dir / CW).read_text()
     app = app_factory()
     async with app.run_test(size=(140, 40)) as pilot:
         form = await open_form(app, pilot)
@@ -59,18 +61,10 @@ async def test_fields_are_checked_as_typed(app_factory: AppFactory) -> None:
         form.query_one("#f-day", Input).value = "30"
         await pilot.pause()
         assert "from 1 to 28" in hint(form, "h-day")
-
-
-async def test_save_is_refused_while_a_field_is_wrong(app_factory: AppFactory,
-                                                      jobs_dir: Path) -> None:
-    before = (jobs_dir / CW).read_text()
-    app = app_factory()
-    async with app.run_test(size=(140, 40)) as pilot:
-        form = await open_form(app, pilot)
-        form.query_one("#f-cron", Input).value = "every day"
+        form.query_one("#f-label", Input).focus()
         await pilot.press("ctrl+s")
-        assert app.screen is form
-        assert form.query_one("#f-cron", Input).has_focus
+        assert app.screen is form  # refused, focus on the first wrong field
+        assert cron.has_focus
         assert (jobs_dir / CW).read_text() == before
 
 

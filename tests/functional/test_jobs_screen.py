@@ -184,13 +184,13 @@ async def test_command_palette_offers_jobs_runs_and_help(app_factory: AppFactory
         assert "Help: log codes" in texts
         await pilot.press("ctrl+p")
         await pilot.pause()
-        for ch in "Edit Demo Kaseya":
-            await pilot.press("space" if ch == " " else ch)
+        await pilot.press("E", "d", "i", "t", "space", "K", "a", "s")
         await wait_for(pilot, lambda: app.screen.query_one(CommandList).option_count > 0)
         await pilot.pause(0.3)
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, JobFormScreen))
-        assert app.screen.job.id == "demo-kaseya"
+        form = app.screen
+        assert isinstance(form, JobFormScreen) and form.job.id == "demo-kaseya"
 
 
 async def test_preview_key_opens_the_review_screen(app_factory: AppFactory) -> None:

@@ -52,6 +52,10 @@ async def test_runs_of_a_job_newest_first_and_all_jobs(app_factory: AppFactory,
         assert listed[1][4] == FAILED
         await pilot.press("a")
         assert [r[0] for r in table_rows(screen)] == [str(other), str(apply), str(plan)]
+        app.open_log(999)
+        await pilot.pause()
+        assert app.screen is screen
+        assert any("Run 999 does not exist" in n.message for n in app._notifications)
 
 
 async def test_revert_only_apply_runs_after_confirmation(app_factory: AppFactory,
@@ -89,12 +93,3 @@ async def test_enter_opens_the_run_log(app_factory: AppFactory, services: Servic
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, log.LogScreen)
-
-
-async def test_open_log_of_a_missing_run_is_a_message(app_factory: AppFactory) -> None:
-    app = app_factory()
-    async with app.run_test(size=(140, 40)) as pilot:
-        app.open_log(999)
-        await pilot.pause()
-        assert not isinstance(app.screen, RunsScreen)
-        assert any("Run 999 does not exist" in n.message for n in app._notifications)

@@ -148,7 +148,7 @@ def test_problem_codes(task: Task, missing_bi: str, no_account: str, no_sku: str
 
 def test_fixes_for_sku_and_description_mappings() -> None:
     s = snap({"FAX-LINE": 1})
-    m = Mappings(skus={"legacy-fax": "FAX-LINE"}, descriptions={"fax line": "FAX-LINE"})
+    m = Mappings(skus={"LEGACY-FAX": "FAX-LINE"}, descriptions={"Fax line": "FAX-LINE"})
     assert plan([rec("ASP", "LEGACY-FAX", 2)], s, params(), m).items[0].code == "CW07"
     assert plan([rec("ASP", "", 2, desc="Fax line")], s, params(), m).items[0].code == "CW07"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import shutil
 import tomllib
 from collections.abc import Iterator
@@ -50,12 +51,27 @@ def demo_job(folder: Path, name: str = "demo-connectwise") -> Path:
     return save_job(job, folder / f"{name}.toml")
 
 
-@pytest.fixture
-def planned(tmp_path: Path, svc: Services) -> RunResult:
-    job = load_job(demo_job(tmp_path / "jobs"))
-    result = asyncio.run(plan_job(svc, job))
+@pytest.fixture(scope="module")
+def _planned_once(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
+    """One plan of the demo for the module (planning is the slow part); tests get copies."""
+    folder = tmp_path_factory.mktemp("review-plan")
+    store = Store(folder / "atria.db")
+    svc = Services(store=store, secrets=SecretStore(folder), environ={})
+    reset_shared()
+    result = asyncio.run(plan_job(svc, load_job(demo_job(folder / "jobs"))))
+    store.close()
     assert result.plan is not None and result.context is not None
-    rv.initial_review(result.plan, job.options.swing_threshold)
+    return result
+
+
+@pytest.fixture
+def planned(_planned_once: RunResult, tmp_path: Path) -> RunResult:
+    result = copy.deepcopy(_planned_once)
+    result.job.path = demo_job(tmp_path / "jobs")  # this test's own mappings file
+    if result.context is not None:
+        result.context.job = result.job
+    assert result.plan is not None
+    rv.initial_review(result.plan, result.job.options.swing_threshold)
     return result
 
 

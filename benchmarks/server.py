@@ -1,0 +1,293 @@
+"""The sandboxes served on 127.0.0.1 in a child process, with latency and a shared clock.
+
+Why a child process: the client's peak RSS must be the tool's own, and on 2 cores the
+server gets the other one instead of fighting the client for the GIL.
+
+Why a virtual clock: Kaseya allows 1,500 calls per hour per endpoint, so a 2,000-customer
+plan really waits about an hour. Waiting for real would make the benchmark useless, so the
+client's call budget, its token clock and the emulator's clock all read one shared offset;
+a wait advances the offset instead of sleeping. The emulator still enforces the budget
+against that clock, so a client that overspends gets 429s exactly as on a real tenant,
+and the offset afterwards *is* the time the budget imposed.
+
+Why indexes: the emulators answer every request by scanning whole tables (ConnectWise
+re-derives the field schema of every addition per list request and filters all additions
+per agreement; Kaseya scans every line per contract). At 10,000 lines that costs the
+server 0.1-0.4 s per request, which no real PSA does, and would swamp the 20 ms latency
+being measured. `_index()` swaps those scans for indexes with the same answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import json
+import multiprocessing as mp
+import socket
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from multiprocessing.sharedctypes import Synchronized
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+CW_ROOT = "/connectwise/v4_6_release/apis/3.0"
+KS_ROOT = "/kaseya"
+
+
+class VirtualClock:
+    """Real time plus a shared offset that jumps over waits nobody needs to sit through.
+
+    A discrete-event rule: a sleeper is woken when real time reaches its wake-up, or, once
+    the client has had no request in flight for `QUIET` seconds (everything left is
+    waiting), the clock jumps to the earliest wake-up. So work that would really happen
+    during a wait (requests already granted and queued) still happens before the jump, and
+    the offset at the end is exactly the waiting the budget imposed. Requests are counted
+    by `CountingTransport`.
+    """
+
+    QUIET = 0.05
+    TICK = 0.005
+
+    def __init__(self, offset: Synchronized[float]) -> None:
+        self.offset = offset
+        self.in_flight = 0
+        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._seq = 0
+        self._keeper: asyncio.Task[None] | None = None
+
+    @property
+    def skipped(self) -> float:
+        """Seconds of waiting skipped so far."""
+        return float(self.offset.value)
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self.offset.value
+
+    def utcnow(self) -> datetime:
+        return datetime.now(UTC) + timedelta(seconds=self.offset.value)
+
+    async def sleep(self, seconds: float) -> None:
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        loop = asyncio.get_running_loop()
+        wake: asyncio.Future[None] = loop.create_future()
+        self._seq += 1
+        heapq.heappush(self._sleepers, (self.monotonic() + seconds, self._seq, wake))
+        if self._keeper is None or self._keeper.done():
+            self._keeper = loop.create_task(self._keep())
+        await wake
+
+    async def _keep(self) -> None:
+        quiet_since = time.monotonic()
+        while self._sleepers:
+            await asyncio.sleep(self.TICK)
+            real = time.monotonic()
+            if self.in_flight:
+                quiet_since = real
+            elif real - quiet_since >= self.QUIET:
+                ahead = self._sleepers[0][0] - self.monotonic()
+                if ahead > 0:
+                    self.offset.value += ahead
+                quiet_since = real
+            now = self.monotonic()
+            while self._sleepers and self._sleepers[0][0] <= now:
+                wake = heapq.heappop(self._sleepers)[2]
+                if not wake.done():
+                    wake.set_result(None)
+
+    def transport(self) -> CountingTransport:
+        return CountingTransport(self)
+
+
+class CountingTransport(httpx.AsyncBaseTransport):
+    """Loopback HTTP that tells the clock when requests are in flight; reusable after
+    `aclose` (each session of a run closes its client)."""
+
+    def __init__(self, clock: VirtualClock) -> None:
+        self.clock = clock
+        self._inner: httpx.AsyncHTTPTransport | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self._inner is None:
+            self._inner = httpx.AsyncHTTPTransport()
+        self.clock.in_flight += 1
+        try:
+            return await self._inner.handle_async_request(request)
+        finally:
+            self.clock.in_flight -= 1
+
+    async def aclose(self) -> None:
+        if self._inner is not None:
+            await self._inner.aclose()
+            self._inner = None
+
+
+# --- indexes (in the child process only) ------------------------------------------------
+
+
+def _memo_schema(real: Callable[[Iterable[Mapping[str, Any]]], Any]) -> Callable[..., Any]:
+    """`known_paths` remembered per table shape: same rows (by count, first, last) → same schema."""
+    cache: dict[tuple[int, int, int], Any] = {}
+
+    def known_paths(rows: Iterable[Mapping[str, Any]]) -> Any:
+        items = rows if isinstance(rows, list) else list(rows)
+        if not items:
+            return real(items)
+        key = (len(items), id(items[0]), id(items[-1]))
+        if key not in cache:
+            cache.clear()
+            cache[key] = real(items)
+        return cache[key]
+
+    return known_paths
+
+
+def _index() -> tuple[type, type]:
+    from atria_tui.sandbox import cw_query
+    from atria_tui.sandbox.cw_state import CwState
+    from atria_tui.sandbox.ks_state import KsState, Line
+
+    cw_query.known_paths = _memo_schema(cw_query.known_paths)
+
+    class IndexedCwState(CwState):
+        """Additions by agreement and sorted rows, rebuilt when a table is replaced or grows
+        (additions are never deleted and never move to another agreement)."""
+
+        _by_agreement: dict[int, list[int]]
+        _rows_key: dict[str, tuple[int, int]]
+        _rows: dict[str, list[dict[str, Any]]]
+        _add_key: tuple[int, int] = (0, -1)
+
+        def rows(self, collection: str) -> list[dict[str, Any]]:
+            table = {"companies": self.companies, "agreements": self.agreements,
+                     "agreementTypes": self.agreement_types, "additions": self.additions,
+                     "catalog": self.catalog}[collection]
+            if not hasattr(self, "_rows"):
+                self._rows, self._rows_key = {}, {}
+            key = (id(table), len(table))
+            if self._rows_key.get(collection) != key:
+                self._rows[collection] = [table[k] for k in sorted(table)]
+                self._rows_key[collection] = key
+            return list(self._rows[collection])
+
+        def additions_of(self, agreement_id: int) -> list[dict[str, Any]]:
+            key = (id(self.additions), len(self.additions))
+            if self._add_key != key:
+                self._by_agreement = {}
+                for aid in sorted(self.additions):
+                    owner = self.additions[aid].get("agreementId")
+                    self._by_agreement.setdefault(owner, []).append(aid)  # type: ignore[arg-type]
+                self._add_key = key
+            return [self.additions[i] for i in self._by_agreement.get(agreement_id, [])]
+
+    class IndexedKsState(KsState):
+        """Lines by contract, rebuilt when the line table is replaced or grows."""
+
+        _line_key: tuple[int, int] = (0, -1)
+        _by_contract: dict[int, list[int]]
+
+        def lines_of(self, contract_id: int) -> list[Line]:
+            key = (id(self.lines), len(self.lines))
+            if self._line_key != key:
+                self._by_contract = {}
+                ordered = sorted(self.lines.values(), key=lambda ln: (ln.sort_order, ln.id))
+                for ln in ordered:
+                    self._by_contract.setdefault(ln.contract_id, []).append(ln.id)
+                self._line_key = key
+            return [self.lines[i] for i in self._by_contract.get(contract_id, [])]
+
+    return IndexedCwState, IndexedKsState
+
+
+def _serve(cw_seed: str, ks_seed: str, port: int, latency_ms: int, budget_per_hour: int,
+           offset: Synchronized[float]) -> None:
+    """Child process entry point: build both emulators around the seeds and serve them."""
+    import uvicorn
+
+    from atria_tui.sandbox.ks_types import SandboxConfig
+    from atria_tui.sandbox.server import build
+
+    cw_cls, ks_cls = _index()
+    clock = VirtualClock(offset)
+    cw = cw_cls(json.loads(Path(cw_seed).read_text("utf-8")))
+    cw.latency_ms = latency_ms
+    ks = ks_cls(json.loads(Path(ks_seed).read_text("utf-8")), now=clock.utcnow,
+                config=SandboxConfig(latency_ms=latency_ms, budget_per_hour=budget_per_hour))
+    box = build(cw, ks)
+    config = uvicorn.Config(box.app, host="127.0.0.1", port=port, log_level="warning",
+                            access_log=False, lifespan="off")
+    uvicorn.Server(config).run()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Served:
+    """A running child server: its base URL, the shared clock, and admin helpers."""
+
+    base: str
+    process: mp.process.BaseProcess
+    clock: VirtualClock
+    latency_ms: int
+
+    @property
+    def cw_url(self) -> str:
+        return self.base + CW_ROOT
+
+    @property
+    def ks_url(self) -> str:
+        return self.base + KS_ROOT
+
+    async def stats(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(ConnectWise, Kaseya) request counters; admin calls are not counted by either."""
+        async with httpx.AsyncClient(timeout=30) as client:
+            cw = (await client.get(self.cw_url + "/_sandbox/stats")).json()
+            ks = (await client.get(self.ks_url + "/_sandbox/stats")).json()
+        return cw, ks
+
+    async def reset(self) -> None:
+        """Back to the seeds (the naive run needs the data as it was before apply)."""
+        async with httpx.AsyncClient(timeout=60) as client:
+            (await client.post(self.cw_url + "/_sandbox/reset")).raise_for_status()
+            (await client.post(self.cw_url + "/_sandbox/config",
+                               json={"latency_ms": self.latency_ms})).raise_for_status()
+            (await client.post(self.ks_url + "/_sandbox/reset")).raise_for_status()
+
+    def stop(self) -> None:
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(10)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(5)
+
+
+def start(cw_seed: Path, ks_seed: Path, *, latency_ms: int, budget_per_hour: int = 1500,
+          timeout: float = 60.0) -> Served:
+    ctx = mp.get_context("spawn")
+    offset = ctx.Value("d", 0.0)
+    port = free_port()
+    proc = ctx.Process(target=_serve, args=(str(cw_seed), str(ks_seed), port, latency_ms,
+                                            budget_per_hour, offset), daemon=True)
+    proc.start()
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            httpx.get(base + "/", timeout=2)
+            break
+        except httpx.HTTPError:
+            if not proc.is_alive() or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"benchmark sandbox did not start on {base}") from None
+            time.sleep(0.1)
+    return Served(base, proc, VirtualClock(offset), latency_ms)
