@@ -20,6 +20,7 @@ being measured. `_index()` swaps those scans for indexes with the same answers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import json
 import multiprocessing as mp
@@ -28,6 +29,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
 from typing import Any
@@ -147,12 +149,69 @@ def _memo_schema(real: Callable[[Iterable[Mapping[str, Any]]], Any]) -> Callable
     return known_paths
 
 
+def _keys(value: Any) -> list[tuple[str, Any]]:
+    """Every form under which `cond_eval._compare` can find `value` equal to a literal."""
+    if isinstance(value, bool) or value is None:
+        return []
+    if isinstance(value, str):
+        out: list[tuple[str, Any]] = [("s", value.casefold())]
+        with contextlib.suppress(InvalidOperation, ValueError):
+            out.append(("n", Decimal(value.strip()).normalize()))
+        return out
+    if isinstance(value, int | float | Decimal):
+        return [("n", Decimal(str(value)).normalize())]
+    return []
+
+
+def _anchor(cond: Any) -> Any:
+    """An `x = literal` conjunct of the condition (the whole condition or one side of an
+    `and` chain): rows that fail it cannot match, so an index on it narrows safely."""
+    from atria_tui.sandbox.cond_eval import And, Compare
+
+    if isinstance(cond, Compare) and cond.op == "=":
+        return cond
+    if isinstance(cond, And):
+        return _anchor(cond.left) or _anchor(cond.right)
+    return None
+
+
+def _indexed_select(real: Callable[..., list[dict[str, Any]]]) -> Callable[..., Any]:
+    """`cw_query.select` that first narrows the rows through an equality index, then runs the
+    real filter on the candidates: the same answer without evaluating every row."""
+    from atria_tui.sandbox.cond_eval import resolve
+
+    cache: dict[tuple[int, int, int, str], dict[tuple[str, Any], list[dict[str, Any]]]] = {}
+
+    def select(rows: Iterable[dict[str, Any]], q: Any) -> list[dict[str, Any]]:
+        items = rows if isinstance(rows, list) else list(rows)
+        anchor = _anchor(q.condition)
+        wanted = _keys(anchor.value) if anchor is not None else []
+        if len(items) < 200 or not wanted:
+            return real(items, q)
+        key = (len(items), id(items[0]), id(items[-1]), anchor.path.lower())
+        index = cache.get(key)
+        if index is None:
+            index = {}
+            for row in items:
+                for k in _keys(resolve(row, anchor.path)):
+                    index.setdefault(k, []).append(row)
+            cache[key] = index
+        seen: dict[int, dict[str, Any]] = {}
+        for k in wanted:
+            for row in index.get(k, []):
+                seen[id(row)] = row
+        return real(list(seen.values()), q)
+
+    return select
+
+
 def _index() -> tuple[type, type]:
     from atria_tui.sandbox import cw_query
     from atria_tui.sandbox.cw_state import CwState
     from atria_tui.sandbox.ks_state import KsState, Line
 
     cw_query.known_paths = _memo_schema(cw_query.known_paths)
+    cw_query.select = _indexed_select(cw_query.select)
 
     class IndexedCwState(CwState):
         """Additions by agreement and sorted rows, rebuilt when a table is replaced or grows

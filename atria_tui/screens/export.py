@@ -107,6 +107,9 @@ def export_csv(screen: Screen[Any], title: str, default: Path, header: Sequence[
                rows: Iterable[Sequence[object]], detail: str = "") -> None:
     """Ask for a file name, write `rows` (already taken as shown) there, say what was done."""
     taken = list(rows)
+    if getattr(screen.app, "demo", False):
+        # The demo's jobs folder is thrown away on exit; an export must outlive it.
+        default = Path.cwd() / default.name
 
     def write(path: Path) -> int:
         return write_csv(path, header, taken)
