@@ -158,7 +158,6 @@ def test_run_ending_codes_exit_2(tmp_path: Path, server: Server, cli: Cli) -> No
         assert code == 2 and expected in [e["code"] for e in out["log"]], (expected, out)
         assert out["log"][-1]["code"] == "CW23" and "Failed" in out["log"][-1]["message"]
     env = {k: v for k, v in cli.env.items() if k != "ATRIA_TUI_CLIENTID"}
-    code = Cli(cli.home, env).run("plan", str(cases["CW19"]).replace("b.toml", "a.toml"))
     res = Cli(cli.home, env).run("plan", str(cw_job(tmp_path, server, "d")), "--format", "json")
     assert res.returncode == 2 and "ClientId must have a valid value" in res.stdout
     res = cli.run("plan", str(tmp_path / "missing.toml"))
