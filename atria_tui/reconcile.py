@@ -50,6 +50,7 @@ class Scope:
 
     identifiers: tuple[str, ...]
     skus: tuple[str, ...]
+    missing_identifier: bool = False
 
 
 class MatchRule:
@@ -118,15 +119,19 @@ def scope(records: Iterable[BillingRecord], params: ReconcileParams,
     current, previous = in_scope(records, params)
     ids: dict[str, str] = {}
     skus: dict[str, str] = {}
+    missing = False
+    now = {norm(r.customer_code) for r in current}
     for code, recs in _by_customer([*current, *previous]).items():
         bi = billing_identifier(code, recs, mappings)
         if bi:
             ids.setdefault(norm(bi), bi)
+        elif code in now:
+            missing = True
         for r in recs:
             pc = product_code(r, mappings)
             if pc:
                 skus.setdefault(norm(pc), pc)
-    return Scope(tuple(sorted(ids.values())), tuple(sorted(skus.values())))
+    return Scope(tuple(sorted(ids.values())), tuple(sorted(skus.values())), missing)
 
 
 def _by_customer(records: Iterable[BillingRecord]) -> dict[str, list[BillingRecord]]:

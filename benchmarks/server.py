@@ -142,7 +142,8 @@ def _memo_schema(real: Callable[[Iterable[Mapping[str, Any]]], Any]) -> Callable
             return real(items)
         key = (len(items), id(items[0]), id(items[-1]))
         if key not in cache:
-            cache.clear()
+            if len(cache) > 32:  # tables replaced (reset) or grown: forget the old shapes
+                cache.clear()
             cache[key] = real(items)
         return cache[key]
 

@@ -17,7 +17,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from atria_tui.adapters.http import ClientOptions, HttpClient, PsaError
-from atria_tui.adapters.lines import read_lines
+from atria_tui.adapters.lines import accounts_to_read, read_lines
 from atria_tui.model import (
     ZERO,
     CatalogItem,
@@ -205,12 +205,12 @@ class ConnectWiseAdapter:
                 for r in rows]
 
     async def snapshot(self, identifiers: Sequence[str], skus: Sequence[str],
-                       agreement_type: str) -> PsaSnapshot:
+                       agreement_type: str, *, unclaimed: bool = False) -> PsaSnapshot:
         """Type check, agreements (bulk), catalog (bulk), then additions per live agreement.
 
-        Additions are read for every account with exactly one live agreement of the type,
-        not only the identifiers billed now: that is what lets a fixed Billing Identifier
-        be re-planned without another request.
+        Additions are read for the billed accounts with exactly one live agreement of the
+        type, and for the unclaimed ones while a Billing Identifier is missing or unknown
+        (`adapters.lines.accounts_to_read`), so a fix re-plans without another request.
         """
         snap = PsaSnapshot()
         if not await self.agreement_type_exists(agreement_type):
@@ -218,7 +218,8 @@ class ConnectWiseAdapter:
             return snap
         (snap.accounts, snap.contracts), snap.catalog = await asyncio.gather(
             self.agreements(agreement_type), self.catalog(skus))
-        await read_lines(snap, self.additions)
+        await read_lines(snap, self.additions,
+                         accounts_to_read(snap, identifiers, unclaimed))
         return snap
 
     async def all_catalog(self) -> list[CatalogItem]:

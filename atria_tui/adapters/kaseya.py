@@ -21,7 +21,7 @@ from typing import Any
 
 from atria_tui.adapters.http import CallBudget, ClientOptions, HttpClient, PsaError
 from atria_tui.adapters.kaseya_auth import Clock, KaseyaAuth, lower_keys, utcnow
-from atria_tui.adapters.lines import read_lines
+from atria_tui.adapters.lines import accounts_to_read, read_lines
 from atria_tui.model import (
     ZERO,
     CatalogItem,
@@ -182,6 +182,8 @@ class KaseyaAdapter:
 
         One probe page tells how many pages the whole account list takes; when that is no
         more than the number of codes, reading it all costs fewer calls than one per code.
+        A bulk read keeps every account, not only the codes asked for: the console's picker
+        offers them, and a fixed Billing Identifier is re-planned without another request.
         """
         wanted = {norm(i): i.strip() for i in identifiers if i.strip()}
         if not wanted:
@@ -197,6 +199,7 @@ class KaseyaAdapter:
                 pages = 1
             if pages is not None and pages <= len(wanted):
                 rows = await self._all("accounts", first=first)
+        keep_all = rows is not None
         if rows is None:
             batches = await asyncio.gather(*(self._all("accounts", {"Filter.AccountCode": c})
                                              for _, c in sorted(wanted.items())))
@@ -204,7 +207,7 @@ class KaseyaAdapter:
         found: dict[str, PsaAccount] = {}
         for r in rows:
             key = norm(str(r.get("accountcode") or ""))
-            if key in wanted:
+            if key and (keep_all or key in wanted):
                 found[key] = PsaAccount(_id(r, "account"), str(r.get("accountcode") or ""),
                                         str(r.get("accountname") or ""),
                                         r.get("isactive") is not False)
@@ -255,7 +258,7 @@ class KaseyaAdapter:
         return [self._line(r, contract_id) for r in _rows(result, f"{method} {template}")]
 
     async def snapshot(self, identifiers: Sequence[str], skus: Sequence[str],
-                       contract_type: str) -> PsaSnapshot:
+                       contract_type: str, *, unclaimed: bool = False) -> PsaSnapshot:
         """`skus` is not used to narrow the catalog: SKUFieldMatch may compare service
         descriptions, which no server-side filter can do."""
         snap = PsaSnapshot()
@@ -277,7 +280,8 @@ class KaseyaAdapter:
             for owner in owners:
                 attributed = PsaContract(k.id, owner.id, k.name, k.type_name, k.live)
                 snap.contracts.setdefault(owner.id, []).append(attributed)
-        await read_lines(snap, self.lines)
+        await read_lines(snap, self.lines,
+                         accounts_to_read(snap, identifiers, unclaimed))
         return snap
 
     # -- writing (apply) ---------------------------------------------------------------------

@@ -9,19 +9,31 @@ failure still ends it, because every later read would fail the same way.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from atria_tui.adapters.http import PsaError
-from atria_tui.model import PsaContract, PsaLine, PsaSnapshot
+from atria_tui.model import PsaContract, PsaLine, PsaSnapshot, norm
 
 
-def single_live_contracts(snap: PsaSnapshot) -> list[PsaContract]:
-    return [k for ks in snap.contracts.values() if sum(x.live for x in ks) == 1
-            for k in ks if k.live]
+def single_live_contracts(snap: PsaSnapshot, accounts: set[str] | None = None
+                          ) -> list[PsaContract]:
+    return [k for acc, ks in snap.contracts.items() if sum(x.live for x in ks) == 1
+            and (accounts is None or acc in accounts) for k in ks if k.live]
 
 
-async def read_lines(snap: PsaSnapshot,
-                     fetch: Callable[[str], Awaitable[list[PsaLine]]]) -> None:
+def accounts_to_read(snap: PsaSnapshot, identifiers: Sequence[str],
+                     unclaimed: bool) -> set[str] | None:
+    """Whose lines the plan can use: the billed accounts, and, while some Atria customer has
+    no matching account (a Billing Identifier to fix), every account no customer claims —
+    the only ones such a fix can pick, so re-planning the fix needs no request."""
+    wanted = {norm(i) for i in identifiers}
+    if unclaimed or any(w not in snap.accounts for w in wanted):
+        return None
+    return {a.id for key, a in snap.accounts.items() if key in wanted}
+
+
+async def read_lines(snap: PsaSnapshot, fetch: Callable[[str], Awaitable[list[PsaLine]]],
+                     accounts: set[str] | None = None) -> None:
     async def read(k: PsaContract) -> None:
         try:
             snap.lines[k.id] = await fetch(k.id)
@@ -30,4 +42,4 @@ async def read_lines(snap: PsaSnapshot,
                 raise
             snap.line_errors[k.id] = exc.message
 
-    await asyncio.gather(*(read(k) for k in single_live_contracts(snap)))
+    await asyncio.gather(*(read(k) for k in single_live_contracts(snap, accounts)))

@@ -2,7 +2,9 @@
 
 The log is read from the store in a thread (a 50,000-line run is a few hundred
 milliseconds of SQLite), and the notes reviewers typed on the run's plan go into the
-export, as they do from the Apply screen.
+export, as they do from the Apply screen. The notes come from the stored plan, which for
+50,000 rows is ~40 MB of JSON and a second to parse, so the entries are shown first and
+the notes follow; an export asked for before they are in waits for them.
 """
 
 from __future__ import annotations
@@ -50,17 +52,22 @@ class LogScreen(Screen[None]):
     ]
 
     class Loaded(Message):
-        def __init__(self, run: RunRow | None, entries: list[LogEntry],
-                     notes: dict[tuple[str, str], str]) -> None:
+        def __init__(self, run: RunRow | None, entries: list[LogEntry]) -> None:
             super().__init__()
-            self.run, self.entries, self.notes = run, entries, notes
+            self.run, self.entries = run, entries
+
+    class NotesLoaded(Message):
+        def __init__(self, notes: dict[tuple[str, str], str]) -> None:
+            super().__init__()
+            self.notes = notes
 
     def __init__(self, run_id: int) -> None:
         super().__init__()
         self.run_id = run_id
         self.run: RunRow | None = None
         self.notes: dict[tuple[str, str], str] = {}
-        self.loaded = False
+        self.loaded = False  # entries and notes both in
+        self._export_waiting = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -81,16 +88,18 @@ class LogScreen(Screen[None]):
         svc = app_of(self).services
         run = svc.store.run(self.run_id)
         entries = svc.store.log(self.run_id)
+        self.post_message(self.Loaded(run, entries))
+        notes: dict[tuple[str, str], str] = {}
         try:
             plan = stored_plan(svc, self.run_id)
+            notes = notes_of(plan.items) if plan else {}
         except (ValueError, KeyError, TypeError):  # an unreadable stored plan: no notes
-            plan = None
-        notes = notes_of(plan.items) if plan else {}
-        self.post_message(self.Loaded(run, entries, notes))
+            pass
+        finally:  # whatever happened, an export must not wait for ever
+            self.post_message(self.NotesLoaded(notes))
 
     def on_log_screen_loaded(self, event: Loaded) -> None:
         self.run = event.run
-        self.notes = event.notes
         title = self.query_one("#log-title", Static)
         if event.run is None:
             title.update(f"Run {self.run_id} does not exist.")
@@ -98,12 +107,23 @@ class LogScreen(Screen[None]):
             title.update(run_title(event.run))
         self.log_table.set_entries(event.entries)
         self.set_focus(self.log_table.grid)
+
+    def on_log_screen_notes_loaded(self, event: NotesLoaded) -> None:
+        self.notes = event.notes
         self.loaded = True
+        if self._export_waiting:
+            self._export_waiting = False
+            self.action_export()
 
     def action_back(self) -> None:
         self.app.pop_screen()
 
     def action_export(self) -> None:
+        if not self.loaded:
+            self._export_waiting = True
+            self.notify("Reading the reviewers' notes; the export opens in a moment",
+                        timeout=3)
+            return
         app = app_of(self)
         stem = self.run.job_id if self.run else "run"
         export_log(self, self.log_table, app.jobs_dir / f"{stem}-run-{self.run_id}-log.csv",

@@ -248,7 +248,8 @@ async def _plan(svc: Services, run: _Run, progress: Progress | None
     try:
         if progress:
             progress(f"Reading {job.task.psa_name}", 0, len(sc.identifiers))
-        snapshot = await session.snapshot(sc.identifiers, sc.skus, params.contract_type)
+        snapshot = await session.snapshot(sc.identifiers, sc.skus, params.contract_type,
+                                          unclaimed=sc.missing_identifier)
     except PsaError as exc:
         raise psa_abort(job.task, exc) from None
     finally:

@@ -121,6 +121,7 @@ def test_apply_finished(snap_compare: Snap, app: AtriaApp) -> None:
         apply = pilot.app.screen
         assert isinstance(apply, ApplyScreen)
         await until(pilot, lambda: not apply.running)
+        apply.log_table.drain()          # entries still queued for the 100 ms batch
         await apply.log_table.grid.settled()
         await pilot.pause()
 

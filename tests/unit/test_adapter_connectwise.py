@@ -45,15 +45,22 @@ async def test_paging_at_25_loses_no_rows_and_snapshot_matches() -> None:
     try:
         s25 = await small.snapshot(["AcmeServices", "O'Brien", 'Say "Hi" Ltd'], ["M365-BP"],
                                    TYPE)
-        s1k = await big.snapshot(["AcmeServices"], ["M365-BP"], TYPE)
+        s1k = await big.snapshot(["AcmeServices", "O'Brien", 'Say "Hi" Ltd'], ["M365-BP"],
+                                 TYPE)
     finally:
         await small.aclose()
         await big.aclose()
     assert s25.accounts == s1k.accounts and len(s25.accounts) > 25
     assert {k: len(v) for k, v in s25.lines.items()} == {k: len(v) for k, v in s1k.lines.items()}
-    big_corp = s25.accounts["bigcorp"]
-    (contract,) = s25.contracts[big_corp.id]
-    assert len(s25.lines[contract.id]) == 40                     # past one page of 25
+    small2 = adapter(state, page_size=25)
+    try:
+        s_big = await small2.snapshot(["BigCorp"], [], TYPE)
+    finally:
+        await small2.aclose()
+    big_corp = s_big.accounts["bigcorp"]
+    (contract,) = s_big.contracts[big_corp.id]
+    assert len(s_big.lines[contract.id]) == 40                   # past one page of 25
+    assert set(s_big.lines) == {contract.id}                     # only the billed account
     assert "o'brien" in s25.accounts and 'say "hi" ltd' in s25.accounts
     assert small.requests > big.requests
 
@@ -63,7 +70,7 @@ async def test_faulty_agreement_is_a_line_error_and_429_is_retried() -> None:
     state.configure(rate_limit_every=4)
     a = adapter(state)
     try:
-        snap = await a.snapshot([], [], TYPE)
+        snap = await a.snapshot(["FaultyCo"], [], TYPE)
     finally:
         await a.aclose()
     faulty = snap.accounts["faultyco"]
@@ -92,7 +99,7 @@ async def test_writes_patch_quantity_and_post_addition() -> None:
     state = CwState()
     a = adapter(state)
     try:
-        snap = await a.snapshot([], ["AV-EDR"], TYPE)
+        snap = await a.snapshot(["AcmeServices"], ["AV-EDR"], TYPE)
         acme = snap.accounts["acmeservices"]
         (k,) = snap.contracts[acme.id]
         m365 = next(ln for ln in snap.lines[k.id] if ln.product_code == "M365-BP")

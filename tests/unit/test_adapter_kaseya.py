@@ -26,6 +26,8 @@ T0 = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 TODAY = date(2026, 11, 26)
 TYPE = "Recurring Services"
 DEMO_IDS = ["ACME01", "FRESH01", "NOCON01", "GHOST01", "OLD01", "FAULT01", "AMB01", "BIG01"]
+# Every identifier known to the PSA: lines are read for these accounts only.
+KNOWN_IDS = [i for i in DEMO_IDS if i != "GHOST01"]
 DEMO_CSV = Path(__file__).resolve().parents[2] / "sample_configs" / "demo-kaseya-billing.csv"
 LINES = UNVERIFIED_ENDPOINTS["list_lines"][1]
 AUTH = "POST " + ENDPOINTS["login"][1]
@@ -100,10 +102,12 @@ def pages(n: int, size: int = 100) -> int:
 async def test_demo_snapshot_has_the_scenario_and_costs_pages_plus_one_per_contract(
         make: Callable[..., KaseyaAdapter], state: KsState) -> None:
     ad = make()
-    snap = await ad.snapshot(DEMO_IDS, ["M365-BP"], TYPE)
+    snap = await ad.snapshot(KNOWN_IDS, ["M365-BP"], TYPE)
     await ad.aclose()
     assert snap.contract_type_valid and not snap.line_errors
-    assert set(snap.accounts) == {norm(i) for i in DEMO_IDS} - {"ghost01"}
+    # The bulk account read keeps every account (the console's picker offers them).
+    assert set(snap.accounts) >= {norm(i) for i in KNOWN_IDS} and "ghost01" not in snap.accounts
+    assert len(snap.accounts) == len(state.accounts)
     acme = snap.accounts["acme01"]
     assert (acme.id, acme.name) == ("1001", "Acme Services Pty")
     # ACME: the ended 2025 contract is kept but not live; the Block Hours one is not read.
@@ -134,7 +138,7 @@ async def test_demo_plan_matches_the_scenario_table(make: Callable[..., KaseyaAd
     previous = Period(date(2026, 9, 26), date(2026, 10, 25))
     records = read_records(DEMO_CSV, period_end=period.end, previous_end=previous.end)
     ad = make()
-    snap = await ad.snapshot(DEMO_IDS, [], TYPE)
+    snap = await ad.snapshot(KNOWN_IDS, [], TYPE)
     await ad.aclose()
     result = plan(records, snap, ReconcileParams(Task.KASEYA, period, previous,
                                                  contract_type=TYPE))
@@ -192,7 +196,7 @@ async def test_line_without_description_takes_the_services(
 async def test_unknown_contract_type_is_invalid_and_reads_nothing_else(
         make: Callable[..., KaseyaAdapter], state: KsState) -> None:
     ad = make()
-    snap = await ad.snapshot(DEMO_IDS, [], "Recuring Services")
+    snap = await ad.snapshot(KNOWN_IDS, [], "Recuring Services")
     await ad.aclose()
     assert snap.contract_type_valid is False
     assert ad.requests == 2  # login + the contracts read
@@ -205,10 +209,10 @@ async def test_small_pages_still_read_everything(make: Callable[..., KaseyaAdapt
                                                  state: KsState) -> None:
     state.config.max_page_size = 10  # the tenant caps below what the adapter asks (100)
     ad = make()
-    snap = await ad.snapshot(DEMO_IDS, [], TYPE)
+    snap = await ad.snapshot(KNOWN_IDS, [], TYPE)
     await ad.aclose()
     assert len(snap.catalog) == len(state.services) == 47
-    assert len(snap.accounts) == 7
+    assert {norm(i) for i in KNOWN_IDS} <= set(snap.accounts)
     assert state.stats.by_endpoint["POST " + ENDPOINTS["services"][1]] == 5
 
 
@@ -264,7 +268,7 @@ async def test_contracts_without_account_id_are_attributed_by_name(
     await ad.aclose()
     assert [k.id for k in snap.contracts["1001"]] == ["2001", "2002"]
     assert [k.id for k in snap.contracts["1002"]] == ["2004"]
-    assert set(snap.contracts) == {"1001", "1002"}
+    assert "1003" not in snap.contracts      # NOCON01: only a Block Hours contract
 
 
 def test_base_url_does_not_double_v2() -> None:
@@ -292,7 +296,7 @@ async def test_sandbox_url_is_served_in_process() -> None:
 async def test_bad_password_is_an_auth_error(make: Callable[..., KaseyaAdapter]) -> None:
     ad = make(secrets={**DEMO_SECRETS, "Password": "wrong"})
     with pytest.raises(PsaError) as err:
-        await ad.snapshot(DEMO_IDS, [], TYPE)
+        await ad.snapshot(KNOWN_IDS, [], TYPE)
     await ad.aclose()
     assert err.value.kind == "auth"
     assert "Invalid username, password or tenant" in err.value.message
@@ -342,7 +346,7 @@ async def test_token_expired_mid_run_is_renewed_once_and_the_run_continues(
     transport.before = expire_after_contracts
     state.config.latency_ms = 2  # so the concurrent reads overlap and several see the 401
     ad = make()
-    snap = await ad.snapshot(DEMO_IDS, [], TYPE)
+    snap = await ad.snapshot(KNOWN_IDS, [], TYPE)
     await ad.aclose()
     assert expired == [1]
     assert state.stats.by_status["401"] >= 2
@@ -380,7 +384,7 @@ async def test_malformed_json_is_a_decode_error(make: Callable[..., KaseyaAdapte
     state.faults.append(FaultRule.parse({"path": "contracts/summary", "malformed": True}))
     ad = make()
     with pytest.raises(PsaError) as err:
-        await ad.snapshot(DEMO_IDS, [], TYPE)
+        await ad.snapshot(KNOWN_IDS, [], TYPE)
     await ad.aclose()
     assert err.value.kind == "decode" and "contracts/summary" in err.value.message
 
@@ -469,7 +473,7 @@ async def test_budget_makes_the_adapter_wait_instead_of_failing(
 
     budget = CallBudget(5, clock=seconds, sleep=sleep)
     ad = make(budget=budget, sleep=sleep)
-    snap = await ad.snapshot(DEMO_IDS, [], TYPE)  # 6 line reads > 5 an hour
+    snap = await ad.snapshot(KNOWN_IDS, [], TYPE)  # 6 line reads > 5 an hour
     await ad.aclose()
     assert len(snap.lines) == 6 and not snap.line_errors
     assert state.stats.throttled == 0
@@ -487,7 +491,7 @@ async def test_budget_comes_from_the_options(make: Callable[..., KaseyaAdapter])
 async def test_lines_are_paced_per_endpoint_template(make: Callable[..., KaseyaAdapter],
                                                      ) -> None:
     ad = make()
-    await ad.snapshot(DEMO_IDS, [], TYPE)
+    await ad.snapshot(KNOWN_IDS, [], TYPE)
     await ad.aclose()
     assert ad.http.by_endpoint[LINES] == 6
     assert not any("2002" in k for k in ad.http.by_endpoint)
@@ -535,3 +539,21 @@ async def test_find_lines_and_add_line(make: Callable[..., KaseyaAdapter], state
     body = json.loads(post.content)
     assert isinstance(body, list) and body[0]["ServiceId"] == 104
     assert body[0]["ServiceName"] == "AV-EDR" and body[0]["Units"] == 7
+
+
+async def test_unknown_identifier_reads_the_unclaimed_accounts_lines_too(
+        make: Callable[..., KaseyaAdapter], state: KsState) -> None:
+    """A Billing Identifier to fix can only point at an account no customer claims; their
+    lines are read up front so the console re-plans the fix without a request."""
+    ad = make()
+    known = await ad.snapshot(KNOWN_IDS, [], TYPE)
+    await ad.aclose()
+    ad = make()
+    fixing = await ad.snapshot(DEMO_IDS, [], TYPE)            # GHOST01 is unknown
+    await ad.aclose()
+    ad = make()
+    missing = await ad.snapshot(KNOWN_IDS, [], TYPE, unclaimed=True)   # a customer lacks one
+    await ad.aclose()
+    assert len(known.lines) == 6
+    assert len(fixing.lines) == len(missing.lines) > len(known.lines)
+    assert set(known.lines) < set(fixing.lines)
