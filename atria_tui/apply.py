@@ -29,6 +29,7 @@ from atria_tui.model import (
     Status,
     Task,
     item_entry,
+    norm,
 )
 from atria_tui.reconcile import fmt_qty
 from atria_tui.store import CONFLICT, DONE, ERROR, GONE, PENDING, SENT, JournalRow, Store
@@ -37,6 +38,7 @@ from atria_tui.store import CONFLICT, DONE, ERROR, GONE, PENDING, SENT, JournalR
 class PsaWriter(Protocol):
     async def read_line(self, contract_id: str, line_id: str) -> PsaLine | None: ...
     async def find_lines(self, contract_id: str, product_code: str) -> list[PsaLine]: ...
+    async def contract_lines(self, contract_id: str) -> list[PsaLine]: ...
     async def set_quantity(self, contract_id: str, line_id: str, quantity: Decimal) -> None: ...
     async def add_line(self, contract_id: str, product_id: str, quantity: Decimal,
                        description: str, effective: date) -> str: ...
@@ -88,6 +90,7 @@ class Applier:
         self._done = 0
         self._total = 0
         self._stop: PsaError | None = None
+        self._reads: dict[str, asyncio.Task[list[PsaLine]]] = {}
 
     async def emit(self, entry: LogEntry, item: PlanItem | None) -> None:
         self.outcome.entries.append(entry)
@@ -170,8 +173,23 @@ class Applier:
             await self.emit(codes.entry(code, customer=row.customer, sku=row.sku,
                                         **_fields(row, item, error=exc.message)), item)
 
+    async def _lines_of(self, contract_id: str) -> list[PsaLine]:
+        """Each contract's lines re-read once, just before its first write (not per line):
+        the conflict check costs one request per contract, the API's minimum."""
+        task = self._reads.get(contract_id)
+        if task is None:
+            task = asyncio.ensure_future(self.writer.contract_lines(contract_id))
+            self._reads[contract_id] = task
+        try:
+            return await asyncio.shield(task)
+        except PsaError as exc:
+            if exc.status == 404:  # the contract is gone: so are its lines
+                return []
+            raise
+
     async def _update(self, row: JournalRow, item: PlanItem | None) -> None:
-        current = await self.writer.read_line(row.contract_id, row.line_id)
+        lines = await self._lines_of(row.contract_id)
+        current = next((ln for ln in lines if ln.id == row.line_id), None)
         if current is None:
             self.store.journal_set(row.id, GONE, "line not found")
             self.outcome.skipped += 1
@@ -198,7 +216,8 @@ class Applier:
         await self.emit(self._done_entry(row, item), item)
 
     async def _add(self, row: JournalRow, item: PlanItem | None, was_sent: bool) -> None:
-        existing = await self.writer.find_lines(row.contract_id, row.product_code)
+        existing = [ln for ln in await self._lines_of(row.contract_id)
+                    if ln.live and norm(ln.product_code) == norm(row.product_code)]
         if existing:
             mine = [ln for ln in existing if ln.quantity == row.after]
             if was_sent and mine:  # our earlier POST landed before the process died

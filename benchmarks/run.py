@@ -107,6 +107,8 @@ class Probe:
         seconds = time.perf_counter() - start
         after, throttled_after = await self.counts()
         delta = after - before
+        if self.task is not Task.KASEYA:  # only Kaseya's calls wait on the shared clock
+            waited = self.served.clock.skipped
         return result, report.Phase(seconds=seconds, server=sum(delta.values()),
                                     waited=self.served.clock.skipped - waited,
                                     throttled=throttled_after - throttled,
@@ -125,7 +127,7 @@ class Pending:
 
 
 async def bench_psa(task: Task, gen: Generated, served: Served, work: Path,
-                    apply_count: int) -> Pending:
+                    apply_count: int, review_minutes: float = 0) -> Pending:
     name = task.psa_name
     job = load_job(gen.cw_job if task is Task.CONNECTWISE else gen.ks_job)
     job.parameters["ApiUrl"] = served.cw_url if task is Task.CONNECTWISE else served.ks_url
@@ -159,9 +161,11 @@ async def bench_psa(task: Task, gen: Generated, served: Served, work: Path,
     approved = p.changes[:apply_count]
     for n, item in enumerate(p.changes):
         item.approved = n < apply_count
+    if review_minutes and task is Task.KASEYA:  # the reviewer's time passes on the budget
+        await served.clock.sleep(review_minutes * 60)
     log(f"{name}: apply {len(approved)} changes")
     applied, run.apply = await probe.measure(apply_job(svc, job, reviewed=p))
-    run.apply.client = applied.requests
+    run.apply.client = applied.requests if applied.fatal is None else -1
     login = 1 if task is Task.KASEYA else 0
     run.apply.minimum = len({i.contract_id for i in approved}) + len(approved) + login
     run.apply.minimum_blind = len(approved) + login
@@ -169,7 +173,9 @@ async def bench_psa(task: Task, gen: Generated, served: Served, work: Path,
     run.apply.detail = (f"{o.applied} written, {o.unchanged} already so, {o.conflicts} "
                         f"conflicts, {o.failed} failed" if o else "")
     if applied.fatal is not None:
-        run.apply.detail += f"; run ended: {applied.fatal.code} {applied.fatal.message}"
+        done = sum(1 for r in svc.store.journal(applied.run_id) if r.state == "done")
+        run.apply.ended = f"run ended after {done} of {len(approved)} writes"
+        run.apply.detail = f"**{run.apply.ended}**: {applied.fatal.code} {applied.fatal.message}"
     svc.store.close()
     run.rss_mb = rss_mb()
     sc = scope(ctx.records, ctx.params, ctx.mappings)
@@ -254,7 +260,8 @@ async def bench(args: argparse.Namespace, work: Path) -> str:
     served = start(gen.cw_seed, gen.ks_seed, latency_ms=args.latency_ms)
     try:
         with virtual_budget(served.clock):
-            pending = [await bench_psa(task, gen, served, work, args.apply)
+            pending = [await bench_psa(task, gen, served, work, args.apply,
+                                       args.review_minutes)
                        for task in (Task.CONNECTWISE, Task.KASEYA)]
             peak = rss_mb()
             if not args.no_naive:
@@ -291,6 +298,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--latency-ms", type=int, default=20)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--apply", type=int, default=1000, help="changes to approve and apply")
+    ap.add_argument("--review-minutes", type=float, default=0,
+                    help="time between plan and apply, as seen by Kaseya's hourly budget")
     ap.add_argument("--no-naive", action="store_true", help="skip the naive strategy")
     ap.add_argument("--out", type=Path, help="write the Markdown here (also printed)")
     args = ap.parse_args(argv)

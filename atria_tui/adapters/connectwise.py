@@ -228,6 +228,10 @@ class ConnectWiseAdapter:
 
     # -- writing (apply) ---------------------------------------------------------------------
 
+    async def contract_lines(self, contract_id: str) -> list[PsaLine]:
+        """All lines of one contract, for apply's once-per-contract conflict check."""
+        return await self.additions(contract_id)
+
     async def read_line(self, contract_id: str, line_id: str) -> PsaLine | None:
         path = f"{P_AGREEMENTS}/{contract_id}/additions/{line_id}"
         resp, body = await self.http.json("GET", path, endpoint=f"{P_AGREEMENTS}/additions")

@@ -12,12 +12,15 @@ which is what lets the demo run on a machine with no network and no account.
 from __future__ import annotations
 
 import asyncio
+import bisect
+import contextlib
 import email.utils
+import hashlib
 import json
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import httpx
@@ -73,30 +76,80 @@ def retry_after_seconds(value: str | None, default: float,
 class CallBudget:
     """A rolling one-hour allowance per endpoint: a large run slows down, never gets cut off.
 
-    `clock` and `sleep` are injectable so tests can run an hour in no time.
+    A call is counted from when it is *sent* (`sent()` replaces the reservation made while
+    waiting for a connection), with a small margin, because the PSA counts arrivals and a
+    window freed a few seconds early is answered with a 429 asking to wait an hour.
+    `clock` and `sleep` are injectable so tests can run an hour in no time; `ledger` keeps
+    the calls on disk so a plan and a later apply (or cron runs) share one hour.
     """
 
     per_hour: int
     window: float = 3600.0
-    clock: Callable[[], float] = time.monotonic
+    margin: float = 2.0
+    clock: Callable[[], float] = time.time
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
-    _calls: dict[str, deque[float]] = field(default_factory=dict)
+    ledger: Path | None = None
+    _calls: dict[str, list[float]] = field(default_factory=dict)
     waited: float = 0.0
 
+    def __post_init__(self) -> None:
+        if self.ledger is not None and self.ledger.exists():
+            try:
+                data = json.loads(self.ledger.read_text())
+                self._calls = {k: sorted(float(t) for t in v) for k, v in data.items()}
+            except (OSError, ValueError, TypeError, AttributeError):
+                self._calls = {}  # an unreadable ledger only costs pacing accuracy
+
     def wait_needed(self, endpoint: str) -> float:
-        calls = self._calls.setdefault(endpoint, deque())
+        calls = self._calls.setdefault(endpoint, [])
         now = self.clock()
-        while calls and now - calls[0] >= self.window:
-            calls.popleft()
+        span = self.window + self.margin
+        drop = bisect.bisect_right(calls, now - span)
+        del calls[:drop]
         if len(calls) < self.per_hour:
             return 0.0
-        return self.window - (now - calls[0])
+        return span - (now - calls[0])
 
-    async def acquire(self, endpoint: str) -> None:
+    async def acquire(self, endpoint: str) -> float:
+        """Wait for a slot; returns the reservation to hand to `sent()`."""
         while (delay := self.wait_needed(endpoint)) > 0:
             self.waited += delay
             await self.sleep(delay)
-        self._calls[endpoint].append(self.clock())
+        stamp = self.clock()
+        bisect.insort(self._calls[endpoint], stamp)
+        return stamp
+
+    def sent(self, endpoint: str, reservation: float) -> None:
+        calls = self._calls.setdefault(endpoint, [])
+        at = bisect.bisect_left(calls, reservation)
+        if at < len(calls) and calls[at] == reservation:
+            del calls[at]
+        bisect.insort(calls, self.clock())
+
+    def save(self) -> None:
+        if self.ledger is None:
+            return
+        from atria_tui.paths import atomic_write
+
+        span = self.window + self.margin
+        now = self.clock()
+        data = {k: [t for t in v if now - t < span] for k, v in self._calls.items()}
+        atomic_write(self.ledger, json.dumps(data).encode())
+
+
+_SHARED_BUDGETS: dict[tuple[str, str, int], CallBudget] = {}
+
+
+def shared_budget(base_url: str, per_hour: int) -> CallBudget:
+    """One budget per tenant (base URL) in a process, kept in the data folder between runs."""
+    from atria_tui.paths import data_dir
+
+    folder = data_dir() / "call-budget"
+    key = (str(folder), base_url, per_hour)
+    if key not in _SHARED_BUDGETS:
+        name = hashlib.sha256(base_url.encode()).hexdigest()[:16] + ".json"
+        _SHARED_BUDGETS[key] = CallBudget(per_hour, ledger=folder / name)
+    return _SHARED_BUDGETS[key]
 
 
 @dataclass
@@ -122,13 +175,21 @@ class HttpClient:
             transport=transport or sandbox_transport, follow_redirects=False)
         self._sem = asyncio.Semaphore(max(1, self.options.concurrency))
         self._sleep = sleep
-        self.budget = budget or (CallBudget(self.options.budget_per_hour, sleep=sleep)
-                                 if self.options.budget_per_hour else None)
+        per_hour = self.options.budget_per_hour
+        if budget is None and per_hour:
+            # An injected sleep means a test's fake time: it gets a private budget.
+            budget = (shared_budget(base, per_hour) if sleep is asyncio.sleep
+                      else CallBudget(per_hour, sleep=sleep))
+        self.budget = budget
         self.requests = 0
         self.by_endpoint: dict[str, int] = {}
 
     async def aclose(self) -> None:
         await self._client.aclose()
+        if self.budget is not None:
+            # A ledger that cannot be written only makes the next run's pacing less exact.
+            with contextlib.suppress(OSError):
+                self.budget.save()
 
     def set_header(self, name: str, value: str | None) -> None:
         if value is None:
@@ -150,12 +211,13 @@ class HttpClient:
         attempt = 0
         while True:
             attempt += 1
-            if self.budget:
-                await self.budget.acquire(endpoint)
+            reservation = await self.budget.acquire(endpoint) if self.budget else 0.0
             if auth is not None:
                 headers = {**(headers or {}), **await auth()}
             try:
                 async with self._sem:
+                    if self.budget:
+                        self.budget.sent(endpoint, reservation)
                     self.requests += 1
                     self.by_endpoint[endpoint] = self.by_endpoint.get(endpoint, 0) + 1
                     resp = await self._client.request(method, url, params=params,

@@ -286,6 +286,10 @@ class KaseyaAdapter:
 
     # -- writing (apply) ---------------------------------------------------------------------
 
+    async def contract_lines(self, contract_id: str) -> list[PsaLine]:
+        """All lines of one contract, for apply's once-per-contract conflict check."""
+        return await self.lines(contract_id)
+
     async def read_line(self, contract_id: str, line_id: str) -> PsaLine | None:
         """No single-line endpoint exists: re-read the contract's lines (conflict check)."""
         try:

@@ -113,10 +113,10 @@ class PreviewScreen(Screen[None]):
             super().__init__()
             self.step, self.done, self.total = step, done, total
 
-    class Planned(Message):
-        def __init__(self, result: RunResult | None) -> None:
+    class Planned(Message):  # with a summary: the worker made the initial review
+        def __init__(self, result: RunResult | None, summary: rv.Summary | None = None) -> None:
             super().__init__()
-            self.result = result
+            self.result, self.summary = result, summary
 
     def __init__(self, job: JobConfig) -> None:
         super().__init__()
@@ -202,7 +202,9 @@ class PreviewScreen(Screen[None]):
             return
         finally:
             self._cancel = None
-        self.post_message(self.Planned(result))
+        p, t = result.plan, job.options.swing_threshold  # reviewed here, not on the UI thread
+        summary = rv.summarize(rv.initial_review(p, t).items, t) if p and result.context else None
+        self.post_message(self.Planned(result, summary))  # (~100 ms at 50,000 rows)
 
     def on_preview_screen_progress(self, event: Progress) -> None:
         self.query_one("#preview-step", Static).update(event.step + "…")
@@ -211,8 +213,7 @@ class PreviewScreen(Screen[None]):
 
     def on_preview_screen_planned(self, event: Planned) -> None:
         self.planning = False
-        result = event.result
-        self.result = result
+        self.result = result = event.result
         if result is None:
             self.query_one("#preview-step", Static).update(
                 "Planning cancelled. Esc goes back.")
@@ -226,9 +227,10 @@ class PreviewScreen(Screen[None]):
                 ("Planning failed: ", "bold #ff6b6b"), why,
                 f"  (run {result.run_id} has the log)"))
             return
-        plan = rv.initial_review(result.plan, self.job.options.swing_threshold)
-        self.session = rv.ReviewSession(self.job, result.context, plan, result.run_id)
-        self.show_plan()
+        if event.summary is None:  # not reviewed by the worker
+            rv.initial_review(result.plan, self.job.options.swing_threshold)
+        self.session = rv.ReviewSession(self.job, result.context, result.plan, result.run_id)
+        self.show_plan(event.summary)
         self.set_focus(self.grid)
 
     def action_cancel_plan(self) -> None:
@@ -244,16 +246,16 @@ class PreviewScreen(Screen[None]):
 
     # -- showing -----------------------------------------------------------------------------
 
-    def show_plan(self) -> None:
+    def show_plan(self, summary: rv.Summary | None = None) -> None:
         """(Re)load the grid from the session's plan, keeping the cursor's row."""
         self.grid.set_rows(self.items)
-        self.show_summary()
+        self.show_summary(summary)
 
-    def show_summary(self) -> None:
+    def show_summary(self, summary: rv.Summary | None = None) -> None:
         if self.session is None:
             return
         plan = self.session.plan
-        s = rv.summarize(plan.items, self.session.threshold)
+        s = summary if summary is not None else rv.summarize(plan.items, self.session.threshold)
         head = (f"Period {plan.period.start} → {plan.period.end} · {self.job.task.psa_name} · "
                 f"run {self.session.run_id}")
         self.query_one("#preview-summary", Static).update(summary_text(head, s, plan.fatal))

@@ -18,11 +18,17 @@ class FakePsa:
         self.lines = {k: Decimal(v) for k, v in lines.items()}
         self.writes: list[tuple[str, Decimal]] = []
         self.fail: set[str] = set()
+        self.reads = 0
 
     async def read_line(self, contract_id: str, line_id: str) -> PsaLine | None:
         if line_id not in self.lines:
             return None
         return PsaLine(line_id, contract_id, "p", "SKU", "", self.lines[line_id])
+
+    async def contract_lines(self, contract_id: str) -> list[PsaLine]:
+        self.reads += 1
+        return [PsaLine(k, contract_id, "p", k.removesuffix("-new"), "", v)
+                for k, v in self.lines.items()]
 
     async def find_lines(self, contract_id: str, product_code: str) -> list[PsaLine]:
         return [PsaLine(k, contract_id, "p", product_code, "", v)
@@ -74,6 +80,7 @@ async def test_writes_approved_and_reports_rejected_conflict_and_failure() -> No
     assert (out.applied, out.conflicts, out.skipped, out.failed) == (1, 1, 1, 1)
     assert {r.line_id: r.state for r in store.journal(run)} == {
         "L1": DONE, "L2": CONFLICT, "L4": "failed"}
+    assert psa.reads == 1                      # one re-read for the contract, not per line
 
 
 async def test_resume_finishes_pending_and_never_writes_twice() -> None:

@@ -64,5 +64,26 @@ async def test_budget_paces_per_endpoint_instead_of_failing() -> None:
     for _ in range(7):
         await b.acquire("/a")
     await b.acquire("/b")
-    assert now["t"] == pytest.approx(7200.0)     # 7 calls at 3 an hour: two full windows
-    assert b.waited == pytest.approx(7200.0)
+    # 7 calls at 3 an hour: two full windows, each with the 2 s safety margin.
+    assert now["t"] == pytest.approx(2 * 3602.0)
+    assert b.waited == pytest.approx(2 * 3602.0)
+
+
+async def test_calls_count_from_when_sent_and_the_ledger_outlives_a_run(tmp_path: object) -> None:
+    from pathlib import Path
+
+    now = {"t": 0.0}
+
+    async def sleep(s: float) -> None:
+        now["t"] += s
+
+    ledger = Path(str(tmp_path)) / "budget.json"
+    b = CallBudget(per_hour=2, clock=lambda: now["t"], sleep=sleep, ledger=ledger)
+    r = await b.acquire("/a")
+    now["t"] = 30.0                      # queued 30 s for a connection, then sent
+    b.sent("/a", r)
+    await b.acquire("/a")
+    b.save()
+    later = CallBudget(per_hour=2, clock=lambda: now["t"], sleep=sleep, ledger=ledger)
+    await later.acquire("/a")            # a new run in the same hour must wait
+    assert now["t"] == pytest.approx(30.0 + 3602.0)
