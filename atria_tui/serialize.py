@@ -69,20 +69,55 @@ def entry_from(d: dict[str, Any]) -> LogEntry:
 
 
 def plan_to_json(plan: Plan) -> str:
-    return json.dumps({
+    """JSON lines: a header object, then one line per item.
+
+    One `json.dumps` over a 50,000-row plan holds the GIL for ~0.4 s and freezes the
+    console; an object per line keeps every call short, in both directions.
+    """
+    header = json.dumps({
         "task": plan.task.value, "period_start": plan.period.start.isoformat(),
         "period_end": plan.period.end.isoformat(),
-        "items": [item_dict(i) for i in plan.items],
         "log": [entry_dict(e) for e in plan.log],
         "fatal": entry_dict(plan.fatal) if plan.fatal else None,
-        "deprovisioned_from": plan.deprovisioned_from,
+        "deprovisioned_from": plan.deprovisioned_from, "items": len(plan.items),
     })
+    return "\n".join([header, *(json.dumps(item_dict(i)) for i in plan.items)])
 
 
 def plan_from_json(text: str) -> Plan:
-    d = json.loads(text)
+    lines = text.split("\n")
+    d = json.loads(lines[0])
+    items = [item_from(json.loads(line)) for line in lines[1:] if line]
+    if len(items) != d["items"]:
+        raise ValueError(f"stored plan is incomplete: {len(items)} of {d['items']} items")
     period = Period(date.fromisoformat(d["period_start"]), date.fromisoformat(d["period_end"]))
-    return Plan(Task(d["task"]), period, [item_from(i) for i in d["items"]],
-                [entry_from(e) for e in d["log"]],
+    return Plan(Task(d["task"]), period, items, [entry_from(e) for e in d["log"]],
                 entry_from(d["fatal"]) if d.get("fatal") else None,
                 d.get("deprovisioned_from"))
+
+
+def notes_from_json(text: str) -> dict[tuple[str, str], str]:
+    """Only the reviewers' notes of a stored plan, keyed by (customer, SKU).
+
+    The log screen needs nothing else. It jumps from one non-empty note to the next and
+    parses just those lines: splitting or parsing the whole 50,000-row text would hold the
+    GIL long enough to stall the console.
+    """
+    notes: dict[tuple[str, str], str] = {}
+    marker = '"note": "'
+    at = text.find("\n")
+    while at != -1:
+        at = text.find(marker, at)
+        if at == -1:
+            break
+        if text.startswith('"', at + len(marker)):  # an empty note
+            at += len(marker)
+            continue
+        start = text.rfind("\n", 0, at) + 1
+        end = text.find("\n", at)
+        line = text[start:] if end == -1 else text[start:end]
+        d = json.loads(line)
+        if str(d.get("note") or "").strip():
+            notes[(d["customer_code"], d["sku"])] = d["note"]
+        at = len(text) if end == -1 else end
+    return notes

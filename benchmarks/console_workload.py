@@ -231,7 +231,7 @@ class Fakes:
     def installed(self) -> Iterator[None]:
         """Replace the runs where the app and screens look them up; put them back after.
 
-        The log screen's `stored_plan` is only wrapped, to time it (it runs as it is).
+        The log screen's `stored_notes` is only wrapped, to time it (it runs as it is).
         """
         import atria_tui.app
         import atria_tui.screens.apply
@@ -239,13 +239,13 @@ class Fakes:
         import atria_tui.screens.preview
         import atria_tui.services.runs
 
-        def stored_plan(svc: Services, run_id: int) -> Plan | None:
-            with self.mark("plan_from_json (worker)"):
-                return real_stored_plan(svc, run_id)
+        def stored_notes(svc: Services, run_id: int) -> dict[tuple[str, str], str]:
+            with self.mark("notes_from_json (worker)"):
+                return real_stored_notes(svc, run_id)
 
-        real_stored_plan = atria_tui.screens.log.stored_plan
+        real_stored_notes = atria_tui.screens.log.stored_notes
         swaps: list[tuple[object, str, object]] = [
-            (atria_tui.screens.log, "stored_plan", stored_plan),
+            (atria_tui.screens.log, "stored_notes", stored_notes),
             (atria_tui.app, "plan_job", self.plan_job),
             (atria_tui.screens.preview, "plan_job", self.plan_job),
             (atria_tui.services.runs, "plan_job", self.plan_job),

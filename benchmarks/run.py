@@ -279,10 +279,17 @@ async def bench(args: argparse.Namespace, work: Path) -> str:
         f"Command: `{command}`  ",
         f"Recorded {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, "
         f"Python {platform.python_version()}, {_cores()} cores.", "",
+        CONSOLE_NOTE, "",
         body, "## Targets", "", report.targets(psa_runs, peak),
         "## Kaseya calls per endpoint against the hourly budget", "",
         report.endpoint_table(pending[1].run), "",
         report.NOTES]).rstrip() + "\n"
+
+
+CONSOLE_NOTE = ("The console at scale (50,000-row preview and log, UI stalls while a plan "
+                "or apply streams) is measured by `python -m benchmarks.console_bench "
+                "--rows 50000 --out benchmarks/RESULTS-console.md`: see "
+                "[RESULTS-console.md](RESULTS-console.md).")
 
 
 def _cores() -> int:

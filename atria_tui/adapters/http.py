@@ -201,21 +201,25 @@ class HttpClient:
                       params: Mapping[str, Any] | None = None, json_body: Any = None,
                       form: Mapping[str, str] | None = None,
                       headers: Mapping[str, str] | None = None,
-                      auth: AuthHeaders | None = None) -> httpx.Response:
+                      auth: AuthHeaders | None = None,
+                      unlimited: bool = False) -> httpx.Response:
         """Send with retries; returns the final response (2xx or a non-retryable 4xx).
 
-        `auth` is asked for its headers after any wait for the budget, right before each
-        attempt: a token taken before an hour's pacing would have expired by the send.
+        `auth` is asked for its headers inside the connection slot, right before each
+        attempt: a token taken before an hour's pacing, or before a queue of concurrent
+        reads, may have lapsed by the send. `unlimited` (logins, token refreshes) skips the
+        slot limit, so a renewal is never stuck behind the requests that wait for it.
         """
         endpoint = endpoint or url.split("?")[0]
         attempt = 0
+        base_headers = dict(headers or {})
         while True:
             attempt += 1
             reservation = await self.budget.acquire(endpoint) if self.budget else 0.0
-            if auth is not None:
-                headers = {**(headers or {}), **await auth()}
             try:
-                async with self._sem:
+                async with contextlib.nullcontext() if unlimited else self._sem:
+                    if auth is not None:
+                        headers = {**base_headers, **await auth()}
                     if self.budget:
                         self.budget.sent(endpoint, reservation)
                     self.requests += 1

@@ -146,7 +146,7 @@ class KaseyaAuth:
 
     async def _login(self) -> None:
         what = f"POST {self.login_path}"
-        resp = await self.http.request("POST", self.login_path, form=self._creds,
+        resp = await self.http.request("POST", self.login_path, unlimited=True, form=self._creds,
                                        endpoint=self.login_path)
         try:
             result = self._token_result(resp, what)
@@ -159,7 +159,7 @@ class KaseyaAuth:
     async def _try_refresh(self) -> bool:
         what = f"POST {self.refresh_path}"
         form = {"AccessToken": self._access, "RefreshToken": self._refresh}
-        resp = await self.http.request("POST", self.refresh_path, form=form,
+        resp = await self.http.request("POST", self.refresh_path, unlimited=True, form=form,
                                        endpoint=self.refresh_path)
         try:
             result = self._token_result(resp, what)

@@ -23,6 +23,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, ProgressBar, Static
 
+from atria_tui import heap
 from atria_tui.app import app_of
 from atria_tui.config import JobConfig
 from atria_tui.export import LOG_HEADER, log_rows
@@ -103,8 +104,9 @@ class ApplyScreen(Screen[None]):
                 self.post_message(self.Progress(step, done, total))
 
         try:
-            result = asyncio.run(apply_job(app.services, self.job, reviewed=self.plan,
-                                           sink=sink, progress=progress))
+            with heap.building():
+                result = asyncio.run(apply_job(app.services, self.job, reviewed=self.plan,
+                                               sink=sink, progress=progress))
         except Exception as exc:  # a bug must not take the console down mid-apply
             self.post_message(self.Finished(None, f"{type(exc).__name__}: {exc}"))
             return

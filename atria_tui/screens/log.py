@@ -19,11 +19,11 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
+from atria_tui import heap
 from atria_tui.app import app_of
 from atria_tui.model import LogEntry
 from atria_tui.screens.apply import export_log
-from atria_tui.services.review import notes_of
-from atria_tui.services.runs import stored_plan
+from atria_tui.services.runs import stored_notes
 from atria_tui.store import FAILED, RunRow
 from atria_tui.widgets.log_table import LogTable
 
@@ -87,12 +87,12 @@ class LogScreen(Screen[None]):
     def _load(self) -> None:
         svc = app_of(self).services
         run = svc.store.run(self.run_id)
-        entries = svc.store.log(self.run_id)
+        with heap.building():
+            entries = svc.store.log(self.run_id)
         self.post_message(self.Loaded(run, entries))
         notes: dict[tuple[str, str], str] = {}
         try:
-            plan = stored_plan(svc, self.run_id)
-            notes = notes_of(plan.items) if plan else {}
+            notes = stored_notes(svc, self.run_id)
         except (ValueError, KeyError, TypeError):  # an unreadable stored plan: no notes
             pass
         finally:  # whatever happened, an export must not wait for ever

@@ -22,7 +22,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, ProgressBar, Static
 
-from atria_tui import codes
+from atria_tui import codes, heap
 from atria_tui.app import app_of
 from atria_tui.config import JobConfig
 from atria_tui.export import PLAN_HEADER, plan_rows
@@ -189,7 +189,8 @@ class PreviewScreen(Screen[None]):
             return await plan_job(svc, job, progress=progress)
 
         try:
-            result = asyncio.run(main())
+            with heap.building():
+                result = asyncio.run(main())
         except asyncio.CancelledError:
             for run in svc.store.runs(job_key(job), limit=5):
                 if run.id > before and run.kind == "plan" and run.status == RUNNING:

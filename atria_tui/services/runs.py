@@ -34,7 +34,7 @@ from atria_tui.periods import PeriodError, previous_period, resolve_period
 from atria_tui.reconcile import ReconcileParams, plan, plan_entries, scope
 from atria_tui.records import RecordsError, read_records
 from atria_tui.secrets import SecretError, SecretStore
-from atria_tui.serialize import plan_from_json, plan_to_json
+from atria_tui.serialize import notes_from_json, plan_from_json, plan_to_json
 from atria_tui.services.psa import SECRETS, is_sandbox, open_session, sandbox_secrets
 from atria_tui.store import ERRORS, FAILED, SUCCESS, WARNINGS, Store
 
@@ -380,6 +380,12 @@ async def revert_run(svc: Services, job: JobConfig, run_id: int, *,
         await session.aclose()
     status = await run.finish(None)
     return RunResult(run.run_id, job, status, run.entries, outcome=outcome)
+
+
+def stored_notes(svc: Services, run_id: int) -> dict[tuple[str, str], str]:
+    """The reviewers' notes kept with a run's plan, for its log export."""
+    text = svc.store.plan_json(run_id)
+    return notes_from_json(text) if text else {}
 
 
 def stored_plan(svc: Services, run_id: int) -> Plan | None:

@@ -44,7 +44,7 @@ def test_a_tiny_run_reports_every_metric_and_restores_the_app(
     monkeypatch.setenv("ATRIA_TUI_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("ATRIA_TUI_KEYRING", "0")
     originals = (atria_tui.screens.preview.plan_job, atria_tui.screens.apply.apply_job,
-                 atria_tui.screens.log.stored_plan, Grid.render_lines)
+                 atria_tui.screens.log.stored_notes, Grid.render_lines)
     out = tmp_path / "RESULTS-console.md"
 
     assert main(["--rows", "200", "--out", str(out)]) == 0
@@ -75,7 +75,7 @@ def test_a_tiny_run_reports_every_metric_and_restores_the_app(
 
     # Nothing of the script's stand-ins or probes outlives it.
     assert (atria_tui.screens.preview.plan_job, atria_tui.screens.apply.apply_job,
-            atria_tui.screens.log.stored_plan, Grid.render_lines) == originals
+            atria_tui.screens.log.stored_notes, Grid.render_lines) == originals
     assert atria_tui.services.runs.plan_job is originals[0]
 
 
