@@ -21,7 +21,7 @@ from atria_tui.demo import SAMPLES
 from atria_tui.export import LOG_HEADER
 from atria_tui.mappings import mappings_path
 from atria_tui.model import Action
-from atria_tui.sandbox.server import reset_shared, shared
+from atria_tui.sandbox.server import shared
 from atria_tui.screens.apply import ApplyScreen
 from atria_tui.screens.confirm import ConfirmScreen
 from atria_tui.screens.export import ExportScreen
@@ -34,16 +34,6 @@ from atria_tui.services.runs import Services
 from atria_tui.store import INTERRUPTED, Store
 
 pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture(autouse=True)
-def _review_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    home = tmp_path / "review-home"
-    monkeypatch.setenv("ATRIA_TUI_HOME", str(home))
-    monkeypatch.setenv("ATRIA_TUI_KEYRING", "0")
-    reset_shared()
-    yield home
-    reset_shared()
 
 
 @pytest.fixture
@@ -62,9 +52,9 @@ def review_jobs(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def review_app(review_jobs: Path, _review_home: Path) -> Iterator[AtriaApp]:
-    store = Store(_review_home / "atria-tui.db")
-    svc = Services(store=store, secrets=SecretStore(_review_home), environ={})
+def review_app(review_jobs: Path, _isolated_home: Path) -> Iterator[AtriaApp]:
+    store = Store(_isolated_home / "atria-tui.db")
+    svc = Services(store=store, secrets=SecretStore(_isolated_home), environ={})
     yield make_app(jobs_dir=review_jobs, services=svc, demo=True,
                    now=lambda: datetime(2026, 11, 20, 9, 30))
     store.close()

@@ -23,16 +23,10 @@ FIXED_NOW = datetime(2026, 11, 20, 9, 30)
 SIZE = (140, 40)
 
 
-@pytest.fixture(autouse=True)
-def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    home = tmp_path / "home"
-    monkeypatch.setenv("ATRIA_TUI_HOME", str(home))
-    monkeypatch.setenv("ATRIA_TUI_KEYRING", "0")
-    from atria_tui.sandbox.server import reset_shared
-
-    reset_shared()
-    yield home
-    reset_shared()
+@pytest.fixture
+def _home(_isolated_home: Path) -> Path:
+    """This folder's name for the root conftest's throwaway home (set up there)."""
+    return _isolated_home
 
 
 @pytest.fixture
