@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from atria_tui import codes
+from atria_tui.matching import MatchRule
 from atria_tui.model import (
     ZERO,
     Action,
@@ -51,31 +52,6 @@ class Scope:
     identifiers: tuple[str, ...]
     skus: tuple[str, ...]
     missing_identifier: bool = False
-
-
-class MatchRule:
-    """How an Atria SKU is compared with PSA lines and catalog items.
-
-    ConnectWise compares with the product identifier; Kaseya with the field named by
-    SKUFieldMatch (service name, description, or the `SKU:` prefix of the description).
-    """
-
-    def __init__(self, task: Task, sku_field_match: str = "ServiceName") -> None:
-        self.mode = "code" if task is Task.CONNECTWISE else norm(sku_field_match)
-
-    def _key(self, code: str, description: str) -> str:
-        if self.mode == "description":
-            return norm(description)
-        if self.mode == "skudescription":
-            head, sep, _ = description.partition(":")
-            return norm(head) if sep else ""
-        return norm(code)
-
-    def line_key(self, line: PsaLine) -> str:
-        return self._key(line.product_code, line.description)
-
-    def item_key(self, item: CatalogItem) -> str:
-        return self._key(item.code, item.description)
 
 
 def fmt_qty(q: Decimal | None) -> str:

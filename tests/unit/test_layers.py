@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[2] / "atria_tui"
-CORE = ["model", "codes", "config", "params", "periods", "export", "records", "reconcile",
+CORE = ["model", "codes", "config", "params", "periods", "export", "records", "reconcile", "matching",
         "apply", "store", "serialize", "mappings", "seedjson", "paths", "secrets"]
 
 
