@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[2] / "atria_tui"
-CORE = ["model", "codes", "config", "params", "periods", "export", "records", "reconcile", "matching",
-        "apply", "store", "serialize", "mappings", "seedjson", "paths", "secrets"]
+CORE = ["model", "codes", "config", "params", "periods", "export", "records", "reconcile",
+        "matching", "apply", "store", "serialize", "mappings", "seedjson", "paths", "secrets"]
 
 
 def test_core_never_imports_textual() -> None:
