@@ -316,15 +316,12 @@ async def _execute(svc: Services, job: JobConfig, run: _Run, p: Plan,
     session = open_session(job, api_url, secrets, today=svc.today(), transport=svc.transport)
     bracket = (codes.entry("KS18"), codes.entry("KS19")) if job.task is Task.KASEYA else None
 
-    async def sink(entry: LogEntry, item: PlanItem | None) -> None:
-        await run.log(entry, item)
-
     def tick(done: int, total: int) -> None:
         if progress:
             progress("Applying changes", done, total)
 
     try:
-        applier = Applier(p, session, svc.store, run.run_id, sink=sink,
+        applier = Applier(p, session, svc.store, run.run_id, sink=run.log,
                           concurrency=job.options.concurrency, progress=tick)
         outcome = await applier.run(bracket)
     except PsaError as exc:

@@ -6,7 +6,7 @@ import asyncio
 import json
 import math
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from atria_tui.reconcile import MatchRule, ReconcileParams, plan
 from atria_tui.records import read_records
 from atria_tui.sandbox import kaseya
 from atria_tui.sandbox.ks_state import DEMO_SECRETS, FaultRule, KsState
+from tests.sandbox_helpers import Clock
 
 T0 = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 TODAY = date(2026, 11, 26)
@@ -34,15 +35,6 @@ AUTH = "POST " + ENDPOINTS["login"][1]
 REFRESH = "POST " + ENDPOINTS["refresh"][1]
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.moment = T0
-
-    def __call__(self) -> datetime:
-        return self.moment
-
-    def advance(self, seconds: float) -> None:
-        self.moment += timedelta(seconds=seconds)
 
 
 class Hooked(httpx.AsyncBaseTransport):
@@ -68,7 +60,7 @@ class Hooked(httpx.AsyncBaseTransport):
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(T0)
 
 
 @pytest.fixture

@@ -13,13 +13,11 @@ from starlette.routing import Mount
 
 from atria_tui.sandbox.connectwise import create_app
 from atria_tui.sandbox.cw_state import DEMO_SECRETS, CwState
+from tests.sandbox_helpers import CW_AUTH as AUTH
+from tests.sandbox_helpers import CW_HEADERS as HEADERS
+from tests.sandbox_helpers import cw_client
 
 PREFIX = "/v4_6_release/apis/3.0"
-AUTH = base64.b64encode(
-    f"{DEMO_SECRETS['CompanyName']}+{DEMO_SECRETS['PublicKey']}:"
-    f"{DEMO_SECRETS['PrivateKey']}".encode()
-).decode()
-HEADERS = {"Authorization": f"Basic {AUTH}", "clientId": DEMO_SECRETS["ClientId"]}
 ACME_HOSTING = 600
 BIG_HOSTING = 614
 
@@ -31,10 +29,7 @@ def state() -> CwState:
 
 @pytest.fixture
 async def client(state: CwState) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(state))
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://sandbox", headers=HEADERS
-    ) as c:
+    async with cw_client(state) as c:
         yield c
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -10,14 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from atria_tui.sandbox.connectwise import create_app
-from atria_tui.sandbox.cw_state import DEMO_SECRETS, CwState
+from atria_tui.sandbox.cw_state import CwState
+from tests.sandbox_helpers import cw_client
 
-AUTH = base64.b64encode(
-    f"{DEMO_SECRETS['CompanyName']}+{DEMO_SECRETS['PublicKey']}:"
-    f"{DEMO_SECRETS['PrivateKey']}".encode()
-).decode()
-HEADERS = {"Authorization": f"Basic {AUTH}", "clientId": DEMO_SECRETS["ClientId"]}
 ACME_HOSTING = 600
 FAULTY_HOSTING = 613
 BIG_HOSTING = 614
@@ -30,10 +24,7 @@ def state() -> CwState:
 
 @pytest.fixture
 async def client(state: CwState) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(state))
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://sandbox", headers=HEADERS
-    ) as c:
+    async with cw_client(state) as c:
         yield c
 
 

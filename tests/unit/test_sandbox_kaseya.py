@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,25 +14,17 @@ import pytest
 
 from atria_tui.sandbox.kaseya import create_app
 from atria_tui.sandbox.ks_state import DEMO_SECRETS, KsState
+from tests.sandbox_helpers import Clock
 
 T0 = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
 LINES = "/v2/finance/contracts/recurringservices/{}/services"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.moment = T0
-
-    def __call__(self) -> datetime:
-        return self.moment
-
-    def advance(self, **kw: float) -> None:
-        self.moment += timedelta(**kw)
 
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(T0)
 
 
 @pytest.fixture
