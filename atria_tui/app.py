@@ -37,9 +37,9 @@ __all__ = ["AtriaApp", "app_of", "default_services", "make_app"]
 
 def default_services() -> Services:
     """What the CLI uses: the database and secret store under ATRIA_TUI_HOME."""
-    store = Store(db_path())
-    store.mark_interrupted()
-    return Services(store=store, secrets=SecretStore())
+    svc = Services(store=Store(db_path()), secrets=SecretStore())
+    svc.reap()
+    return svc
 
 
 class AtriaApp(App[None]):

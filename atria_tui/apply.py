@@ -75,7 +75,8 @@ def _fields(row: JournalRow, item: PlanItem | None = None, **more: object
 class Applier:
     def __init__(self, plan: Plan, writer: PsaWriter, store: Store, run_id: int, *,
                  sink: Sink | None = None, concurrency: int = 6, effective: date | None = None,
-                 progress: Callable[[int, int], None] | None = None) -> None:
+                 progress: Callable[[int, int], None] | None = None, retries: int = 4,
+                 backoff: float = 0.25) -> None:
         self.plan = plan
         self.writer = writer
         self.store = store
@@ -85,6 +86,8 @@ class Applier:
         self.sem = asyncio.Semaphore(max(1, concurrency))
         self.effective = effective or plan.period.start
         self.progress = progress
+        self.retries = retries
+        self.backoff = backoff
         self.items = {i.key: i for i in plan.items}
         self.outcome = ApplyOutcome([])
         self._done = 0
@@ -158,10 +161,20 @@ class Applier:
             else:
                 await self._update(row, item)
         except PsaError as exc:
-            if exc.kind == "budget":
-                # The PSA's call budget is used up: every later write would fail the same
-                # way, so the run ends (KS02/CW02) instead of logging one failure per line.
-                # The row stays `sent`: a later run re-reads the line before writing.
+            if exc.maybe_landed:
+                # Its answer was lost and a re-read did not find it: it may still land. The
+                # row stays `sent`, so the next apply re-reads before it writes anything.
+                self._stop = self._stop or exc
+                self.outcome.failed += 1
+                if item:
+                    item.status = Status.FAILED
+                await self.emit(codes.entry("AT10", customer=row.customer, sku=row.sku,
+                                            **_fields(row, item, error=exc.message)), item)
+                return
+            if exc.kind in ("budget", "connect", "timeout"):
+                # The PSA is out of reach or its call budget is used up: every later write
+                # would fail the same way, so the run ends (CW02/KS02) instead of logging
+                # one failure per line. The row stays `sent`: a later run re-reads first.
                 self._stop = self._stop or exc
                 return
             self.store.journal_set(row.id, ERROR, exc.message)
@@ -172,6 +185,10 @@ class Applier:
                 "AT08" if self.cw else "KS08")
             await self.emit(codes.entry(code, customer=row.customer, sku=row.sku,
                                         **_fields(row, item, error=exc.message)), item)
+        except _Changed as changed:
+            await self._conflict(row, item, changed.quantity)
+        except _Gone:
+            await self._gone(row, item)
 
     async def _lines_of(self, contract_id: str) -> list[PsaLine]:
         """Each contract's lines re-read once, just before its first write (not per line):
@@ -187,55 +204,112 @@ class Applier:
                 return []
             raise
 
+    async def _fresh_lines(self, contract_id: str) -> list[PsaLine]:
+        try:
+            return await self.writer.contract_lines(contract_id)
+        except PsaError as exc:
+            if exc.status == 404:
+                return []
+            raise
+
+    async def _write(self, row: JournalRow, send: Callable[[], Awaitable[str]],
+                     landed: Callable[[], Awaitable[str | None]]) -> str:
+        """Send one write; after a failure where it may have landed, re-read and decide.
+
+        `landed` re-reads the PSA and returns the line id if the write is there (or raises
+        `_Changed`/`_Gone`). Not there and the PSA answered (a 5xx): it has finished with
+        the request, so sending again cannot double it. Not there and no answer (timeout,
+        dropped connection): the PSA may still carry it out, so it is never sent again
+        blind; the error goes up with `maybe_landed` and the row stays `sent`.
+        """
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await send()
+            except PsaError as exc:
+                if not (exc.maybe_landed or exc.kind == "decode"):
+                    raise
+                found = await landed()
+                if found is not None:
+                    await self.emit(codes.entry("AT11", customer=row.customer, sku=row.sku,
+                                                **_fields(row, self.items.get(row.item_key),
+                                                          error=exc.message)), None)
+                    return found
+                if not exc.answered or exc.kind == "decode":
+                    raise PsaError(exc.kind, exc.message, exc.status,
+                                   maybe_landed=True) from None
+                if attempt > self.retries:
+                    raise PsaError(exc.kind, exc.message, exc.status) from None
+                await asyncio.sleep(min(self.backoff * 2 ** (attempt - 1), 30.0))
+
     async def _update(self, row: JournalRow, item: PlanItem | None) -> None:
         lines = await self._lines_of(row.contract_id)
         current = next((ln for ln in lines if ln.id == row.line_id), None)
         if current is None:
-            self.store.journal_set(row.id, GONE, "line not found")
-            self.outcome.skipped += 1
-            if item:
-                item.status = Status.SKIPPED
-            await self.emit(codes.entry("AT07", customer=row.customer, sku=row.sku,
-                                        **_fields(row, item)), item)
-            return
+            raise _Gone
         if current.quantity == row.after:
-            self.store.journal_set(row.id, DONE)
-            self.outcome.unchanged += 1
-            if item:
-                item.status = Status.APPLIED
+            self._mark_done(row, item, None, applied=False)
             await self.emit(self._done_entry(row, item), item)
             return
         if current.quantity != row.before:
-            await self._conflict(row, item, current.quantity)
-            return
-        await self.writer.set_quantity(row.contract_id, row.line_id, row.after)
-        self.store.journal_set(row.id, DONE)
-        self.outcome.applied += 1
-        if item:
-            item.status = Status.APPLIED
+            raise _Changed(current.quantity)
+
+        async def send() -> str:
+            await self.writer.set_quantity(row.contract_id, row.line_id, row.after)
+            return row.line_id
+
+        async def landed() -> str | None:
+            now = next((ln for ln in await self._fresh_lines(row.contract_id)
+                        if ln.id == row.line_id), None)
+            if now is None:
+                raise _Gone
+            if now.quantity == row.after:
+                return row.line_id
+            if now.quantity != row.before:
+                raise _Changed(now.quantity)
+            return None
+
+        await self._write(row, send, landed)
+        self._mark_done(row, item, None)
         await self.emit(self._done_entry(row, item), item)
 
     async def _add(self, row: JournalRow, item: PlanItem | None, was_sent: bool) -> None:
-        existing = [ln for ln in await self._lines_of(row.contract_id)
-                    if ln.live and norm(ln.product_code) == norm(row.product_code)]
+        existing = _same_product(await self._lines_of(row.contract_id), row.product_code)
         if existing:
             mine = [ln for ln in existing if ln.quantity == row.after]
             if was_sent and mine:  # our earlier POST landed before the process died
-                self.store.journal_set(row.id, DONE, line_id=mine[0].id)
-                self.outcome.unchanged += 1
-                if item:
-                    item.status = Status.APPLIED
+                self._mark_done(row, item, mine[0].id, applied=False)
                 await self.emit(self._done_entry(row, item), item)
                 return
-            await self._conflict(row, item, existing[0].quantity)
-            return
-        new_id = await self.writer.add_line(row.contract_id, row.product_id, row.after,
-                                            row.description, self.effective)
-        self.store.journal_set(row.id, DONE, line_id=new_id)
-        self.outcome.applied += 1
+            raise _Changed(existing[0].quantity)
+
+        async def send() -> str:
+            return await self.writer.add_line(row.contract_id, row.product_id, row.after,
+                                              row.description, self.effective)
+
+        async def landed() -> str | None:
+            now = _same_product(await self._fresh_lines(row.contract_id), row.product_code)
+            mine = [ln for ln in now if ln.quantity == row.after]
+            if mine:
+                return mine[0].id
+            if now:
+                raise _Changed(now[0].quantity)
+            return None
+
+        new_id = await self._write(row, send, landed)
+        self._mark_done(row, item, new_id)
+        await self.emit(self._done_entry(row, item), item)
+
+    def _mark_done(self, row: JournalRow, item: PlanItem | None, line_id: str | None, *,
+              applied: bool = True) -> None:
+        self.store.journal_set(row.id, DONE, line_id=line_id)
+        if applied:
+            self.outcome.applied += 1
+        else:
+            self.outcome.unchanged += 1
         if item:
             item.status = Status.APPLIED
-        await self.emit(self._done_entry(row, item), item)
 
     async def _conflict(self, row: JournalRow, item: PlanItem | None, now: Decimal) -> None:
         self.store.journal_set(row.id, CONFLICT, f"PSA holds {now}")
@@ -245,12 +319,36 @@ class Applier:
         await self.emit(codes.entry("AT01", customer=row.customer, sku=row.sku,
                                     **_fields(row, item, current=fmt_qty(now))), item)
 
+    async def _gone(self, row: JournalRow, item: PlanItem | None) -> None:
+        self.store.journal_set(row.id, GONE, "line not found")
+        self.outcome.skipped += 1
+        if item:
+            item.status = Status.SKIPPED
+        await self.emit(codes.entry("AT07", customer=row.customer, sku=row.sku,
+                                    **_fields(row, item)), item)
+
     def _done_entry(self, row: JournalRow, item: PlanItem | None) -> LogEntry:
         if item is not None:
             return item_entry(item)
         code = {"add": "CW08", "zero": "CW20"}.get(row.action, "CW07") if self.cw else \
             {"zero": "KS11"}.get(row.action, "KS07")
         return codes.entry(code, customer=row.customer, sku=row.sku, **_fields(row))
+
+
+class _Changed(Exception):
+    """The PSA line holds a quantity nobody planned: someone else edited it."""
+
+    def __init__(self, quantity: Decimal) -> None:
+        super().__init__(str(quantity))
+        self.quantity = quantity
+
+
+class _Gone(Exception):
+    """The PSA line the write was for no longer exists."""
+
+
+def _same_product(lines: list[PsaLine], product_code: str) -> list[PsaLine]:
+    return [ln for ln in lines if ln.live and norm(ln.product_code) == norm(product_code)]
 
 
 def _item_fields(i: PlanItem) -> dict[str, object]:
@@ -266,45 +364,96 @@ def _status_of(state: str) -> Status:
 
 
 async def revert(journal: list[JournalRow], writer: PsaWriter, store: Store, run_id: int,
-                 sink: Sink | None = None) -> ApplyOutcome:
-    """Put back the `before` quantities of a run's done writes, conflict-checked too.
+                 of_run: int, sink: Sink | None = None) -> ApplyOutcome:
+    """Put back what an apply run changed in the PSA, and only that.
 
-    The revert is itself a journaled run: rows whose before/after are swapped.
+    Candidates are the run's `done` writes and those left `sent` (a process killed, or an
+    answer lost, after the request went out: such a write may have landed). Each
+    contract is re-read once; a line is set back only while it still holds what the run
+    wrote. A line already at its old quantity (never written, or reverted before) is left
+    alone and not reported as restored; one changed since is a conflict (AT01). An
+    addition whose POST never confirmed is found by its product and quantity.
     """
     rows = [(r.item_key, Action.UPDATE.value, r.customer, r.sku, r.description,
              r.contract_id, r.line_id, r.product_id, r.product_code, str(r.after),
-             str(r.before if r.action != Action.ADD.value else ZERO))
-            for r in journal if r.state == DONE and r.line_id]
+             str(ZERO if r.action == Action.ADD.value else r.before))
+            for r in journal if r.state in (DONE, SENT)]
     plan = Plan(Task.CONNECTWISE, Period(date.min, date.min))
     applier = Applier(plan, writer, store, run_id, sink=sink)
     store.journal_add(run_id, rows)
     todo = [r for r in store.journal(run_id) if r.state in (PENDING, SENT)]
+    counts = {"restored": 0, "unchanged": 0, "changed": 0, "missing": 0}
 
     async def one(row: JournalRow) -> None:
         store.journal_set(row.id, SENT)
-        try:
-            current = await writer.read_line(row.contract_id, row.line_id)
+        lines = await applier._lines_of(row.contract_id)
+        if row.line_id:
+            current = next((ln for ln in lines if ln.id == row.line_id), None)
+        else:  # an addition that never confirmed: ours if it holds what we sent
+            current = next((ln for ln in _same_product(lines, row.product_code)
+                            if ln.quantity == row.before), None)
             if current is None:
-                store.journal_set(row.id, GONE)
-                await applier.emit(codes.entry("AT07", customer=row.customer, sku=row.sku,
-                                               **_fields(row)), None)
+                store.journal_set(row.id, DONE, "never landed")
+                counts["unchanged"] += 1
                 return
-            if current.quantity not in (row.before, row.after):
-                await applier._conflict(row, None, current.quantity)
-                return
-            if current.quantity != row.after:
-                await writer.set_quantity(row.contract_id, row.line_id, row.after)
-            store.journal_set(row.id, DONE)
-            applier.outcome.applied += 1
-            await applier.emit(codes.entry("AT06", customer=row.customer, sku=row.sku,
-                                           **_fields(row, before=fmt_qty(row.after),
-                                                     after=fmt_qty(row.before))), None)
+        if current is None:
+            counts["missing"] += 1
+            await applier._gone(row, None)
+            return
+        if current.quantity == row.after:
+            store.journal_set(row.id, DONE, "already as before", line_id=current.id)
+            counts["unchanged"] += 1
+            return
+        if current.quantity != row.before:
+            counts["changed"] += 1
+            await applier._conflict(row, None, current.quantity)
+            return
+        line_id = current.id
+
+        async def send() -> str:
+            await writer.set_quantity(row.contract_id, line_id, row.after)
+            return line_id
+
+        async def landed() -> str | None:
+            now = next((ln for ln in await applier._fresh_lines(row.contract_id)
+                        if ln.id == line_id), None)
+            if now is None:
+                raise _Gone
+            if now.quantity == row.after:
+                return line_id
+            if now.quantity != row.before:
+                raise _Changed(now.quantity)
+            return None
+
+        try:
+            await applier._write(row, send, landed)
         except PsaError as exc:
+            if exc.maybe_landed or exc.kind in ("budget", "connect", "timeout"):
+                raise  # the PSA is out of reach: the revert ends; run it again later
             store.journal_set(row.id, ERROR, exc.message)
             applier.outcome.failed += 1
             await applier.emit(codes.entry("AT08", customer=row.customer, sku=row.sku,
                                            **_fields(row, error=exc.message)), None)
+            return
+        except _Changed as changed:
+            counts["changed"] += 1
+            await applier._conflict(row, None, changed.quantity)
+            return
+        except _Gone:
+            counts["missing"] += 1
+            await applier._gone(row, None)
+            return
+        store.journal_set(row.id, DONE, line_id=line_id)
+        counts["restored"] += 1
+        applier.outcome.applied += 1
+        await applier.emit(codes.entry("AT06", customer=row.customer, sku=row.sku,
+                                       **_fields(row, before=fmt_qty(row.after),
+                                                 after=fmt_qty(row.before))), None)
 
     for row in todo:
         await one(row)
+    applier.outcome.unchanged = counts["unchanged"]
+    await applier.emit(codes.entry("AT12", run_id=of_run, restored=counts["restored"],
+                                   unchanged=counts["unchanged"], changed=counts["changed"],
+                                   missing=counts["missing"]), None)
     return applier.outcome

@@ -19,6 +19,7 @@ from atria_tui import cli_output as out
 from atria_tui import cli_schedule
 from atria_tui.config import ConfigError, JobConfig, load_job, new_job, save_job
 from atria_tui.export import LOG_HEADER, log_rows, write_csv
+from atria_tui.joblock import JobLocked
 from atria_tui.model import Task
 from atria_tui.paths import db_path
 from atria_tui.secrets import SecretError, SecretStore
@@ -39,9 +40,9 @@ class UsageError(Exception):
 
 
 def services() -> Services:
-    store = Store(db_path())
-    store.mark_interrupted()
-    return Services(store=store, secrets=SecretStore())
+    svc = Services(store=Store(db_path()), secrets=SecretStore())
+    svc.reap()
+    return svc
 
 
 def _job(path: str) -> JobConfig:
@@ -291,6 +292,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except SecretError as exc:
         print(f"atria-tui: secrets: {exc}", file=sys.stderr)
+        return 1
+    except JobLocked as exc:
+        print(f"atria-tui: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("atria-tui: interrupted; run `atria-tui apply` again to finish pending writes",

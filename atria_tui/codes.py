@@ -238,6 +238,17 @@ _DEFS: list[CodeDef] = [
             "{customer_code} Ambiguous : {count} catalog items match Product ID {sku}; none was "
             "chosen",
             "Make the SKU match exactly one active catalog item (or fix it in the console)."),
+    CodeDef("AT10", ER, "A write got no answer and was not found in the PSA on a re-read",
+            "{customer_code} Not confirmed : {line_description} with Product ID {sku} "
+            "({before} → {after}): {error}; not found on a re-read and not sent again",
+            "The PSA may still carry the write out. Run apply again once the PSA answers: "
+            "it re-reads the line first and writes only what is missing, never twice."),
+    CodeDef("AT11", IN, "A write whose answer was lost is found in the PSA",
+            "{customer_code} Confirmed : {line_description} with Product ID {sku} is {after} "
+            "in the PSA; the write landed although its answer was lost ({error})"),
+    CodeDef("AT12", IN, "What a revert found to restore",
+            "Revert of run {run_id}: {restored} line(s) restored, {unchanged} already as before "
+            "the run, {changed} changed since (left alone), {missing} not found"),
 ]
 
 for _d in list(_DEFS):

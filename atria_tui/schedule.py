@@ -30,7 +30,6 @@ import asyncio
 import contextlib
 import json
 import os
-import re
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -39,7 +38,9 @@ from typing import Any
 
 from cronsim import CronSim, CronSimError
 
+from atria_tui import joblock
 from atria_tui.config import ConfigError, JobConfig, load_job, validate_cron
+from atria_tui.joblock import JobLocked, lock_path
 from atria_tui.paths import atomic_write, data_dir
 from atria_tui.services.runs import RunResult, Services, apply_job, job_key
 from atria_tui.store import Store
@@ -232,25 +233,21 @@ def _last(entry: dict[str, Any], store: Store, key: str) -> datetime:
 
 
 def _lock_path(folder: Path, key: str) -> Path:
-    safe = re.sub(r"[^A-Za-z0-9._-]", "_", key).lstrip(".") or "_"
-    return folder / "locks" / f"{safe}.lock"
+    return lock_path(folder / "locks", key)
 
 
 @contextlib.contextmanager
 def job_lock(folder: Path, key: str) -> Iterator[str | None]:
-    """Hold `locks/<job_id>.lock` for a run. Yields None when held, else who holds it."""
-    path = _lock_path(folder, key)
-    with _flocked(path, blocking=False) as fd:
-        if fd is None:
-            try:
-                holder = path.read_text(encoding="utf-8").strip()
-            except OSError:
-                holder = ""
-            yield f"process {holder}" if holder.isdigit() else "another process"
-            return
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
-        yield None
+    """Hold the job's write lock for a run. Yields None when held, else who holds it.
+
+    The same lock apply and revert take (`atria_tui.joblock`), so a CLI apply, the
+    console and the scheduler never write one job at once.
+    """
+    try:
+        with joblock.job_lock(folder / "locks", key, "atria-tui schedule"):
+            yield None
+    except JobLocked as exc:
+        yield exc.holder.describe() if exc.holder else "another process"
 
 
 # --- one pass ----------------------------------------------------------------------------

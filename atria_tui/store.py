@@ -8,9 +8,11 @@ before/after quantities.
 
 from __future__ import annotations
 
+import os
+import socket
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,7 +27,7 @@ CREATE TABLE IF NOT EXISTS runs (
     job_id TEXT NOT NULL, label TEXT NOT NULL, task TEXT NOT NULL,
     kind TEXT NOT NULL, period_end TEXT NOT NULL DEFAULT '',
     status TEXT NOT NULL, started_at TEXT NOT NULL, finished_at TEXT,
-    plan_json TEXT, of_run INTEGER
+    plan_json TEXT, of_run INTEGER, owner TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS log (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -57,6 +59,23 @@ INTERRUPTED = "Interrupted"
 # journal states
 PENDING, SENT, DONE, CONFLICT, ERROR, GONE = "pending", "sent", "done", "conflict", "failed", \
     "gone"
+
+
+OWNER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _gone(owner: str) -> bool:
+    """True when `owner` (host:pid) is a process of this host that no longer exists."""
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or os.name != "posix":
+        return False  # another host's, a pre-owner row, or no safe liveness test here
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def now_iso() -> str:
@@ -107,6 +126,9 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        cols = {r[1] for r in self._db.execute("PRAGMA table_info(runs)")}
+        if "owner" not in cols:  # a database made before runs knew their process
+            self._db.execute("ALTER TABLE runs ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
 
     def close(self) -> None:
         with self._lock:
@@ -130,8 +152,9 @@ class Store:
         with self._tx() as db:
             cur = db.execute(
                 "INSERT INTO runs(job_id,label,task,kind,period_end,status,started_at,"
-                "plan_json,of_run) VALUES (?,?,?,?,?,?,?,?,?)",
-                (job_id, label, task, kind, period_end, RUNNING, now_iso(), plan_json, of_run))
+                "plan_json,of_run,owner) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (job_id, label, task, kind, period_end, RUNNING, now_iso(), plan_json, of_run,
+                 OWNER))
             return int(cur.lastrowid or 0)
 
     def set_plan(self, run_id: int, plan_json: str, period_end: str) -> None:
@@ -141,8 +164,8 @@ class Store:
 
     def reopen_run(self, run_id: int) -> None:
         with self._tx() as db:
-            db.execute("UPDATE runs SET status=?, finished_at=NULL WHERE id=?",
-                       (RUNNING, run_id))
+            db.execute("UPDATE runs SET status=?, finished_at=NULL, owner=? WHERE id=?",
+                       (RUNNING, OWNER, run_id))
 
     def finish_run(self, run_id: int, status: str) -> None:
         with self._tx() as db:
@@ -171,17 +194,51 @@ class Store:
         return [RunRow(*r) for r in rows]
 
     def unfinished_apply(self, job_id: str) -> RunRow | None:
-        """The newest apply of this job that stopped with writes still pending, if any."""
+        """The newest apply of this job that stopped with writes still pending, if any.
+
+        Killed (left `Running`/`Interrupted`) or stopped (`Failed`: the PSA went out of
+        reach, its budget ran out, a write's answer was lost): either way the reviewed plan
+        is finished, re-reading each line first. Only apply runs are resumed by apply, and
+        not one reverted since: a revert closes its apply (resuming it would re-send the
+        plan that was just taken back), nor one a newer apply of the job has superseded.
+        """
         rows = self._runs(
-            "WHERE job_id=? AND kind IN ('apply','revert') AND status IN (?,?) AND EXISTS "
+            "WHERE job_id=? AND kind='apply' AND status IN (?,?,?) AND EXISTS "
             "(SELECT 1 FROM journal j WHERE j.run_id=runs.id AND j.state IN (?,?)) "
-            "ORDER BY id DESC LIMIT 1", (job_id, RUNNING, INTERRUPTED, PENDING, SENT))
+            "AND NOT EXISTS (SELECT 1 FROM runs r WHERE (r.of_run=runs.id AND r.kind='revert')"
+            " OR (r.job_id=runs.job_id AND r.kind='apply' AND r.id>runs.id))"
+            " ORDER BY id DESC LIMIT 1", (job_id, RUNNING, INTERRUPTED, FAILED, PENDING, SENT))
         return rows[0] if rows else None
 
-    def mark_interrupted(self) -> None:
-        """At start-up, runs left `Running` by a killed process are interrupted, not live."""
+    def reverts_of(self, run_id: int) -> list[RunRow]:
+        return self._runs("WHERE of_run=? AND kind='revert' ORDER BY id", (run_id,))
+
+    def interrupt_writers(self, job_id: str) -> None:
+        """Apply/revert runs of a job left `Running` are interrupted, not live.
+
+        Called only while holding the job's lock: nobody else can be executing them then.
+        """
         with self._tx() as db:
-            db.execute("UPDATE runs SET status=? WHERE status=?", (INTERRUPTED, RUNNING))
+            db.execute("UPDATE runs SET status=? WHERE status=? AND job_id=? "
+                       "AND kind IN ('apply','revert')", (INTERRUPTED, RUNNING, job_id))
+
+    def reap(self, writer_free: Callable[[str], bool]) -> None:
+        """Mark runs left `Running` by a process that is gone as interrupted.
+
+        A write run is interrupted only when nobody holds its job's lock
+        (`writer_free(job_id)`); a plan run when its process, on this host, is dead. A
+        live run of another process is never touched (every command used to mark all
+        `Running` runs interrupted, so the next apply "resumed" a run still executing).
+        """
+        with self._lock:
+            rows = self._db.execute("SELECT id, job_id, kind, owner FROM runs WHERE status=?",
+                                    (RUNNING,)).fetchall()
+        dead = [rid for rid, job_id, kind, owner in rows
+                if (writer_free(job_id) if kind in ("apply", "revert") else _gone(owner))]
+        if dead:
+            with self._tx() as db:
+                db.executemany("UPDATE runs SET status=? WHERE id=? AND status=?",
+                               [(INTERRUPTED, rid, RUNNING) for rid in dead])
 
     # -- log --------------------------------------------------------------------------------
 

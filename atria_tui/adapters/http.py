@@ -29,16 +29,31 @@ ErrorKind = Literal["connect", "timeout", "auth", "http", "decode", "budget"]
 SANDBOX_SCHEME = "sandbox://"
 SANDBOX_BASE = "http://sandbox.invalid"
 MAX_RETRY_AFTER = 120.0
+MAX_BODY_BYTES = 64 * 1024 * 1024  # an answer (decompressed) larger than this is refused
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 AuthHeaders = Callable[[], Awaitable[Mapping[str, str]]]
 
 
 class PsaError(Exception):
+    """A remote call that failed; `maybe_landed` says a write may still have taken effect.
+
+    A POST that timed out, lost its connection or got a 5xx may have been carried out by
+    the PSA all the same; sending it again blind is how a retried addition bills a
+    customer twice. Such a write is raised with `maybe_landed`, and the caller re-reads
+    the PSA to decide (`answered`: the PSA did answer, so it has finished with it).
+    """
+
     def __init__(self, kind: ErrorKind, message: str, status: int | None = None,
-                 body: Any = None) -> None:
+                 body: Any = None, *, maybe_landed: bool = False) -> None:
         super().__init__(message)
         self.kind = kind
         self.status = status
         self.body = body
+        self.maybe_landed = maybe_landed
+
+    @property
+    def answered(self) -> bool:
+        return self.status is not None
 
     @property
     def message(self) -> str:
@@ -154,11 +169,17 @@ def shared_budget(base_url: str, per_hour: int) -> CallBudget:
 
 @dataclass
 class ClientOptions:
+    """`retries` bounds the retries of a failed read (5xx, timeout, dropped connection);
+    throttling (429) is retried for as long as `retry_window` seconds allow, so a PSA
+    that refuses every second request still gets the run done, only slower."""
+
     concurrency: int = 6
     timeout: float = 30.0
     retries: int = 4
     backoff: float = 0.25
     budget_per_hour: int | None = None
+    retry_window: float = 600.0
+    max_body: int = MAX_BODY_BYTES
 
 
 class HttpClient:
@@ -202,8 +223,14 @@ class HttpClient:
                       form: Mapping[str, str] | None = None,
                       headers: Mapping[str, str] | None = None,
                       auth: AuthHeaders | None = None,
-                      unlimited: bool = False) -> httpx.Response:
+                      unlimited: bool = False,
+                      idempotent: bool | None = None) -> httpx.Response:
         """Send with retries; returns the final response (2xx or a non-retryable 4xx).
+
+        A request that never reached the PSA (no connection, 429) is retried whatever its
+        method. One that may have reached it (timeout, dropped connection, 5xx) is retried
+        only when repeating it is harmless (`idempotent`, by default GET/HEAD/OPTIONS);
+        a write is raised with `maybe_landed` instead, for the caller to re-read and decide.
 
         `auth` is asked for its headers inside the connection slot, right before each
         attempt: a token taken before an hour's pacing, or before a queue of concurrent
@@ -211,7 +238,11 @@ class HttpClient:
         slot limit, so a renewal is never stuck behind the requests that wait for it.
         """
         endpoint = endpoint or url.split("?")[0]
+        repeatable = method.upper() in SAFE_METHODS if idempotent is None else idempotent
+        what = f"{method} {endpoint}"
         attempt = 0
+        slept = 0.0  # time slept between attempts (a test's fake sleep takes no real time)
+        started = time.monotonic()
         base_headers = dict(headers or {})
         while True:
             attempt += 1
@@ -224,38 +255,85 @@ class HttpClient:
                         self.budget.sent(endpoint, reservation)
                     self.requests += 1
                     self.by_endpoint[endpoint] = self.by_endpoint.get(endpoint, 0) + 1
-                    resp = await self._client.request(method, url, params=params,
-                                                      json=json_body, data=form,
-                                                      headers=headers)
-            except httpx.TimeoutException as exc:
-                if attempt > self.options.retries:
-                    raise PsaError("timeout", f"request timed out ({method} {endpoint})") from exc
+                    resp = await self._send(method, url, params, json_body, form, headers)
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                # Nothing was sent: safe to try again for any method.
+                kind: ErrorKind = "timeout" if isinstance(exc, httpx.TimeoutException) \
+                    else "connect"
+                if attempt > self.options.retries or self._late(started, slept):
+                    raise PsaError(kind, f"{what}: cannot connect: {_reason(exc)}") from exc
+                slept += self._backoff(attempt)
                 await self._sleep(self._backoff(attempt))
                 continue
             except httpx.HTTPError as exc:
-                if attempt > self.options.retries:
-                    raise PsaError("connect", f"{type(exc).__name__}: {exc}") from exc
+                # Sent, and no answer: the PSA may have carried it out.
+                kind = "timeout" if isinstance(exc, httpx.TimeoutException) else "connect"
+                text = (f"{what}: no answer within {self.options.timeout:g} s"
+                        if kind == "timeout" else f"{what}: connection lost: {_reason(exc)}")
+                if not repeatable:
+                    raise PsaError(kind, text, maybe_landed=True) from exc
+                if attempt > self.options.retries or self._late(started, slept):
+                    raise PsaError(kind, text) from exc
+                slept += self._backoff(attempt)
                 await self._sleep(self._backoff(attempt))
                 continue
-            if resp.status_code == 429 or resp.status_code >= 500:
-                delay = self._backoff(attempt)
-                if resp.status_code == 429:
-                    delay = retry_after_seconds(resp.headers.get("retry-after"), delay, None)
-                    if delay > MAX_RETRY_AFTER:
-                        # An hourly budget used up answers "in 59 minutes": retrying sooner
-                        # is refused again, and a run that sleeps an hour looks hung.
-                        raise PsaError("budget", f"HTTP 429 from {method} {endpoint}"
-                                       f"{_detail(resp)} (call budget used up: the API asks "
-                                       f"to wait {delay:.0f} s before the next call, longer "
-                                       f"than a run waits, {MAX_RETRY_AFTER:.0f} s)",
-                                       resp.status_code)
-                if attempt > self.options.retries:
-                    kind: ErrorKind = "budget" if resp.status_code == 429 else "http"
-                    raise PsaError(kind, f"HTTP {resp.status_code} from {method} {endpoint}"
-                                   f"{_detail(resp)}", resp.status_code)
+            if resp.status_code == 429:
+                delay = retry_after_seconds(resp.headers.get("retry-after"),
+                                            self._backoff(min(attempt, 8)), None)
+                if delay > MAX_RETRY_AFTER:
+                    # An hourly budget used up answers "in 59 minutes": retrying sooner
+                    # is refused again, and a run that sleeps an hour looks hung.
+                    raise PsaError("budget", f"HTTP 429 from {what}{_detail(resp)} (call "
+                                   "budget used up: the API asks to wait "
+                                   f"{delay:.0f} s before the next call, longer than a run "
+                                   f"waits, {MAX_RETRY_AFTER:.0f} s)", resp.status_code)
+                if self._late(started, slept, delay):
+                    raise PsaError("budget", f"HTTP 429 from {what}{_detail(resp)}: still "
+                                   f"throttled after {time.monotonic() - started:.0f} s of "
+                                   "retries", resp.status_code)
+                slept += delay
                 await self._sleep(delay)
                 continue
+            if resp.status_code >= 500:
+                text = f"HTTP {resp.status_code} from {what}{_detail(resp)}"
+                if not repeatable:
+                    raise PsaError("http", text, resp.status_code, maybe_landed=True)
+                if attempt > self.options.retries or self._late(started, slept):
+                    raise PsaError("http", text, resp.status_code)
+                slept += self._backoff(attempt)
+                await self._sleep(self._backoff(attempt))
+                continue
             return resp
+
+    async def _send(self, method: str, url: str, params: Mapping[str, Any] | None,
+                    json_body: Any, form: Mapping[str, str] | None,
+                    headers: Mapping[str, str] | None) -> httpx.Response:
+        """One exchange, its body read with a size cap (a small gzip can inflate to GBs)."""
+        req = self._client.build_request(method, url, params=params, json=json_body,
+                                         data=form, headers=headers)
+        resp = await self._client.send(req, stream=True)
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async for chunk in resp.aiter_bytes():
+                size += len(chunk)
+                if size > self.options.max_body:
+                    raise PsaError("decode", f"{method} {url.split('?')[0]}: the answer is "
+                                   f"larger than {self.options.max_body // 2**20} MB; refused",
+                                   resp.status_code)
+                chunks.append(chunk)
+        finally:
+            await resp.aclose()
+        drop = {"content-encoding", "content-length", "transfer-encoding"}
+        kept = [(k, v) for k, v in resp.headers.multi_items() if k.lower() not in drop]
+        return httpx.Response(resp.status_code, headers=kept, content=b"".join(chunks),
+                              request=req, extensions=resp.extensions)
+
+    def _late(self, started: float, slept: float, delay: float = 0.0) -> bool:
+        """Past the retry window, counted in real time or in time slept, whichever is
+        more (a test's fake sleep takes no real time)."""
+        spent = max(time.monotonic() - started, slept)
+        return spent + delay > self.options.retry_window
 
     def _backoff(self, attempt: int) -> float:
         return float(min(self.options.backoff * (2 ** (attempt - 1)), 30.0))
@@ -272,6 +350,10 @@ class HttpClient:
         except ValueError as exc:
             raise PsaError("decode", f"invalid JSON from {method} {url.split('?')[0]}: {exc}",
                            resp.status_code) from exc
+
+
+def _reason(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
 
 
 def _detail(resp: httpx.Response) -> str:

@@ -146,7 +146,9 @@ class KaseyaAdapter:
                                                  params={**filters, **paging})
         else:
             body = {**paging, "Filter": dict(filters)}
-            result, total = await self.auth.call(method, path, endpoint=path, json_body=body)
+            # A search: a POST that only reads, so it may be retried like a GET.
+            result, total = await self.auth.call(method, path, endpoint=path, json_body=body,
+                                                 idempotent=True)
         return _rows(result, f"{method} {path}"), total
 
     async def _all(self, name: str, filters: Mapping[str, Any] | None = None, *,

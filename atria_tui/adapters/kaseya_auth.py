@@ -147,7 +147,7 @@ class KaseyaAuth:
     async def _login(self) -> None:
         what = f"POST {self.login_path}"
         resp = await self.http.request("POST", self.login_path, unlimited=True, form=self._creds,
-                                       endpoint=self.login_path)
+                                       endpoint=self.login_path, idempotent=True)
         try:
             result = self._token_result(resp, what)
         except PsaError as exc:
@@ -160,7 +160,7 @@ class KaseyaAuth:
         what = f"POST {self.refresh_path}"
         form = {"AccessToken": self._access, "RefreshToken": self._refresh}
         resp = await self.http.request("POST", self.refresh_path, unlimited=True, form=form,
-                                       endpoint=self.refresh_path)
+                                       endpoint=self.refresh_path, idempotent=True)
         try:
             result = self._token_result(resp, what)
         except PsaError:
@@ -190,8 +190,11 @@ class KaseyaAuth:
 
     async def call(self, method: str, path: str, *, endpoint: str,
                    params: Mapping[str, Any] | None = None,
-                   json_body: Any = None) -> tuple[Any, int | None]:
-        """(result, totalRecords) of one authenticated call; one renewal and retry on 401."""
+                   json_body: Any = None,
+                   idempotent: bool | None = None) -> tuple[Any, int | None]:
+        """(result, totalRecords) of one authenticated call; one renewal and retry on 401.
+
+        `idempotent` marks a POST that only reads (a search), so it may be retried."""
         what = f"{method} {endpoint}"
         generation = 0
 
@@ -204,7 +207,8 @@ class KaseyaAuth:
 
         for attempt in (1, 2):
             resp = await self.http.request(method, path, endpoint=endpoint, params=params,
-                                           json_body=json_body, auth=bearer)
+                                           json_body=json_body, auth=bearer,
+                                           idempotent=idempotent)
             if resp.status_code != 401:
                 return unwrap(resp, parse_body(resp, what), what)
             if attempt == 2:

@@ -27,6 +27,7 @@ from atria_tui import heap
 from atria_tui.app import app_of
 from atria_tui.config import JobConfig
 from atria_tui.export import LOG_HEADER, log_rows
+from atria_tui.joblock import JobLocked
 from atria_tui.model import LogEntry, Plan, PlanItem
 from atria_tui.services.review import notes_of
 from atria_tui.services.runs import RunResult, apply_job
@@ -107,6 +108,9 @@ class ApplyScreen(Screen[None]):
             with heap.building():
                 result = asyncio.run(apply_job(app.services, self.job, reviewed=self.plan,
                                                sink=sink, progress=progress))
+        except JobLocked as exc:  # another apply or revert of this job is running
+            self.post_message(self.Finished(None, str(exc)))
+            return
         except Exception as exc:  # a bug must not take the console down mid-apply
             self.post_message(self.Finished(None, f"{type(exc).__name__}: {exc}"))
             return

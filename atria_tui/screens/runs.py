@@ -21,6 +21,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from atria_tui.app import app_of
 from atria_tui.config import JobConfig
+from atria_tui.joblock import JobLocked
 from atria_tui.services.jobs import find_job
 from atria_tui.services.runs import RunResult, revert_run
 from atria_tui.store import FAILED, INTERRUPTED, RUNNING, SUCCESS, WARNINGS, RunRow
@@ -178,6 +179,9 @@ class RunsScreen(Screen[None]):
         services = app_of(self).services
         try:
             result = asyncio.run(revert_run(services, job, run_id))
+        except JobLocked as exc:  # another apply or revert of this job is running
+            self.post_message(self.Reverted(None, str(exc)))
+            return
         except Exception as exc:  # shown, never a traceback that ends the console
             self.post_message(self.Reverted(None, f"{type(exc).__name__}: {exc}"))
             return

@@ -8,10 +8,12 @@ read so the console can re-plan after a fix without another request.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import httpx
 
@@ -19,6 +21,7 @@ from atria_tui import codes
 from atria_tui.adapters.http import PsaError
 from atria_tui.apply import Applier, ApplyOutcome, revert
 from atria_tui.config import ConfigError, JobConfig, job_params
+from atria_tui.joblock import is_free, job_lock
 from atria_tui.mappings import load_mappings, mappings_path
 from atria_tui.model import (
     BillingRecord,
@@ -60,6 +63,28 @@ class Services:
     today: Callable[[], date] = date.today
     transport: httpx.AsyncBaseTransport | None = None
     atria_transport: httpx.AsyncBaseTransport | None = None
+    lock_dir: Path | None = None
+
+    def locks(self) -> Path:
+        """Where the per-job write locks live (the data folder unless a test moves it)."""
+        if self.lock_dir is not None:
+            return self.lock_dir
+        from atria_tui.paths import data_dir
+
+        return data_dir() / "locks"
+
+    def reap(self) -> None:
+        """Runs left `Running` by a process that is gone become `Interrupted` (only those)."""
+        folder = self.locks()
+        self.store.reap(lambda job_id: is_free(folder, job_id))
+
+    @contextlib.contextmanager
+    def writer(self, job: JobConfig, command: str) -> Iterator[None]:
+        """Hold the job's write lock; write runs it left `Running` are interrupted ones."""
+        key = job_key(job)
+        with job_lock(self.locks(), key, command):
+            self.store.interrupt_writers(key)
+            yield
 
 
 @dataclass
@@ -195,7 +220,14 @@ async def _read_source(svc: Services, job: JobConfig, params: ReconcileParams
         raise RunAbort(codes.entry(code_for(task, "CW03", "KS03"), error=text)) from None
 
 
-def psa_abort(task: Task, exc: PsaError) -> RunAbort:
+RERUN_HINT = ("; nothing was sent twice: run `atria-tui apply` again to finish, it re-reads "
+              "each line before writing")
+
+
+def psa_abort(task: Task, exc: PsaError, *, writing: bool = False) -> RunAbort:
+    if writing and (exc.maybe_landed or exc.kind in ("connect", "timeout")):
+        return RunAbort(codes.entry(code_for(task, "CW02", "KS02"),
+                                    error=exc.message + RERUN_HINT))
     if exc.kind == "decode":
         return RunAbort(codes.entry(code_for(task, "CW13", "KS13"), error=exc.message))
     if exc.kind == "auth" and task is Task.KASEYA:
@@ -281,8 +313,22 @@ async def plan_job(svc: Services, job: JobConfig, *, sink: Sink | None = None,
 async def apply_job(svc: Services, job: JobConfig, *, reviewed: Plan | None = None,
                     sink: Sink | None = None, progress: Progress | None = None,
                     resume: bool = True) -> RunResult:
-    """Apply a reviewed plan, or resume an interrupted apply, or plan and apply at once."""
+    """Apply a reviewed plan, or resume an interrupted apply, or plan and apply at once.
+
+    The whole run holds the job's write lock (`JobLocked` if another apply or revert of
+    the job is running, in this process or any other): two applies at once each add the
+    missing lines, and the customer is billed twice.
+    """
+    with svc.writer(job, "apply"):
+        return await _apply_locked(svc, job, reviewed, sink, progress, resume)
+
+
+async def _apply_locked(svc: Services, job: JobConfig, reviewed: Plan | None,
+                        sink: Sink | None, progress: Progress | None,
+                        resume: bool) -> RunResult:
     pending = svc.store.unfinished_apply(job_key(job)) if resume and reviewed is None else None
+    if pending is not None and pending.period_end != _period_end(svc, job):
+        pending = None  # another billing period's plan is never finished into this one
     if pending is not None:
         return await _resume(svc, job, pending.id, sink, progress)
     run = _Run(svc, job, "apply", sink)
@@ -309,6 +355,14 @@ async def apply_job(svc: Services, job: JobConfig, *, reviewed: Plan | None = No
                      requests=requests + more)
 
 
+def _period_end(svc: Services, job: JobConfig) -> str | None:
+    try:
+        params, _ = prepare(svc, job)
+    except RunAbort:
+        return None  # the run will end on the same check, with its code
+    return params.period.end.isoformat()
+
+
 async def _execute(svc: Services, job: JobConfig, run: _Run, p: Plan,
                    progress: Progress | None) -> tuple[ApplyOutcome, int]:
     _, api_url = prepare(svc, job)
@@ -322,10 +376,11 @@ async def _execute(svc: Services, job: JobConfig, run: _Run, p: Plan,
 
     try:
         applier = Applier(p, session, svc.store, run.run_id, sink=run.log,
-                          concurrency=job.options.concurrency, progress=tick)
+                          concurrency=job.options.concurrency, progress=tick,
+                          retries=job.options.retries)
         outcome = await applier.run(bracket)
     except PsaError as exc:
-        raise psa_abort(job.task, exc) from None
+        raise psa_abort(job.task, exc, writing=True) from None
     finally:
         requests = session.requests
         await session.aclose()
@@ -356,7 +411,17 @@ async def _resume(svc: Services, job: JobConfig, run_id: int, sink: Sink | None,
 
 async def revert_run(svc: Services, job: JobConfig, run_id: int, *,
                      sink: Sink | None = None) -> RunResult:
-    """Restore the quantities an apply run changed; lines edited since are left alone."""
+    """Restore the quantities an apply run changed; lines edited since are left alone.
+
+    Holds the job's write lock like apply. A reverted apply is closed: a later apply
+    plans afresh instead of resuming it.
+    """
+    with svc.writer(job, "revert"):
+        return await _revert_locked(svc, job, run_id, sink)
+
+
+async def _revert_locked(svc: Services, job: JobConfig, run_id: int,
+                         sink: Sink | None) -> RunResult:
     run = _Run(svc, job, "revert", sink, of_run=run_id)
     try:
         _, api_url = prepare(svc, job)
@@ -368,15 +433,20 @@ async def revert_run(svc: Services, job: JobConfig, run_id: int, *,
     session = open_session(job, api_url, secrets, today=svc.today(), transport=svc.transport)
     try:
         outcome = await revert(svc.store.journal(run_id), session, svc.store, run.run_id,
-                               sink=run.log)
+                               run_id, sink=run.log)
     except PsaError as exc:
         failed = psa_abort(job.task, exc).entry
+        if exc.maybe_landed or exc.kind in ("connect", "timeout"):
+            failed = codes.entry(failed.code, error=f"{exc.message}; run the revert again "
+                                 "once the PSA answers: it re-reads each line first")
         await run.log(failed)
-        return RunResult(run.run_id, job, await run.finish(failed), run.entries, fatal=failed)
+        return RunResult(run.run_id, job, await run.finish(failed), run.entries, fatal=failed,
+                         requests=session.requests)
     finally:
         await session.aclose()
     status = await run.finish(None)
-    return RunResult(run.run_id, job, status, run.entries, outcome=outcome)
+    return RunResult(run.run_id, job, status, run.entries, outcome=outcome,
+                     requests=session.requests)
 
 
 def stored_notes(svc: Services, run_id: int) -> dict[tuple[str, str], str]:

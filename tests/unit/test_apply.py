@@ -116,7 +116,110 @@ async def test_revert_restores_before_and_leaves_edited_lines() -> None:
     await Applier(p, psa, store, run).run()
     psa.lines["L2"] = Decimal(20)                                   # edited after the apply
     back = store.start_run("job", "Job", "connectwise-manage", "revert", of_run=run)
-    out = await revert(store.journal(run), psa, store, back)
+    out = await revert(store.journal(run), psa, store, back, run)
     assert psa.lines == {"L1": 10, "L2": 20, "NEW-new": 0}
-    assert sorted(e.code for e in out.entries) == ["AT01", "AT06", "AT06"]
+    assert sorted(e.code for e in out.entries) == ["AT01", "AT06", "AT06", "AT12"]
     assert store.managed_lines("job") >= {"L1", "NEW-new"}
+
+
+class LossyPsa(FakePsa):
+    """A PSA whose writes land (or not) and whose answers are then lost."""
+
+    def __init__(self, lines: dict[str, int], *, land: bool, answered: bool,
+                 times: int = 1) -> None:
+        super().__init__(lines)
+        self.land, self.answered, self.times = land, answered, times
+        self.sent = 0
+
+    def _lose(self) -> None:
+        raise PsaError("http" if self.answered else "timeout", "answer lost",
+                       500 if self.answered else None, maybe_landed=True)
+
+    async def add_line(self, contract_id: str, product_id: str, quantity: Decimal,
+                       description: str, effective: date) -> str:
+        self.sent += 1
+        if self.sent <= self.times:
+            if self.land:
+                await super().add_line(contract_id, product_id, quantity, description,
+                                       effective)
+            self._lose()
+        return await super().add_line(contract_id, product_id, quantity, description,
+                                       effective)
+
+    async def set_quantity(self, contract_id: str, line_id: str, quantity: Decimal) -> None:
+        self.sent += 1
+        if self.sent <= self.times:
+            if self.land:
+                await super().set_quantity(contract_id, line_id, quantity)
+            self._lose()
+        await super().set_quantity(contract_id, line_id, quantity)
+
+
+async def test_a_write_that_landed_before_its_answer_was_lost_is_not_sent_again() -> None:
+    store = Store(":memory:")
+    psa = LossyPsa({"L1": 10}, land=True, answered=False)
+    p = plan(item("ADD", 0, 3, Action.ADD))
+    run = store.start_run("job", "Job", "connectwise-manage", "apply")
+    out = await Applier(p, psa, store, run).run()
+    assert psa.sent == 1 and sorted(psa.lines) == ["ADD-new", "L1"]
+    assert [e.code for e in out.entries] == ["AT11", "CW08"]
+    assert [r.state for r in store.journal(run)] == [DONE]
+
+
+async def test_an_answered_5xx_that_did_not_land_is_sent_once_more() -> None:
+    store = Store(":memory:")
+    psa = LossyPsa({"L1": 10}, land=False, answered=True)
+    p = plan(item("ADD", 0, 3, Action.ADD), item("L1", 10, 12))
+    run = store.start_run("job", "Job", "connectwise-manage", "apply")
+    out = await Applier(p, psa, store, run, backoff=0).run()
+    assert psa.sent == 3 and psa.lines == {"L1": 12, "ADD-new": 3}
+    assert out.failed == 0 and {r.state for r in store.journal(run)} == {DONE}
+
+
+async def test_no_answer_and_not_found_stops_the_run_and_the_next_apply_finishes() -> None:
+    store = Store(":memory:")
+    psa = LossyPsa({"L1": 10}, land=False, answered=False)
+    p = plan(item("ADD", 0, 3, Action.ADD))
+    run = store.start_run("job", "Job", "connectwise-manage", "apply")
+    applier = Applier(p, psa, store, run)
+    try:
+        await applier.run()
+        raise AssertionError("the run should stop")
+    except PsaError as exc:
+        assert exc.maybe_landed
+    assert psa.sent == 1 and "ADD-new" not in psa.lines             # not sent again blind
+    assert [e.code for e in applier.outcome.entries] == ["AT10"]
+    assert [r.state for r in store.journal(run)] == [SENT]
+    # Later, the write has not landed: the resume re-reads, then sends it once.
+    await Applier(plan(item("ADD", 0, 3, Action.ADD)), psa, store, run).run()
+    assert psa.sent == 2 and psa.lines["ADD-new"] == 3
+
+
+async def test_revert_re_reads_writes_left_sent_and_a_second_revert_writes_nothing() -> None:
+    store = Store(":memory:")
+    psa = FakePsa({"L1": 10, "L2": 5})
+    added = item("ADD", 0, 3, Action.ADD)
+    added.line_id = ""                                            # as planned additions are
+    p = plan(item("L1", 10, 12), item("L2", 5, 8), added)
+    run = store.start_run("job", "Job", "connectwise-manage", "apply")
+    from atria_tui.apply import journal_rows
+
+    store.journal_add(run, journal_rows(p))
+    rows = {r.line_id or r.product_code: r for r in store.journal(run)}
+    # Killed after L1's PATCH and the POST landed, before either was marked done.
+    await psa.set_quantity("c1", "L1", Decimal(12))
+    await psa.add_line("c1", "ADD", Decimal(3), "", PERIOD.start)
+    store.journal_set(rows["L1"].id, SENT)
+    store.journal_set(rows["ADD"].id, SENT)
+    psa.writes.clear()
+    back = store.start_run("job", "Job", "connectwise-manage", "revert", of_run=run)
+    out = await revert(store.journal(run), psa, store, back, run)
+    assert psa.lines == {"L1": 10, "L2": 5, "ADD-new": 0}
+    assert sorted(e.code for e in out.entries) == ["AT06", "AT06", "AT12"]
+    assert "2 line(s) restored" in out.entries[-1].message
+    psa.writes.clear()
+    again = store.start_run("job", "Job", "connectwise-manage", "revert", of_run=run)
+    out = await revert(store.journal(run), psa, store, again, run)
+    assert psa.writes == [] and [e.code for e in out.entries] == ["AT12"]
+    assert "0 line(s) restored, 2 already as before" in out.entries[0].message
+    assert store.unfinished_apply("job") is None                   # the revert closed it

@@ -87,3 +87,94 @@ async def test_calls_count_from_when_sent_and_the_ledger_outlives_a_run(tmp_path
     later = CallBudget(per_hour=2, clock=lambda: now["t"], sleep=sleep, ledger=ledger)
     await later.acquire("/a")            # a new run in the same hour must wait
     assert now["t"] == pytest.approx(30.0 + 3602.0)
+
+
+# --- writes that may have landed are never repeated blind ---------------------------------
+
+
+def counting(answer: object) -> tuple[object, dict[str, int]]:
+    calls = {"n": 0}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls["n"] += 1
+        result = answer(request, calls["n"])  # type: ignore[operator]
+        if isinstance(result, Exception):
+            raise result
+        return result  # type: ignore[no-any-return]
+
+    return handler, calls
+
+
+@pytest.mark.parametrize("method", ["POST", "PATCH", "PUT"])
+async def test_a_write_answered_5xx_is_raised_as_maybe_landed_not_retried(method: str) -> None:
+    handler, calls = counting(lambda r, n: httpx.Response(500, json={"message": "oops"}))
+    c, slept = client(handler)
+    with pytest.raises(PsaError) as err:
+        await c.request(method, "/additions", json_body={"quantity": 1})
+    assert calls["n"] == 1 and slept == [] and c.requests == 1
+    assert err.value.maybe_landed and err.value.answered and err.value.status == 500
+
+
+@pytest.mark.parametrize("exc", [httpx.ReadTimeout, httpx.RemoteProtocolError, httpx.ReadError])
+async def test_a_write_with_no_answer_is_raised_as_maybe_landed_not_retried(exc: type) -> None:
+    handler, calls = counting(lambda r, n: exc("lost", request=r))
+    c, _ = client(handler)
+    with pytest.raises(PsaError) as err:
+        await c.request("POST", "/additions", json_body={})
+    assert calls["n"] == 1 and err.value.maybe_landed and not err.value.answered
+
+
+async def test_a_write_that_never_left_or_was_throttled_is_retried() -> None:
+    answers = [httpx.ConnectError("refused"), httpx.Response(429, headers={"Retry-After": "1"}),
+               httpx.Response(201, json={"id": 5})]
+
+    def answer(r: httpx.Request, n: int) -> object:
+        a = answers[n - 1]
+        if isinstance(a, Exception):
+            raise a
+        return a
+
+    handler, calls = counting(answer)
+    c, _ = client(handler)
+    resp = await c.request("POST", "/additions", json_body={})
+    assert resp.status_code == 201 and calls["n"] == 3 and c.requests == 3
+
+
+async def test_a_search_post_marked_idempotent_is_retried_like_a_read() -> None:
+    handler, calls = counting(lambda r, n: httpx.Response(503) if n == 1 else
+                              httpx.Response(200, json=[]))
+    c, _ = client(handler)
+    assert (await c.request("POST", "/search", json_body={}, idempotent=True)).status_code == 200
+    assert calls["n"] == 2
+
+
+async def test_throttling_is_retried_for_time_not_a_count() -> None:
+    """A PSA that answers 429 to every second request still gets the run done."""
+    handler, calls = counting(lambda r, n: httpx.Response(429, headers={"Retry-After": "2"})
+                              if n % 2 else httpx.Response(200, json=[]))
+    c, _ = client(handler, retries=0)
+    for _ in range(50):
+        assert (await c.request("GET", "/x")).status_code == 200
+    assert calls["n"] == 100 and c.requests == 100
+    always, _ = counting(lambda r, n: httpx.Response(429, headers={"Retry-After": "30"}))
+    c2, slept = client(always, retries=0)
+    with pytest.raises(PsaError) as err:
+        await c2.request("GET", "/y")
+    assert err.value.kind == "budget" and 570 <= sum(slept) <= 600
+
+
+async def test_an_answer_that_inflates_past_the_cap_is_refused() -> None:
+    import gzip
+
+    bomb = gzip.compress(b"[" + b" " * (3 * 2**20) + b"]")
+    assert len(bomb) < 2**16
+    c = HttpClient("http://psa.test", options=ClientOptions(max_body=2**20),
+                   transport=httpx.MockTransport(lambda r: httpx.Response(
+                       200, content=bomb, headers={"Content-Encoding": "gzip"})))
+    with pytest.raises(PsaError) as err:
+        await c.json("GET", "/big")
+    assert err.value.kind == "decode" and "larger than 1 MB" in str(err.value)
+    small = gzip.compress(b'{"a": 1}')
+    c2 = HttpClient("http://psa.test", transport=httpx.MockTransport(lambda r: httpx.Response(
+        200, content=small, headers={"Content-Encoding": "gzip"})))
+    assert (await c2.json("GET", "/ok"))[1] == {"a": 1}

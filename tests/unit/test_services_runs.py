@@ -90,3 +90,58 @@ async def test_replan_after_fix_makes_no_request(tmp_path: Path) -> None:
     assert shared().connectwise.stats()["total"] == before
     uja = [i for i in fixed.items if i.customer_code == "UJA"]
     assert uja and all(i.code != "CW04" for i in uja)
+
+
+HOLDER = """
+import sys
+from pathlib import Path
+from atria_tui.joblock import job_lock
+with job_lock(Path(sys.argv[1]), sys.argv[2], "atria-tui schedule"):
+    print("held", flush=True)
+    sys.stdin.read()
+"""
+
+
+async def test_apply_and_revert_refuse_while_another_process_holds_the_job(
+        tmp_path: Path) -> None:
+    """The scheduler, the console and the CLI take one lock per job; a second writer is
+    refused with the holder's pid, host and command, and writes nothing."""
+    import subprocess
+    import sys
+
+    from atria_tui.joblock import JobLocked
+    from atria_tui.services.runs import job_key, revert_run
+
+    job = load_job(demo_job(tmp_path))
+    s = svc()
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(s.locks()), job_key(job)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(JobLocked) as err:
+            await apply_job(s, job)
+        assert f"process {holder.pid}" in str(err.value)
+        assert "atria-tui schedule" in str(err.value)
+        with pytest.raises(JobLocked):
+            await revert_run(s, job, 1)
+        assert s.store.runs() == []                                # no run was started
+        assert shared().connectwise.quantity_of("AcmeServices", "M365-BP") == [10]
+    finally:
+        holder.communicate("")
+    res = await apply_job(s, job)                                  # free again
+    assert shared().connectwise.quantity_of("AcmeServices", "M365-BP") == [12]
+    assert res.run_id == 1
+
+
+async def test_a_run_is_marked_interrupted_only_when_nobody_holds_its_lock(
+        tmp_path: Path) -> None:
+    from atria_tui.joblock import job_lock
+    from atria_tui.store import INTERRUPTED, RUNNING
+
+    s = svc()
+    live = s.store.start_run("live", "Live", "connectwise-manage", "apply")
+    dead = s.store.start_run("dead", "Dead", "connectwise-manage", "apply")
+    with job_lock(s.locks(), "live"):
+        s.reap()
+    assert s.store.run(live).status == RUNNING                     # type: ignore[union-attr]
+    assert s.store.run(dead).status == INTERRUPTED                 # type: ignore[union-attr]
