@@ -29,7 +29,7 @@ ErrorKind = Literal["connect", "timeout", "auth", "http", "decode", "budget"]
 SANDBOX_SCHEME = "sandbox://"
 SANDBOX_BASE = "http://sandbox.invalid"
 MAX_RETRY_AFTER = 120.0
-MAX_BODY_BYTES = 64 * 1024 * 1024  # an answer (decompressed) larger than this is refused
+MAX_BODY_BYTES = 256 * 1024 * 1024  # an answer (decompressed) larger than this is refused
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 AuthHeaders = Callable[[], Awaitable[Mapping[str, str]]]
 
