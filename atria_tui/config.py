@@ -21,7 +21,7 @@ from typing import Any, Literal
 import tomli_w
 from cronsim import CronSim, CronSimError
 
-from atria_tui.model import Level, Task
+from atria_tui.model import DEFAULT_MAX_QUANTITY, Level, Task
 from atria_tui.params import (
     PARAMETER_NAMES,
     SECRET_NAMES,
@@ -71,6 +71,7 @@ class Options:
     call_budget_per_hour: int = 1500
     timeout_seconds: float = 30.0
     retries: int = 4
+    max_quantity: int = DEFAULT_MAX_QUANTITY
 
 
 # name -> (type, low, high) for numbers, or the allowed words for text options.
@@ -82,6 +83,7 @@ _OPTION_RULES: dict[str, tuple[type, float, float] | tuple[str, ...]] = {
     "call_budget_per_hour": (int, 1, 1_000_000),
     "timeout_seconds": (float, 0.1, 3600.0),
     "retries": (int, 0, 20),
+    "max_quantity": (int, 1, 1_000_000_000),
 }
 
 

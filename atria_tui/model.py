@@ -14,6 +14,10 @@ from decimal import Decimal
 from enum import StrEnum
 
 ZERO = Decimal(0)
+# No real seat or licence count reaches this; a billed quantity above it is a broken export
+# (or a unit mix-up), and writing it to a PSA would invoice it. Jobs may raise it
+# (`[options] max_quantity`).
+DEFAULT_MAX_QUANTITY = 100_000
 
 
 class Level(StrEnum):

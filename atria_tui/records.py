@@ -22,7 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from atria_tui.model import BillingRecord
+from atria_tui.model import DEFAULT_MAX_QUANTITY, BillingRecord
 
 Format = Literal["csv", "json"]
 _T = TypeVar("_T")
@@ -49,7 +49,9 @@ class RecordsError(Exception):
             where.append(f"column {self.column}")
         text = f"{self.path}: " + (", ".join(where) + ": " if where else "") + self.expected
         if self.value is not None:
-            text += f", got '{self.value}'"
+            # One line on a terminal: a 400-digit "quantity" is shown by its start.
+            shown = self.value if len(self.value) <= 60 else self.value[:57] + "..."
+            text += f", got '{shown}'"
         return text
 
 
@@ -120,6 +122,9 @@ def _quantity(v: object) -> Decimal:
     if isinstance(v, Decimal):
         if v.is_finite():
             return v
+        raise _CellError("a finite number", str(v))
+    elif isinstance(v, float):  # JSON's NaN / Infinity (every other number is a Decimal)
+        raise _CellError("a finite number", _show(v))
     elif isinstance(v, int) and not isinstance(v, bool):
         return Decimal(v)
     elif isinstance(v, str):
@@ -169,7 +174,14 @@ def _period_end(v: object) -> date | None:
 
 
 def _show(v: object) -> str:
-    return "" if v is None else json.dumps(v, default=str)
+    try:
+        return "" if v is None else json.dumps(v, default=str)
+    except (RecursionError, ValueError):
+        return type(v).__name__  # nested past json's limit: say what it is, not all of it
+
+
+def _show_number(v: object) -> str:
+    return v.strip() if isinstance(v, str) else str(v)
 
 
 # --- rows → records ------------------------------------------------------------------------
@@ -184,6 +196,18 @@ class _Reader:
     shape: Literal["detail", "summary"]
     period_end: date | None
     previous_end: date | None
+    max_quantity: Decimal
+
+    def quantity(self, v: object) -> Decimal:
+        """A billed count: a negative one or one past the cap is a broken export, and
+        writing it would set a PSA line to a credit or to an absurd invoice."""
+        q = _quantity(v)
+        if q < 0:
+            raise _CellError("a quantity of 0 or more", _show_number(v))
+        if q > self.max_quantity:
+            raise _CellError(f"a quantity of at most {self.max_quantity} (the job's [options] "
+                             "max_quantity)", _show_number(v))
+        return q
 
     def records(self, cells: Mapping[str, object], names: Mapping[str, str],
                 line: int) -> list[BillingRecord]:
@@ -198,7 +222,8 @@ class _Reader:
             ident, sku = get("customeraccountcode", _text), get("productsku", _text)
             grouping = get("summarygrouping", _text)
             billable = get("billableflag", _billable)
-            this, last = get("thismonthcount", _quantity), get("lastmonthcount", _quantity)
+            this = get("thismonthcount", self.quantity)
+            last = get("lastmonthcount", self.quantity)
             out = [BillingRecord(code, name, ident, sku, grouping, grouping, this, billable,
                                  self.period_end, line)]
             if last != 0:
@@ -207,7 +232,7 @@ class _Reader:
             return out
         ident, sku = get("billingidentifier", _text), get("sku", _text)
         line_desc, summary = get("linedescription", _text), get("summarydescription", _text)
-        qty, billable = get("quantity", _quantity), get("billable", _billable)
+        qty, billable = get("quantity", self.quantity), get("billable", _billable)
         end = get("periodend", _period_end)
         return [BillingRecord(code, name, ident, sku, line_desc or summary, summary or line_desc,
                               qty, billable, end, line)]
@@ -227,7 +252,7 @@ def _sniff_delimiter(first_line: str) -> str:
 
 
 def _parse_csv(text: str, name: str, period_end: date | None,
-               previous_end: date | None) -> list[BillingRecord]:
+               previous_end: date | None, cap: Decimal) -> list[BillingRecord]:
     first = next((ln for ln in text.splitlines() if ln.strip()), "")
     if not first:
         return []
@@ -254,7 +279,7 @@ def _parse_csv(text: str, name: str, period_end: date | None,
             raise RecordsError(name, header_line, None,
                                f"missing required column(s) {', '.join(missing)} for the "
                                f"{shape} export; columns found: {found}")
-        rd = _Reader(name, "line", shape, period_end, previous_end)
+        rd = _Reader(name, "line", shape, period_end, previous_end, cap)
         width = len(header)
         wanted = list(index.items())
         out: list[BillingRecord] = []
@@ -284,13 +309,18 @@ def _parse_csv(text: str, name: str, period_end: date | None,
 
 
 def _parse_json(text: str, name: str, period_end: date | None,
-                previous_end: date | None) -> list[BillingRecord]:
+                previous_end: date | None, cap: Decimal) -> list[BillingRecord]:
     if not text.strip():
         return []
     try:
         data = json.loads(text, parse_float=Decimal)
     except json.JSONDecodeError as exc:
         raise RecordsError(name, exc.lineno, None, f"valid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise RecordsError(name, None, None, "JSON nested less deeply (lists or objects "
+                           "inside each other about a thousand levels deep)") from None
+    except ValueError as exc:  # an integer past Python's digit limit
+        raise RecordsError(name, None, None, f"valid JSON numbers ({exc})") from None
     items = data
     if isinstance(data, dict):
         lists = {_key(k): v for k, v in data.items() if _key(k) in ("records", "items", "data")}
@@ -307,7 +337,7 @@ def _parse_json(text: str, name: str, period_end: date | None,
         cells = {_key(str(k)): v for k, v in obj.items()}
         names = {_key(str(k)): str(k) for k in obj}
         if rd is None:
-            rd = _Reader(name, "record", _shape_of(set(cells)), period_end, previous_end)
+            rd = _Reader(name, "record", _shape_of(set(cells)), period_end, previous_end, cap)
         missing = _missing(rd.shape, set(cells))
         if missing:
             found = ", ".join(names.values()) or "none"
@@ -326,12 +356,17 @@ def sniff_format(text: str) -> Format:
 
 
 def parse_records(text: str, *, name: str, fmt: Format, period_end: date | None = None,
-                  previous_end: date | None = None) -> list[BillingRecord]:
-    """Records of `text`; summary rows are dated with the two period ends given here."""
+                  previous_end: date | None = None,
+                  max_quantity: int | Decimal = DEFAULT_MAX_QUANTITY) -> list[BillingRecord]:
+    """Records of `text`; summary rows are dated with the two period ends given here.
+
+    Quantities below 0 or above `max_quantity` are refused with their line.
+    """
     text = text.removeprefix("\ufeff")
+    cap = Decimal(max_quantity)
     if fmt == "json":
-        return _parse_json(text, name, period_end, previous_end)
-    return _parse_csv(text, name, period_end, previous_end)
+        return _parse_json(text, name, period_end, previous_end, cap)
+    return _parse_csv(text, name, period_end, previous_end, cap)
 
 
 def decode(data: bytes, name: str) -> str:
@@ -350,15 +385,16 @@ def decode(data: bytes, name: str) -> str:
 
 
 def read_records(path: Path, *, period_end: date | None = None,
-                 previous_end: date | None = None) -> list[BillingRecord]:
+                 previous_end: date | None = None,
+                 max_quantity: int | Decimal = DEFAULT_MAX_QUANTITY) -> list[BillingRecord]:
     name = str(path)
     try:
         data = Path(path).read_bytes()
-    except OSError as exc:
-        raise RecordsError(name, None, None,
-                           f"a readable billing file ({exc.strerror or exc})") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        raise RecordsError(name, None, None, "a readable billing file "
+                           f"({getattr(exc, 'strerror', None) or exc})") from None
     text = decode(data, name)
     suffix = Path(path).suffix.casefold()
     fmt: Format = "json" if suffix == ".json" else "csv" if suffix == ".csv" else sniff_format(text)
     return parse_records(text, name=name, fmt=fmt, period_end=period_end,
-                         previous_end=previous_end)
+                         previous_end=previous_end, max_quantity=max_quantity)

@@ -12,6 +12,7 @@ because the service prints it verbatim in CW03/KS03.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Mapping
 from datetime import date
@@ -21,7 +22,7 @@ from typing import Any
 import httpx
 
 from atria_tui.adapters.http import ClientOptions, HttpClient, PsaError
-from atria_tui.model import BillingRecord, Period
+from atria_tui.model import DEFAULT_MAX_QUANTITY, BillingRecord, Period
 
 # BillingRecord field → accepted API field names (compared case-insensitively, so the
 # camelCase the emulator serves and PascalCase are both covered by one spelling).
@@ -69,16 +70,31 @@ def _text(value: Any, field: str) -> str:
     raise _FieldError(f"field {field}: expected text, got {json.dumps(value, default=str)}")
 
 
-def _quantity(value: Any, field: str) -> Decimal:
+def _quantity(value: Any, field: str, cap: Decimal) -> Decimal:
+    """A billed count: negative, non-finite or past the job's cap is refused, because the
+    run would write it to the PSA as it is (a credit, or an absurd invoice)."""
+    number = Decimal("NaN")
     if not isinstance(value, bool) and isinstance(value, int | Decimal | str):
-        try:
+        with contextlib.suppress(InvalidOperation, ValueError):
             number = Decimal(str(value).strip())
-        except InvalidOperation:
-            number = Decimal("NaN")
-        if number.is_finite():
-            return number
-    raise _FieldError(f"field {field}: expected a number, got "
-                      f"{json.dumps(value, default=str)}")
+    if not number.is_finite():
+        raise _FieldError(f"field {field}: expected a finite number, got {_clip(value)}")
+    if number < 0:
+        raise _FieldError(f"field {field}: expected a quantity of 0 or more, got "
+                          f"{_clip(value)}")
+    if number > cap:
+        raise _FieldError(f"field {field}: expected a quantity of at most {cap} (the job's "
+                          f"[options] max_quantity), got {_clip(value)}")
+    return number
+
+
+def _clip(value: Any) -> str:
+    """A value as JSON, short enough for one log line."""
+    try:
+        text = json.dumps(value, default=str)
+    except (RecursionError, ValueError):
+        text = type(value).__name__
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _billable(value: Any, field: str) -> bool:
@@ -95,10 +111,11 @@ def _billable(value: Any, field: str) -> bool:
                       f"{json.dumps(value, default=str)}")
 
 
-def to_record(obj: Any, period_end: date, n: int) -> BillingRecord:
+def to_record(obj: Any, period_end: date, n: int,
+              max_quantity: int | Decimal = DEFAULT_MAX_QUANTITY) -> BillingRecord:
     """One API record; the period is the one requested (the endpoint is per period)."""
     if not isinstance(obj, dict):
-        raise _FieldError(f"expected an object, got {json.dumps(obj, default=str)[:80]}")
+        raise _FieldError(f"expected an object, got {_clip(obj)}")
     found = _lookup(obj)
     missing = [f for f in REQUIRED if f not in found]
     if missing:
@@ -115,7 +132,8 @@ def to_record(obj: Any, period_end: date, n: int) -> BillingRecord:
         else True
     return BillingRecord(text["customer_code"], text["customer_name"],
                          text["billing_identifier"], text["sku"], text["line_description"],
-                         text["summary_description"], _quantity(raw, spelled), billable,
+                         text["summary_description"],
+                         _quantity(raw, spelled, Decimal(max_quantity)), billable,
                          period_end, source_line=n)
 
 
@@ -142,7 +160,7 @@ def _message(resp: httpx.Response) -> str:
     return ""
 
 
-async def _period(http: HttpClient, end: date) -> list[BillingRecord]:
+async def _period(http: HttpClient, end: date, cap: Decimal) -> list[BillingRecord]:
     path = f"/api/billing/{end.isoformat()}"
     what = f"Atria API GET {http.base_url}{path}"
     try:
@@ -161,6 +179,9 @@ async def _period(http: HttpClient, end: date) -> list[BillingRecord]:
         body = json.loads(resp.content or b"null", parse_float=Decimal)
     except ValueError as exc:
         raise PsaError("decode", f"{what}: the answer is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise PsaError("decode", f"{what}: the answer is JSON nested too deeply to "
+                       "read") from None
     items = _items(body)
     if items is None:
         raise PsaError("decode", f"{what}: expected a JSON list of billing records (or an "
@@ -169,7 +190,7 @@ async def _period(http: HttpClient, end: date) -> list[BillingRecord]:
     out = []
     for n, obj in enumerate(items, start=1):
         try:
-            out.append(to_record(obj, end, n))
+            out.append(to_record(obj, end, n, cap))
         except _FieldError as exc:
             raise PsaError("decode", f"{what}: record {n}: {exc}") from None
     return [r for r in out if r.billable]
@@ -177,7 +198,9 @@ async def _period(http: HttpClient, end: date) -> list[BillingRecord]:
 
 async def fetch_records(url: str, token: str, period: Period, previous: Period, *,
                         transport: httpx.AsyncBaseTransport | None = None,
-                        options: ClientOptions | None = None) -> list[BillingRecord]:
+                        options: ClientOptions | None = None,
+                        max_quantity: int | Decimal = DEFAULT_MAX_QUANTITY
+                        ) -> list[BillingRecord]:
     """Billable records of `period` and `previous`, in that order."""
     if not url.strip():
         raise PsaError("connect", "the Atria API URL ([source] url) is empty")
@@ -196,7 +219,8 @@ async def fetch_records(url: str, token: str, period: Period, previous: Period, 
         raise PsaError("connect", f"the Atria API URL {url!r} is not usable: {exc}") from None
     try:
         ends = [period.end] + ([previous.end] if previous.end != period.end else [])
-        batches = await asyncio.gather(*(_period(http, end) for end in ends))
+        cap = Decimal(max_quantity)
+        batches = await asyncio.gather(*(_period(http, end, cap) for end in ends))
     finally:
         await http.aclose()
     return [r for batch in batches for r in batch]

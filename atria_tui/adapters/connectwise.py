@@ -13,13 +13,13 @@ import asyncio
 import base64
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from atria_tui.adapters.http import ClientOptions, HttpClient, PsaError
 from atria_tui.adapters.lines import accounts_to_read, read_lines
+from atria_tui.adapters.values import psa_id, psa_id_value, psa_number
 from atria_tui.model import (
-    ZERO,
     CatalogItem,
     PsaAccount,
     PsaContract,
@@ -69,15 +69,15 @@ def auth_headers(secrets: Mapping[str, str]) -> dict[str, str]:
             "clientId": secrets["ClientId"], "Accept": ACCEPT}
 
 
-def _dec(value: Any) -> Decimal:
-    if value is None or value == "":
-        return ZERO
-    try:
-        d = Decimal(str(value))
-    except InvalidOperation as exc:
-        raise PsaError("decode", f"not a number: {value!r}") from exc
+def _dec(value: Any, what: str) -> Decimal:
+    d = psa_number(value, what)  # NaN, Infinity, 1e999 and absurd values are refused
     # JSON floats arrive as 10.0; keep quantities as people write them (10, 2.5).
     return d.to_integral_value() if d == d.to_integral_value() else d.normalize()
+
+
+def _id(row: dict[str, Any], what: str) -> str:
+    """ConnectWise ids are integers; anything else would be spliced into a write's URL."""
+    return psa_id(row, what, numeric=True)
 
 
 def _past(value: Any, today: date) -> bool:
@@ -148,7 +148,7 @@ class ConnectWiseAdapter:
         for row in (r for batch in results for r in batch):
             if row.get("deletedFlag"):
                 continue
-            acc = PsaAccount(str(row["id"]), str(row.get("identifier", "")),
+            acc = PsaAccount(_id(row, f"GET {P_COMPANIES}"), str(row.get("identifier", "")),
                              str(row.get("name", "")))
             found[norm(acc.identifier)] = acc
         return found
@@ -167,29 +167,36 @@ class ConnectWiseAdapter:
             live = (not row.get("cancelledFlag")
                     and str(row.get("agreementStatus") or "Active").lower() == "active")
             company = row.get("company") or {}
-            cid = str(_ref(company, "id"))
+            cid = psa_id_value(_ref(company, "id"), f"GET {P_AGREEMENTS}: company",
+                               numeric=True, optional=True)
             ident = str(_ref(company, "identifier") or "")
             if ident:
                 accounts.setdefault(norm(ident), PsaAccount(cid, ident,
                                                             str(_ref(company, "name") or "")))
-            k = PsaContract(str(row["id"]), cid, str(row.get("name", "")),
+            k = PsaContract(_id(row, f"GET {P_AGREEMENTS}"), cid, str(row.get("name", "")),
                             str(_ref(row.get("type"), "name") or agreement_type), live)
             out.setdefault(k.account_id, []).append(k)
         return accounts, out
 
-    def _line(self, row: dict[str, Any], agreement_id: str) -> PsaLine:
+    def _line(self, row: Any, agreement_id: str, what: str) -> PsaLine:
+        if not isinstance(row, dict):
+            raise PsaError("decode", f"{what}: expected an addition object, got "
+                           f"{type(row).__name__}")
         product = row.get("product") or {}
         return PsaLine(
-            id=str(row["id"]), contract_id=agreement_id,
-            product_id=str(_ref(product, "id") or ""),
+            id=_id(row, what), contract_id=agreement_id,
+            product_id=psa_id_value(_ref(product, "id"), f"{what}: product", numeric=True,
+                                    optional=True),
             product_code=str(_ref(product, "identifier") or ""),
             description=str(row.get("description") or row.get("invoiceDescription") or ""),
-            quantity=_dec(row.get("quantity")), unit_price=_dec(row.get("unitPrice")),
+            quantity=_dec(row.get("quantity"), f"{what}: quantity"),
+            unit_price=_dec(row.get("unitPrice"), f"{what}: unitPrice"),
             live=not _past(row.get("cancelledDate"), self.today))
 
     async def additions(self, agreement_id: str) -> list[PsaLine]:
         path = f"{P_AGREEMENTS}/{agreement_id}/additions"
-        return [self._line(r, agreement_id) for r in await self._get_all(path)]
+        what = f"GET {P_AGREEMENTS}/{{id}}/additions"
+        return [self._line(r, agreement_id, what) for r in await self._get_all(path)]
 
     async def catalog(self, skus: Sequence[str]) -> list[CatalogItem]:
         clauses = in_clauses("identifier", list(skus))
@@ -198,9 +205,10 @@ class ConnectWiseAdapter:
 
     @staticmethod
     def _items(rows: Iterable[dict[str, Any]]) -> list[CatalogItem]:
-        return [CatalogItem(str(r["id"]), str(r.get("identifier", "")),
+        what = f"GET {P_CATALOG}"
+        return [CatalogItem(_id(r, what), str(r.get("identifier", "")),
                             str(r.get("description", "")), str(r.get("description", "")),
-                            _dec(r.get("price")), not r.get("inactiveFlag"),
+                            _dec(r.get("price"), f"{what}: price"), not r.get("inactiveFlag"),
                             str(r.get("productClass", "")).lower() != "bundle")
                 for r in rows]
 
@@ -238,7 +246,7 @@ class ConnectWiseAdapter:
         if resp.status_code == 404:
             return None
         _raise_for(resp.status_code, body, f"GET {path}")
-        return self._line(body, contract_id)
+        return self._line(body, contract_id, f"GET {P_AGREEMENTS}/{{id}}/additions/{{id}}")
 
     async def find_lines(self, contract_id: str, product_code: str) -> list[PsaLine]:
         return [ln for ln in await self.additions(contract_id)

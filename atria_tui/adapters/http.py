@@ -345,11 +345,21 @@ class HttpClient:
                            resp.status_code)
         if not resp.content:
             return resp, None
+        where = f"{method} {url.split('?')[0]}"
+
+        def no_constant(name: str) -> Any:
+            # Python's json reads NaN and Infinity, which JSON itself does not have; a
+            # quantity that is not a number must never reach a plan.
+            raise ValueError(f"{name} is not a JSON number")
+
         try:
-            return resp, json.loads(resp.content)
+            return resp, json.loads(resp.content, parse_constant=no_constant)
         except ValueError as exc:
-            raise PsaError("decode", f"invalid JSON from {method} {url.split('?')[0]}: {exc}",
+            raise PsaError("decode", f"invalid JSON from {where}: {exc}",
                            resp.status_code) from exc
+        except RecursionError:
+            raise PsaError("decode", f"invalid JSON from {where}: nested too deeply to read",
+                           resp.status_code) from None
 
 
 def _reason(exc: BaseException) -> str:

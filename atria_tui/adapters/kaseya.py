@@ -16,14 +16,14 @@ import asyncio
 import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from atria_tui.adapters.http import CallBudget, ClientOptions, HttpClient, PsaError
 from atria_tui.adapters.kaseya_auth import Clock, KaseyaAuth, lower_keys, utcnow
 from atria_tui.adapters.lines import accounts_to_read, read_lines
+from atria_tui.adapters.values import psa_id, psa_id_value, psa_number
 from atria_tui.model import (
-    ZERO,
     CatalogItem,
     PsaAccount,
     PsaContract,
@@ -63,25 +63,19 @@ def base_url(api_url: str) -> str:
 
 
 def _dec(value: Any, what: str) -> Decimal:
-    if value is None or value == "":
-        return ZERO
-    if isinstance(value, bool):
-        raise PsaError("decode", f"{what}: expected a number, got {value!r}")
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        raise PsaError("decode", f"{what}: expected a number, got {value!r}") from None
-    if not number.is_finite():
-        raise PsaError("decode", f"{what}: expected a finite number, got {value!r}")
+    number = psa_number(value, what)  # NaN, Infinity, 1e999 and absurd values are refused
     # JSON numbers arrive as 10.0; keep whole quantities whole so logs read "10", not "10.0".
     return number.to_integral_value() if number == number.to_integral_value() else number
 
 
 def _id(row: Mapping[str, Any], what: str) -> str:
-    value = row.get("id")
-    if value is None or value == "" or isinstance(value, bool | dict | list):
-        raise PsaError("decode", f"{what}: an item has no usable id: {dict(row)!r:.200}")
-    return str(value)
+    return psa_id(row, what)
+
+
+def _what(name: str, field: str = "") -> str:
+    """An endpoint as errors name it: `GET /v2/crm/accounts/summary: accountId`."""
+    method, path = ENDPOINTS.get(name) or UNVERIFIED_ENDPOINTS[name]
+    return f"{method} {path}" + (f": {field}" if field else "")
 
 
 def _ended(value: Any, today: date) -> bool:
@@ -210,7 +204,7 @@ class KaseyaAdapter:
         for r in rows:
             key = norm(str(r.get("accountcode") or ""))
             if key and (keep_all or key in wanted):
-                found[key] = PsaAccount(_id(r, "account"), str(r.get("accountcode") or ""),
+                found[key] = PsaAccount(_id(r, _what("accounts")), str(r.get("accountcode") or ""),
                                         str(r.get("accountname") or ""),
                                         r.get("isactive") is not False)
         return found
@@ -225,8 +219,9 @@ class KaseyaAdapter:
                 continue
             live = (norm(str(r.get("status") or "Active")) == "active"
                     and not _ended(r.get("enddate"), self.today))
-            account = r.get("accountid")
-            k = PsaContract(_id(r, "contract"), "" if account is None else str(account),
+            account = psa_id_value(r.get("accountid"), _what("contracts", "accountId"),
+                                   optional=True)
+            k = PsaContract(_id(r, _what("contracts")), account,
                             str(r.get("contractname") or ""),
                             str(r.get("contracttype") or contract_type), live)
             out.append((k, str(r.get("accountname") or "")))
@@ -234,24 +229,25 @@ class KaseyaAdapter:
 
     async def catalog(self) -> list[CatalogItem]:
         """All services, active and inactive: KS14 must tell "missing" from "inactive"."""
-        items = [CatalogItem(_id(r, "service"), str(r.get("name") or ""),
+        items = [CatalogItem(_id(r, _what("services")), str(r.get("name") or ""),
                              str(r.get("name") or ""), str(r.get("description") or ""),
-                             _dec(r.get("unitprice"), "service unitPrice"),
+                             _dec(r.get("unitprice"), _what("services", "unitPrice")),
                              r.get("isactive") is not False)
                  for r in await self._all("services")]
         self._services = {i.id: i for i in items}
         return items
 
     def _line(self, r: Mapping[str, Any], contract_id: str) -> PsaLine:
-        service_id = str(r.get("serviceid") or "")
+        service_id = psa_id_value(r.get("serviceid"), _what("list_lines", "serviceId"),
+                                  optional=True)
         service = self._services.get(service_id)
         description = str(r.get("description") or "") or (service.description if service
                                                            else "")
         name = str(r.get("servicename") or "") or (service.name if service else "")
-        return PsaLine(id=_id(r, "service line"), contract_id=contract_id,
+        return PsaLine(id=_id(r, _what("list_lines")), contract_id=contract_id,
                        product_id=service_id, product_code=name, description=description,
-                       quantity=_dec(r.get("units"), "line units"),
-                       unit_price=_dec(r.get("unitprice"), "line unitPrice"))
+                       quantity=_dec(r.get("units"), _what("list_lines", "units")),
+                       unit_price=_dec(r.get("unitprice"), _what("list_lines", "unitPrice")))
 
     async def lines(self, contract_id: str) -> list[PsaLine]:
         method, template = UNVERIFIED_ENDPOINTS["list_lines"]

@@ -52,6 +52,9 @@ def parse_body(resp: httpx.Response, what: str) -> Any:
     except ValueError as exc:
         raise PsaError("decode", f"invalid JSON from {what} (HTTP {resp.status_code}): {exc}",
                        resp.status_code) from exc
+    except RecursionError:
+        raise PsaError("decode", f"invalid JSON from {what} (HTTP {resp.status_code}): nested "
+                       "too deeply to read", resp.status_code) from None
 
 
 def error_text(body: Any) -> str:

@@ -207,12 +207,14 @@ async def _read_source(svc: Services, job: JobConfig, params: ReconcileParams
             token = svc.secrets.resolve(job_key(job), ("AtriaToken",),
                                         env=svc.environ).get("AtriaToken", "")
             return await fetch_records(job.source.url, token, params.period, params.previous,
-                                       transport=svc.atria_transport)
+                                       transport=svc.atria_transport,
+                                       max_quantity=job.options.max_quantity)
         if job.source.path is None:
             raise RecordsError(str(job.path or "job"), None, "path",
                                "a [source] path to the billing export")
         return read_records(job.source.path, period_end=params.period.end,
-                            previous_end=params.previous.end)
+                            previous_end=params.previous.end,
+                            max_quantity=job.options.max_quantity)
     except (RecordsError, OSError, SecretError, PsaError) as exc:
         text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         if isinstance(exc, OSError) and exc.filename:

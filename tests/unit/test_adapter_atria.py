@@ -147,7 +147,7 @@ def test_field_map_covers_every_record_field_it_promises() -> None:
     (serve({"total": 3}), "decode", "expected a JSON list"),
     (serve([{"customerCode": "ASP", "quantity": 1}]), "decode",
      "record 1: missing field(s) billingIdentifier, sku"),
-    (serve([{**RECORD, "quantity": "lots"}]), "decode", 'field quantity: expected a number, '
+    (serve([{**RECORD, "quantity": "lots"}]), "decode", 'field quantity: expected a finite number, '
                                                         'got "lots"'),
     (serve([{**RECORD, "billable": "maybe"}]), "decode", "field billable: expected true or"),
     (serve([RECORD, "oops"]), "decode", "record 2: expected an object"),
@@ -192,3 +192,37 @@ async def test_same_period_twice_is_read_once() -> None:
     records = await fetch_records("http://atria.test", "t", PERIOD, PERIOD,
                                   transport=httpx.MockTransport(handler), options=NO_RETRY)
     assert seen == ["/api/billing/2026-11-25"] and len(records) == 1
+
+
+@pytest.mark.parametrize("raw, fragment", [
+    (b"-3", "0 or more"),
+    (b"NaN", "finite number"),
+    (b"Infinity", "finite number"),
+    (b"1e309", "at most 100000"),
+    (b"1" + b"0" * 400, "at most 100000"),
+])
+async def test_negative_non_finite_and_absurd_quantities_are_refused(raw: bytes,
+                                                                     fragment: str) -> None:
+    body = b'[{"customerCode": "ASP", "billingIdentifier": "A1", "sku": "S", "quantity": ' \
+        + raw + b"}]"
+    with pytest.raises(PsaError) as info:
+        await fetch(serve(raw=body))
+    assert info.value.kind == "decode"
+    assert "record 1" in info.value.message and "field quantity" in info.value.message
+    assert fragment in info.value.message and len(info.value.message) < 300
+
+
+async def test_the_quantity_cap_is_passed_by_the_job() -> None:
+    body = [{**RECORD, "quantity": 150_000}]
+    recs = await fetch_records("http://atria.test", "t", PERIOD, PREVIOUS,
+                               transport=serve(body), options=NO_RETRY, max_quantity=200_000)
+    assert {r.quantity for r in recs} == {150_000}
+    with pytest.raises(PsaError, match="at most 1000"):
+        await fetch_records("http://atria.test", "t", PERIOD, PREVIOUS,
+                            transport=serve(body), options=NO_RETRY, max_quantity=1000)
+
+
+async def test_deeply_nested_answer_is_a_decode_error() -> None:
+    with pytest.raises(PsaError) as info:
+        await fetch(serve(raw=b"[" * 100_000 + b"]" * 100_000))
+    assert info.value.kind == "decode" and "nested" in info.value.message

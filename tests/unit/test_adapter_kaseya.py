@@ -409,7 +409,7 @@ async def test_bad_units_are_a_decode_error(make: Callable[..., KaseyaAdapter],
     with pytest.raises(PsaError) as err:
         await ad.lines("2002")
     await ad.aclose()
-    assert err.value.kind == "decode" and "'lots'" in err.value.message
+    assert err.value.kind == "decode" and '"lots"' in err.value.message
 
 
 async def test_pascal_case_envelope_and_items_are_read(make: Callable[..., KaseyaAdapter],

@@ -187,7 +187,7 @@ def test_api_url_and_billing_period_content_not_judged(tmp_path: Path) -> None:
     (KASEYA_MIN + "[options]\nconcurency = 3\n",
      "job.toml: line 4: options.concurency: unknown option (expected one of concurrency, "
      "page_size, zero_mode, swing_threshold, call_budget_per_hour, timeout_seconds, "
-     "retries), got 3"),
+     "retries, max_quantity), got 3"),
     (KASEYA_MIN + '[source]\nkind = "ftp"\n',
      'job.toml: line 4: source.kind: "file" or "api", got "ftp"'),
     (KASEYA_MIN + '[parameters]\nApiUrl = "x"\nSKUFieldMatch = "Name"\n',
@@ -272,3 +272,12 @@ def test_saved_file_keeps_existing_mode(tmp_path: Path) -> None:
     os.chmod(path, 0o640)
     save_job(load_job(path))
     assert path.stat().st_mode & 0o777 == 0o640
+
+
+def test_max_quantity_option_defaults_and_is_bounded(tmp_path: Path) -> None:
+    assert load_job(write(tmp_path, KASEYA_MIN)).options.max_quantity == 100_000
+    job = load_job(write(tmp_path, KASEYA_MIN + "[options]\nmax_quantity = 250000\n"))
+    assert job.options.max_quantity == 250_000
+    for bad in ("0", "-3", "1.5", '"lots"'):
+        message = error_of(tmp_path, KASEYA_MIN + f"[options]\nmax_quantity = {bad}\n")
+        assert "line 4: options.max_quantity: a whole number from 1 to" in message

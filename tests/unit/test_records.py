@@ -80,11 +80,11 @@ def test_billable_spellings(cell: str, expected: bool) -> None:
 
 
 @pytest.mark.parametrize(("cell", "expected"), [
-    ("3", "3"), ("-2", "-2"), ("0.10", "0.10"), ('"1,234.5"', "1234.5"),
+    ("3", "3"), ("+2", "2"), ("0.10", "0.10"), ('"1,234.5"', "1234.5"),
     ('"1,234,567"', "1234567"), (".5", "0.5")])
 def test_quantities(cell: str, expected: str) -> None:
     (r,) = _csv(f"CustomerCode,CustomerName,BillingIdentifier,Sku,LineDescription,Quantity,"
-                f"Billable\nA,B,C,D,E,{cell},yes\n")
+                f"Billable\nA,B,C,D,E,{cell},yes\n", max_quantity=10**7)
     assert r.quantity == Decimal(expected)
 
 
@@ -299,3 +299,65 @@ def test_forty_thousand_rows_read_in_under_a_second(tmp_path: Path) -> None:
     assert len(recs) == 40_000 and recs[-1].source_line == 40_001
     assert sum(r.quantity for r in recs) == 40_000
     assert elapsed < 1.0, f"{elapsed:.2f}s"
+
+
+# --- absurd quantities -----------------------------------------------------------------------
+
+_ROW = "ASP,Acme,C100,MS-365,Mailbox - Jane,Mailbox,{q},true,2026-11-25,Added\n"
+
+
+@pytest.mark.parametrize("quantity, expected", [
+    ("-3", "a quantity of 0 or more"),
+    ("-0.5", "a quantity of 0 or more"),
+    ("100001", "a quantity of at most 100000"),
+    ("9" * 400, "a quantity of at most 100000"),
+])
+def test_negative_and_absurd_csv_quantities_are_refused_with_their_line(
+        quantity: str, expected: str) -> None:
+    text = DETAIL_HEADER + "\n" + _ROW.format(q=1) + _ROW.format(q=quantity)
+    err = _error(_csv, text)
+    assert (err.path, err.line, err.column) == ("billing.csv", 3, "Quantity")
+    assert expected in str(err) and len(str(err)) < 250 and "\n" not in str(err)
+
+
+def test_the_cap_is_the_jobs_max_quantity() -> None:
+    text = DETAIL_HEADER + "\n" + _ROW.format(q=150_000)
+    assert _csv(text, max_quantity=200_000)[0].quantity == 150_000
+    err = _error(_csv, text, max_quantity=1000)
+    assert "at most 1000" in str(err) and "max_quantity" in str(err)
+    assert _csv(DETAIL_HEADER + "\n" + _ROW.format(q=0))[0].quantity == 0
+
+
+def test_summary_counts_are_bounded_too() -> None:
+    text = SUMMARY_HEADER + "\nASP,Acme,C100,MS-365,Yes,Mailbox,-2,4,2\n"
+    err = _error(_csv, text)
+    assert (err.line, err.column) == (2, "Last Month Count") and "0 or more" in str(err)
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("NaN", "a finite number"),
+    ("Infinity", "a finite number"),
+    ("-Infinity", "a finite number"),
+    ("1e309", "a quantity of at most 100000"),
+    ("-3", "a quantity of 0 or more"),
+    ("1" + "0" * 399, "a quantity of at most 100000"),
+])
+def test_json_non_finite_negative_and_overflowing_quantities_are_refused(
+        raw: str, expected: str) -> None:
+    record = ('{"CustomerCode": "ASP", "CustomerName": "Acme", "BillingIdentifier": "C1", '
+              '"Sku": "S1", "LineDescription": "x", "Billable": true, "Quantity": %s}')
+    text = "[" + record % "1" + ",\n" + record % raw + "]"
+    err = _error(parse_records, text, name="b.json", fmt="json")
+    assert (err.path, err.unit, err.line, err.column) == ("b.json", "record", 2, "Quantity")
+    assert expected in str(err)
+
+
+def test_deeply_nested_json_is_a_records_error_not_a_crash() -> None:
+    err = _error(parse_records, "[" * 100_000 + "]" * 100_000, name="deep.json", fmt="json")
+    assert "nested" in str(err) and err.path == "deep.json"
+
+
+def test_a_json_integer_past_pythons_digit_limit_is_a_records_error() -> None:
+    err = _error(parse_records, '[{"Quantity": ' + "9" * 5000 + "}]", name="b.json",
+                 fmt="json")
+    assert err.path == "b.json" and "valid JSON" in str(err)
