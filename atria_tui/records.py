@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import codecs
 import csv
+import dataclasses
 import io
+import itertools
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -253,10 +255,22 @@ def _sniff_delimiter(first_line: str) -> str:
 
 def _parse_csv(text: str, name: str, period_end: date | None,
                previous_end: date | None, cap: Decimal) -> list[BillingRecord]:
-    first = next((ln for ln in text.splitlines() if ln.strip()), "")
-    if not first:
-        return []
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(first))
+    return list(_csv_records(io.StringIO(text, newline=""), name, period_end, previous_end,
+                             cap))
+
+
+def _csv_records(lines: Iterable[str], name: str, period_end: date | None,
+                 previous_end: date | None, cap: Decimal) -> Iterator[BillingRecord]:
+    """The records of CSV `lines`, one row at a time: a 200 MB export is never held whole."""
+    lines = iter(lines)
+    skipped: list[str] = []
+    for ln in lines:
+        skipped.append(ln)
+        if ln.strip():
+            break
+    else:
+        return
+    reader = csv.reader(itertools.chain(skipped, lines), delimiter=_sniff_delimiter(skipped[-1]))
     rows = iter(reader)
     try:
         header = next(row for row in rows if any(c.strip() for c in row))
@@ -282,7 +296,6 @@ def _parse_csv(text: str, name: str, period_end: date | None,
         rd = _Reader(name, "line", shape, period_end, previous_end, cap)
         width = len(header)
         wanted = list(index.items())
-        out: list[BillingRecord] = []
         previous = reader.line_num
         for row in rows:
             line = previous + 1
@@ -297,10 +310,9 @@ def _parse_csv(text: str, name: str, period_end: date | None,
                                f"contains the separator must be in double quotes, and every "
                                f"opening quote closed)")
             cells = {k: row[i] for k, i in wanted}
-            out.extend(rd.records(cells, names, line))
-        return out
+            yield from rd.records(cells, names, line)
     except StopIteration:
-        return []
+        return
     except csv.Error as exc:
         raise RecordsError(name, reader.line_num, None, f"well-formed CSV ({exc})") from None
 
@@ -387,14 +399,83 @@ def decode(data: bytes, name: str) -> str:
 def read_records(path: Path, *, period_end: date | None = None,
                  previous_end: date | None = None,
                  max_quantity: int | Decimal = DEFAULT_MAX_QUANTITY) -> list[BillingRecord]:
+    return list(iter_records(path, period_end=period_end, previous_end=previous_end,
+                             max_quantity=max_quantity))
+
+
+def iter_records(path: Path, *, period_end: date | None = None,
+                 previous_end: date | None = None,
+                 max_quantity: int | Decimal = DEFAULT_MAX_QUANTITY) -> Iterator[BillingRecord]:
+    """The records of a billing file; a CSV one is read as a stream, row by row.
+
+    A 200 MB export read whole (bytes, then text, then a record per row) took 3 GB; read
+    as a stream and summed (`sum_records`) it takes what its distinct lines take.
+    """
     name = str(path)
+    cap = Decimal(max_quantity)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        raise RecordsError(name, None, None, "a readable billing file "
+                           f"({getattr(exc, 'strerror', None) or exc})") from None
+    utf16 = head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    suffix = Path(path).suffix.casefold()
+    if suffix == ".json" or (suffix != ".csv" and not utf16 and
+                             sniff_format(head.decode("utf-8", "ignore")) == "json"):
+        yield from _whole(path, name, period_end, previous_end, cap)
+        return
+    if utf16 and suffix != ".csv":
+        try:
+            probe = head.decode("utf-16", "ignore")
+        except UnicodeDecodeError:  # pragma: no cover - "ignore" never raises
+            probe = ""
+        if sniff_format(probe) == "json":
+            yield from _whole(path, name, period_end, previous_end, cap)
+            return
+    try:
+        with open(path, encoding="utf-16" if utf16 else "utf-8-sig", newline="") as fh:
+            yield from _csv_records(fh, name, period_end, previous_end, cap)
+    except UnicodeDecodeError:
+        # Rare, and an error either way: read it whole once to name the exact line.
+        yield from _whole(path, name, period_end, previous_end, cap)
+    except OSError as exc:
+        raise RecordsError(name, None, None,
+                           f"a readable billing file ({exc.strerror or exc})") from None
+
+
+def _whole(path: Path, name: str, period_end: date | None, previous_end: date | None,
+           cap: Decimal) -> list[BillingRecord]:
     try:
         data = Path(path).read_bytes()
-    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+    except (OSError, ValueError) as exc:
         raise RecordsError(name, None, None, "a readable billing file "
                            f"({getattr(exc, 'strerror', None) or exc})") from None
     text = decode(data, name)
     suffix = Path(path).suffix.casefold()
     fmt: Format = "json" if suffix == ".json" else "csv" if suffix == ".csv" else sniff_format(text)
     return parse_records(text, name=name, fmt=fmt, period_end=period_end,
-                         previous_end=previous_end, max_quantity=max_quantity)
+                         previous_end=previous_end, max_quantity=cap)
+
+
+def sum_records(records: Iterable[BillingRecord]) -> list[BillingRecord]:
+    """Records that differ only in quantity (and line text the plan never reads), summed.
+
+    The plan sums per customer and product anyway (rule 3) and reads a record's
+    identity, SKU, description, billable flag and period; a detail export repeats those on
+    every seat. Summed in the order each first appears, so "the first record" (a
+    customer's name, its Billing Identifier, a product's description) is the same record
+    as before: the plan made from the sum is the plan made from every row.
+    """
+    first: dict[tuple[object, ...], BillingRecord] = {}
+    total: dict[tuple[object, ...], Decimal] = {}
+    for r in records:
+        key = (r.customer_code, r.customer_name, r.billing_identifier, r.sku,
+               r.summary_description or r.line_description, r.summary_description,
+               r.billable, r.period_end)
+        if key in total:
+            total[key] += r.quantity
+        else:
+            first[key], total[key] = r, r.quantity
+    return [r if total[k] == r.quantity else dataclasses.replace(r, quantity=total[k])
+            for k, r in first.items()]

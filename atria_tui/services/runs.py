@@ -35,7 +35,7 @@ from atria_tui.model import (
 )
 from atria_tui.periods import PeriodError, previous_period, resolve_period
 from atria_tui.reconcile import ReconcileParams, plan, plan_entries, scope
-from atria_tui.records import RecordsError, read_records
+from atria_tui.records import RecordsError, iter_records, sum_records
 from atria_tui.secrets import SecretError, SecretStore
 from atria_tui.serialize import notes_from_json, plan_from_json, plan_to_json
 from atria_tui.services.psa import SECRETS, is_sandbox, open_session, sandbox_secrets
@@ -206,15 +206,16 @@ async def _read_source(svc: Services, job: JobConfig, params: ReconcileParams
 
             token = svc.secrets.resolve(job_key(job), ("AtriaToken",),
                                         env=svc.environ).get("AtriaToken", "")
-            return await fetch_records(job.source.url, token, params.period, params.previous,
-                                       transport=svc.atria_transport,
-                                       max_quantity=job.options.max_quantity)
+            return sum_records(await fetch_records(
+                job.source.url, token, params.period, params.previous,
+                transport=svc.atria_transport, max_quantity=job.options.max_quantity))
         if job.source.path is None:
             raise RecordsError(str(job.path or "job"), None, "path",
                                "a [source] path to the billing export")
-        return read_records(job.source.path, period_end=params.period.end,
-                            previous_end=params.previous.end,
-                            max_quantity=job.options.max_quantity)
+        # Streamed and summed as read: a big export costs what its distinct lines cost.
+        return sum_records(iter_records(job.source.path, period_end=params.period.end,
+                                        previous_end=params.previous.end,
+                                        max_quantity=job.options.max_quantity))
     except (RecordsError, OSError, SecretError, PsaError) as exc:
         text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         if isinstance(exc, OSError) and exc.filename:

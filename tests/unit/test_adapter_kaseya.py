@@ -18,7 +18,7 @@ from atria_tui.adapters.http import CallBudget, ClientOptions, PsaError
 from atria_tui.adapters.kaseya import ENDPOINTS, UNVERIFIED_ENDPOINTS, KaseyaAdapter, base_url
 from atria_tui.model import Action, Period, Task, norm
 from atria_tui.reconcile import MatchRule, ReconcileParams, plan
-from atria_tui.records import read_records
+from atria_tui.records import read_records, sum_records
 from atria_tui.sandbox import kaseya
 from atria_tui.sandbox.ks_state import DEMO_SECRETS, FaultRule, KsState
 from tests.sandbox_helpers import Clock
@@ -136,6 +136,12 @@ async def test_demo_plan_matches_the_scenario_table(make: Callable[..., KaseyaAd
                                                  contract_type=TYPE))
     got = {(i.customer_code, i.sku): (i.code, i.psa_quantity, i.atria_quantity)
            for i in result.items if i.customer_code != "BIG"}
+    # Records summed as they are read make the very same plan (services read that way).
+    summed = plan(sum_records(records), snap, ReconcileParams(Task.KASEYA, period, previous,
+                                                              contract_type=TYPE))
+    assert len(sum_records(records)) < len(records)
+    assert [(i.key, i.code, i.message, i.atria_quantity, i.description) for i in summed.items] \
+        == [(i.key, i.code, i.message, i.atria_quantity, i.description) for i in result.items]
     assert got == {
         ("AMB", "M365-BP"): ("AT03", None, 5),  # two live lines: ambiguous, skipped
         ("ASP", "AV-EDR"): ("KS06", None, 7),
