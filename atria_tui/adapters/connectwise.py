@@ -69,6 +69,15 @@ def auth_headers(secrets: Mapping[str, str]) -> dict[str, str]:
             "clientId": secrets["ClientId"], "Accept": ACCEPT}
 
 
+def derived_secrets(secrets: Mapping[str, str]) -> list[str]:
+    """The Basic token built from the secrets: a gateway that echoes request headers in an
+    error body would otherwise put a usable credential in the run log."""
+    try:
+        return [auth_headers(secrets)["Authorization"].removeprefix("Basic ")]
+    except KeyError:
+        return []
+
+
 def _dec(value: Any) -> Decimal:
     if value is None or value == "":
         return ZERO

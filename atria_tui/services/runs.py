@@ -9,8 +9,8 @@ read so the console can re-plan after a fix without another request.
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 
 import httpx
@@ -33,9 +33,17 @@ from atria_tui.model import (
 from atria_tui.periods import PeriodError, previous_period, resolve_period
 from atria_tui.reconcile import ReconcileParams, plan, plan_entries, scope
 from atria_tui.records import RecordsError, read_records
-from atria_tui.secrets import SecretError, SecretStore
+from atria_tui.secrets import SecretError, SecretStore, redact
 from atria_tui.serialize import notes_from_json, plan_from_json, plan_to_json
-from atria_tui.services.psa import SECRETS, is_sandbox, open_session, sandbox_secrets
+from atria_tui.services.psa import (
+    SECRETS,
+    PsaSession,
+    RedactingSession,
+    is_sandbox,
+    open_session,
+    sandbox_secrets,
+    secret_texts,
+)
 from atria_tui.store import ERRORS, FAILED, SUCCESS, WARNINGS, Store
 
 Sink = Callable[[LogEntry, PlanItem | None], Awaitable[None] | None]
@@ -115,7 +123,12 @@ def status_of(entries: list[LogEntry], fatal: LogEntry | None) -> str:
 
 
 class _Run:
-    """One run's bookkeeping: log entries with times, streamed to the store and a sink."""
+    """One run's bookkeeping: log entries with times, streamed to the store and a sink.
+
+    `log` is the one door every entry passes before it is stored, streamed or printed, so
+    it is where PSA and Atria error text is redacted: with the secrets this run resolved
+    and the credentials derived from them (`protect`), and any Bearer/Basic token.
+    """
 
     def __init__(self, svc: Services, job: JobConfig, kind: str, sink: Sink | None,
                  of_run: int | None = None, resume: int | None = None) -> None:
@@ -123,6 +136,7 @@ class _Run:
         self.job = job
         self.sink = sink
         self.entries: list[LogEntry] = []
+        self._secrets: list[str] = []
         if resume is not None:  # an interrupted run carries on under its own number
             svc.store.reopen_run(resume)
             self.run_id = resume
@@ -130,7 +144,29 @@ class _Run:
             self.run_id = svc.store.start_run(job_key(job), job.label, job.task.value, kind,
                                               of_run=of_run)
 
+    def protect(self, values: Iterable[str]) -> None:
+        self._secrets.extend(v for v in values if v)
+
+    def redact(self, text: str) -> str:
+        return redact(text, self._secrets)
+
+    def clean(self, entry: LogEntry) -> LogEntry:
+        """`entry` as it may be shown: redacted (and `fatal` results must show this one)."""
+        message = self.redact(entry.message)
+        return entry if message == entry.message else replace(entry, message=message)
+
+    def resolve_secrets(self, api_url: str) -> dict[str, str]:
+        found = resolve_secrets(self.svc, self.job, api_url)
+        self.protect(secret_texts(self.job.task, found))
+        return found
+
+    def open_session(self, api_url: str, secrets: Mapping[str, str]) -> PsaSession:
+        session = open_session(self.job, api_url, secrets, today=self.svc.today(),
+                               transport=self.svc.transport)
+        return RedactingSession(session, self.redact)
+
     async def log(self, entry: LogEntry, item: PlanItem | None = None) -> None:
+        entry = self.clean(entry)
         stamped = LogEntry(entry.code, entry.level, entry.message, entry.customer, entry.sku,
                            entry.time or datetime.now(UTC))
         if stamped.level.rank < self.job.log_level.rank:
@@ -172,8 +208,9 @@ def resolve_secrets(svc: Services, job: JobConfig, api_url: str) -> dict[str, st
     return found
 
 
-async def _read_source(svc: Services, job: JobConfig, params: ReconcileParams
+async def _read_source(svc: Services, run: _Run, params: ReconcileParams
                        ) -> list[BillingRecord]:
+    job = run.job
     task = job.task
     try:
         if job.source.kind == "api":
@@ -181,6 +218,7 @@ async def _read_source(svc: Services, job: JobConfig, params: ReconcileParams
 
             token = svc.secrets.resolve(job_key(job), ("AtriaToken",),
                                         env=svc.environ).get("AtriaToken", "")
+            run.protect([token])
             return await fetch_records(job.source.url, token, params.period, params.previous,
                                        transport=svc.atria_transport)
         if job.source.path is None:
@@ -238,13 +276,13 @@ async def _plan(svc: Services, run: _Run, progress: Progress | None
                               period_end=params.period.end.isoformat()))
     if not api_url.strip():
         raise RunAbort(codes.entry(code_for(job.task, "CW17", "KS20")))
-    secrets = resolve_secrets(svc, job, api_url)
+    secrets = run.resolve_secrets(api_url)
     if progress:
         progress("Reading Atria billing records", 0, 0)
-    records = await _read_source(svc, job, params)
+    records = await _read_source(svc, run, params)
     mappings = load_job_mappings(svc, job)
     sc = scope(records, params, mappings)
-    session = open_session(job, api_url, secrets, today=svc.today(), transport=svc.transport)
+    session = run.open_session(api_url, secrets)
     try:
         if progress:
             progress(f"Reading {job.task.psa_name}", 0, len(sc.identifiers))
@@ -269,7 +307,7 @@ async def plan_job(svc: Services, job: JobConfig, *, sink: Sink | None = None,
     except RunAbort as abort:
         await run.log(abort.entry)
         status = await run.finish(abort.entry)
-        return RunResult(run.run_id, job, status, run.entries, fatal=abort.entry)
+        return RunResult(run.run_id, job, status, run.entries, fatal=run.clean(abort.entry))
     svc.store.set_plan(run.run_id, plan_to_json(p), p.period.end.isoformat())
     for e in plan_entries(p):
         await run.log(e)
@@ -303,7 +341,8 @@ async def apply_job(svc: Services, job: JobConfig, *, reviewed: Plan | None = No
         if abort.entry not in run.entries:
             await run.log(abort.entry)
         status = await run.finish(abort.entry)
-        return RunResult(run.run_id, job, status, run.entries, reviewed, fatal=abort.entry)
+        return RunResult(run.run_id, job, status, run.entries, reviewed,
+                         fatal=run.clean(abort.entry))
     status = await run.finish(None)
     return RunResult(run.run_id, job, status, run.entries, reviewed, outcome=outcome,
                      requests=requests + more)
@@ -312,8 +351,8 @@ async def apply_job(svc: Services, job: JobConfig, *, reviewed: Plan | None = No
 async def _execute(svc: Services, job: JobConfig, run: _Run, p: Plan,
                    progress: Progress | None) -> tuple[ApplyOutcome, int]:
     _, api_url = prepare(svc, job)
-    secrets = resolve_secrets(svc, job, api_url)
-    session = open_session(job, api_url, secrets, today=svc.today(), transport=svc.transport)
+    secrets = run.resolve_secrets(api_url)
+    session = run.open_session(api_url, secrets)
     bracket = (codes.entry("KS18"), codes.entry("KS19")) if job.task is Task.KASEYA else None
 
     def tick(done: int, total: int) -> None:
@@ -339,7 +378,8 @@ async def _resume(svc: Services, job: JobConfig, run_id: int, sink: Sink | None,
     if not text:
         abort = codes.entry(code_for(job.task, "CW13", "KS13"), error="stored plan missing")
         await run.log(abort)
-        return RunResult(run.run_id, job, await run.finish(abort), run.entries, fatal=abort)
+        return RunResult(run.run_id, job, await run.finish(abort), run.entries,
+                         fatal=run.clean(abort))
     p = plan_from_json(text)
     # Continue in the interrupted run's journal: its rows say what was already written.
     pending = sum(1 for r in svc.store.journal(run_id) if r.state in ("pending", "sent"))
@@ -349,7 +389,7 @@ async def _resume(svc: Services, job: JobConfig, run_id: int, sink: Sink | None,
     except RunAbort as abort:
         await run.log(abort.entry)
         return RunResult(run_id, job, await run.finish(abort.entry), run.entries, p,
-                         fatal=abort.entry)
+                         fatal=run.clean(abort.entry))
     status = await run.finish(None)
     return RunResult(run_id, job, status, run.entries, p, outcome=outcome, requests=requests)
 
@@ -360,17 +400,17 @@ async def revert_run(svc: Services, job: JobConfig, run_id: int, *,
     run = _Run(svc, job, "revert", sink, of_run=run_id)
     try:
         _, api_url = prepare(svc, job)
-        secrets = resolve_secrets(svc, job, api_url)
+        secrets = run.resolve_secrets(api_url)
     except RunAbort as abort:
         await run.log(abort.entry)
         return RunResult(run.run_id, job, await run.finish(abort.entry), run.entries,
-                         fatal=abort.entry)
-    session = open_session(job, api_url, secrets, today=svc.today(), transport=svc.transport)
+                         fatal=run.clean(abort.entry))
+    session = run.open_session(api_url, secrets)
     try:
         outcome = await revert(svc.store.journal(run_id), session, svc.store, run.run_id,
                                sink=run.log)
     except PsaError as exc:
-        failed = psa_abort(job.task, exc).entry
+        failed = run.clean(psa_abort(job.task, exc).entry)
         await run.log(failed)
         return RunResult(run.run_id, job, await run.finish(failed), run.entries, fatal=failed)
     finally:
