@@ -18,6 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from atria_tui.model import Level, LogEntry
+from atria_tui.paths import private_dir, private_file
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -100,13 +101,18 @@ class Store:
     """Thread-safe: the console's worker threads and the UI thread share one connection."""
 
     def __init__(self, path: Path | str) -> None:
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        on_disk = str(path) != ":memory:"
+        if on_disk:
+            private_dir(Path(path).parent)
+            private_file(Path(path))
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._lock = threading.RLock()
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        for extra in ("-wal", "-shm") if on_disk else ():
+            if Path(f"{path}{extra}").exists():
+                private_file(Path(f"{path}{extra}"))
 
     def close(self) -> None:
         with self._lock:

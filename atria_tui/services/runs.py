@@ -224,6 +224,10 @@ async def _read_source(svc: Services, run: _Run, params: ReconcileParams
         if job.source.path is None:
             raise RecordsError(str(job.path or "job"), None, "path",
                                "a [source] path to the billing export")
+        if job.source.path.exists() and not job.source.path.is_file():
+            # /dev/zero or a FIFO would be read forever; a folder has nothing to read.
+            raise RecordsError(str(job.source.path), None, None,
+                               "a billing file (CSV or JSON), not a folder or device")
         return read_records(job.source.path, period_end=params.period.end,
                             previous_end=params.previous.end)
     except (RecordsError, OSError, SecretError, PsaError) as exc:

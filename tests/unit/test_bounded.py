@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,20 @@ from atria_tui.secrets import redact
 from atria_tui.store import Store
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_configs"
+
+
+def demo_job(tmp_path: Path, name: str = "job", *, source: Path | None = None,
+             extra: str = "", **params: str) -> Path:
+    """The ConnectWise demo job on the embedded sandbox, with parameters replaced."""
+    text = (SAMPLES / "demo-connectwise.toml").read_text()
+    billing = source or SAMPLES / "demo-connectwise-billing.csv"
+    text = text.replace('path = "demo-connectwise-billing.csv"', f'path = "{billing}"')
+    for key, value in params.items():
+        text = "\n".join(f'{key} = "{value}"' if ln.startswith(f"{key} =") else ln
+                         for ln in text.splitlines()) + "\n"
+    path = tmp_path / f"{name}.toml"
+    path.write_text(text + extra)
+    return path
 
 
 def test_redact_masks_bearer_and_basic_credentials_but_not_product_names() -> None:
@@ -74,3 +90,59 @@ def test_printable_keeps_breaks_only_where_asked() -> None:
     assert printable("a\tb\nc\x00", breaks=True) == "a\tb\nc\ufffd"
     entry = LogEntry("CW02", Level.ERROR, "line one\nline two\x1b[31m")
     assert entry.message == "line one line two\ufffd[31m"
+
+
+# --- permissions and files that are not billing exports --------------------------------------
+
+
+def test_database_and_data_folder_are_private(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    home = tmp_path / "fresh" / "home"
+    monkeypatch.setenv("ATRIA_TUI_HOME", str(home))
+    old = os.umask(0o022)
+    try:
+        assert cli.main(["plan", str(demo_job(tmp_path))]) == 0
+    finally:
+        os.umask(old)
+    capsys.readouterr()
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    db = home / "atria-tui.db"
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600
+    for extra in ("-wal", "-shm"):
+        side = Path(f"{db}{extra}")
+        assert not side.exists() or stat.S_IMODE(side.stat().st_mode) == 0o600
+
+
+def test_an_existing_readable_database_is_tightened(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    db.touch(mode=0o644)
+    os.chmod(db, 0o644)
+    Store(db).start_run("j", "J", "connectwise-manage", "plan")
+    for path in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+
+@pytest.mark.parametrize("content", [
+    b"root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n",
+    b"\x7fELF\x02\x01\x01\x00topsecret\x00\x00\x00,more;secret\n",
+    b'{"password": "topsecret", "user": "root:x:0:0"}',
+])
+def test_a_source_that_is_not_a_billing_file_is_refused_without_its_content(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes) -> None:
+    private = tmp_path / "private.dat"
+    private.write_bytes(content)
+    job = demo_job(tmp_path, source=private)
+    assert cli.main(["plan", str(job)]) == 2
+    out = capsys.readouterr()
+    assert "CW03" in out.out and "private.dat" in out.out
+    for word in ("nologin", "topsecret", "ELF", "password", "x:0:0"):
+        assert word not in out.out + out.err
+
+
+def test_a_device_or_folder_as_source_is_refused(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    for source in (Path("/dev/zero"), tmp_path):
+        assert cli.main(["plan", str(demo_job(tmp_path, source=source))]) == 2
+        out = capsys.readouterr().out
+        assert "CW03" in out and "not a folder or device" in out
