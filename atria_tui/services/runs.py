@@ -9,6 +9,7 @@ read so the console can re-plan after a fix without another request.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
@@ -17,6 +18,7 @@ import httpx
 
 from atria_tui import codes
 from atria_tui.adapters.http import PsaError
+from atria_tui.adapters.paging import Deadline
 from atria_tui.apply import Applier, ApplyOutcome, revert
 from atria_tui.config import ConfigError, JobConfig, job_params
 from atria_tui.mappings import load_mappings, mappings_path
@@ -68,6 +70,7 @@ class Services:
     today: Callable[[], date] = date.today
     transport: httpx.AsyncBaseTransport | None = None
     atria_transport: httpx.AsyncBaseTransport | None = None
+    clock: Callable[[], float] = time.monotonic
 
 
 @dataclass
@@ -137,6 +140,7 @@ class _Run:
         self.sink = sink
         self.entries: list[LogEntry] = []
         self._secrets: list[str] = []
+        self.deadline = Deadline.after(job.options.run_deadline_minutes, svc.clock)
         if resume is not None:  # an interrupted run carries on under its own number
             svc.store.reopen_run(resume)
             self.run_id = resume
@@ -160,9 +164,14 @@ class _Run:
         self.protect(secret_texts(self.job.task, found))
         return found
 
-    def open_session(self, api_url: str, secrets: Mapping[str, str]) -> PsaSession:
+    def open_session(self, api_url: str, secrets: Mapping[str, str], *,
+                     reading: bool = False) -> PsaSession:
+        """A redacting session; a `reading` one (the plan's) stops paging at the deadline.
+        Apply's session does not: its reads sit between writes, and stopping there would
+        leave a run half-written for a limit meant to end runaway reads."""
+        extra = {"deadline": self.deadline} if reading else {}
         session = open_session(self.job, api_url, secrets, today=self.svc.today(),
-                               transport=self.svc.transport)
+                               transport=self.svc.transport, **extra)
         return RedactingSession(session, self.redact)
 
     async def log(self, entry: LogEntry, item: PlanItem | None = None) -> None:
@@ -286,7 +295,7 @@ async def _plan(svc: Services, run: _Run, progress: Progress | None
     records = await _read_source(svc, run, params)
     mappings = load_job_mappings(svc, job)
     sc = scope(records, params, mappings)
-    session = run.open_session(api_url, secrets)
+    session = run.open_session(api_url, secrets, reading=True)
     try:
         if progress:
             progress(f"Reading {job.task.psa_name}", 0, len(sc.identifiers))

@@ -2,20 +2,36 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from atria_tui import cli
+from atria_tui.adapters import paging
+from atria_tui.adapters.connectwise import ConnectWiseAdapter
+from atria_tui.adapters.http import ClientOptions, PsaError
+from atria_tui.adapters.kaseya import ENDPOINTS, KaseyaAdapter
+from atria_tui.adapters.paging import Deadline
+from atria_tui.config import load_job
 from atria_tui.model import Level, LogEntry, printable
 from atria_tui.paths import db_path
+from atria_tui.sandbox import kaseya
+from atria_tui.sandbox.cw_state import DEMO_SECRETS as CW_DEMO
+from atria_tui.sandbox.ks_state import DEMO_SECRETS as KS_DEMO
+from atria_tui.sandbox.ks_state import KsState
 from atria_tui.sandbox.server import shared
-from atria_tui.secrets import redact
+from atria_tui.secrets import SecretStore, redact
+from atria_tui.services.runs import Services, plan_job
 from atria_tui.store import Store
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_configs"
+KS_CONTRACTS = ENDPOINTS["contracts"][1]
 
 
 def demo_job(tmp_path: Path, name: str = "job", *, source: Path | None = None,
@@ -146,3 +162,128 @@ def test_a_device_or_folder_as_source_is_refused(tmp_path: Path,
         assert cli.main(["plan", str(demo_job(tmp_path, source=source))]) == 2
         out = capsys.readouterr().out
         assert "CW03" in out and "not a folder or device" in out
+
+
+# --- paging bounds -----------------------------------------------------------------------------
+
+
+def endless_cw(repeat: bool) -> httpx.MockTransport:
+    """A ConnectWise that always has a next page: the same rows again, or new ones."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params.get("page", "1"))
+        first = 1 if repeat else page * 10
+        rows = [{"id": first + n, "name": "Hosting and Cloud Services"} for n in range(2)]
+        nxt = request.url.copy_set_param("page", str(page + 1))
+        return httpx.Response(200, json=rows, headers={"Link": f'<{nxt}>; rel="next"'})
+
+    return httpx.MockTransport(handler)
+
+
+def cw_adapter(transport: httpx.AsyncBaseTransport, **kw: Any) -> ConnectWiseAdapter:
+    return ConnectWiseAdapter("http://cw.test", CW_DEMO, transport=transport,
+                              options=ClientOptions(retries=0), **kw)
+
+
+async def test_connectwise_repeating_page_stops_with_a_decode_error() -> None:
+    ad = cw_adapter(endless_cw(repeat=True))
+    with pytest.raises(PsaError) as err:
+        await ad.agreement_type_exists("Hosting and Cloud Services")
+    await ad.aclose()
+    assert err.value.kind == "decode" and "does not advance" in err.value.message
+    assert "page 2 repeats" in err.value.message and ad.requests == 2
+
+
+async def test_connectwise_endless_paging_stops_at_the_page_cap(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(paging, "MAX_PAGES", 7)
+    ad = cw_adapter(endless_cw(repeat=False))
+    with pytest.raises(PsaError) as err:
+        await ad.agreement_type_exists("Hosting and Cloud Services")
+    await ad.aclose()
+    assert err.value.kind == "decode" and "passed 7 pages" in err.value.message
+    assert ad.requests == 7
+
+
+async def test_connectwise_paging_stops_at_the_deadline() -> None:
+    now = [0.0]
+    deadline = Deadline.after(1, clock=lambda: now[0])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        now[0] += 45  # each page takes 45 s of the fake clock
+        return endless_cw(repeat=False).handler(request)  # type: ignore[attr-defined]
+
+    ad = cw_adapter(httpx.MockTransport(handler), deadline=deadline)
+    with pytest.raises(PsaError) as err:
+        await ad.agreement_type_exists("Hosting and Cloud Services")
+    await ad.aclose()
+    assert err.value.kind == "timeout" and "deadline of 1 minute(s)" in err.value.message
+    assert "run_deadline_minutes" in err.value.message and ad.requests == 2
+
+
+class KsRewrite(httpx.AsyncBaseTransport):
+    """The Kaseya emulator, with the contracts summary answered by `rewrite`."""
+
+    def __init__(self, rewrite: Callable[[int, dict[str, Any]], dict[str, Any]]) -> None:
+        self.inner = httpx.ASGITransport(app=kaseya.create_app(KsState()))
+        self.rewrite = rewrite
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        resp = await self.inner.handle_async_request(request)
+        if not request.url.path.endswith(KS_CONTRACTS):
+            return resp
+        await resp.aread()
+        page = int(request.url.params.get("PageNumber", "1"))
+        return httpx.Response(200, json=self.rewrite(page, json.loads(resp.content)))
+
+
+def ks_adapter(rewrite: Callable[[int, dict[str, Any]], dict[str, Any]]) -> KaseyaAdapter:
+    return KaseyaAdapter("http://ks.test", KS_DEMO, transport=KsRewrite(rewrite), page_size=2,
+                         options=ClientOptions(retries=0))
+
+
+async def test_kaseya_repeating_page_without_total_stops() -> None:
+    first: list[dict[str, Any]] = []
+
+    def same_page(number: int, body: dict[str, Any]) -> dict[str, Any]:
+        body.pop("totalRecords", None)
+        if not first:
+            first.append(body)
+        return first[0]
+
+    ad = ks_adapter(same_page)
+    with pytest.raises(PsaError) as err:
+        await ad.contracts("Recurring Services")
+    await ad.aclose()
+    assert err.value.kind == "decode" and "page 2 repeats" in err.value.message
+
+
+async def test_kaseya_total_past_the_page_cap_reads_nothing_more(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(paging, "MAX_PAGES", 50)
+
+    def huge_total(number: int, body: dict[str, Any]) -> dict[str, Any]:
+        return {**body, "totalRecords": 10**9}
+
+    ad = ks_adapter(huge_total)
+    with pytest.raises(PsaError) as err:
+        await ad.contracts("Recurring Services")
+    requests = ad.requests
+    await ad.aclose()
+    assert err.value.kind == "decode" and "passed 50 pages" in err.value.message
+    assert requests == 2  # the login and the first page
+
+
+async def test_run_deadline_option_ends_the_run_with_a_clear_message(tmp_path: Path) -> None:
+    now = [0.0]
+
+    def clock() -> float:
+        now[0] += 20.0  # every look at the clock is 20 s later
+        return now[0]
+
+    job = load_job(demo_job(tmp_path, extra="run_deadline_minutes = 1\n"))
+    assert job.options.run_deadline_minutes == 1
+    svc = Services(store=Store(db_path()), secrets=SecretStore(), clock=clock)
+    res = await plan_job(svc, job)
+    assert [e.code for e in res.entries][-2:] == ["CW02", "CW23"] and res.exit_code == 2
+    assert "deadline of 1 minute(s) passed while reading GET /" in res.entries[-2].message
