@@ -19,8 +19,9 @@ import httpx
 from atria_tui import codes
 from atria_tui.adapters.http import PsaError
 from atria_tui.adapters.paging import Deadline
+from atria_tui.adapters.tls import host_port, looks_like_tls, speaks_tls
 from atria_tui.apply import Applier, ApplyOutcome, revert
-from atria_tui.config import ConfigError, JobConfig, job_params
+from atria_tui.config import ConfigError, JobConfig, check_api_url, job_params
 from atria_tui.mappings import load_mappings, mappings_path
 from atria_tui.model import (
     BillingRecord,
@@ -258,6 +259,28 @@ def psa_abort(task: Task, exc: PsaError) -> RunAbort:
     return RunAbort(codes.entry(code_for(task, "CW02", "KS02"), error=exc.message))
 
 
+async def connect_hint(exc: PsaError, api_url: str) -> PsaError:
+    """`exc`, saying "use https://" when an http:// ApiUrl points at a TLS port.
+
+    The client's own message (a reset connection, an "illegal status line") does not say
+    so; the adapters' HTTP client is left alone, so this is decided here, where the job's
+    URL is known, by the message's TLS bytes or a handshake with the same port.
+    """
+    where = host_port(api_url)
+    if exc.kind != "connect" or where is None:
+        return exc
+    if not (looks_like_tls(exc.message) or await speaks_tls(api_url)):
+        return exc
+    host, port = where
+    return PsaError("connect", f"the server at {host}:{port} speaks TLS: use https:// in "
+                    f"ApiUrl, not http:// ({exc.message})", exc.status)
+
+
+def _with_detail(entry: LogEntry, detail: str) -> LogEntry:
+    """The seed's sentence kept as the guides print it, with what to fix after it."""
+    return replace(entry, message=f"{entry.message}: {detail}")
+
+
 def prepare(svc: Services, job: JobConfig) -> tuple[ReconcileParams, str]:
     """Checks that need no network: billing period, ApiUrl, parameter types."""
     task = job.task
@@ -267,8 +290,17 @@ def prepare(svc: Services, job: JobConfig) -> tuple[ReconcileParams, str]:
         raise RunAbort(codes.entry(code_for(task, "CW13", "KS13"), error=str(exc))) from None
     try:
         period = resolve_period(jp.billing_period, job.period_start_day, svc.today())
-    except PeriodError:
-        raise RunAbort(codes.entry(code_for(task, "CW19", "KS10"))) from None
+    except PeriodError as exc:
+        where = f"job file {job.path}" if job.path else f"job {job.label!r}"
+        raise RunAbort(_with_detail(codes.entry(code_for(task, "CW19", "KS10")),
+                                    f"{exc} ({where})")) from None
+    url = jp.api_url.strip()
+    problem = check_api_url(url) if url and not is_sandbox(url) else None
+    if problem:
+        # Refused before secrets are read or anything is sent: ftp://, file:// or a bare
+        # host cannot be a PSA API, and guessing a scheme could send credentials in clear.
+        raise RunAbort(codes.entry(code_for(task, "CW13", "KS13"),
+                                   error=f"ApiUrl {url!r}: {problem}"))
     params = ReconcileParams(task, period, previous_period(period, job.period_start_day),
                              tuple(jp.customers_filter), jp.allow_create, jp.sku_field_match,
                              jp.contract_type)
@@ -302,7 +334,7 @@ async def _plan(svc: Services, run: _Run, progress: Progress | None
         snapshot = await session.snapshot(sc.identifiers, sc.skus, params.contract_type,
                                           unclaimed=sc.missing_identifier)
     except PsaError as exc:
-        raise psa_abort(job.task, exc) from None
+        raise psa_abort(job.task, await connect_hint(exc, api_url)) from None
     finally:
         requests = session.requests
         await session.aclose()
@@ -377,7 +409,7 @@ async def _execute(svc: Services, job: JobConfig, run: _Run, p: Plan,
                           concurrency=job.options.concurrency, progress=tick)
         outcome = await applier.run(bracket)
     except PsaError as exc:
-        raise psa_abort(job.task, exc) from None
+        raise psa_abort(job.task, await connect_hint(exc, api_url)) from None
     finally:
         requests = session.requests
         await session.aclose()
@@ -423,7 +455,7 @@ async def revert_run(svc: Services, job: JobConfig, run_id: int, *,
         outcome = await revert(svc.store.journal(run_id), session, svc.store, run.run_id,
                                sink=run.log)
     except PsaError as exc:
-        failed = run.clean(psa_abort(job.task, exc).entry)
+        failed = run.clean(psa_abort(job.task, await connect_hint(exc, api_url)).entry)
         await run.log(failed)
         return RunResult(run.run_id, job, await run.finish(failed), run.entries, fatal=failed)
     finally:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import signal
 import sqlite3
+import time
 from pathlib import Path
 
 from tests.e2e.conftest import CW_API, CW_SECRETS, Cli, Server, cw_job
@@ -51,3 +53,39 @@ def test_a_gateway_echoing_the_authorization_header_leaks_no_token(
         assert BASIC not in blob
         assert "eyJhbGciOiJIUzI1NiJ9" not in blob
         assert CW_SECRETS["ATRIA_TUI_PRIVATEKEY"] not in blob
+
+
+def wait_for_requests(server: Server, prefixes: tuple[str, ...]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        stats = server.get(CW_API + "/_sandbox/stats")["requests"]
+        if any(k.startswith(prefixes) and v for k, v in stats.items()):
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"no {prefixes} request reached the sandbox")
+
+
+def test_sigterm_during_plan_and_apply_prints_the_rerun_hint_and_exits_143(
+        tmp_path: Path, server: Server, cli: Cli) -> None:
+    job = str(cw_job(tmp_path, server))
+    server.post(CW_API + "/_sandbox/config", {"latency_ms": 150})
+    try:
+        for args, prefixes in ((("plan", job), ("GET",)),
+                               (("apply", job, "--yes"), ("PATCH", "POST"))):
+            server.post(CW_API + "/_sandbox/reset")
+            server.post(CW_API + "/_sandbox/config", {"latency_ms": 150})
+            proc = cli.popen(*args)
+            wait_for_requests(server, prefixes)
+            proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=30)
+            assert proc.returncode == 143, err
+            assert ("atria-tui: interrupted; run `atria-tui apply` again to finish pending "
+                    "writes") in err
+            assert "Traceback" not in err, err
+    finally:
+        server.post(CW_API + "/_sandbox/config", {"latency_ms": 0})
+    code, out = cli.json("apply", job, "--yes")
+    assert code == 0 and out["log"][0]["code"] == "AT05"
+    after = server.cw_additions()
+    assert after[("AcmeServices", "AV-EDR")] == [7]  # added once, not twice
+    assert after[("AcmeServices", "M365-BP")] == [12]

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
+import socket
+import ssl
 import stat
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from atria_tui import cli
 from atria_tui.adapters import paging
@@ -26,7 +36,7 @@ from atria_tui.sandbox.cw_state import DEMO_SECRETS as CW_DEMO
 from atria_tui.sandbox.ks_state import DEMO_SECRETS as KS_DEMO
 from atria_tui.sandbox.ks_state import KsState
 from atria_tui.sandbox.server import shared
-from atria_tui.secrets import SecretStore, redact
+from atria_tui.secrets import SecretStore, env_name, redact
 from atria_tui.services.runs import Services, plan_job
 from atria_tui.store import Store
 
@@ -287,3 +297,116 @@ async def test_run_deadline_option_ends_the_run_with_a_clear_message(tmp_path: P
     res = await plan_job(svc, job)
     assert [e.code for e in res.entries][-2:] == ["CW02", "CW23"] and res.exit_code == 2
     assert "deadline of 1 minute(s) passed while reading GET /" in res.entries[-2].message
+
+
+# --- messages ------------------------------------------------------------------------------
+
+
+def test_plan_as_csv_says_why_the_run_ended_on_stderr(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["plan", str(demo_job(tmp_path, BillingPeriod="Last")), "--format",
+                     "csv"]) == 2
+    out = capsys.readouterr()
+    assert out.out.startswith("customer_code,")
+    assert "atria-tui: CW19 Incorrect billing period date or format" in out.err
+    assert "run 1: Failed" in out.err
+    assert cli.main(["plan", str(demo_job(tmp_path)), "--format", "csv"]) == 0
+    out = capsys.readouterr()
+    assert "run 2: Completed with errors" in out.err and "CW" not in out.err
+
+
+def test_piped_log_lines_are_never_wrapped(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    long_name = "Acme " + "Very Long Name " * 30
+    billing = (SAMPLES / "demo-connectwise-billing.csv").read_text()
+    (tmp_path / "b.csv").write_text(billing.replace("Ujala Traders", long_name.strip()))
+    cli.main(["plan", str(demo_job(tmp_path, source=tmp_path / "b.csv"))])
+    capsys.readouterr()
+    cli.main(["log", "1"])
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) > 20
+    assert all(re.match(r"[0-9]{2}:[0-9]{2}:[0-9]{2} (Verbose|Info|Warning|Error) ", ln)
+               for ln in lines), lines
+    (ujala,) = [ln for ln in lines if " CW04 UJA " in ln]
+    assert long_name.strip() in ujala and len(ujala) > 400
+
+
+@pytest.mark.parametrize("task", ["connectwise", "kaseya"])
+def test_a_bad_billing_period_names_the_value_and_the_job_file(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], task: str) -> None:
+    if task == "kaseya":
+        text = (SAMPLES / "demo-kaseya.toml").read_text()
+        text = re.sub(r'BillingPeriod = ".*"', 'BillingPeriod = "Last month"', text)
+        text = text.replace('path = "demo-kaseya-billing.csv"',
+                            f'path = "{SAMPLES / "demo-kaseya-billing.csv"}"')
+        job = tmp_path / "ks.toml"
+        job.write_text(text)
+    else:
+        job = demo_job(tmp_path, BillingPeriod="Last month")
+    assert cli.main(["plan", str(job)]) == 2
+    out = capsys.readouterr().out
+    seed = ("CW19 Incorrect billing period date or format" if task == "connectwise"
+            else "KS10 Incorrect billing period date or format recognized.")
+    (line,) = [ln for ln in out.splitlines() if seed in ln]
+    assert "'Last month'" in line and str(job) in line
+
+
+@pytest.mark.parametrize("url", ["ftp://psa.example.com/v4_6_release/apis/3.0",
+                                 "file:///etc/passwd", "psa.example.com/v4_6_release"])
+def test_a_non_http_api_url_is_refused_at_once(tmp_path: Path, url: str,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["plan", str(demo_job(tmp_path, ApiUrl=url))]) == 2
+    out = capsys.readouterr().out
+    assert f"CW13 Failed to Deserialize object: Error reported was: ApiUrl '{url}'" in out
+    assert "https://" in out and "(0 PSA request(s))" in out
+
+
+@pytest.fixture
+def tls_port(tmp_path: Path) -> Iterator[int]:
+    """A TLS server on 127.0.0.1 with a throwaway self-signed certificate."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.now(UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(1).not_valid_before(now)
+            .not_valid_after(now + timedelta(days=1)).sign(key, hashes.SHA256()))
+    (tmp_path / "c.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "k.pem").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(tmp_path / "c.pem", tmp_path / "k.pem")
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen()
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            with contextlib.suppress(OSError), conn, ctx.wrap_socket(conn,
+                                                                   server_side=True) as tls:
+                tls.recv(100)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield int(srv.getsockname()[1])
+    stop.set()
+    srv.close()
+
+
+def test_http_to_a_tls_port_says_use_https(tmp_path: Path, tls_port: int,
+                                           monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    for name, value in CW_DEMO.items():
+        monkeypatch.setenv(env_name(name), value)
+    url = f"http://127.0.0.1:{tls_port}/v4_6_release/apis/3.0"
+    job = demo_job(tmp_path, ApiUrl=url)
+    job.write_text(job.read_text().replace("retries = 2", "retries = 0"))
+    assert cli.main(["plan", str(job)]) == 2
+    out = capsys.readouterr().out
+    assert (f"CW02 Failed to connect to Connectwise: Error reported was : the server at "
+            f"127.0.0.1:{tls_port} speaks TLS: use https://") in out
