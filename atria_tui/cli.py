@@ -1,8 +1,8 @@
 """`atria-tui`: the console, and the same engine headless for cron and scripts.
 
 Exit status: 0 completed (warnings allowed); 2 the run ended on an error-level code or a
-change could not be written; 1 bad usage or configuration. Bad input is reported as one
-line naming the file, line and field; a traceback would be a bug.
+change could not be written; 1 bad usage or configuration; 130 Ctrl-C, 143 SIGTERM. Bad
+input is reported as one line naming the file, line and field; a traceback would be a bug.
 """
 
 from __future__ import annotations
