@@ -270,6 +270,8 @@ class KaseyaAdapter:
     async def lines(self, contract_id: str) -> list[PsaLine]:
         method, template = UNVERIFIED_ENDPOINTS["list_lines"]
         path = template.format(contractId=contract_id)
+        if self.deadline is not None:  # one call per contract: the longest read of a plan
+            self.deadline.check(f"{method} {template}")
         result, _ = await self.auth.call(method, path, endpoint=template)
         return [self._line(r, contract_id) for r in _rows(result, f"{method} {template}")]
 

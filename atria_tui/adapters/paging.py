@@ -19,6 +19,10 @@ from atria_tui.adapters.http import PsaError
 MAX_PAGES = 10_000
 
 
+class DeadlinePassed(PsaError):
+    """Ends the run, not one contract's read: every later read would meet it too."""
+
+
 @dataclass(frozen=True)
 class Deadline:
     """When a run stops reading: `clock()` reaching `at` (a monotonic time by default)."""
@@ -33,7 +37,7 @@ class Deadline:
 
     def check(self, what: str) -> None:
         if self.clock() >= self.at:
-            raise PsaError("timeout", f"the run's deadline of {self.minutes:g} minute(s) "
+            raise DeadlinePassed("timeout", f"the run's deadline of {self.minutes:g} minute(s) "
                            f"passed while reading {what}; reading stopped and nothing was "
                            "written. Raise [options] run_deadline_minutes, or narrow "
                            "CustomersFilter, and run again")

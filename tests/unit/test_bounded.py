@@ -32,7 +32,9 @@ from atria_tui.config import load_job
 from atria_tui.model import Level, LogEntry, printable
 from atria_tui.paths import db_path
 from atria_tui.sandbox import kaseya
+from atria_tui.sandbox.connectwise import create_app as cw_app
 from atria_tui.sandbox.cw_state import DEMO_SECRETS as CW_DEMO
+from atria_tui.sandbox.cw_state import CwState
 from atria_tui.sandbox.ks_state import DEMO_SECRETS as KS_DEMO
 from atria_tui.sandbox.ks_state import KsState
 from atria_tui.sandbox.server import shared
@@ -410,3 +412,34 @@ def test_http_to_a_tls_port_says_use_https(tmp_path: Path, tls_port: int,
     out = capsys.readouterr().out
     assert (f"CW02 Failed to connect to Connectwise: Error reported was : the server at "
             f"127.0.0.1:{tls_port} speaks TLS: use https://") in out
+
+
+def ticking(start_failing_at: int) -> Deadline:
+    """A deadline passed at the `start_failing_at`-th look at a clock that ticks per look."""
+    ticks = [0]
+
+    def clock() -> float:
+        ticks[0] += 1
+        return float(ticks[0])
+
+    return Deadline(float(start_failing_at), 1, clock)
+
+
+async def test_deadline_during_line_reads_ends_the_snapshot_not_one_contract() -> None:
+    # ConnectWise: agreement type, agreements, catalog pass; the first additions read fails.
+    cw = ConnectWiseAdapter("http://cw.test", CW_DEMO, deadline=ticking(4),
+                            transport=httpx.ASGITransport(app=cw_app(CwState())),
+                            options=ClientOptions(retries=0))
+    with pytest.raises(PsaError) as err:
+        await cw.snapshot(["AcmeServices", "FaultyCo"], ["M365-BP"],
+                          "Hosting and Cloud Services")
+    await cw.aclose()
+    assert err.value.kind == "timeout" and "/additions" in err.value.message
+    # Kaseya: contracts, accounts and services pages pass; the first contract's lines fail.
+    ks = KaseyaAdapter("http://ks.test", KS_DEMO, deadline=ticking(6),
+                       transport=httpx.ASGITransport(app=kaseya.create_app(KsState())),
+                       options=ClientOptions(retries=0))
+    with pytest.raises(PsaError) as err:
+        await ks.snapshot(["ACME01", "FRESH01"], [], "Recurring Services")
+    await ks.aclose()
+    assert err.value.kind == "timeout" and "services" in err.value.message
