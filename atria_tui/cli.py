@@ -1,14 +1,15 @@
 """`atria-tui`: the console, and the same engine headless for cron and scripts.
 
 Exit status: 0 completed (warnings allowed); 2 the run ended on an error-level code or a
-change could not be written; 1 bad usage or configuration. Bad input is reported as one
-line naming the file, line and field; a traceback would be a bug.
+change could not be written; 1 bad usage or configuration; 130 Ctrl-C, 143 SIGTERM. Bad
+input is reported as one line naming the file, line and field; a traceback would be a bug.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import signal
 import sys
@@ -39,6 +40,33 @@ class UsageError(Exception):
     """Bad usage or configuration: printed as one line, exit status 1."""
 
 
+_signals = {"terminated": False}
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    """SIGTERM (a service manager stopping a cron job, `kill`) is handed on as SIGINT, so it
+    unwinds exactly like Ctrl-C: asyncio cancels the run, which leaves an apply's journal
+    resumable, and the same hint is printed."""
+    _signals["terminated"] = True
+    if callable(signal.getsignal(signal.SIGINT)):
+        signal.raise_signal(signal.SIGINT)
+    else:  # SIGINT ignored (a background job of a script): interrupt directly
+        raise KeyboardInterrupt
+
+
+def _sigterm_like_ctrl_c() -> None:
+    """By default SIGTERM kills the process mid-write with no word; this makes it a Ctrl-C
+    (the exit status says which: 143, not 130). `demo` installs its own handler later."""
+    _signals["terminated"] = False
+    # Only the main thread may set handlers; an embedding program keeps its own.
+    with contextlib.suppress(ValueError, OSError):
+        signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def _interrupted_status() -> int:
+    return 128 + int(signal.SIGTERM) if _signals["terminated"] else 130
+
+
 def services() -> Services:
     svc = Services(store=Store(db_path()), secrets=SecretStore())
     svc.reap()
@@ -60,6 +88,8 @@ def _emit(args: argparse.Namespace, res: RunResult) -> int:
         print(out.result_json(res.job.task.value, period, res.plan, res.entries, **extra))
     elif fmt == "csv":
         sys.stdout.write(out.plan_csv(res.plan))
+        # The CSV holds rows only; how the run ended goes where a script's log goes.
+        out.print_outcome(sys.stderr, res.run_id, res.status, res.requests, res.fatal)
     else:
         con = out.console()
         if res.plan and res.plan.items:
@@ -282,6 +312,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    _sigterm_like_ctrl_c()
     p = parser()
     args = p.parse_args(argv)
     fn = getattr(args, "fn", None) or cmd_console
@@ -299,7 +330,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("atria-tui: interrupted; run `atria-tui apply` again to finish pending writes",
               file=sys.stderr)
-        return 130
+        return _interrupted_status()
 
 
 if __name__ == "__main__":

@@ -66,11 +66,22 @@ def print_plan(out: Console, plan: Plan) -> None:
 
 
 def print_log(out: Console, entries: Iterable[LogEntry]) -> None:
+    """One entry a line. Piped, a line is never wrapped however long: scripts grep and
+    count log lines, and a message folded at the console width would be two entries."""
+    piped = not out.is_terminal
     for e in entries:
         when = e.time.strftime("%H:%M:%S") if e.time else "--:--:--"
         line = Text(f"{when} {e.level.value:<7} {e.code} ")
         line.append(e.message, style=LEVEL_STYLE[e.level])
-        out.print(line)
+        out.print(line, soft_wrap=piped, crop=not piped)
+
+
+def print_outcome(stream: TextIO, run_id: int, status: str, requests: int,
+                  fatal: LogEntry | None) -> None:
+    """How a run ended, in one or two plain lines (for stderr beside machine output)."""
+    if fatal is not None:
+        print(f"atria-tui: {fatal.code} {fatal.message}", file=stream)
+    print(f"atria-tui: run {run_id}: {status} ({requests} PSA request(s))", file=stream)
 
 
 def print_runs(out: Console, runs: Sequence[RunRow]) -> None:

@@ -72,6 +72,9 @@ class Options:
     timeout_seconds: float = 30.0
     retries: int = 4
     max_quantity: int = DEFAULT_MAX_QUANTITY
+    # A run still reading the PSA after this long stops (a server paging forever, a tenant
+    # far bigger than expected) instead of holding the next cron run back.
+    run_deadline_minutes: float = 240.0
 
 
 # name -> (type, low, high) for numbers, or the allowed words for text options.
@@ -84,6 +87,7 @@ _OPTION_RULES: dict[str, tuple[type, float, float] | tuple[str, ...]] = {
     "timeout_seconds": (float, 0.1, 3600.0),
     "retries": (int, 0, 20),
     "max_quantity": (int, 1, 1_000_000_000),
+    "run_deadline_minutes": (float, 0.01, 10080.0),
 }
 
 

@@ -4,10 +4,14 @@ Vendor-neutral on purpose: adapters translate ConnectWise additions and Kaseya s
 lines into these shapes, so reconcile, apply, the store and the console never learn a
 vendor field name. Quantities are Decimal because they are money drivers and are written
 back to the PSA; floats would round-trip 0.1 badly.
+
+Text from Atria and the PSA is made printable here, as the records, PSA rows, plan items
+and log entries are built (`printable`), see there for why.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -18,6 +22,41 @@ ZERO = Decimal(0)
 # (or a unit mix-up), and writing it to a PSA would invoice it. Jobs may raise it
 # (`[options] max_quantity`).
 DEFAULT_MAX_QUANTITY = 100_000
+
+# C0 and C1 control characters, DEL included: ESC starts terminal sequences (retitle the
+# window, clear the screen, rewrite what was printed), BEL rings, CR overwrites a line.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL_BUT_BREAKS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_BREAKS = re.compile(r"[\t\n]")
+SHOWN_FOR_CONTROL = "\N{REPLACEMENT CHARACTER}"
+
+
+def printable(text: str, *, breaks: bool = False) -> str:
+    """`text` with every control character shown as U+FFFD; tabs and newlines become a space
+    unless `breaks` keeps them (multi-line descriptions and notes).
+
+    Customer names, descriptions and PSA error messages come from systems this tool does
+    not control, and reach the console, piped CLI output, CSV files and the database. The
+    dataclasses of this module are the one place all such text passes through on the way
+    in (adapters and the records reader build them; plans, log entries and exports are
+    made from them; entries read back from the database are rebuilt as them), so cleaning
+    them here covers every output with a few lines, where cleaning at each output (Rich
+    tables, Textual widgets, CSV, JSON) would need a guard in every renderer and would miss
+    the next one. A visible mark rather than silent removal shows that the source was odd.
+    """
+    if breaks:
+        return _CONTROL_BUT_BREAKS.sub(SHOWN_FOR_CONTROL, text)
+    return _CONTROL.sub(SHOWN_FOR_CONTROL, _BREAKS.sub(" ", text))
+
+
+def _clean(obj: object, lines: tuple[str, ...], texts: tuple[str, ...] = ()) -> None:
+    """Make fields printable in place (frozen dataclasses included): `lines` must stay on
+    one line, `texts` may keep tabs and newlines. Clean text costs one regex scan."""
+    for names, breaks in ((lines, False), (texts, True)):
+        for name in names:
+            value = getattr(obj, name)
+            if isinstance(value, str) and not value.isprintable() and _CONTROL.search(value):
+                object.__setattr__(obj, name, printable(value, breaks=breaks))
 
 
 class Level(StrEnum):
@@ -103,6 +142,14 @@ class BillingRecord:
     period_end: date | None
     source_line: int = 0
 
+    def __post_init__(self) -> None:
+        # One C-speed scan of all fields: 40,000 clean rows must cost next to nothing.
+        text = (f"{self.customer_code}{self.customer_name}{self.billing_identifier}{self.sku}"
+                f"{self.line_description}{self.summary_description}")
+        if not text.isprintable() and _CONTROL.search(text):
+            _clean(self, ("customer_code", "customer_name", "billing_identifier", "sku"),
+                   ("line_description", "summary_description"))
+
 
 @dataclass(frozen=True, slots=True)
 class LogEntry:
@@ -112,6 +159,9 @@ class LogEntry:
     customer: str = ""
     sku: str = ""
     time: datetime | None = None
+
+    def __post_init__(self) -> None:
+        _clean(self, ("code", "message", "customer", "sku"))  # an entry is one line
 
 
 # --- the PSA side, as read -------------------------------------------------------------
@@ -126,6 +176,9 @@ class PsaAccount:
     name: str
     active: bool = True
 
+    def __post_init__(self) -> None:
+        _clean(self, ("identifier", "name"))
+
 
 @dataclass(frozen=True, slots=True)
 class PsaContract:
@@ -136,6 +189,9 @@ class PsaContract:
     name: str
     type_name: str
     live: bool = True
+
+    def __post_init__(self) -> None:
+        _clean(self, ("name", "type_name"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +211,9 @@ class PsaLine:
     unit_price: Decimal = ZERO
     live: bool = True
 
+    def __post_init__(self) -> None:
+        _clean(self, ("product_code",), ("description",))
+
 
 @dataclass(frozen=True, slots=True)
 class CatalogItem:
@@ -167,6 +226,9 @@ class CatalogItem:
     price: Decimal = ZERO
     active: bool = True
     can_be_line: bool = True
+
+    def __post_init__(self) -> None:
+        _clean(self, ("code", "name"), ("description",))
 
 
 @dataclass(slots=True)
@@ -221,6 +283,15 @@ class PlanItem:
     approved: bool = True
     note: str = ""
     status: Status | None = None
+
+    def __post_init__(self) -> None:
+        text = (f"{self.customer_code}{self.customer_name}{self.billing_identifier}{self.sku}"
+                f"{self.message}{self.account_name}{self.contract_name}{self.product_code}"
+                f"{self.description}{self.note}")
+        if not text.isprintable() and _CONTROL.search(text):
+            _clean(self, ("customer_code", "customer_name", "billing_identifier", "sku",
+                          "message", "account_name", "contract_name", "product_code"),
+                   ("description", "note"))
 
     @property
     def target_quantity(self) -> Decimal | None:

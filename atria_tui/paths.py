@@ -42,6 +42,22 @@ def db_path() -> Path:
     return data_dir() / "atria-tui.db"
 
 
+def private_dir(path: Path) -> None:
+    """Create a folder for this user only (0700), as the secret store's is: the database
+    beside it holds customer names, quantities and PSA error text."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+
+def private_file(path: Path) -> None:
+    """Make sure `path` exists and is 0600 *before* another library opens it: SQLite
+    creates a missing database with the umask's mode (often world-readable), and gives its
+    -wal and -shm files the database's mode."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    os.close(fd)
+    if path.stat().st_mode & 0o077:
+        os.chmod(path, 0o600)
+
+
 def atomic_write(path: Path, data: bytes, mode: int | None = None) -> None:
     """Replace `path` with `data` so readers see the old or the new file, never a mix.
 

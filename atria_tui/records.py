@@ -78,6 +78,9 @@ _SUMMARY_REQUIRED = tuple(c for c in SUMMARY_COLUMNS if c != "Difference")
 _DETAIL_ONLY = {_key(c) for c in DETAIL_COLUMNS} - {_key(c) for c in SUMMARY_COLUMNS}
 _SUMMARY_ONLY = {_key(c) for c in SUMMARY_COLUMNS} - {_key(c) for c in DETAIL_COLUMNS}
 _DESCRIPTIONS = ("linedescription", "summarydescription")
+# A header with none of these is not an export: echoing it could print a private file.
+_KNOWN = {_key(c) for c in DETAIL_COLUMNS + SUMMARY_COLUMNS}
+_NOT_EXPORT = "none known (is this an Atria billing export?)"
 
 
 def _shape_of(keys: set[str]) -> Literal["detail", "summary"]:
@@ -289,7 +292,7 @@ def _csv_records(lines: Iterable[str], name: str, period_end: date | None,
         shape = _shape_of(keys)
         missing = _missing(shape, keys)
         if missing:
-            found = ", ".join(names.values()) or "none"
+            found = ", ".join(names.values()) if keys & _KNOWN else _NOT_EXPORT
             raise RecordsError(name, header_line, None,
                                f"missing required column(s) {', '.join(missing)} for the "
                                f"{shape} export; columns found: {found}")
@@ -352,7 +355,7 @@ def _parse_json(text: str, name: str, period_end: date | None,
             rd = _Reader(name, "record", _shape_of(set(cells)), period_end, previous_end, cap)
         missing = _missing(rd.shape, set(cells))
         if missing:
-            found = ", ".join(names.values()) or "none"
+            found = ", ".join(names.values()) if set(cells) & _KNOWN else _NOT_EXPORT
             raise rd.error(n, None, f"missing required field(s) {', '.join(missing)} for the "
                            f"{rd.shape} export; fields found: {found}")
         out.extend(rd.records(cells, names, n))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -78,8 +79,16 @@ class Secrets(Mapping[str, str]):
     __deepcopy__ = _refuse
 
 
+# An HTTP credential after its scheme word: session tokens (Kaseya's Bearer) are never among
+# the stored secrets, so they are recognised by shape instead. 16+ characters, because
+# "Business Basic licences" is a product name, not a credential.
+_AUTH_TOKEN = re.compile(r"\b(Bearer|Basic)(\s+|%20|\+)[A-Za-z0-9._~+/-]{16,}=*",
+                         re.IGNORECASE)
+
+
 def redact(text: str, secrets: Iterable[str]) -> str:
-    """`text` with every secret value of 4+ characters (plain or URL-encoded) masked.
+    """`text` with every secret value of 4+ characters (plain or URL-encoded) masked, and any
+    `Bearer …`/`Basic …` credential too.
 
     Passing a `Secrets` (or any mapping) redacts its values, not its names.
     """
@@ -90,7 +99,7 @@ def redact(text: str, secrets: Iterable[str]) -> str:
             forms.update((value, quote(value, safe=""), quote_plus(value)))
     for form in sorted(forms, key=len, reverse=True):
         text = text.replace(form, MASK)
-    return text
+    return _AUTH_TOKEN.sub(lambda m: m.group(1) + m.group(2) + MASK, text)
 
 
 def _keyring_backend() -> Any | None:

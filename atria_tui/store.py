@@ -20,6 +20,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from atria_tui.model import Level, LogEntry
+from atria_tui.paths import private_dir, private_file
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -119,8 +120,10 @@ class Store:
     """Thread-safe: the console's worker threads and the UI thread share one connection."""
 
     def __init__(self, path: Path | str) -> None:
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        on_disk = str(path) != ":memory:"
+        if on_disk:
+            private_dir(Path(path).parent)
+            private_file(Path(path))
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._lock = threading.RLock()
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -129,6 +132,9 @@ class Store:
         cols = {r[1] for r in self._db.execute("PRAGMA table_info(runs)")}
         if "owner" not in cols:  # a database made before runs knew their process
             self._db.execute("ALTER TABLE runs ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
+        for extra in ("-wal", "-shm") if on_disk else ():
+            if Path(f"{path}{extra}").exists():
+                private_file(Path(f"{path}{extra}"))
 
     def close(self) -> None:
         with self._lock:

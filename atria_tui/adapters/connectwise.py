@@ -18,6 +18,7 @@ from typing import Any
 
 from atria_tui.adapters.http import ClientOptions, HttpClient, PsaError
 from atria_tui.adapters.lines import accounts_to_read, read_lines
+from atria_tui.adapters.paging import Deadline, Pages
 from atria_tui.adapters.values import psa_id, psa_id_value, psa_number
 from atria_tui.model import (
     CatalogItem,
@@ -69,6 +70,15 @@ def auth_headers(secrets: Mapping[str, str]) -> dict[str, str]:
             "clientId": secrets["ClientId"], "Accept": ACCEPT}
 
 
+def derived_secrets(secrets: Mapping[str, str]) -> list[str]:
+    """The Basic token built from the secrets: a gateway that echoes request headers in an
+    error body would otherwise put a usable credential in the run log."""
+    try:
+        return [auth_headers(secrets)["Authorization"].removeprefix("Basic ")]
+    except KeyError:
+        return []
+
+
 def _dec(value: Any, what: str) -> Decimal:
     d = psa_number(value, what)  # NaN, Infinity, 1e999 and absurd values are refused
     # JSON floats arrive as 10.0; keep quantities as people write them (10, 2.5).
@@ -97,11 +107,13 @@ def _ref(obj: Any, key: str) -> Any:
 class ConnectWiseAdapter:
     def __init__(self, api_url: str, secrets: Mapping[str, str], *,
                  options: ClientOptions | None = None, page_size: int = 1000,
-                 today: date | None = None, **client_kw: Any) -> None:
+                 today: date | None = None, deadline: Deadline | None = None,
+                 **client_kw: Any) -> None:
         self.http = HttpClient(api_url, headers=auth_headers(secrets), options=options,
                                **client_kw)
         self.page_size = max(1, min(page_size, 1000))
         self.today = today or datetime.now(UTC).date()
+        self.deadline = deadline
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -123,12 +135,18 @@ class ConnectWiseAdapter:
         url: str | None = path
         query: dict[str, Any] | None = params
         seen: set[str] = set()
+        pages = Pages(f"GET {path}", self.deadline)
         while url:
+            pages.next()
             resp, body = await self.http.json("GET", url, params=query, endpoint=path)
             _raise_for(resp.status_code, body, f"GET {path}")
             if not isinstance(body, list):
                 raise PsaError("decode", f"expected a list from GET {path}")
-            rows.extend(r for r in body if isinstance(r, dict))
+            page = [r for r in body if isinstance(r, dict)]
+            pages.got(str(r["id"]) for r in page if r.get("id") is not None)
+            rows.extend(page)
+            if not page:  # an empty page has nothing after it, whatever its link says
+                break
             seen.add(str(resp.request.url))
             nxt = resp.links.get("next", {}).get("url")
             if nxt in seen:  # a `next` that does not advance would loop forever

@@ -22,6 +22,7 @@ from typing import Any
 from atria_tui.adapters.http import CallBudget, ClientOptions, HttpClient, PsaError
 from atria_tui.adapters.kaseya_auth import Clock, KaseyaAuth, lower_keys, utcnow
 from atria_tui.adapters.lines import accounts_to_read, read_lines
+from atria_tui.adapters.paging import Deadline, Pages
 from atria_tui.adapters.values import psa_id, psa_id_value, psa_number
 from atria_tui.model import (
     CatalogItem,
@@ -99,6 +100,10 @@ def _rows(result: Any, what: str) -> list[dict[str, Any]]:
     return [lower_keys(r) for r in result]
 
 
+def _ids(rows: list[dict[str, Any]]) -> list[str]:
+    return [str(r["id"]) for r in rows if r.get("id") is not None]
+
+
 def _num(q: Decimal) -> int | float:
     return int(q) if q == q.to_integral_value() else float(q)
 
@@ -108,7 +113,8 @@ class KaseyaAdapter:
                  options: ClientOptions | None = None, page_size: int = MAX_PAGE_SIZE,
                  today: date | None = None, clock: Clock = utcnow,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                 budget: CallBudget | None = None, **client_kw: Any) -> None:
+                 budget: CallBudget | None = None, deadline: Deadline | None = None,
+                 **client_kw: Any) -> None:
         self.http = HttpClient(base_url(api_url), options=options, sleep=sleep, budget=budget,
                                **client_kw)
         self.auth = KaseyaAuth(self.http, secrets, login_path=ENDPOINTS["login"][1],
@@ -116,6 +122,7 @@ class KaseyaAdapter:
         self.page_size = max(1, min(page_size, MAX_PAGE_SIZE))
         self.today = today or datetime.now(UTC).date()
         self._services: dict[str, CatalogItem] = {}
+        self.deadline = deadline
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -152,21 +159,30 @@ class KaseyaAdapter:
         one by one until a short page. The first page's length is the page size the
         tenant really uses (it may cap below what was asked)."""
         flt = dict(filters or {})
+        pages = Pages(" ".join(ENDPOINTS[name]), self.deadline)
+        pages.next()
         rows, total = first or await self._page(name, 1, flt)
         rows = list(rows)
+        pages.got(_ids(rows), 1)
         if not rows:
             return rows
         if total is not None:
-            pages = math.ceil(total / len(rows))
+            count = math.ceil(total / len(rows))
+            pages.expect(count)
+            if self.deadline is not None:
+                self.deadline.check(pages.what)
             rest = await asyncio.gather(*(self._page(name, n, flt)
-                                          for n in range(2, pages + 1)))
-            for page, _ in rest:
+                                          for n in range(2, count + 1)))
+            for n, (page, _) in enumerate(rest, start=2):
+                pages.got(_ids(page), n)
                 rows.extend(page)
             return rows
         number, size = 1, len(rows)
         while size >= self.page_size:
             number += 1
+            pages.next()
             page, _ = await self._page(name, number, flt)
+            pages.got(_ids(page), number)
             rows.extend(page)
             size = len(page)
         return rows
@@ -252,6 +268,8 @@ class KaseyaAdapter:
     async def lines(self, contract_id: str) -> list[PsaLine]:
         method, template = UNVERIFIED_ENDPOINTS["list_lines"]
         path = template.format(contractId=contract_id)
+        if self.deadline is not None:  # one call per contract: the longest read of a plan
+            self.deadline.check(f"{method} {template}")
         result, _ = await self.auth.call(method, path, endpoint=template)
         return [self._line(r, contract_id) for r in _rows(result, f"{method} {template}")]
 

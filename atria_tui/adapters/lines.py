@@ -3,7 +3,8 @@
 Lines are read only where the plan can use them (accounts with exactly one live contract
 of the type), concurrently within the client's bound. A contract whose lines cannot be read
 becomes a per-customer error (CW10) instead of ending the run; an auth, decode or budget
-failure still ends it, because every later read would fail the same way.
+failure, or the run's deadline, still ends it, because every later read would fail the same
+way.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
 from atria_tui.adapters.http import PsaError
+from atria_tui.adapters.paging import DeadlinePassed
 from atria_tui.model import PsaContract, PsaLine, PsaSnapshot, norm
 
 
@@ -38,8 +40,8 @@ async def read_lines(snap: PsaSnapshot, fetch: Callable[[str], Awaitable[list[Ps
         try:
             snap.lines[k.id] = await fetch(k.id)
         except PsaError as exc:
-            if exc.kind in ("auth", "decode", "budget"):  # every later call fails too
-                raise
+            if exc.kind in ("auth", "decode", "budget") or isinstance(exc, DeadlinePassed):
+                raise  # every later call fails too
             snap.line_errors[k.id] = exc.message
 
     await asyncio.gather(*(read(k) for k in single_live_contracts(snap, accounts)))

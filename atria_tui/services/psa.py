@@ -6,14 +6,14 @@ it, so plan/apply/revert are written once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
-from atria_tui.adapters.http import ClientOptions
+from atria_tui.adapters.http import ClientOptions, PsaError
 from atria_tui.config import JobConfig
 from atria_tui.model import PsaLine, PsaSnapshot, Task
 
@@ -51,6 +51,75 @@ def sandbox_secrets(task: Task) -> dict[str, str]:
     from atria_tui.sandbox.ks_state import DEMO_SECRETS as KS
 
     return dict(KS)
+
+
+def secret_texts(task: Task, secrets: Mapping[str, str]) -> list[str]:
+    """Everything a run must never print: the secret values and the credentials the
+    adapter derives from them."""
+    values = [str(v) for v in secrets.values()]
+    if task is Task.CONNECTWISE:
+        from atria_tui.adapters.connectwise import derived_secrets
+
+        values += derived_secrets(secrets)
+    return values
+
+
+_T = TypeVar("_T")
+
+
+class RedactingSession:
+    """A session whose errors are redacted before anyone sees them.
+
+    Redacting the run log alone is not enough: apply keeps a failed write's error text in
+    its journal, and a snapshot keeps a contract's read error in the plan, both stored
+    without passing through the log. Wrapping the session covers them in one place.
+    """
+
+    def __init__(self, inner: PsaSession, redact: Callable[[str], str]) -> None:
+        self.inner = inner
+        self._redact = redact
+
+    async def _call(self, call: Awaitable[_T]) -> _T:
+        try:
+            return await call
+        except PsaError as exc:
+            clean = PsaError(exc.kind, self._redact(exc.message), exc.status)
+            raise clean from exc.__cause__
+
+    @property
+    def requests(self) -> int:
+        return self.inner.requests
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+    async def snapshot(self, identifiers: Sequence[str], skus: Sequence[str],
+                       contract_type: str, *, unclaimed: bool = False) -> PsaSnapshot:
+        snap = await self._call(self.inner.snapshot(identifiers, skus, contract_type,
+                                                    unclaimed=unclaimed))
+        snap.line_errors = {k: self._redact(v) for k, v in snap.line_errors.items()}
+        return snap
+
+    async def read_line(self, contract_id: str, line_id: str) -> PsaLine | None:
+        return await self._call(self.inner.read_line(contract_id, line_id))
+
+    async def find_lines(self, contract_id: str, product_code: str) -> list[PsaLine]:
+        return await self._call(self.inner.find_lines(contract_id, product_code))
+
+    async def contract_lines(self, contract_id: str) -> list[PsaLine]:
+        return await self._call(self.inner.contract_lines(contract_id))
+
+    async def set_quantity(self, contract_id: str, line_id: str, quantity: Decimal) -> None:
+        await self._call(self.inner.set_quantity(contract_id, line_id, quantity))
+
+    async def add_line(self, contract_id: str, product_id: str, quantity: Decimal,
+                       description: str, effective: date) -> str:
+        return await self._call(self.inner.add_line(contract_id, product_id, quantity,
+                                                    description, effective))
+
+    def __getattr__(self, name: str) -> Any:
+        # Optional capabilities (end_line, budget_wait_seconds…) are looked up with getattr.
+        return getattr(self.inner, name)
 
 
 def open_session(job: JobConfig, api_url: str, secrets: Mapping[str, str], *,

@@ -35,7 +35,8 @@ from atria_tui.model import (
 )
 from atria_tui.params import ConfigError
 from atria_tui.reconcile import needs_review
-from atria_tui.services.psa import open_session
+from atria_tui.secrets import redact
+from atria_tui.services.psa import open_session, secret_texts
 from atria_tui.services.runs import PlanContext, RunAbort, Services, prepare, resolve_secrets
 
 FixKind = Literal["customer", "sku", "description"]
@@ -314,8 +315,8 @@ async def full_catalog(svc: Services, job: JobConfig, snapshot: PsaSnapshot
         items: list[CatalogItem] = await reader()
         return items
     except PsaError as exc:
-        raise ReviewError(f"could not read the {job.task.psa_name} catalog: "
-                          f"{exc.message}") from None
+        text = redact(exc.message, secret_texts(job.task, found))
+        raise ReviewError(f"could not read the {job.task.psa_name} catalog: {text}") from None
     finally:
         await session.aclose()
 

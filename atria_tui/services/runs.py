@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Awaitable, Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+import time
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -19,8 +20,10 @@ import httpx
 
 from atria_tui import codes
 from atria_tui.adapters.http import PsaError
+from atria_tui.adapters.paging import Deadline
+from atria_tui.adapters.tls import host_port, looks_like_tls, speaks_tls
 from atria_tui.apply import Applier, ApplyOutcome, revert
-from atria_tui.config import ConfigError, JobConfig, job_params
+from atria_tui.config import ConfigError, JobConfig, check_api_url, job_params
 from atria_tui.joblock import is_free, job_lock
 from atria_tui.mappings import load_mappings, mappings_path
 from atria_tui.model import (
@@ -36,9 +39,17 @@ from atria_tui.model import (
 from atria_tui.periods import PeriodError, previous_period, resolve_period
 from atria_tui.reconcile import ReconcileParams, plan, plan_entries, scope
 from atria_tui.records import RecordsError, iter_records, sum_records
-from atria_tui.secrets import SecretError, SecretStore
+from atria_tui.secrets import SecretError, SecretStore, redact
 from atria_tui.serialize import notes_from_json, plan_from_json, plan_to_json
-from atria_tui.services.psa import SECRETS, is_sandbox, open_session, sandbox_secrets
+from atria_tui.services.psa import (
+    SECRETS,
+    PsaSession,
+    RedactingSession,
+    is_sandbox,
+    open_session,
+    sandbox_secrets,
+    secret_texts,
+)
 from atria_tui.store import ERRORS, FAILED, SUCCESS, WARNINGS, Store
 
 Sink = Callable[[LogEntry, PlanItem | None], Awaitable[None] | None]
@@ -64,6 +75,7 @@ class Services:
     transport: httpx.AsyncBaseTransport | None = None
     atria_transport: httpx.AsyncBaseTransport | None = None
     lock_dir: Path | None = None
+    clock: Callable[[], float] = time.monotonic
 
     def locks(self) -> Path:
         """Where the per-job write locks live (the data folder unless a test moves it)."""
@@ -140,7 +152,12 @@ def status_of(entries: list[LogEntry], fatal: LogEntry | None) -> str:
 
 
 class _Run:
-    """One run's bookkeeping: log entries with times, streamed to the store and a sink."""
+    """One run's bookkeeping: log entries with times, streamed to the store and a sink.
+
+    `log` is the one door every entry passes before it is stored, streamed or printed, so
+    it is where PSA and Atria error text is redacted: with the secrets this run resolved
+    and the credentials derived from them (`protect`), and any Bearer/Basic token.
+    """
 
     def __init__(self, svc: Services, job: JobConfig, kind: str, sink: Sink | None,
                  of_run: int | None = None, resume: int | None = None) -> None:
@@ -148,6 +165,8 @@ class _Run:
         self.job = job
         self.sink = sink
         self.entries: list[LogEntry] = []
+        self._secrets: list[str] = []
+        self.deadline = Deadline.after(job.options.run_deadline_minutes, svc.clock)
         if resume is not None:  # an interrupted run carries on under its own number
             svc.store.reopen_run(resume)
             self.run_id = resume
@@ -155,7 +174,34 @@ class _Run:
             self.run_id = svc.store.start_run(job_key(job), job.label, job.task.value, kind,
                                               of_run=of_run)
 
+    def protect(self, values: Iterable[str]) -> None:
+        self._secrets.extend(v for v in values if v)
+
+    def redact(self, text: str) -> str:
+        return redact(text, self._secrets)
+
+    def clean(self, entry: LogEntry) -> LogEntry:
+        """`entry` as it may be shown: redacted (and `fatal` results must show this one)."""
+        message = self.redact(entry.message)
+        return entry if message == entry.message else replace(entry, message=message)
+
+    def resolve_secrets(self, api_url: str) -> dict[str, str]:
+        found = resolve_secrets(self.svc, self.job, api_url)
+        self.protect(secret_texts(self.job.task, found))
+        return found
+
+    def open_session(self, api_url: str, secrets: Mapping[str, str], *,
+                     reading: bool = False) -> PsaSession:
+        """A redacting session; a `reading` one (the plan's) stops paging at the deadline.
+        Apply's session does not: its reads sit between writes, and stopping there would
+        leave a run half-written for a limit meant to end runaway reads."""
+        extra = {"deadline": self.deadline} if reading else {}
+        session = open_session(self.job, api_url, secrets, today=self.svc.today(),
+                               transport=self.svc.transport, **extra)
+        return RedactingSession(session, self.redact)
+
     async def log(self, entry: LogEntry, item: PlanItem | None = None) -> None:
+        entry = self.clean(entry)
         stamped = LogEntry(entry.code, entry.level, entry.message, entry.customer, entry.sku,
                            entry.time or datetime.now(UTC))
         if stamped.level.rank < self.job.log_level.rank:
@@ -197,8 +243,9 @@ def resolve_secrets(svc: Services, job: JobConfig, api_url: str) -> dict[str, st
     return found
 
 
-async def _read_source(svc: Services, job: JobConfig, params: ReconcileParams
+async def _read_source(svc: Services, run: _Run, params: ReconcileParams
                        ) -> list[BillingRecord]:
+    job = run.job
     task = job.task
     try:
         if job.source.kind == "api":
@@ -206,12 +253,17 @@ async def _read_source(svc: Services, job: JobConfig, params: ReconcileParams
 
             token = svc.secrets.resolve(job_key(job), ("AtriaToken",),
                                         env=svc.environ).get("AtriaToken", "")
+            run.protect([token])
             return sum_records(await fetch_records(
                 job.source.url, token, params.period, params.previous,
                 transport=svc.atria_transport, max_quantity=job.options.max_quantity))
         if job.source.path is None:
             raise RecordsError(str(job.path or "job"), None, "path",
                                "a [source] path to the billing export")
+        if job.source.path.exists() and not job.source.path.is_file():
+            # /dev/zero or a FIFO would be read forever; a folder has nothing to read.
+            raise RecordsError(str(job.source.path), None, None,
+                               "a billing file (CSV or JSON), not a folder or device")
         # Streamed and summed as read: a big export costs what its distinct lines cost.
         return sum_records(iter_records(job.source.path, period_end=params.period.end,
                                         previous_end=params.previous.end,
@@ -242,6 +294,28 @@ def psa_abort(task: Task, exc: PsaError, *, writing: bool = False) -> RunAbort:
     return RunAbort(codes.entry(code_for(task, "CW02", "KS02"), error=exc.message))
 
 
+async def connect_hint(exc: PsaError, api_url: str) -> PsaError:
+    """`exc`, saying "use https://" when an http:// ApiUrl points at a TLS port.
+
+    The client's own message (a reset connection, an "illegal status line") does not say
+    so; the adapters' HTTP client is left alone, so this is decided here, where the job's
+    URL is known, by the message's TLS bytes or a handshake with the same port.
+    """
+    where = host_port(api_url)
+    if exc.kind != "connect" or where is None:
+        return exc
+    if not (looks_like_tls(exc.message) or await speaks_tls(api_url)):
+        return exc
+    host, port = where
+    return PsaError("connect", f"the server at {host}:{port} speaks TLS: use https:// in "
+                    f"ApiUrl, not http:// ({exc.message})", exc.status)
+
+
+def _with_detail(entry: LogEntry, detail: str) -> LogEntry:
+    """The seed's sentence kept as the guides print it, with what to fix after it."""
+    return replace(entry, message=f"{entry.message}: {detail}")
+
+
 def prepare(svc: Services, job: JobConfig) -> tuple[ReconcileParams, str]:
     """Checks that need no network: billing period, ApiUrl, parameter types."""
     task = job.task
@@ -251,8 +325,17 @@ def prepare(svc: Services, job: JobConfig) -> tuple[ReconcileParams, str]:
         raise RunAbort(codes.entry(code_for(task, "CW13", "KS13"), error=str(exc))) from None
     try:
         period = resolve_period(jp.billing_period, job.period_start_day, svc.today())
-    except PeriodError:
-        raise RunAbort(codes.entry(code_for(task, "CW19", "KS10"))) from None
+    except PeriodError as exc:
+        where = f"job file {job.path}" if job.path else f"job {job.label!r}"
+        raise RunAbort(_with_detail(codes.entry(code_for(task, "CW19", "KS10")),
+                                    f"{exc} ({where})")) from None
+    url = jp.api_url.strip()
+    problem = check_api_url(url) if url and not is_sandbox(url) else None
+    if problem:
+        # Refused before secrets are read or anything is sent: ftp://, file:// or a bare
+        # host cannot be a PSA API, and guessing a scheme could send credentials in clear.
+        raise RunAbort(codes.entry(code_for(task, "CW13", "KS13"),
+                                   error=f"ApiUrl {url!r}: {problem}"))
     params = ReconcileParams(task, period, previous_period(period, job.period_start_day),
                              tuple(jp.customers_filter), jp.allow_create, jp.sku_field_match,
                              jp.contract_type)
@@ -273,20 +356,20 @@ async def _plan(svc: Services, run: _Run, progress: Progress | None
                               period_end=params.period.end.isoformat()))
     if not api_url.strip():
         raise RunAbort(codes.entry(code_for(job.task, "CW17", "KS20")))
-    secrets = resolve_secrets(svc, job, api_url)
+    secrets = run.resolve_secrets(api_url)
     if progress:
         progress("Reading Atria billing records", 0, 0)
-    records = await _read_source(svc, job, params)
+    records = await _read_source(svc, run, params)
     mappings = load_job_mappings(svc, job)
     sc = scope(records, params, mappings)
-    session = open_session(job, api_url, secrets, today=svc.today(), transport=svc.transport)
+    session = run.open_session(api_url, secrets, reading=True)
     try:
         if progress:
             progress(f"Reading {job.task.psa_name}", 0, len(sc.identifiers))
         snapshot = await session.snapshot(sc.identifiers, sc.skus, params.contract_type,
                                           unclaimed=sc.missing_identifier)
     except PsaError as exc:
-        raise psa_abort(job.task, exc) from None
+        raise psa_abort(job.task, await connect_hint(exc, api_url)) from None
     finally:
         requests = session.requests
         await session.aclose()
@@ -304,7 +387,7 @@ async def plan_job(svc: Services, job: JobConfig, *, sink: Sink | None = None,
     except RunAbort as abort:
         await run.log(abort.entry)
         status = await run.finish(abort.entry)
-        return RunResult(run.run_id, job, status, run.entries, fatal=abort.entry)
+        return RunResult(run.run_id, job, status, run.entries, fatal=run.clean(abort.entry))
     svc.store.set_plan(run.run_id, plan_to_json(p), p.period.end.isoformat())
     for e in plan_entries(p):
         await run.log(e)
@@ -352,7 +435,8 @@ async def _apply_locked(svc: Services, job: JobConfig, reviewed: Plan | None,
         if abort.entry not in run.entries:
             await run.log(abort.entry)
         status = await run.finish(abort.entry)
-        return RunResult(run.run_id, job, status, run.entries, reviewed, fatal=abort.entry)
+        return RunResult(run.run_id, job, status, run.entries, reviewed,
+                         fatal=run.clean(abort.entry))
     status = await run.finish(None)
     return RunResult(run.run_id, job, status, run.entries, reviewed, outcome=outcome,
                      requests=requests + more)
@@ -369,8 +453,8 @@ def _period_end(svc: Services, job: JobConfig) -> str | None:
 async def _execute(svc: Services, job: JobConfig, run: _Run, p: Plan,
                    progress: Progress | None) -> tuple[ApplyOutcome, int]:
     _, api_url = prepare(svc, job)
-    secrets = resolve_secrets(svc, job, api_url)
-    session = open_session(job, api_url, secrets, today=svc.today(), transport=svc.transport)
+    secrets = run.resolve_secrets(api_url)
+    session = run.open_session(api_url, secrets)
     bracket = (codes.entry("KS18"), codes.entry("KS19")) if job.task is Task.KASEYA else None
 
     def tick(done: int, total: int) -> None:
@@ -383,7 +467,7 @@ async def _execute(svc: Services, job: JobConfig, run: _Run, p: Plan,
                           retries=job.options.retries)
         outcome = await applier.run(bracket)
     except PsaError as exc:
-        raise psa_abort(job.task, exc, writing=True) from None
+        raise psa_abort(job.task, await connect_hint(exc, api_url), writing=True) from None
     finally:
         requests = session.requests
         await session.aclose()
@@ -397,7 +481,8 @@ async def _resume(svc: Services, job: JobConfig, run_id: int, sink: Sink | None,
     if not text:
         abort = codes.entry(code_for(job.task, "CW13", "KS13"), error="stored plan missing")
         await run.log(abort)
-        return RunResult(run.run_id, job, await run.finish(abort), run.entries, fatal=abort)
+        return RunResult(run.run_id, job, await run.finish(abort), run.entries,
+                         fatal=run.clean(abort))
     p = plan_from_json(text)
     # Continue in the interrupted run's journal: its rows say what was already written.
     pending = sum(1 for r in svc.store.journal(run_id) if r.state in ("pending", "sent"))
@@ -407,7 +492,7 @@ async def _resume(svc: Services, job: JobConfig, run_id: int, sink: Sink | None,
     except RunAbort as abort:
         await run.log(abort.entry)
         return RunResult(run_id, job, await run.finish(abort.entry), run.entries, p,
-                         fatal=abort.entry)
+                         fatal=run.clean(abort.entry))
     status = await run.finish(None)
     return RunResult(run_id, job, status, run.entries, p, outcome=outcome, requests=requests)
 
@@ -428,20 +513,22 @@ async def _revert_locked(svc: Services, job: JobConfig, run_id: int,
     run = _Run(svc, job, "revert", sink, of_run=run_id)
     try:
         _, api_url = prepare(svc, job)
-        secrets = resolve_secrets(svc, job, api_url)
+        secrets = run.resolve_secrets(api_url)
     except RunAbort as abort:
         await run.log(abort.entry)
         return RunResult(run.run_id, job, await run.finish(abort.entry), run.entries,
-                         fatal=abort.entry)
-    session = open_session(job, api_url, secrets, today=svc.today(), transport=svc.transport)
+                         fatal=run.clean(abort.entry))
+    session = run.open_session(api_url, secrets)
     try:
         outcome = await revert(svc.store.journal(run_id), session, svc.store, run.run_id,
                                run_id, sink=run.log)
     except PsaError as exc:
-        failed = psa_abort(job.task, exc).entry
+        hinted = await connect_hint(exc, api_url)
+        failed = psa_abort(job.task, hinted).entry
         if exc.maybe_landed or exc.kind in ("connect", "timeout"):
-            failed = codes.entry(failed.code, error=f"{exc.message}; run the revert again "
+            failed = codes.entry(failed.code, error=f"{hinted.message}; run the revert again "
                                  "once the PSA answers: it re-reads each line first")
+        failed = run.clean(failed)
         await run.log(failed)
         return RunResult(run.run_id, job, await run.finish(failed), run.entries, fatal=failed,
                          requests=session.requests)

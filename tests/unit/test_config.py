@@ -187,7 +187,7 @@ def test_api_url_and_billing_period_content_not_judged(tmp_path: Path) -> None:
     (KASEYA_MIN + "[options]\nconcurency = 3\n",
      "job.toml: line 4: options.concurency: unknown option (expected one of concurrency, "
      "page_size, zero_mode, swing_threshold, call_budget_per_hour, timeout_seconds, "
-     "retries, max_quantity), got 3"),
+     "retries, max_quantity, run_deadline_minutes), got 3"),
     (KASEYA_MIN + '[source]\nkind = "ftp"\n',
      'job.toml: line 4: source.kind: "file" or "api", got "ftp"'),
     (KASEYA_MIN + '[parameters]\nApiUrl = "x"\nSKUFieldMatch = "Name"\n',
