@@ -59,6 +59,11 @@ class PsaError(Exception):
     def message(self) -> str:
         return str(self)
 
+    def reworded(self, message: str) -> PsaError:
+        """The same failure told differently (redacted, with a hint): what it says about a
+        write that may have landed is kept, or the write would be sent again blind."""
+        return PsaError(self.kind, message, self.status, maybe_landed=self.maybe_landed)
+
 
 def resolve_url(url: str) -> tuple[str, httpx.AsyncBaseTransport | None]:
     """Map a job's URL to (base URL, transport); sandbox URLs get the in-process app."""

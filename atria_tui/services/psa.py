@@ -83,8 +83,7 @@ class RedactingSession:
         try:
             return await call
         except PsaError as exc:
-            clean = PsaError(exc.kind, self._redact(exc.message), exc.status)
-            raise clean from exc.__cause__
+            raise exc.reworded(self._redact(exc.message)) from exc.__cause__
 
     @property
     def requests(self) -> int:

@@ -307,8 +307,8 @@ async def connect_hint(exc: PsaError, api_url: str) -> PsaError:
     if not (looks_like_tls(exc.message) or await speaks_tls(api_url)):
         return exc
     host, port = where
-    return PsaError("connect", f"the server at {host}:{port} speaks TLS: use https:// in "
-                    f"ApiUrl, not http:// ({exc.message})", exc.status)
+    return exc.reworded(f"the server at {host}:{port} speaks TLS: use https:// in ApiUrl, "
+                        f"not http:// ({exc.message})")
 
 
 def _with_detail(entry: LogEntry, detail: str) -> LogEntry:

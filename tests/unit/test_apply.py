@@ -223,3 +223,17 @@ async def test_revert_re_reads_writes_left_sent_and_a_second_revert_writes_nothi
     assert psa.writes == [] and [e.code for e in out.entries] == ["AT12"]
     assert "0 line(s) restored, 2 already as before" in out.entries[0].message
     assert store.unfinished_apply("job") is None                   # the revert closed it
+
+
+async def test_a_redacted_session_error_still_says_the_write_may_have_landed() -> None:
+    """Wrappers reword errors (redaction, hints); losing `maybe_landed` on the way would
+    turn "re-read and decide" back into a blind failure."""
+    from atria_tui.services.psa import RedactingSession
+
+    psa = LossyPsa({"L1": 10}, land=True, answered=True)
+    session = RedactingSession(psa, lambda text: text.replace("lost", "[redacted]"))  # type: ignore[arg-type]
+    try:
+        await session.set_quantity("c1", "L1", Decimal(12))
+        raise AssertionError("expected the lost answer")
+    except PsaError as exc:
+        assert exc.maybe_landed and exc.answered and "[redacted]" in exc.message
