@@ -317,8 +317,8 @@ def _parse_json(text: str, name: str, period_end: date | None,
     except json.JSONDecodeError as exc:
         raise RecordsError(name, exc.lineno, None, f"valid JSON ({exc.msg})") from None
     except RecursionError:
-        raise RecordsError(name, None, None, "JSON nested less deeply (lists or objects "
-                           "inside each other about a thousand levels deep)") from None
+        raise RecordsError(name, None, None, "JSON nested a few hundred levels deep at "
+                           "most (lists or objects inside each other)") from None
     except ValueError as exc:  # an integer past Python's digit limit
         raise RecordsError(name, None, None, f"valid JSON numbers ({exc})") from None
     items = data
