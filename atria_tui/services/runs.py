@@ -18,7 +18,7 @@ import httpx
 from atria_tui import codes
 from atria_tui.adapters.http import PsaError
 from atria_tui.apply import Applier, ApplyOutcome, revert
-from atria_tui.config import ConfigError, JobConfig, job_params
+from atria_tui.config import ConfigError, JobConfig, check_api_url, job_params
 from atria_tui.mappings import load_mappings, mappings_path
 from atria_tui.model import (
     BillingRecord,
@@ -223,7 +223,27 @@ def prepare(svc: Services, job: JobConfig) -> tuple[ReconcileParams, str]:
     params = ReconcileParams(task, period, previous_period(period, job.period_start_day),
                              tuple(jp.customers_filter), jp.allow_create, jp.sku_field_match,
                              jp.contract_type)
+    _check_api_url(task, jp.api_url)
     return params, jp.api_url
+
+
+def _check_api_url(task: Task, url: str) -> None:
+    """An ApiUrl that cannot be parsed (port 99999, a space, no host) ends the run before
+    any connection, naming ApiUrl. CW13/KS13 rather than CW17/KS20: those two say only
+    "api url is not available" (and KS20 is Info level), so they fit an empty ApiUrl, which
+    `_plan` reports with them; CW13/KS13 are the seeds' codes for job task parameters that
+    cannot be read, and carry the reason."""
+    if not url.strip() or is_sandbox(url):
+        return
+    problem = check_api_url(url)
+    if problem is None:
+        try:
+            httpx.URL(url.strip())
+        except (httpx.InvalidURL, ValueError) as exc:
+            problem = f"not a valid URL ({exc})"
+    if problem is not None:
+        raise RunAbort(codes.entry(code_for(task, "CW13", "KS13"),
+                                   error=f"ApiUrl: {problem}"[:300]))
 
 
 def load_job_mappings(svc: Services, job: JobConfig) -> Mappings:
@@ -244,7 +264,11 @@ async def _plan(svc: Services, run: _Run, progress: Progress | None
     if progress:
         progress("Reading Atria billing records", 0, 0)
     records = await _read_source(svc, job, params)
-    mappings = load_job_mappings(svc, job)
+    try:
+        mappings = load_job_mappings(svc, job)
+    except ConfigError as exc:  # the console's saved fixes: part of the job's configuration
+        raise RunAbort(codes.entry(code_for(job.task, "CW13", "KS13"), error=str(exc))) \
+            from None
     sc = scope(records, params, mappings)
     session = open_session(job, api_url, secrets, today=svc.today(), transport=svc.transport)
     try:
