@@ -87,8 +87,7 @@ def _emit(args: argparse.Namespace, res: RunResult) -> int:
         out.print_log(con, res.entries)
         con.print(f"Run {res.run_id}: {res.status} ({res.requests} PSA request(s))")
     if res.fatal is not None:  # for cron mail and scripts: why the run ended, in one line
-        print(f"atria-tui: run {res.run_id} failed: {res.fatal.code} {res.fatal.message}",
-              file=sys.stderr)
+        _say(f"run {res.run_id} failed: {res.fatal.code} {res.fatal.message}")
     return res.exit_code
 
 
@@ -343,6 +342,11 @@ def _check_input(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
                              "unset it)")
 
 
+def _say(text: str) -> None:
+    """One line on stderr, whatever line breaks a file name or a value brought along."""
+    print("atria-tui: " + " ".join(text.splitlines()), file=sys.stderr)
+
+
 def _crash(exc: BaseException) -> int:
     """A bug: one line for the terminal, the traceback kept in a file for the report."""
     import traceback
@@ -359,8 +363,7 @@ def _crash(exc: BaseException) -> int:
         where = f"details could not be written: {err}"
     text = " ".join(str(exc).split())
     text = text if len(text) <= 200 else text[:197] + "..."
-    print(f"atria-tui: unexpected error: {type(exc).__name__}: {text} ({where})",
-          file=sys.stderr)
+    _say(f"unexpected error: {type(exc).__name__}: {text} ({where})")
     return 2
 
 
@@ -372,13 +375,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         _check_input(p, args)
         return int(fn(args))
     except (UsageError, ConfigError) as exc:
-        print(f"atria-tui: {exc}", file=sys.stderr)
+        _say(str(exc))
         return 1
     except SecretError as exc:
-        print(f"atria-tui: secrets: {exc}", file=sys.stderr)
+        _say(f"secrets: {exc}")
         return 1
     except (StoreError, CommandFailed) as exc:
-        print(f"atria-tui: {exc}", file=sys.stderr)
+        _say(str(exc))
         return 2
     except KeyboardInterrupt:
         print("atria-tui: interrupted; run `atria-tui apply` again to finish pending writes",

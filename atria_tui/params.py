@@ -62,7 +62,9 @@ class ConfigError(Exception):
         if self.got is not _UNSET:
             text += f", got {show(self.got)}"
         parts.append(text)
-        return ": ".join(parts)
+        # Keys and values may hold line breaks (a quoted TOML key, a pasted block): the
+        # message is printed as one line all the same.
+        return " ".join(": ".join(parts).splitlines())
 
     def __str__(self) -> str:
         return self.message

@@ -257,3 +257,11 @@ def test_an_unexpected_error_is_one_line_with_the_traceback_in_crash_log(
     assert err == ("atria-tui: unexpected error: RuntimeError: something nobody planned for "
                    f"second line (details written to {crash})\n")
     assert "Traceback" in crash.read_text() and "broken" in crash.read_text()
+
+
+def test_the_secret_store_under_a_file_is_a_secret_error(tmp_path: Path) -> None:
+    from atria_tui.secrets import SecretError, SecretStore
+
+    (tmp_path / "home").write_text("")
+    with pytest.raises(SecretError, match="it is a file, not a folder|cannot write"):
+        SecretStore(tmp_path / "home").set("job", "PublicKey", "value")

@@ -251,3 +251,13 @@ async def test_apply_on_an_answer_without_ids_ends_with_cw13_and_writes_nothing(
     assert res.status == "Failed" and svc.store.run(res.run_id).status == "Failed"
     assert shared().connectwise.quantity_of("AcmeServices", "M365-BP") == before
     assert not svc.store.journal(res.run_id)
+
+
+@pytest.mark.parametrize("total", [10**12, -1])
+async def test_ks_an_absurd_total_records_is_a_decode_error(total: int) -> None:
+    def edit(body: Any) -> Any:
+        body["totalRecords"] = total
+        return body
+
+    err = await ks_decode_error(r"/contracts/summary$", edit)
+    assert f"totalRecords {total} is not a record count" in err.message
