@@ -8,10 +8,14 @@ read so the console can re-plan after a fix without another request.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import Any, ParamSpec, TypeVar
 
 import httpx
 
@@ -36,7 +40,7 @@ from atria_tui.records import RecordsError, read_records
 from atria_tui.secrets import SecretError, SecretStore
 from atria_tui.serialize import notes_from_json, plan_from_json, plan_to_json
 from atria_tui.services.psa import SECRETS, is_sandbox, open_session, sandbox_secrets
-from atria_tui.store import ERRORS, FAILED, SUCCESS, WARNINGS, Store
+from atria_tui.store import ERRORS, FAILED, INTERRUPTED, SUCCESS, WARNINGS, Store
 
 Sink = Callable[[LogEntry, PlanItem | None], Awaitable[None] | None]
 Progress = Callable[[str, int, int], None]
@@ -114,6 +118,32 @@ def status_of(entries: list[LogEntry], fatal: LogEntry | None) -> str:
     return SUCCESS
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+_OPENED: ContextVar[list[_Run] | None] = ContextVar("atria_runs_opened", default=None)
+
+
+def _never_left_running(fn: Callable[_P, Coroutine[Any, Any, _R]]
+                        ) -> Callable[_P, Coroutine[Any, Any, _R]]:
+    """A bug (an exception no step expects) must not leave its run "Running" until the next
+    start-up: a plan that crashed is Failed; an apply or revert is Interrupted, so that its
+    pending writes are resumed, not forgotten. The exception still propagates."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        token = _OPENED.set([])
+        try:
+            return await fn(*args, **kwargs)
+        except Exception:
+            for run in _OPENED.get() or []:
+                run.abandon()
+            raise
+        finally:
+            _OPENED.reset(token)
+
+    return wrapper
+
+
 class _Run:
     """One run's bookkeeping: log entries with times, streamed to the store and a sink."""
 
@@ -122,6 +152,8 @@ class _Run:
         self.svc = svc
         self.job = job
         self.sink = sink
+        self.kind = kind
+        self.finished = False
         self.entries: list[LogEntry] = []
         if resume is not None:  # an interrupted run carries on under its own number
             svc.store.reopen_run(resume)
@@ -129,6 +161,9 @@ class _Run:
         else:
             self.run_id = svc.store.start_run(job_key(job), job.label, job.task.value, kind,
                                               of_run=of_run)
+        opened = _OPENED.get()
+        if opened is not None:
+            opened.append(self)
 
     async def log(self, entry: LogEntry, item: PlanItem | None = None) -> None:
         stamped = LogEntry(entry.code, entry.level, entry.message, entry.customer, entry.sku,
@@ -147,7 +182,16 @@ class _Run:
         end = code_for(self.job.task, "CW23", "KS24")
         await self.log(codes.entry(end, result=status))
         self.svc.store.finish_run(self.run_id, status)
+        self.finished = True
         return status
+
+    def abandon(self) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        with contextlib.suppress(Exception):  # the store may be what failed
+            self.svc.store.finish_run(self.run_id, FAILED if self.kind == "plan"
+                                      else INTERRUPTED)
 
 
 def job_key(job: JobConfig) -> str:
@@ -233,12 +277,17 @@ def _check_api_url(task: Task, url: str) -> None:
     "api url is not available" (and KS20 is Info level), so they fit an empty ApiUrl, which
     `_plan` reports with them; CW13/KS13 are the seeds' codes for job task parameters that
     cannot be read, and carry the reason."""
-    if not url.strip() or is_sandbox(url):
+    if not url.strip():
         return
-    problem = check_api_url(url)
+    if is_sandbox(url):  # served in-process, but still made into an httpx URL
+        rest = url.strip()[len("sandbox://"):]
+        problem = "the URL must not contain spaces" if any(c.isspace() for c in rest) else None
+        candidate = "http://sandbox.invalid/" + rest
+    else:
+        problem, candidate = check_api_url(url), url.strip()
     if problem is None:
         try:
-            httpx.URL(url.strip())
+            httpx.URL(candidate)
         except (httpx.InvalidURL, ValueError) as exc:
             problem = f"not a valid URL ({exc})"
     if problem is not None:
@@ -286,6 +335,7 @@ async def _plan(svc: Services, run: _Run, progress: Progress | None
     return result, ctx, requests
 
 
+@_never_left_running
 async def plan_job(svc: Services, job: JobConfig, *, sink: Sink | None = None,
                    progress: Progress | None = None) -> RunResult:
     """A dry run: reads Atria and the PSA, writes nothing to the PSA."""
@@ -304,6 +354,7 @@ async def plan_job(svc: Services, job: JobConfig, *, sink: Sink | None = None,
                      fatal=p.fatal)
 
 
+@_never_left_running
 async def apply_job(svc: Services, job: JobConfig, *, reviewed: Plan | None = None,
                     sink: Sink | None = None, progress: Progress | None = None,
                     resume: bool = True) -> RunResult:
@@ -380,6 +431,7 @@ async def _resume(svc: Services, job: JobConfig, run_id: int, sink: Sink | None,
     return RunResult(run_id, job, status, run.entries, p, outcome=outcome, requests=requests)
 
 
+@_never_left_running
 async def revert_run(svc: Services, job: JobConfig, run_id: int, *,
                      sink: Sink | None = None) -> RunResult:
     """Restore the quantities an apply run changed; lines edited since are left alone."""

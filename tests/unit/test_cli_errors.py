@@ -125,6 +125,8 @@ def test_deeply_nested_import_blocks(tmp_path: Path, flag: str,
     ("http://127.0.0.1:99999/apis/3.0", "Port out of range"),
     ("https://psa example.com/apis", "must not contain spaces"),
     ("https://[::1/apis", "not a valid URL"),
+    ("sandbox://\tconnectwise/v4_6_release/apis/3.0", "must not contain spaces"),
+    ("sandbox://connectwise/\\u0001", "non-printable"),
 ])
 def test_an_unparseable_api_url_ends_the_run_naming_apiurl(
         tmp_path: Path, url: str, fragment: str, capsys: pytest.CaptureFixture[str],
@@ -265,3 +267,26 @@ def test_the_secret_store_under_a_file_is_a_secret_error(tmp_path: Path) -> None
     (tmp_path / "home").write_text("")
     with pytest.raises(SecretError, match="it is a file, not a folder|cannot write"):
         SecretStore(tmp_path / "home").set("job", "PublicKey", "value")
+
+
+# --- a bug is still no run left Running ----------------------------------------------------
+
+
+async def test_a_crash_inside_a_run_leaves_it_failed_or_interrupted_not_running(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from atria_tui.config import load_job
+    from atria_tui.secrets import SecretStore
+    from atria_tui.services import runs
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug")
+
+    svc = runs.Services(store=Store(db_path()), secrets=SecretStore())
+    job = load_job(demo_job(tmp_path))
+    monkeypatch.setattr(runs, "plan", boom)
+    with pytest.raises(RuntimeError):
+        await runs.plan_job(svc, job)
+    with pytest.raises(RuntimeError):
+        await runs.apply_job(svc, job)
+    assert [(r.kind, r.status) for r in svc.store.runs()] == [("apply", "Interrupted"),
+                                                              ("plan", "Failed")]
