@@ -330,4 +330,6 @@ class KaseyaAdapter:
             item |= {"ServiceName": service.name, "UnitPrice": _num(service.price)}
         result, _ = await self.auth.call(method, path, endpoint=template, json_body=[item])
         first = result[0] if isinstance(result, list) and result else result
-        return str(lower_keys(first).get("id") or "")
+        # Kept in the journal and spliced into later URLs: checked like any id read back.
+        return psa_id_value(lower_keys(first).get("id"), f"{method} {template}",
+                            optional=True)
