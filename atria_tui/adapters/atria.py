@@ -215,6 +215,7 @@ async def fetch_records(url: str, token: str, period: Period, previous: Period, 
     try:
         if not url.strip().lower().startswith("sandbox://"):
             urlsplit(url.strip()).port  # noqa: B018 - a port past 65535 fails at connect
+            httpx.URL(url.strip()).host  # noqa: B018 - and a bad IDNA host at the request
         http = HttpClient(url, headers={"Authorization": f"Bearer {token.strip()}",
                                         "Accept": "application/json"},
                           options=options or ClientOptions(retries=2), transport=transport)

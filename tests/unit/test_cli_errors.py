@@ -126,6 +126,7 @@ def test_deeply_nested_import_blocks(tmp_path: Path, flag: str,
     ("https://psa example.com/apis", "must not contain spaces"),
     ("https://[::1/apis", "not a valid URL"),
     ("sandbox://\tconnectwise/v4_6_release/apis/3.0", "must not contain spaces"),
+    ("http://xn--/apis", "not a valid URL"),
     ("sandbox://connectwise/\\u0001", "non-printable"),
 ])
 def test_an_unparseable_api_url_ends_the_run_naming_apiurl(
