@@ -242,7 +242,7 @@ def cli(*argv: str) -> tuple[int, str]:
 
 
 @fuzz(30)
-@given(job=st.one_of(st.just(CW_JOB), mutated(CW_JOB), toml_edit(CW_JOB)),
+@given(job=st.one_of(st.just(CW_JOB), mutated(CW_JOB), toml_edit(CW_JOB), toml_edit(KS_JOB)),
        billing=st.one_of(csv_with_cells(), json_records(),
                          mutated("\n".join([CSV_HEAD, *CSV_ROWS]))),
        mappings=st.one_of(st.none(), mutated(MAPPINGS), st.just(DEEP)))
@@ -252,7 +252,8 @@ def test_plan_through_the_cli_is_one_line_or_a_result(job: str, billing: str,
         root = Path(folder)
         name = "billing.json" if billing.lstrip().startswith(("[", "{")) else "billing.csv"
         (root / name).write_text(billing, encoding="utf-8")
-        (root / "job.toml").write_text(job.replace("demo-connectwise-billing.csv", name),
+        job = job.replace("demo-connectwise-billing.csv", name)
+        (root / "job.toml").write_text(job.replace("demo-kaseya-billing.csv", name),
                                        encoding="utf-8", errors="surrogatepass")
         if mappings is not None:
             (root / "job.mappings.toml").write_text(mappings, encoding="utf-8",
