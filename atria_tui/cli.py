@@ -10,10 +10,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import getpass
+import os
 import signal
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from atria_tui import cli_output as out
@@ -22,7 +25,7 @@ from atria_tui.config import ConfigError, JobConfig, load_job, new_job, save_job
 from atria_tui.export import LOG_HEADER, log_rows, write_csv
 from atria_tui.joblock import JobLocked
 from atria_tui.model import Task
-from atria_tui.paths import db_path
+from atria_tui.paths import HOME_ENV, data_dir, db_path
 from atria_tui.secrets import SecretError, SecretStore
 from atria_tui.services.runs import (
     RunResult,
@@ -33,7 +36,7 @@ from atria_tui.services.runs import (
     revert_run,
     stored_plan,
 )
-from atria_tui.store import Store
+from atria_tui.store import Store, StoreError
 
 
 class UsageError(Exception):
@@ -67,6 +70,24 @@ def _interrupted_status() -> int:
     return 128 + int(signal.SIGTERM) if _signals["terminated"] else 130
 
 
+class CommandFailed(Exception):
+    """The command could not finish for a reason outside its input (a full disk): printed
+    as one line, exit status 2."""
+
+
+# A disk that is full or failing is not the user's typing: exit 2. Any other reason a file
+# cannot be written (a folder, a missing folder, no permission) is a bad path: exit 1.
+_NOT_USAGE = {errno.ENOSPC, errno.EDQUOT, errno.EIO}
+
+
+def _write_failed(flag: str, path: Path, what: str, exc: OSError) -> Exception:
+    reason = exc.strerror or str(exc)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        reason += " (disk full)"
+    text = f"{flag} {path}: cannot write {what}: {reason}"
+    return CommandFailed(text) if exc.errno in _NOT_USAGE else UsageError(text)
+
+
 def services() -> Services:
     svc = Services(store=Store(db_path()), secrets=SecretStore())
     svc.reap()
@@ -96,6 +117,8 @@ def _emit(args: argparse.Namespace, res: RunResult) -> int:
             out.print_plan(con, res.plan)
         out.print_log(con, res.entries)
         con.print(f"Run {res.run_id}: {res.status} ({res.requests} PSA request(s))")
+    if res.fatal is not None:  # for cron mail and scripts: why the run ended, in one line
+        _say(f"run {res.run_id} failed: {res.fatal.code} {res.fatal.message}")
     return res.exit_code
 
 
@@ -162,7 +185,11 @@ def cmd_log(args: argparse.Namespace) -> int:
         raise UsageError(f"run {args.run}: no such run (see `atria-tui runs`)")
     entries = svc.store.log(args.run)
     if args.csv:
-        n = write_csv(Path(args.csv), LOG_HEADER, log_rows(entries))
+        target = Path(args.csv)
+        try:
+            n = write_csv(target, LOG_HEADER, log_rows(entries))
+        except OSError as exc:
+            raise _write_failed("--csv", target, "the log export", exc) from None
         print(f"{n} log entries written to {args.csv}")
     elif args.format == "json":
         print(out.result_json("", "", None, entries, run_id=args.run))
@@ -175,6 +202,12 @@ def cmd_import_job(args: argparse.Namespace) -> int:
     from atria_tui.seedjson import import_blocks
 
     task = Task(args.task)
+    target = Path(args.out)
+    if target.is_dir():
+        raise UsageError(f"--out {target}: is a folder; give the job file to write, e.g. "
+                         f"{target / 'job.toml'}")
+    if not target.parent.is_dir():
+        raise UsageError(f"--out {target}: the folder {target.parent} does not exist")
     params_text = _read_arg(args.params)
     secrets_text = _read_arg(args.secrets) if args.secrets else "{}"
     try:
@@ -185,9 +218,11 @@ def cmd_import_job(args: argparse.Namespace) -> int:
     job.parameters.update(params)
     if args.source:
         job.source.path = Path(args.source).resolve()
-    target = Path(args.out)
     job.id = target.stem
-    save_job(job, target)
+    try:
+        save_job(job, target)
+    except OSError as exc:
+        raise _write_failed("--out", target, "the job file", exc) from None
     store = SecretStore()
     for name, value in secrets.items():
         store.set(job.id, name, str(value))
@@ -214,6 +249,8 @@ def _read_arg(value: str) -> str:
         return Path(value).read_text(encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"{value}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{value}: not UTF-8 text (byte {exc.start})") from None
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
@@ -311,26 +348,82 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _spelling(p: argparse.ArgumentParser, command: str | None) -> dict[str, str]:
+    """dest → the argument as typed (`--csv`, `JOB`), for the command that was parsed."""
+    parsers = [p]
+    for action in p._actions:
+        if isinstance(action, argparse._SubParsersAction) and command in action.choices:
+            parsers.append(action.choices[command])
+    return {a.dest: a.option_strings[-1] if a.option_strings else a.dest.upper()
+            for q in parsers for a in q._actions}
+
+
+def _check_input(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Paths with a NUL byte and a home that is not a folder fail deep inside os calls
+    with errors that name neither the argument nor the variable: refuse them here."""
+    for dest, value in vars(args).items():
+        if isinstance(value, str) and "\0" in value:
+            name = _spelling(p, getattr(args, "command", None)).get(dest, dest)
+            raise UsageError(f"{name}: contains a NUL byte ({value[:60]!r})")
+    home = os.environ.get(HOME_ENV, "").strip()
+    if home and "\0" not in home:
+        folder = Path(home).expanduser()
+        if folder.exists() and not folder.is_dir():
+            raise UsageError(f"{HOME_ENV}={home}: not a folder; point it at a folder (or "
+                             "unset it)")
+
+
+def _say(text: str) -> None:
+    """One line on stderr, whatever line breaks a file name or a value brought along."""
+    print("atria-tui: " + " ".join(text.splitlines()), file=sys.stderr)
+
+
+def _crash(exc: BaseException) -> int:
+    """A bug: one line for the terminal, the traceback kept in a file for the report."""
+    import traceback
+
+    details = "".join(traceback.format_exception(exc))
+    try:
+        log = data_dir() / "crash.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("a", encoding="utf-8") as fh:
+            fh.write(f"--- {datetime.now(UTC).isoformat(timespec='seconds')} atria-tui "
+                     f"{sys.argv[1:2]}\n{details}\n")
+        where = f"details written to {log}"
+    except (OSError, ValueError) as err:
+        where = f"details could not be written: {err}"
+    text = " ".join(str(exc).split())
+    text = text if len(text) <= 200 else text[:197] + "..."
+    _say(f"unexpected error: {type(exc).__name__}: {text} ({where})")
+    return 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     _sigterm_like_ctrl_c()
     p = parser()
     args = p.parse_args(argv)
     fn = getattr(args, "fn", None) or cmd_console
     try:
+        _check_input(p, args)
         return int(fn(args))
-    except UsageError as exc:
-        print(f"atria-tui: {exc}", file=sys.stderr)
+    except (UsageError, ConfigError) as exc:
+        _say(str(exc))
         return 1
     except SecretError as exc:
-        print(f"atria-tui: secrets: {exc}", file=sys.stderr)
+        _say(f"secrets: {exc}")
         return 1
     except JobLocked as exc:
         print(f"atria-tui: {exc}", file=sys.stderr)
         return 1
+    except (StoreError, CommandFailed) as exc:
+        _say(str(exc))
+        return 2
     except KeyboardInterrupt:
         print("atria-tui: interrupted; run `atria-tui apply` again to finish pending writes",
               file=sys.stderr)
         return _interrupted_status()
+    except Exception as exc:  # the last resort: a bug, still never a bare traceback
+        return _crash(exc)
 
 
 if __name__ == "__main__":

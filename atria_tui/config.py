@@ -37,6 +37,7 @@ from atria_tui.params import (
     params_for,
     to_bool,
     toml_error,
+    toml_limit_error,
     validate_parameters,
 )
 from atria_tui.paths import atomic_write, config_dir
@@ -188,11 +189,15 @@ def load_job(path: Path) -> JobConfig:
                           got=Verbatim(err.strerror or str(err))) from None
     except UnicodeDecodeError:
         raise ConfigError("a UTF-8 text file", path=path) from None
+    except ValueError as err:  # a NUL byte in the path
+        raise ConfigError("a readable job file", path=path, got=Verbatim(str(err))) from None
     try:
         data = tomllib.loads(text)
+        return _parse_job(data, Path(path), text)
     except tomllib.TOMLDecodeError as err:
         raise toml_error(err, path, text) from None
-    return _parse_job(data, Path(path), text)
+    except (RecursionError, ValueError) as err:
+        raise toml_limit_error(err, path) from None
 
 
 def _parse_job(data: dict[str, Any], path: Path, text: str) -> JobConfig:

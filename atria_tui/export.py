@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import io
 import os
 import tempfile
@@ -70,6 +71,13 @@ def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]
     removed and whatever `path` held before is untouched.
     """
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a folder, not a file", str(path))
+    if path.exists() and not path.is_file():
+        # A device or a pipe (/dev/stdout, a FIFO) is written in place: swapping in a temp
+        # file would replace the device node itself with a plain file.
+        with path.open("w", encoding="utf-8-sig", newline="") as stream:
+            return _write(stream, header, rows, "\r\n")
     folder = path.parent
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     tmp = Path(tmp_name)

@@ -15,7 +15,7 @@ from typing import Any
 import tomli_w
 
 from atria_tui.model import Mappings
-from atria_tui.params import ConfigError, Verbatim, line_of, toml_error
+from atria_tui.params import ConfigError, Verbatim, line_of, toml_error, toml_limit_error
 from atria_tui.paths import atomic_write
 
 __all__ = ["load_mappings", "mappings_path", "save_mappings"]
@@ -42,11 +42,15 @@ def load_mappings(path: Path) -> Mappings:
                           got=Verbatim(err.strerror or str(err))) from None
     except UnicodeDecodeError:
         raise ConfigError("a UTF-8 text file", path=path) from None
+    except ValueError as err:  # a NUL byte in the path
+        raise ConfigError("a readable mappings file", path=path,
+                          got=Verbatim(str(err))) from None
     try:
-        data = tomllib.loads(text)
+        return _parse(tomllib.loads(text), path, text)
     except tomllib.TOMLDecodeError as err:
         raise toml_error(err, path, text) from None
-    return _parse(data, path, text)
+    except (RecursionError, ValueError) as err:
+        raise toml_limit_error(err, path) from None
 
 
 def _parse(data: dict[str, Any], path: Path, text: str) -> Mappings:

@@ -62,7 +62,9 @@ class ConfigError(Exception):
         if self.got is not _UNSET:
             text += f", got {show(self.got)}"
         parts.append(text)
-        return ": ".join(parts)
+        # Keys and values may hold line breaks (a quoted TOML key, a pasted block): the
+        # message is printed as one line all the same.
+        return " ".join(": ".join(parts).splitlines())
 
     def __str__(self) -> str:
         return self.message
@@ -89,8 +91,13 @@ def show(value: Any) -> str:
         text = '"' + value.replace("\n", "\\n") + '"'
     elif isinstance(value, dict):
         text = "a table"
+    elif isinstance(value, date):
+        text = value.isoformat()
     else:
-        text = repr(value) if not isinstance(value, date) else value.isoformat()
+        try:
+            text = repr(value)
+        except (RecursionError, ValueError):  # nested past repr's depth, or a huge int
+            text = f"a nested {type(value).__name__}"
     return text if len(text) <= 80 else text[:77] + "..."
 
 
@@ -123,6 +130,14 @@ def _find_key(text: str, key: str, table: str | None, flags: int) -> int | None:
                 return number
             fallback = fallback or number
     return fallback
+
+
+def toml_limit_error(err: Exception, path: Path) -> ConfigError:
+    """What tomllib raises past its limits (not a TOMLDecodeError): values nested deeper than
+    Python's recursion allows, integers longer than its 4300-digit conversion limit."""
+    if isinstance(err, RecursionError):
+        return ConfigError("valid TOML (lists or tables nested too deeply to read)", path=path)
+    return ConfigError(f"valid TOML ({' '.join(str(err).split())[:120]})", path=path)
 
 
 _TOML_POS = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
@@ -363,8 +378,8 @@ def check_api_url(url: str) -> str | None:
     try:
         parts = urlsplit(text)
         parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError:
-        return f"not a valid URL: {text}"
+    except ValueError as err:
+        return f"not a valid URL: {text} ({err})"
     if parts.scheme.lower() not in ("http", "https"):
         return "the URL must start with https:// (or http:// for a local sandbox)"
     if not parts.hostname:

@@ -10,6 +10,7 @@ file in the same folder plus `os.replace` is atomic on POSIX and Windows.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from pathlib import Path
@@ -64,6 +65,11 @@ def atomic_write(path: Path, data: bytes, mode: int | None = None) -> None:
     `mode` forces permissions (0o600 for secrets); otherwise an existing file keeps its
     mode and a new one gets the temp file's private 0o600, which is safe for config.
     """
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a folder, not a file", str(path))
+    if path.exists() and not path.is_file():
+        # os.replace would swap a device node (/dev/full, /dev/null) for a plain file.
+        raise OSError(errno.EINVAL, "not a regular file", str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     if mode is None:
         with contextlib.suppress(OSError):

@@ -54,7 +54,8 @@ class RecordsError(Exception):
             # One line on a terminal: a 400-digit "quantity" is shown by its start.
             shown = self.value if len(self.value) <= 60 else self.value[:57] + "..."
             text += f", got '{shown}'"
-        return text
+        # A header cell may hold a quoted line break; the message stays one line.
+        return " ".join(text.splitlines())
 
 
 # --- the two shapes ------------------------------------------------------------------------
@@ -185,6 +186,10 @@ def _show(v: object) -> str:
         return type(v).__name__  # nested past json's limit: say what it is, not all of it
 
 
+def _clip(text: str, width: int = 200) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
 def _show_number(v: object) -> str:
     return v.strip() if isinstance(v, str) else str(v)
 
@@ -292,7 +297,8 @@ def _csv_records(lines: Iterable[str], name: str, period_end: date | None,
         shape = _shape_of(keys)
         missing = _missing(shape, keys)
         if missing:
-            found = ", ".join(names.values()) if keys & _KNOWN else _NOT_EXPORT
+            found = (_clip(", ".join(names.values())) or "none") if keys & _KNOWN \
+                else _NOT_EXPORT
             raise RecordsError(name, header_line, None,
                                f"missing required column(s) {', '.join(missing)} for the "
                                f"{shape} export; columns found: {found}")
@@ -332,8 +338,8 @@ def _parse_json(text: str, name: str, period_end: date | None,
     except json.JSONDecodeError as exc:
         raise RecordsError(name, exc.lineno, None, f"valid JSON ({exc.msg})") from None
     except RecursionError:
-        raise RecordsError(name, None, None, "JSON nested less deeply (lists or objects "
-                           "inside each other about a thousand levels deep)") from None
+        raise RecordsError(name, None, None, "JSON nested a few hundred levels deep at "
+                           "most (lists or objects inside each other)") from None
     except ValueError as exc:  # an integer past Python's digit limit
         raise RecordsError(name, None, None, f"valid JSON numbers ({exc})") from None
     items = data
@@ -355,7 +361,8 @@ def _parse_json(text: str, name: str, period_end: date | None,
             rd = _Reader(name, "record", _shape_of(set(cells)), period_end, previous_end, cap)
         missing = _missing(rd.shape, set(cells))
         if missing:
-            found = ", ".join(names.values()) if set(cells) & _KNOWN else _NOT_EXPORT
+            found = (_clip(", ".join(names.values())) or "none") if set(cells) & _KNOWN \
+                else _NOT_EXPORT
             raise rd.error(n, None, f"missing required field(s) {', '.join(missing)} for the "
                            f"{rd.shape} export; fields found: {found}")
         out.extend(rd.records(cells, names, n))

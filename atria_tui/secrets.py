@@ -223,9 +223,13 @@ class SecretStore:
                           "JSON); re-enter the job's secrets to replace it")
 
     def _write(self, data: dict[str, dict[str, str]]) -> None:
-        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         text = json.dumps(data, indent=2, sort_keys=True) + "\n"
-        atomic_write(self.store_path, text.encode("utf-8"), mode=0o600)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+            atomic_write(self.store_path, text.encode("utf-8"), mode=0o600)
+        except OSError as err:  # a full disk, or ATRIA_TUI_HOME pointing at a file
+            raise SecretError(f"cannot write the secret store {self.store_path}: "
+                              f"{err.strerror or type(err).__name__}") from None
 
     @staticmethod
     def _decrypt(fernet: Fernet, token: str, job_id: str, name: str) -> str:
@@ -287,12 +291,18 @@ class SecretStore:
                               f"{err.strerror or type(err).__name__}") from None
 
     def _create_key_file(self) -> bytes:
-        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         key = Fernet.generate_key()
         try:
+            self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd = os.open(self.key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
+            if not self.root.is_dir():
+                raise SecretError(f"cannot create the key file in {self.root}: it is a file, "
+                                  "not a folder (check ATRIA_TUI_HOME)") from None
             return self._read_key_file()
+        except OSError as err:
+            raise SecretError(f"cannot create the key file {self.key_path}: "
+                              f"{err.strerror or type(err).__name__}") from None
         with os.fdopen(fd, "wb") as fh:
             fh.write(key)
             fh.flush()

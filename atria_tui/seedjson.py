@@ -146,13 +146,23 @@ def parse_block(text: str, *, what: str = "parameters", sensitive: bool = False
         got = Verbatim(lines[err.lineno - 1].strip() if 0 < err.lineno <= len(lines) else "")
         raise ConfigError(f"valid JSON: expected {friendly}", source=where, line=err.lineno,
                           column=err.colno, got=got) from None
+    except RecursionError:
+        raise ConfigError("valid JSON: lists or objects nested less deeply", source=where) \
+            from None
+    except ValueError:  # an integer past Python's 4300-digit conversion limit
+        raise ConfigError("valid JSON: numbers of at most 4300 digits", source=where) \
+            from None
     if not isinstance(data, dict):
         raise ConfigError('a JSON object in braces: { "Name": "value", … }', source=where)
     if duplicates:
         raise ConfigError(f"{duplicates[0]} is given twice; keep one", source=where,
                           line=_last_line(text, duplicates[0]))
     known = all_known_names()
-    return {canonical_name(k, known) or k: _trim(v) for k, v in data.items()}
+    try:
+        return {canonical_name(k, known) or k: _trim(v) for k, v in data.items()}
+    except RecursionError:  # a value nested just short of json's own limit
+        raise ConfigError("valid JSON: lists or objects nested less deeply",
+                          source=where) from None
 
 
 def _last_line(text: str, key: str) -> int | None:

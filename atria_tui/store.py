@@ -8,6 +8,7 @@ before/after quantities.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import sqlite3
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from types import TracebackType
 
 from atria_tui.model import Level, LogEntry
 from atria_tui.paths import private_dir, private_file
@@ -79,6 +81,63 @@ def _gone(owner: str) -> bool:
     return False
 
 
+# How long a write waits for another process (the console, a cron run) to finish its own.
+BUSY_TIMEOUT = 5.0
+
+
+class StoreError(Exception):
+    """The database cannot be used: one line naming the file and what is wrong with it."""
+
+
+# SQLite's primary result codes (the low byte of an extended code).
+_SQLITE_PROBLEMS = {
+    5: "locked by another process for more than {timeout:g} s (another atria-tui run or the "
+       "console is writing to it); try again when it has finished",  # SQLITE_BUSY
+    6: "locked by another process for more than {timeout:g} s",  # SQLITE_LOCKED
+    8: "read-only: atria-tui cannot write its run history there (check the file's and the "
+       "folder's permissions)",  # SQLITE_READONLY
+    10: "a disk read or write failed (I/O error)",  # SQLITE_IOERR
+    11: "not a database or damaged; move it aside to start a new history",  # SQLITE_CORRUPT
+    13: "disk full: free some space and run again",  # SQLITE_FULL
+    14: "cannot be opened (check that its folder exists and is writable)",  # SQLITE_CANTOPEN
+    26: "not a database or damaged; move it aside to start a new history",  # SQLITE_NOTADB
+}
+
+
+def store_error(path: Path | str, exc: BaseException) -> StoreError:
+    """A sqlite3 or OS error as one line: the database file and what is wrong with it."""
+    if isinstance(exc, sqlite3.Error):
+        code = getattr(exc, "sqlite_errorcode", None)
+        template = _SQLITE_PROBLEMS.get(code & 0xFF) if isinstance(code, int) else None
+        text = template.format(timeout=BUSY_TIMEOUT) if template else f"database error: {exc}"
+    elif isinstance(exc, OSError):
+        text = f"cannot be created or opened: {exc.strerror or exc}"
+        if exc.filename is not None and str(exc.filename) != str(path):
+            text += f" ({exc.filename})"
+    else:
+        text = f"cannot be used: {exc}"
+    return StoreError(f"run history database {path}: {text}")
+
+
+class _Guard:
+    """The store's lock, which also turns a sqlite3 error raised while it is held into a
+    StoreError, so every statement (read or write) fails with the file's name and a
+    reason, never with a bare `sqlite3.OperationalError`."""
+
+    def __init__(self, path: str) -> None:
+        self._lock = threading.RLock()
+        self._path = path
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._lock.release()
+        if isinstance(exc, sqlite3.Error):
+            raise store_error(self._path, exc) from exc
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -120,21 +179,39 @@ class Store:
     """Thread-safe: the console's worker threads and the UI thread share one connection."""
 
     def __init__(self, path: Path | str) -> None:
-        on_disk = str(path) != ":memory:"
-        if on_disk:
-            private_dir(Path(path).parent)
-            private_file(Path(path))
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._lock = threading.RLock()
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
-        cols = {r[1] for r in self._db.execute("PRAGMA table_info(runs)")}
-        if "owner" not in cols:  # a database made before runs knew their process
-            self._db.execute("ALTER TABLE runs ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
+        """Raises StoreError when the file is damaged, locked, read-only or unreachable."""
+        self.path = str(path)
+        self._lock = _Guard(self.path)
+        on_disk = self.path != ":memory:"
+        try:
+            if on_disk:
+                folder = Path(path).parent
+                if folder.exists() and not folder.is_dir():
+                    raise StoreError(f"run history database {path}: {folder} is a file, not "
+                                     "a folder (check ATRIA_TUI_HOME)")
+                private_dir(folder)
+                private_file(Path(path))
+            self._db = sqlite3.connect(self.path, check_same_thread=False,
+                                       isolation_level=None, timeout=BUSY_TIMEOUT)
+        except (OSError, ValueError, sqlite3.Error) as exc:
+            raise store_error(path, exc) from exc
+        try:
+            with self._lock:
+                self._db.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.executescript(SCHEMA)
+                cols = {r[1] for r in self._db.execute("PRAGMA table_info(runs)")}
+                if "owner" not in cols:  # a database made before runs knew their process
+                    self._db.execute("ALTER TABLE runs ADD COLUMN owner TEXT NOT NULL "
+                                     "DEFAULT ''")
+        except StoreError:
+            self._db.close()
+            raise
         for extra in ("-wal", "-shm") if on_disk else ():
-            if Path(f"{path}{extra}").exists():
-                private_file(Path(f"{path}{extra}"))
+            with contextlib.suppress(OSError):
+                if Path(f"{path}{extra}").exists():
+                    private_file(Path(f"{path}{extra}"))
 
     def close(self) -> None:
         with self._lock:
@@ -146,10 +223,13 @@ class Store:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
+                self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                # After a failed COMMIT (disk full) SQLite may have rolled back already;
+                # the error worth reporting is the first one.
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
 
     # -- runs ----------------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -212,6 +213,9 @@ async def fetch_records(url: str, token: str, period: Period, previous: Period, 
         raise PsaError("auth", "no Atria API token: set the AtriaToken secret (a JWT of a "
                        "user with the Service Provider Developer permission)")
     try:
+        if not url.strip().lower().startswith("sandbox://"):
+            urlsplit(url.strip()).port  # noqa: B018 - a port past 65535 fails at connect
+            httpx.URL(url.strip()).host  # noqa: B018 - and a bad IDNA host at the request
         http = HttpClient(url, headers={"Authorization": f"Bearer {token.strip()}",
                                         "Accept": "application/json"},
                           options=options or ClientOptions(retries=2), transport=transport)

@@ -295,7 +295,10 @@ class ConnectWiseAdapter:
         resp, body = await self.http.json("POST", path, json_body=body_out,
                                           endpoint=f"{P_AGREEMENTS}/additions")
         _raise_for(resp.status_code, body, f"POST {path}")
-        return str(_ref(body, "id") or "")
+        # Kept in the journal and spliced into later URLs (revert, resume): checked like
+        # any id read from ConnectWise.
+        return psa_id_value(_ref(body, "id"), f"POST {P_AGREEMENTS}/{{id}}/additions",
+                            numeric=True, optional=True)
 
 
 def _num(q: Decimal) -> int | float:

@@ -34,6 +34,9 @@ from atria_tui.model import (
 )
 
 MAX_PAGE_SIZE = 100
+# No tenant has a million accounts, contracts or services; a larger count is a corrupt
+# answer, and would have the adapter request ten thousand pages at once.
+MAX_TOTAL_RECORDS = 1_000_000
 
 # Documented in the public BMS API 2.0 swagger: name → (method, path template).
 ENDPOINTS: dict[str, tuple[str, str]] = {
@@ -140,6 +143,8 @@ class KaseyaAdapter:
 
     async def _page(self, name: str, number: int, filters: Mapping[str, Any]
                     ) -> tuple[list[dict[str, Any]], int | None]:
+        """One page, and the tenant's `totalRecords` if it sent one (bounded: the count
+        decides how many pages are requested at once)."""
         method, path = ENDPOINTS[name]
         paging = {"PageSize": self.page_size, "PageNumber": number}
         if method == "GET":
@@ -150,6 +155,9 @@ class KaseyaAdapter:
             # A search: a POST that only reads, so it may be retried like a GET.
             result, total = await self.auth.call(method, path, endpoint=path, json_body=body,
                                                  idempotent=True)
+        if total is not None and not 0 <= total <= MAX_TOTAL_RECORDS:
+            raise PsaError("decode", f"{method} {path}: totalRecords {total} is not a record "
+                           f"count (0 to {MAX_TOTAL_RECORDS:,})")
         return _rows(result, f"{method} {path}"), total
 
     async def _all(self, name: str, filters: Mapping[str, Any] | None = None, *,
@@ -342,4 +350,6 @@ class KaseyaAdapter:
             item |= {"ServiceName": service.name, "UnitPrice": _num(service.price)}
         result, _ = await self.auth.call(method, path, endpoint=template, json_body=[item])
         first = result[0] if isinstance(result, list) and result else result
-        return str(lower_keys(first).get("id") or "")
+        # Kept in the journal and spliced into later URLs: checked like any id read back.
+        return psa_id_value(lower_keys(first).get("id"), f"{method} {template}",
+                            optional=True)

@@ -9,12 +9,15 @@ read so the console can re-plan after a fix without another request.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
 
 import httpx
 
@@ -50,7 +53,7 @@ from atria_tui.services.psa import (
     sandbox_secrets,
     secret_texts,
 )
-from atria_tui.store import ERRORS, FAILED, SUCCESS, WARNINGS, Store
+from atria_tui.store import ERRORS, FAILED, INTERRUPTED, SUCCESS, WARNINGS, Store
 
 Sink = Callable[[LogEntry, PlanItem | None], Awaitable[None] | None]
 Progress = Callable[[str, int, int], None]
@@ -151,6 +154,32 @@ def status_of(entries: list[LogEntry], fatal: LogEntry | None) -> str:
     return SUCCESS
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+_OPENED: ContextVar[list[_Run] | None] = ContextVar("atria_runs_opened", default=None)
+
+
+def _never_left_running(fn: Callable[_P, Coroutine[Any, Any, _R]]
+                        ) -> Callable[_P, Coroutine[Any, Any, _R]]:
+    """A bug (an exception no step expects) must not leave its run "Running" until the next
+    start-up: a plan that crashed is Failed; an apply or revert is Interrupted, so that its
+    pending writes are resumed, not forgotten. The exception still propagates."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        token = _OPENED.set([])
+        try:
+            return await fn(*args, **kwargs)
+        except Exception:
+            for run in _OPENED.get() or []:
+                run.abandon()
+            raise
+        finally:
+            _OPENED.reset(token)
+
+    return wrapper
+
+
 class _Run:
     """One run's bookkeeping: log entries with times, streamed to the store and a sink.
 
@@ -164,6 +193,8 @@ class _Run:
         self.svc = svc
         self.job = job
         self.sink = sink
+        self.kind = kind
+        self.finished = False
         self.entries: list[LogEntry] = []
         self._secrets: list[str] = []
         self.deadline = Deadline.after(job.options.run_deadline_minutes, svc.clock)
@@ -173,6 +204,9 @@ class _Run:
         else:
             self.run_id = svc.store.start_run(job_key(job), job.label, job.task.value, kind,
                                               of_run=of_run)
+        opened = _OPENED.get()
+        if opened is not None:
+            opened.append(self)
 
     def protect(self, values: Iterable[str]) -> None:
         self._secrets.extend(v for v in values if v)
@@ -218,7 +252,16 @@ class _Run:
         end = code_for(self.job.task, "CW23", "KS24")
         await self.log(codes.entry(end, result=status))
         self.svc.store.finish_run(self.run_id, status)
+        self.finished = True
         return status
+
+    def abandon(self) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        with contextlib.suppress(Exception):  # the store may be what failed
+            self.svc.store.finish_run(self.run_id, FAILED if self.kind == "plan"
+                                      else INTERRUPTED)
 
 
 def job_key(job: JobConfig) -> str:
@@ -339,7 +382,32 @@ def prepare(svc: Services, job: JobConfig) -> tuple[ReconcileParams, str]:
     params = ReconcileParams(task, period, previous_period(period, job.period_start_day),
                              tuple(jp.customers_filter), jp.allow_create, jp.sku_field_match,
                              jp.contract_type)
+    _check_api_url(task, jp.api_url)
     return params, jp.api_url
+
+
+def _check_api_url(task: Task, url: str) -> None:
+    """An ApiUrl that cannot be parsed (port 99999, a space, no host) ends the run before
+    any connection, naming ApiUrl. CW13/KS13 rather than CW17/KS20: those two say only
+    "api url is not available" (and KS20 is Info level), so they fit an empty ApiUrl, which
+    `_plan` reports with them; CW13/KS13 are the seeds' codes for job task parameters that
+    cannot be read, and carry the reason."""
+    if not url.strip():
+        return
+    if is_sandbox(url):  # served in-process, but still made into an httpx URL
+        rest = url.strip()[len("sandbox://"):]
+        problem = "the URL must not contain spaces" if any(c.isspace() for c in rest) else None
+        candidate = "http://sandbox.invalid/" + rest
+    else:
+        problem, candidate = check_api_url(url), url.strip()
+    if problem is None:
+        try:
+            httpx.URL(candidate).host  # noqa: B018 - decoding the host is what can fail
+        except (httpx.InvalidURL, ValueError) as exc:  # ValueError: also IDNA (xn--)
+            problem = f"not a valid URL ({exc})"
+    if problem is not None:
+        raise RunAbort(codes.entry(code_for(task, "CW13", "KS13"),
+                                   error=f"ApiUrl: {problem}"[:300]))
 
 
 def load_job_mappings(svc: Services, job: JobConfig) -> Mappings:
@@ -360,7 +428,11 @@ async def _plan(svc: Services, run: _Run, progress: Progress | None
     if progress:
         progress("Reading Atria billing records", 0, 0)
     records = await _read_source(svc, run, params)
-    mappings = load_job_mappings(svc, job)
+    try:
+        mappings = load_job_mappings(svc, job)
+    except ConfigError as exc:  # the console's saved fixes: part of the job's configuration
+        raise RunAbort(codes.entry(code_for(job.task, "CW13", "KS13"), error=str(exc))) \
+            from None
     sc = scope(records, params, mappings)
     session = run.open_session(api_url, secrets, reading=True)
     try:
@@ -378,6 +450,7 @@ async def _plan(svc: Services, run: _Run, progress: Progress | None
     return result, ctx, requests
 
 
+@_never_left_running
 async def plan_job(svc: Services, job: JobConfig, *, sink: Sink | None = None,
                    progress: Progress | None = None) -> RunResult:
     """A dry run: reads Atria and the PSA, writes nothing to the PSA."""
@@ -396,6 +469,7 @@ async def plan_job(svc: Services, job: JobConfig, *, sink: Sink | None = None,
                      fatal=p.fatal)
 
 
+@_never_left_running
 async def apply_job(svc: Services, job: JobConfig, *, reviewed: Plan | None = None,
                     sink: Sink | None = None, progress: Progress | None = None,
                     resume: bool = True) -> RunResult:
@@ -497,6 +571,7 @@ async def _resume(svc: Services, job: JobConfig, run_id: int, sink: Sink | None,
     return RunResult(run_id, job, status, run.entries, p, outcome=outcome, requests=requests)
 
 
+@_never_left_running
 async def revert_run(svc: Services, job: JobConfig, run_id: int, *,
                      sink: Sink | None = None) -> RunResult:
     """Restore the quantities an apply run changed; lines edited since are left alone.

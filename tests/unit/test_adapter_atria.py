@@ -226,3 +226,8 @@ async def test_deeply_nested_answer_is_a_decode_error() -> None:
     with pytest.raises(PsaError) as info:
         await fetch(serve(raw=b"[" * 100_000 + b"]" * 100_000))
     assert info.value.kind == "decode" and "nested" in info.value.message
+
+
+async def test_a_port_out_of_range_is_named_before_any_connection() -> None:
+    with pytest.raises(PsaError, match="Port out of range"):
+        await fetch(serve([]), url="http://127.0.0.1:99999/atria")

@@ -8,6 +8,7 @@ import json
 import re
 from collections.abc import Callable
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -251,3 +252,30 @@ async def test_apply_on_an_answer_without_ids_ends_with_cw13_and_writes_nothing(
     assert res.status == "Failed" and svc.store.run(res.run_id).status == "Failed"
     assert shared().connectwise.quantity_of("AcmeServices", "M365-BP") == before
     assert not svc.store.journal(res.run_id)
+
+
+@pytest.mark.parametrize("total", [10**12, -1])
+async def test_ks_an_absurd_total_records_is_a_decode_error(total: int) -> None:
+    def edit(body: Any) -> Any:
+        body["totalRecords"] = total
+        return body
+
+    err = await ks_decode_error(r"/contracts/summary$", edit)
+    assert f"totalRecords {total} is not a record count" in err.message
+
+
+@pytest.mark.parametrize("answer, expected", [({"id": 812}, "812"), ({}, ""),
+                                              ({"id": "../../company/companies/1"}, None)])
+async def test_cw_the_id_of_a_new_addition_is_checked_before_it_is_kept(
+        answer: dict[str, Any], expected: str | None) -> None:
+    ad = ConnectWiseAdapter("http://cw.test", CW_SECRETS, transport=httpx.MockTransport(
+        lambda request: httpx.Response(201, json=answer)))
+    try:
+        if expected is None:
+            with pytest.raises(PsaError, match="whole number as the id"):
+                await ad.add_line("600", "5", Decimal(1), "x", date(2026, 11, 26))
+        else:
+            assert await ad.add_line("600", "5", Decimal(1), "x", date(2026, 11, 26)) \
+                == expected
+    finally:
+        await ad.aclose()
