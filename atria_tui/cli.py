@@ -30,6 +30,7 @@ from atria_tui.secrets import SecretError, SecretStore
 from atria_tui.services.runs import (
     RunResult,
     Services,
+    StoredPlanError,
     apply_job,
     job_key,
     plan_job,
@@ -139,7 +140,10 @@ def cmd_apply(args: argparse.Namespace) -> int:
         if run is None or run.kind != "plan" or run.job_id != job_key(job):
             raise UsageError(f"run {args.plan}: not a plan run of job {job_key(job)!r} "
                              "(see `atria-tui runs`)")
-        reviewed = stored_plan(svc, args.plan)
+        try:
+            reviewed = stored_plan(svc, args.plan)
+        except StoredPlanError as exc:
+            raise UsageError(str(exc)) from None
         if reviewed is None:
             raise UsageError(f"run {args.plan} ended before it had a plan; plan again")
     return _emit(args, asyncio.run(apply_job(svc, job, reviewed=reviewed,

@@ -261,7 +261,10 @@ class HttpClient:
                     self.requests += 1
                     self.by_endpoint[endpoint] = self.by_endpoint.get(endpoint, 0) + 1
                     resp = await self._send(method, url, params, json_body, form, headers)
-            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            except httpx.InvalidURL as exc:
+                raise PsaError("connect", f"{what}: not a usable URL ({exc})") from None
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout,
+                    httpx.UnsupportedProtocol) as exc:
                 # Nothing was sent: safe to try again for any method.
                 kind: ErrorKind = "timeout" if isinstance(exc, httpx.TimeoutException) \
                     else "connect"

@@ -552,12 +552,13 @@ async def _resume(svc: Services, job: JobConfig, run_id: int, sink: Sink | None,
                   progress: Progress | None) -> RunResult:
     text = svc.store.plan_json(run_id)
     run = _Run(svc, job, "apply", sink, resume=run_id)
-    if not text:
-        abort = codes.entry(code_for(job.task, "CW13", "KS13"), error="stored plan missing")
+    try:
+        p = _plan_of(run_id, text)
+    except StoredPlanError as exc:
+        abort = codes.entry(code_for(job.task, "CW13", "KS13"), error=str(exc))
         await run.log(abort)
         return RunResult(run.run_id, job, await run.finish(abort), run.entries,
                          fatal=run.clean(abort))
-    p = plan_from_json(text)
     # Continue in the interrupted run's journal: its rows say what was already written.
     pending = sum(1 for r in svc.store.journal(run_id) if r.state in ("pending", "sent"))
     await run.log(codes.entry("AT05", run_id=run_id, pending=pending))
@@ -620,6 +621,22 @@ def stored_notes(svc: Services, run_id: int) -> dict[tuple[str, str], str]:
     return notes_from_json(text) if text else {}
 
 
+class StoredPlanError(Exception):
+    """A run's stored plan is missing or cannot be read back (a damaged database)."""
+
+
+def _plan_of(run_id: int, text: str | None) -> Plan:
+    if not text:
+        raise StoredPlanError(f"run {run_id}: stored plan missing")
+    try:
+        return plan_from_json(text)
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+        raise StoredPlanError(f"run {run_id}: its stored plan cannot be read back "
+                              f"({type(exc).__name__}); plan again") from None
+
+
 def stored_plan(svc: Services, run_id: int) -> Plan | None:
+    """The plan kept with a run (None if it ended before it had one); `StoredPlanError`
+    if it is damaged."""
     text = svc.store.plan_json(run_id)
-    return plan_from_json(text) if text else None
+    return _plan_of(run_id, text) if text else None

@@ -237,3 +237,26 @@ async def test_a_redacted_session_error_still_says_the_write_may_have_landed() -
         raise AssertionError("expected the lost answer")
     except PsaError as exc:
         assert exc.maybe_landed and exc.answered and "[redacted]" in exc.message
+
+
+async def test_the_first_connection_failure_stops_the_run_instead_of_failing_every_line(
+        ) -> None:
+    class DownPsa(FakePsa):
+        async def set_quantity(self, contract_id: str, line_id: str, quantity: Decimal
+                               ) -> None:
+            self.writes.append((line_id, quantity))
+            raise PsaError("connect", "GET x: cannot connect: refused")
+
+    store = Store(":memory:")
+    lines = {f"L{n}": 1 for n in range(40)}
+    psa = DownPsa(lines)
+    run = store.start_run("job", "Job", "connectwise-manage", "apply")
+    applier = Applier(plan(*(item(k, 1, 2) for k in lines)), psa, store, run, concurrency=4)
+    try:
+        await applier.run()
+        raise AssertionError("the run should stop")
+    except PsaError as exc:
+        assert exc.kind == "connect"
+    assert len(psa.writes) <= 4                          # the slots already in flight, no more
+    assert not [e for e in applier.outcome.entries if e.level is Level.ERROR]
+    assert {r.state for r in store.journal(run)} <= {"pending", "sent"}   # all resumable

@@ -145,3 +145,34 @@ async def test_a_run_is_marked_interrupted_only_when_nobody_holds_its_lock(
         s.reap()
     assert s.store.run(live).status == RUNNING                     # type: ignore[union-attr]
     assert s.store.run(dead).status == INTERRUPTED                 # type: ignore[union-attr]
+
+
+async def test_a_damaged_stored_plan_is_one_clear_error_not_a_crash(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from atria_tui.cli import main
+    from atria_tui.paths import db_path
+    from atria_tui.services.runs import StoredPlanError, job_key, stored_plan
+
+    job_path = demo_job(tmp_path)
+    job = load_job(job_path)
+    s = Services(store=Store(db_path()), secrets=SecretStore())   # the CLI's database
+    plan = await plan_job(s, job)
+    end = plan.plan.period.end.isoformat() if plan.plan else ""
+    # An apply that stopped with a write pending, whose stored plan the disk damaged.
+    stopped = s.store.start_run(job_key(job), job.label, job.task.value, "apply", end)
+    s.store.journal_add(stopped, [("k", "update", "ASP", "M365-BP", "d", "600", "1", "1",
+                                   "M365-BP", "10", "12")])
+    s.store.set_plan(stopped, '{"task": "connectwise-manage", "items": [{', end)
+    s.store.finish_run(stopped, "Failed")
+    with pytest.raises(StoredPlanError):
+        stored_plan(s, stopped)
+    again = await apply_job(s, job)                           # the resume cannot read it
+    assert again.fatal is not None and again.fatal.code == "CW13"
+    assert "stored plan cannot be read back" in again.fatal.message
+    assert s.store.run(again.run_id).status == "Failed"       # type: ignore[union-attr]
+    assert shared().connectwise.quantity_of("AcmeServices", "M365-BP") == [10]
+    s.store.set_plan(plan.run_id, "not json", end)
+    capsys.readouterr()
+    assert main(["apply", str(job_path), "--yes", "--plan", str(plan.run_id)]) == 1
+    err = capsys.readouterr().err
+    assert "its stored plan cannot be read back" in err and "Traceback" not in err
