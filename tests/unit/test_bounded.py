@@ -275,7 +275,7 @@ async def test_kaseya_total_past_the_page_cap_reads_nothing_more(
     monkeypatch.setattr(paging, "MAX_PAGES", 50)
 
     def huge_total(number: int, body: dict[str, Any]) -> dict[str, Any]:
-        return {**body, "totalRecords": 10**9}
+        return {**body, "totalRecords": 999_999}  # a record count, but past 50 pages
 
     ad = ks_adapter(huge_total)
     with pytest.raises(PsaError) as err:
