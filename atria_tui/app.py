@@ -24,11 +24,11 @@ from textual.reactive import reactive
 from textual.screen import Screen
 
 from atria_tui.commands import AtriaCommands
-from atria_tui.config import JobConfig
+from atria_tui.job.file import JobConfig
 from atria_tui.model import Level
 from atria_tui.paths import config_dir, db_path
 from atria_tui.reconcile import needs_review
-from atria_tui.secrets import SecretStore
+from atria_tui.secret_store import SecretStore
 from atria_tui.services.runs import RunResult, Services, plan_job
 from atria_tui.store import Store
 

@@ -21,18 +21,17 @@ from pathlib import Path
 
 from atria_tui import cli_output as out
 from atria_tui import cli_schedule
-from atria_tui.config import ConfigError, JobConfig, load_job, new_job, save_job
 from atria_tui.export import LOG_HEADER, log_rows, write_csv
+from atria_tui.job.file import ConfigError, JobConfig, load_job, new_job, save_job
 from atria_tui.joblock import JobLocked
 from atria_tui.model import Task
 from atria_tui.paths import HOME_ENV, data_dir, db_path
-from atria_tui.secrets import SecretError, SecretStore
+from atria_tui.secret_store import SecretError, SecretStore
 from atria_tui.services.runs import (
     RunResult,
     Services,
     StoredPlanError,
     apply_job,
-    job_key,
     plan_job,
     revert_run,
     stored_plan,
@@ -137,8 +136,8 @@ def cmd_apply(args: argparse.Namespace) -> int:
     reviewed = None
     if args.plan is not None:
         run = svc.store.run(args.plan)
-        if run is None or run.kind != "plan" or run.job_id != job_key(job):
-            raise UsageError(f"run {args.plan}: not a plan run of job {job_key(job)!r} "
+        if run is None or run.kind != "plan" or run.job_id != job.key:
+            raise UsageError(f"run {args.plan}: not a plan run of job {job.key!r} "
                              "(see `atria-tui runs`)")
         try:
             reviewed = stored_plan(svc, args.plan)
@@ -171,14 +170,14 @@ def _find_job(job_id: str) -> JobConfig:
             job = load_job(path)
         except ConfigError:
             continue
-        if job_key(job) == job_id:
+        if job.key == job_id:
             return job
     raise UsageError(f"job {job_id!r} not found in {config_dir()}: pass --job JOB.toml")
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
     svc = services()
-    job_id = job_key(_job(args.job)) if args.job else None
+    job_id = (_job(args.job)).key if args.job else None
     out.print_runs(out.console(), svc.store.runs(job_id, args.limit))
     return 0
 
@@ -203,7 +202,7 @@ def cmd_log(args: argparse.Namespace) -> int:
 
 
 def cmd_import_job(args: argparse.Namespace) -> int:
-    from atria_tui.seedjson import import_blocks
+    from atria_tui.job.guide_import import import_blocks
 
     task = Task(args.task)
     target = Path(args.out)
@@ -241,8 +240,8 @@ def cmd_secret(args: argparse.Namespace) -> int:
         f"{args.name} (input hidden): ")
     if not value:
         raise UsageError(f"{args.name}: empty value, nothing stored")
-    SecretStore().set(job_key(job), args.name, value)
-    print(f"{args.name} stored encrypted for job {job_key(job)!r}")
+    SecretStore().set(job.key, args.name, value)
+    print(f"{args.name} stored encrypted for job {job.key!r}")
     return 0
 
 

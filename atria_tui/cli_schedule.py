@@ -18,7 +18,8 @@ from typing import Any
 from rich.table import Table
 
 from atria_tui import cli_output as out
-from atria_tui.config import ConfigError, load_job
+from atria_tui.job.file import ConfigError, load_job
+from atria_tui.job.folder import job_files
 from atria_tui.paths import config_dir, db_path
 from atria_tui.schedule import (
     CRASHED,
@@ -27,14 +28,13 @@ from atria_tui.schedule import (
     NOT_DUE,
     RAN,
     ScheduledResult,
-    job_files,
     local_now,
     next_fire,
     run_due,
     serve,
 )
-from atria_tui.secrets import SecretStore
-from atria_tui.services.runs import Services, job_key
+from atria_tui.secret_store import SecretStore
+from atria_tui.services.runs import Services
 from atria_tui.store import Store
 
 __all__ = ["register", "result_line"]
@@ -102,7 +102,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
             table.add_row(path.name, "", "", "", "", "invalid job file (see below)")
             problems.append(str(exc))
             continue
-        runs = store.runs(job_key(job), 1)
+        runs = store.runs(job.key, 1)
         last = f"{runs[0].status} ({runs[0].kind} #{runs[0].id})" if runs else "never run"
         upcoming = next_fire(job.cron, now) if job.enabled else None
         table.add_row(job.label or path.stem, job.task.value, job.cron, _when(upcoming),

@@ -14,9 +14,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from atria_tui.config import load_job, save_job
+from atria_tui.job.file import load_job, save_job
 from atria_tui.paths import HOME_ENV, config_dir
-from atria_tui.secrets import KEYRING_ENV
+from atria_tui.secret_store import KEYRING_ENV
 
 __all__ = ["SAMPLES", "DemoError", "cleanup", "demo_home", "setup_demo"]
 

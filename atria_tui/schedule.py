@@ -39,15 +39,16 @@ from typing import Any
 from cronsim import CronSim, CronSimError
 
 from atria_tui import joblock
-from atria_tui.config import ConfigError, JobConfig, load_job, validate_cron
+from atria_tui.job.file import ConfigError, JobConfig, load_job, validate_cron
+from atria_tui.job.folder import job_files
 from atria_tui.joblock import JobLocked, lock_path
 from atria_tui.paths import atomic_write, data_dir
-from atria_tui.services.runs import RunResult, Services, apply_job, job_key
+from atria_tui.services.runs import RunResult, Services, apply_job
 from atria_tui.store import Store
 
 __all__ = [
     "CRASHED", "DISABLED", "INVALID", "LOCKED", "NOT_DUE", "RAN", "STATE_FILE",
-    "ScheduledResult", "due_slot", "job_files", "job_lock", "latest_fire", "load_state",
+    "ScheduledResult", "due_slot", "job_lock", "latest_fire", "load_state",
     "local_now", "next_fire", "run_due", "serve", "wake_delay",
 ]
 
@@ -126,16 +127,6 @@ def due_slot(cron: str, last: datetime, now: datetime) -> datetime | None:
 
 
 # --- job files ---------------------------------------------------------------------------
-
-
-def job_files(folder: Path) -> list[Path]:
-    """Job files in `folder`: mappings files and hidden editor/temp files are not jobs."""
-    try:
-        found = [p for p in folder.glob("*.toml") if p.is_file()]
-    except OSError:
-        return []
-    return sorted(p for p in found
-                  if not p.name.endswith(".mappings.toml") and not p.name.startswith("."))
 
 
 # --- state file --------------------------------------------------------------------------
@@ -278,7 +269,7 @@ async def _one(svc: Services, path: Path, now: datetime, runner: Runner,
     except ConfigError as exc:
         return ScheduledResult(path.stem, path.name, path, INVALID,
                                message=f"{exc}; job skipped")
-    key, label = job_key(job), job.label or path.stem
+    key, label = job.key, job.label or path.stem
     problem = validate_cron(job.cron)
     if problem is not None:
         return ScheduledResult(key, label, path, INVALID,

@@ -37,7 +37,7 @@ from typing import Any
 
 from atria_tui.model import item_entry
 from atria_tui.serialize import plan_from_json, plan_to_json
-from atria_tui.services.runs import Services, job_key
+from atria_tui.services.runs import Services
 from atria_tui.store import SUCCESS, Store
 from benchmarks.console_probe import TICK, BenchError, Probe, gil_hold, until
 from benchmarks.console_workload import Fakes, Workload, build_workload
@@ -122,7 +122,7 @@ class Bench:
 
         plan, _ = self.fakes.work.plan()
         store, job = self.fakes.svc.store, self.fakes.work.job
-        run_id = store.start_run(job_key(job), job.label, job.task.value, "plan",
+        run_id = store.start_run(job.key, job.label, job.task.value, "plan",
                                  plan.period.end.isoformat())
         store.set_plan(run_id, plan_to_json(plan), plan.period.end.isoformat())
         store.add_log(run_id, [self.fakes.entry(k, item_entry(i))
@@ -218,7 +218,7 @@ def json_causes(work: Workload) -> list[str]:
 
 async def run_bench(rows: int, home: Path, log: Callable[[str], None]) -> Bench:
     from atria_tui.app import make_app
-    from atria_tui.secrets import SecretStore
+    from atria_tui.secret_store import SecretStore
 
     t0 = time.perf_counter()
     work = build_workload(rows)
@@ -289,7 +289,7 @@ def report(bench: Bench, argv: list[str]) -> str:
 
 
 REMEDIES = [
-    ("full GC", "Applied: `atria_tui.heap.building()` pauses automatic collection while a "
+    ("full GC", "Applied: `atria_tui.gc_pause.building()` pauses automatic collection while a "
      "worker builds a plan or log and then freezes what it built, so later full "
      "collections no longer walk 50,000 rows of acyclic data."),
     ("plan_to_json", "Applied: the stored plan is JSON lines (`serialize.plan_to_json`), one "

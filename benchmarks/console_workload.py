@@ -24,7 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 from atria_tui.apply import ApplyOutcome, journal_rows
-from atria_tui.config import JobConfig, new_job
+from atria_tui.job.file import JobConfig, new_job
 from atria_tui.model import (
     BillingRecord,
     CatalogItem,
@@ -41,7 +41,7 @@ from atria_tui.model import (
 )
 from atria_tui.reconcile import ReconcileParams, plan_entries
 from atria_tui.serialize import plan_to_json
-from atria_tui.services.runs import PlanContext, RunResult, Services, job_key
+from atria_tui.services.runs import PlanContext, RunResult, Services
 from atria_tui.store import SUCCESS
 
 __all__ = ["Fakes", "Workload", "build_workload", "swapped"]
@@ -186,7 +186,7 @@ class Fakes:
     async def plan_job(self, svc: Services, job: JobConfig, *, sink: Any = None,
                        progress: Callable[[str, int, int], None] | None = None) -> RunResult:
         store = self.svc.store
-        run_id = store.start_run(job_key(job), job.label, job.task.value, "plan")
+        run_id = store.start_run(job.key, job.label, job.task.value, "plan")
         if self.ready is not None:
             p, ctx = self.ready
         else:  # what plan_job does once the PSA has answered: reconcile, store, log per row
@@ -210,7 +210,7 @@ class Fakes:
         if reviewed is None:
             raise ValueError("the console benchmark applies a reviewed plan only")
         store = self.svc.store
-        run_id = store.start_run(job_key(job), job.label, job.task.value, "apply")
+        run_id = store.start_run(job.key, job.label, job.task.value, "apply")
         with self.mark("plan_to_json (worker)"):
             text = plan_to_json(reviewed)
         store.set_plan(run_id, text, reviewed.period.end.isoformat())

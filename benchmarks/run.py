@@ -31,13 +31,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from atria_tui.adapters.http import CallBudget
-from atria_tui.config import load_job
+from atria_tui.job.file import load_job
 from atria_tui.model import Mappings, Plan, Task, norm
 from atria_tui.reconcile import scope
 from atria_tui.records import read_records
 from atria_tui.sandbox.cw_state import DEMO_SECRETS as CW_SECRETS
 from atria_tui.sandbox.ks_state import DEMO_SECRETS as KS_SECRETS
-from atria_tui.secrets import SecretStore, env_name
+from atria_tui.secret_store import SecretStore, env_name
 from atria_tui.services import runs
 from atria_tui.services.runs import PlanContext, Services, apply_job, plan_job
 from atria_tui.store import Store
@@ -213,7 +213,7 @@ async def naive(gen: Generated, served: Served, runs_: list[Pending],
 
     async def one(task: Task) -> None:
         job = load_job(gen.cw_job if task is Task.CONNECTWISE else gen.ks_job)
-        from atria_tui.config import job_params
+        from atria_tui.job.file import job_params
         from atria_tui.periods import resolve_period
 
         params = job_params(job)

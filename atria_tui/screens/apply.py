@@ -23,10 +23,10 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, ProgressBar, Static
 
-from atria_tui import heap
+from atria_tui import gc_pause
 from atria_tui.app import app_of
-from atria_tui.config import JobConfig
 from atria_tui.export import LOG_HEADER, log_rows
+from atria_tui.job.file import JobConfig
 from atria_tui.joblock import JobLocked
 from atria_tui.model import LogEntry, Plan, PlanItem
 from atria_tui.services.review import notes_of
@@ -105,7 +105,7 @@ class ApplyScreen(Screen[None]):
                 self.post_message(self.Progress(step, done, total))
 
         try:
-            with heap.building():
+            with gc_pause.building():
                 result = asyncio.run(apply_job(app.services, self.job, reviewed=self.plan,
                                                sink=sink, progress=progress))
         except JobLocked as exc:  # another apply or revert of this job is running

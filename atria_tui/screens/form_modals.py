@@ -18,9 +18,9 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static, TextArea
 
-from atria_tui.config import ConfigError
+from atria_tui.job.file import ConfigError
+from atria_tui.job.guide_import import import_blocks
 from atria_tui.model import Task
-from atria_tui.seedjson import import_blocks
 
 __all__ = ["SeedImport", "SeedPasteScreen", "TaskChoiceScreen"]
 

@@ -21,9 +21,9 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Button, Footer, Header, Input, Label, Select, Static, Switch
 
-from atria_tui import job_fields as check
 from atria_tui.app import app_of
-from atria_tui.config import (
+from atria_tui.job import form_checks as check
+from atria_tui.job.file import (
     PARAMETER_NAMES,
     SECRET_NAMES,
     SKU_FIELD_MATCHES,
@@ -33,12 +33,12 @@ from atria_tui.config import (
     save_job,
     validate_parameters,
 )
+from atria_tui.job.parameters import DEFAULT_CONTRACT_TYPE, to_bool
 from atria_tui.model import Level
-from atria_tui.params import DEFAULT_CONTRACT_TYPE, to_bool
 from atria_tui.screens.confirm import ConfirmScreen
 from atria_tui.screens.form_modals import SeedImport, SeedPasteScreen, TaskChoiceScreen
-from atria_tui.secrets import SecretError, env_name
-from atria_tui.services.jobs import add_job, job_id_of, shown_path
+from atria_tui.secret_store import SecretError, env_name
+from atria_tui.services.jobs import add_job, shown_path
 
 __all__ = ["JobFormScreen", "TaskChoiceScreen"]
 
@@ -154,7 +154,7 @@ class JobFormScreen(Screen[JobConfig | None]):
         if not self.new:
             try:
                 stored = {n.casefold() for n in app.services.secrets.names_set(
-                    job_id_of(self.job))}
+                    self.job.key)}
             except SecretError as exc:
                 self.notify(str(exc), severity="error")
         for name in SECRET_NAMES[self.job_task]:
@@ -299,7 +299,7 @@ class JobFormScreen(Screen[JobConfig | None]):
             value = self.query_one(f"#s-{name}", Input).value
             if value.strip():
                 try:
-                    app.services.secrets.set(job_id_of(job), name, value)
+                    app.services.secrets.set(job.key, name, value)
                     stored += 1
                 except SecretError as exc:
                     self.notify(f"{name}: {exc}", severity="error", timeout=10)

@@ -19,7 +19,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
-from atria_tui import heap
+from atria_tui import gc_pause
 from atria_tui.app import app_of
 from atria_tui.model import LogEntry
 from atria_tui.screens.apply import export_log
@@ -87,7 +87,7 @@ class LogScreen(Screen[None]):
     def _load(self) -> None:
         svc = app_of(self).services
         run = svc.store.run(self.run_id)
-        with heap.building():
+        with gc_pause.building():
             entries = svc.store.log(self.run_id)
         self.post_message(self.Loaded(run, entries))
         notes: dict[tuple[str, str], str] = {}

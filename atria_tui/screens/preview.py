@@ -22,13 +22,13 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, ProgressBar, Static
 
-from atria_tui import codes, heap
+from atria_tui import codes, gc_pause
 from atria_tui.app import app_of
-from atria_tui.config import JobConfig
 from atria_tui.export import PLAN_HEADER, plan_rows
+from atria_tui.job.file import JobConfig
 from atria_tui.model import Level, PlanItem
 from atria_tui.services import review as rv
-from atria_tui.services.runs import RunResult, job_key, plan_job
+from atria_tui.services.runs import RunResult, plan_job
 from atria_tui.store import INTERRUPTED, RUNNING
 from atria_tui.widgets.code_badge import badge_style, badge_text, row_style, summary_text
 from atria_tui.widgets.grid import Column, Grid
@@ -172,7 +172,7 @@ class PreviewScreen(Screen[None]):
     def _plan_worker(self) -> None:
         app = app_of(self)
         svc, job = app.services, self.job
-        runs = svc.store.runs(job_key(job), limit=1)
+        runs = svc.store.runs(job.key, limit=1)
         before = runs[0].id if runs else 0
 
         def progress(step: str, done: int, total: int) -> None:
@@ -189,10 +189,10 @@ class PreviewScreen(Screen[None]):
             return await plan_job(svc, job, progress=progress)
 
         try:
-            with heap.building():
+            with gc_pause.building():
                 result = asyncio.run(main())
         except asyncio.CancelledError:
-            for run in svc.store.runs(job_key(job), limit=5):
+            for run in svc.store.runs(job.key, limit=5):
                 if run.id > before and run.kind == "plan" and run.status == RUNNING:
                     svc.store.finish_run(run.id, INTERRUPTED)
             self.post_message(self.Planned(None))

@@ -20,7 +20,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from atria_tui.app import app_of
-from atria_tui.config import JobConfig
+from atria_tui.job.file import JobConfig
 from atria_tui.joblock import JobLocked
 from atria_tui.services.jobs import find_job
 from atria_tui.services.runs import RunResult, revert_run

@@ -11,22 +11,21 @@ database (runs are evidence of what was written to the PSA).
 from __future__ import annotations
 
 import contextlib
-import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from atria_tui.config import ConfigError, JobConfig, load_job, next_runs, save_job
-from atria_tui.mappings import mappings_path
+from atria_tui.job.file import ConfigError, JobConfig, load_job, next_runs, save_job
+from atria_tui.job.folder import free_path, job_files
+from atria_tui.job.mappings import mappings_path
 from atria_tui.model import Task
-from atria_tui.secrets import SecretStore
+from atria_tui.secret_store import SecretStore
 from atria_tui.store import RunRow, Store
 
-__all__ = ["JobRow", "add_job", "delete_job", "find_job", "job_files", "job_id_of",
+__all__ = ["JobRow", "add_job", "delete_job", "find_job",
            "last_result", "list_jobs", "set_enabled", "shown_path", "toggle_job"]
 
-MAPPINGS_SUFFIX = ".mappings.toml"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,22 +51,6 @@ class JobRow:
         return self.job is not None
 
 
-def job_id_of(job: JobConfig) -> str:
-    """The key runs, secrets and mappings are filed under (same rule as services.runs)."""
-    return job.id or (job.path.stem if job.path else job.label)
-
-
-def job_files(folder: Path) -> list[Path]:
-    """Job files in `folder`, sorted by name; mappings files and hidden temp files excluded."""
-    try:
-        candidates = list(folder.glob("*.toml"))
-    except OSError:
-        return []
-    return sorted(p for p in candidates
-                  if p.is_file() and not p.name.endswith(MAPPINGS_SUFFIX)
-                  and not p.name.startswith("."))
-
-
 def last_result(run: RunRow | None) -> str:
     """"Success (apply #12)"; "never run" for a job without history."""
     if run is None:
@@ -87,7 +70,7 @@ def list_jobs(folder: Path, store: Store | None, now: Callable[[], datetime]) ->
                                task=None, cron="", enabled=False, next_run=None,
                                last_run=_last_run(store, path.stem), error=str(exc)))
             continue
-        key = job_id_of(job)
+        key = job.key
         upcoming = next_runs(job.cron, when, 1) if job.enabled else []
         rows.append(JobRow(path=path.absolute(), job_id=key, label=job.label or path.stem,
                            task=job.task, cron=job.cron, enabled=job.enabled,
@@ -110,7 +93,7 @@ def find_job(folder: Path, job_id: str) -> JobConfig | None:
             job = load_job(path)
         except ConfigError:
             continue
-        if job_id_of(job) == job_id:
+        if job.key == job_id:
             return job
     return None
 
@@ -123,17 +106,6 @@ def shown_path(path: Path | None, folder: Path) -> str:
         return path.relative_to(folder.absolute()).as_posix()
     except ValueError:
         return str(path)
-
-
-def free_path(folder: Path, label: str, taken: Iterable[str] = ()) -> Path:
-    """A new file name in `folder` made from the label, never overwriting a file."""
-    stem = re.sub(r"[^a-z0-9]+", "-", label.casefold()).strip("-")[:60].strip("-") or "job"
-    used = {t.casefold() for t in taken}
-    candidate, number = folder / f"{stem}.toml", 2
-    while candidate.exists() or candidate.stem.casefold() in used:
-        candidate = folder / f"{stem}-{number}.toml"
-        number += 1
-    return candidate
 
 
 def add_job(folder: Path, job: JobConfig) -> Path:
@@ -166,7 +138,7 @@ def delete_job(path: Path, secrets: SecretStore | None = None) -> None:
     """
     job_id = path.stem
     with contextlib.suppress(ConfigError):
-        job_id = job_id_of(load_job(path))
+        job_id = load_job(path).key
     path.unlink(missing_ok=True)
     mappings_path(path).unlink(missing_ok=True)
     if secrets is not None:

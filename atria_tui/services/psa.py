@@ -14,7 +14,7 @@ from typing import Any, Protocol, TypeVar
 import httpx
 
 from atria_tui.adapters.http import ClientOptions, PsaError
-from atria_tui.config import JobConfig
+from atria_tui.job.file import JobConfig
 from atria_tui.model import PsaLine, PsaSnapshot, Task
 
 

@@ -20,8 +20,9 @@ from rapidfuzz import fuzz, utils
 
 from atria_tui import codes
 from atria_tui.adapters.http import PsaError
-from atria_tui.config import JobConfig
-from atria_tui.mappings import load_mappings, mappings_path, save_mappings
+from atria_tui.job.file import JobConfig
+from atria_tui.job.mappings import load_mappings, mappings_path, save_mappings
+from atria_tui.job.parameters import ConfigError
 from atria_tui.model import (
     ZERO,
     CatalogItem,
@@ -33,9 +34,8 @@ from atria_tui.model import (
     Task,
     norm,
 )
-from atria_tui.params import ConfigError
 from atria_tui.reconcile import needs_review
-from atria_tui.secrets import redact
+from atria_tui.secret_store import redact
 from atria_tui.services.psa import open_session, secret_texts
 from atria_tui.services.runs import PlanContext, RunAbort, Services, prepare, resolve_secrets
 

@@ -26,9 +26,9 @@ from atria_tui.adapters.http import PsaError
 from atria_tui.adapters.paging import Deadline
 from atria_tui.adapters.tls import host_port, looks_like_tls, speaks_tls
 from atria_tui.apply import Applier, ApplyOutcome, revert
-from atria_tui.config import ConfigError, JobConfig, check_api_url, job_params
+from atria_tui.job.file import ConfigError, JobConfig, check_api_url, job_params
+from atria_tui.job.mappings import load_mappings, mappings_path
 from atria_tui.joblock import is_free, job_lock
-from atria_tui.mappings import load_mappings, mappings_path
 from atria_tui.model import (
     BillingRecord,
     Level,
@@ -42,7 +42,7 @@ from atria_tui.model import (
 from atria_tui.periods import PeriodError, previous_period, resolve_period
 from atria_tui.reconcile import ReconcileParams, plan, plan_entries, scope
 from atria_tui.records import RecordsError, iter_records, sum_records
-from atria_tui.secrets import SecretError, SecretStore, redact
+from atria_tui.secret_store import SecretError, SecretStore, redact
 from atria_tui.serialize import notes_from_json, plan_from_json, plan_to_json
 from atria_tui.services.psa import (
     SECRETS,
@@ -96,7 +96,7 @@ class Services:
     @contextlib.contextmanager
     def writer(self, job: JobConfig, command: str) -> Iterator[None]:
         """Hold the job's write lock; write runs it left `Running` are interrupted ones."""
-        key = job_key(job)
+        key = job.key
         with job_lock(self.locks(), key, command):
             self.store.interrupt_writers(key)
             yield
@@ -202,7 +202,7 @@ class _Run:
             svc.store.reopen_run(resume)
             self.run_id = resume
         else:
-            self.run_id = svc.store.start_run(job_key(job), job.label, job.task.value, kind,
+            self.run_id = svc.store.start_run(job.key, job.label, job.task.value, kind,
                                               of_run=of_run)
         opened = _OPENED.get()
         if opened is not None:
@@ -264,15 +264,11 @@ class _Run:
                                       else INTERRUPTED)
 
 
-def job_key(job: JobConfig) -> str:
-    return job.id or (job.path.stem if job.path else job.label)
-
-
 def resolve_secrets(svc: Services, job: JobConfig, api_url: str) -> dict[str, str]:
     """The PSA secrets of a run (store, env overrides, demo credentials for sandbox URLs)."""
     task = job.task
     try:
-        found = dict(svc.secrets.resolve(job_key(job), SECRETS[task], env=svc.environ))
+        found = dict(svc.secrets.resolve(job.key, SECRETS[task], env=svc.environ))
     except SecretError as exc:
         raise RunAbort(codes.entry(code_for(task, "CW16", "KS16"), error=str(exc))) from None
     if is_sandbox(api_url):
@@ -294,7 +290,7 @@ async def _read_source(svc: Services, run: _Run, params: ReconcileParams
         if job.source.kind == "api":
             from atria_tui.adapters.atria import fetch_records
 
-            token = svc.secrets.resolve(job_key(job), ("AtriaToken",),
+            token = svc.secrets.resolve(job.key, ("AtriaToken",),
                                         env=svc.environ).get("AtriaToken", "")
             run.protect([token])
             return sum_records(await fetch_records(
@@ -412,7 +408,7 @@ def _check_api_url(task: Task, url: str) -> None:
 
 def load_job_mappings(svc: Services, job: JobConfig) -> Mappings:
     m = load_mappings(mappings_path(job.path)) if job.path else Mappings()
-    m.managed |= svc.store.managed_lines(job_key(job))
+    m.managed |= svc.store.managed_lines(job.key)
     return m
 
 
@@ -486,7 +482,7 @@ async def apply_job(svc: Services, job: JobConfig, *, reviewed: Plan | None = No
 async def _apply_locked(svc: Services, job: JobConfig, reviewed: Plan | None,
                         sink: Sink | None, progress: Progress | None,
                         resume: bool) -> RunResult:
-    pending = svc.store.unfinished_apply(job_key(job)) if resume and reviewed is None else None
+    pending = svc.store.unfinished_apply(job.key) if resume and reviewed is None else None
     if pending is not None and pending.period_end != _period_end(svc, job):
         pending = None  # another billing period's plan is never finished into this one
     if pending is not None:

@@ -132,7 +132,7 @@ KS_API = "/kaseya"
 
 def _ks_env() -> dict[str, str]:
     from atria_tui.sandbox.ks_state import DEMO_SECRETS
-    from atria_tui.secrets import env_name
+    from atria_tui.secret_store import env_name
 
     return {env_name(k): v for k, v in DEMO_SECRETS.items()}
 

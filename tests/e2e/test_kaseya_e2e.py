@@ -299,10 +299,10 @@ async def test_job_budget_paces_the_run_to_the_tenants_budget(
     hours of (virtual) time, tokens lapse while calls wait, yet no call is refused."""
     from atria_tui.adapters import kaseya as adapter
     from atria_tui.adapters.http import CallBudget
-    from atria_tui.config import load_job
+    from atria_tui.job.file import load_job
     from atria_tui.sandbox.kaseya import create_app
     from atria_tui.sandbox.ks_state import KsState
-    from atria_tui.secrets import SecretStore
+    from atria_tui.secret_store import SecretStore
     from atria_tui.services.runs import Services, apply_job
     from atria_tui.store import Store
 

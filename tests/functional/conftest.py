@@ -11,7 +11,7 @@ import pytest
 
 from atria_tui.app import AtriaApp, make_app
 from atria_tui.demo import SAMPLES
-from atria_tui.secrets import SecretStore
+from atria_tui.secret_store import SecretStore
 from atria_tui.services.runs import Services
 from atria_tui.store import Store
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from textual.widgets import Input, Static, Switch, TextArea
 
 from atria_tui.app import AtriaApp
-from atria_tui.config import load_job
+from atria_tui.job.file import load_job
 from atria_tui.screens.confirm import ConfirmScreen
 from atria_tui.screens.form_modals import SeedPasteScreen
 from atria_tui.screens.job_form import JobFormScreen

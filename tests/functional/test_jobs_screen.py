@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Input, Static
 
 from atria_tui.app import AtriaApp, app_of
 from atria_tui.commands import palette_entries
-from atria_tui.config import load_job
+from atria_tui.job.file import load_job
 from atria_tui.screens.confirm import ConfirmScreen
 from atria_tui.screens.help import HelpScreen
 from atria_tui.screens.job_form import JobFormScreen

@@ -18,15 +18,15 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from atria_tui.app import AtriaApp, make_app
-from atria_tui.config import load_job, save_job
 from atria_tui.demo import SAMPLES
+from atria_tui.job.file import load_job, save_job
 from atria_tui.sandbox.server import reset_shared
 from atria_tui.screens.apply import ApplyScreen
 from atria_tui.screens.fixes import FixesScreen
 from atria_tui.screens.log import LogScreen
 from atria_tui.screens.pickers import PickerScreen
 from atria_tui.screens.preview import PreviewScreen
-from atria_tui.secrets import SecretStore
+from atria_tui.secret_store import SecretStore
 from atria_tui.services.runs import Services
 from atria_tui.store import Store
 

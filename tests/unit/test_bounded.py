@@ -28,7 +28,7 @@ from atria_tui.adapters.connectwise import ConnectWiseAdapter
 from atria_tui.adapters.http import ClientOptions, PsaError
 from atria_tui.adapters.kaseya import ENDPOINTS, KaseyaAdapter
 from atria_tui.adapters.paging import Deadline
-from atria_tui.config import load_job
+from atria_tui.job.file import load_job
 from atria_tui.model import Level, LogEntry, printable
 from atria_tui.paths import db_path
 from atria_tui.sandbox import kaseya
@@ -38,7 +38,7 @@ from atria_tui.sandbox.cw_state import CwState
 from atria_tui.sandbox.ks_state import DEMO_SECRETS as KS_DEMO
 from atria_tui.sandbox.ks_state import KsState
 from atria_tui.sandbox.server import shared
-from atria_tui.secrets import SecretStore, env_name, redact
+from atria_tui.secret_store import SecretStore, env_name, redact
 from atria_tui.services.runs import Services, plan_job
 from atria_tui.store import Store
 

@@ -263,7 +263,7 @@ def test_an_unexpected_error_is_one_line_with_the_traceback_in_crash_log(
 
 
 def test_the_secret_store_under_a_file_is_a_secret_error(tmp_path: Path) -> None:
-    from atria_tui.secrets import SecretError, SecretStore
+    from atria_tui.secret_store import SecretError, SecretStore
 
     (tmp_path / "home").write_text("")
     with pytest.raises(SecretError, match="it is a file, not a folder|cannot write"):
@@ -275,8 +275,8 @@ def test_the_secret_store_under_a_file_is_a_secret_error(tmp_path: Path) -> None
 
 async def test_a_crash_inside_a_run_leaves_it_failed_or_interrupted_not_running(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from atria_tui.config import load_job
-    from atria_tui.secrets import SecretStore
+    from atria_tui.job.file import load_job
+    from atria_tui.secret_store import SecretStore
     from atria_tui.services import runs
 
     def boom(*args: object, **kwargs: object) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from atria_tui.config import (
+from atria_tui.job.file import (
     ConfigError,
     JobConfig,
     Options,

@@ -20,12 +20,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from atria_tui.cli import main
-from atria_tui.config import ConfigError, job_params, load_job
-from atria_tui.mappings import load_mappings
+from atria_tui.job.file import ConfigError, job_params, load_job
+from atria_tui.job.guide_import import import_blocks
+from atria_tui.job.mappings import load_mappings
 from atria_tui.model import DEFAULT_MAX_QUANTITY, Task
 from atria_tui.paths import db_path
 from atria_tui.records import RecordsError, parse_records
-from atria_tui.seedjson import import_blocks
 from atria_tui.store import RUNNING, Store
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_configs"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from pathlib import Path
 
-from atria_tui import job_fields as f
+from atria_tui.job import form_checks as f
 
 NOW = datetime(2026, 11, 20, 9, 30)
 

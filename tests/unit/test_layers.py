@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[2] / "atria_tui"
-CORE = ["model", "codes", "config", "params", "periods", "export", "records", "reconcile",
-        "matching", "apply", "store", "serialize", "mappings", "seedjson", "paths", "secrets"]
+CORE = ["model", "codes", "job.file", "job.parameters", "periods", "export", "records",
+        "reconcile", "matching", "apply", "store", "serialize", "job.mappings",
+        "job.guide_import", "job.form_checks", "job.folder", "paths", "secret_store"]
 
 
 def test_core_never_imports_textual() -> None:
@@ -46,12 +47,12 @@ def test_only_adapters_and_sandbox_know_vendor_paths() -> None:
 
 
 def test_layers_point_down_only() -> None:
-    lower = {"model", "codes", "config", "params", "periods", "export", "records",
-             "reconcile", "serialize", "mappings", "seedjson", "paths", "secrets",
-             "apply", "store"}
+    lower = {"model", "codes", "job.file", "job.parameters", "periods", "export", "records",
+             "reconcile", "serialize", "job.mappings", "job.guide_import", "paths",
+             "secret_store", "apply", "store"}
     offenders = []
     for name in lower:
-        tree = ast.parse((PKG / f"{name}.py").read_text())
+        tree = ast.parse((PKG / f"{name.replace('.', '/')}.py").read_text())
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and node.module:
                 mod = node.module

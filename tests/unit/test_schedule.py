@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from atria_tui.config import JobConfig
+from atria_tui.job.file import JobConfig
 from atria_tui.schedule import (
     CRASHED,
     DISABLED,
@@ -31,7 +31,7 @@ from atria_tui.schedule import (
     run_due,
     serve,
 )
-from atria_tui.secrets import SecretStore
+from atria_tui.secret_store import SecretStore
 from atria_tui.services.runs import RunResult, Services
 from atria_tui.store import SUCCESS, Store
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from atria_tui.config import PARAMETER_NAMES, SECRET_NAMES, ConfigError
+from atria_tui.job.file import PARAMETER_NAMES, SECRET_NAMES, ConfigError
+from atria_tui.job.guide_import import import_blocks, parse_block
 from atria_tui.model import Task
-from atria_tui.seedjson import import_blocks, parse_block
 
 # Verbatim from /work/shared/seeds/connectwise-manage-integration.txt.
 CW_PARAMS = """\

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from atria_tui.config import load_job, new_job, save_job
 from atria_tui.demo import cleanup, demo_home, setup_demo
+from atria_tui.job.file import load_job, new_job, save_job
+from atria_tui.job.folder import job_files
 from atria_tui.model import Task
-from atria_tui.secrets import SecretStore
+from atria_tui.secret_store import SecretStore
 from atria_tui.services.jobs import (
     add_job,
     delete_job,
     find_job,
-    job_files,
     last_result,
     list_jobs,
     set_enabled,

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from atria_tui.config import load_job
+from atria_tui.job.file import load_job
 from atria_tui.paths import data_dir
 from atria_tui.sandbox.server import shared
-from atria_tui.secrets import SecretStore
+from atria_tui.secret_store import SecretStore
 from atria_tui.services.runs import Services, apply_job, plan_job
 from atria_tui.store import Store
 
@@ -110,11 +110,11 @@ async def test_apply_and_revert_refuse_while_another_process_holds_the_job(
     import sys
 
     from atria_tui.joblock import JobLocked
-    from atria_tui.services.runs import job_key, revert_run
+    from atria_tui.services.runs import revert_run
 
     job = load_job(demo_job(tmp_path))
     s = svc()
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(s.locks()), job_key(job)],
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(s.locks()), job.key],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
@@ -151,7 +151,7 @@ async def test_a_damaged_stored_plan_is_one_clear_error_not_a_crash(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from atria_tui.cli import main
     from atria_tui.paths import db_path
-    from atria_tui.services.runs import StoredPlanError, job_key, stored_plan
+    from atria_tui.services.runs import StoredPlanError, stored_plan
 
     job_path = demo_job(tmp_path)
     job = load_job(job_path)
@@ -159,7 +159,7 @@ async def test_a_damaged_stored_plan_is_one_clear_error_not_a_crash(
     plan = await plan_job(s, job)
     end = plan.plan.period.end.isoformat() if plan.plan else ""
     # An apply that stopped with a write pending, whose stored plan the disk damaged.
-    stopped = s.store.start_run(job_key(job), job.label, job.task.value, "apply", end)
+    stopped = s.store.start_run(job.key, job.label, job.task.value, "apply", end)
     s.store.journal_add(stopped, [("k", "update", "ASP", "M365-BP", "d", "600", "1", "1",
                                    "M365-BP", "10", "12")])
     s.store.set_plan(stopped, '{"task": "connectwise-manage", "items": [{', end)

@@ -10,8 +10,6 @@ Comments in a hand-edited file are not preserved when the console saves it (toml
 
 from __future__ import annotations
 
-import re
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import datetime
@@ -21,25 +19,24 @@ from typing import Any, Literal
 import tomli_w
 from cronsim import CronSim, CronSimError
 
-from atria_tui.model import DEFAULT_MAX_QUANTITY, Level, Task
-from atria_tui.params import (
+from atria_tui.job.folder import free_path
+from atria_tui.job.parameters import (
     PARAMETER_NAMES,
     SECRET_NAMES,
     SKU_FIELD_MATCHES,
     ConfigError,
     JobParams,
-    Verbatim,
     canonical_name,
     canonical_parameters,
     check_api_url,
     line_of,
+    load_toml,
     normalize_parameters,
     params_for,
     to_bool,
-    toml_error,
-    toml_limit_error,
     validate_parameters,
 )
+from atria_tui.model import DEFAULT_MAX_QUANTITY, Level, Task
 from atria_tui.paths import atomic_write, config_dir
 
 __all__ = [
@@ -105,6 +102,12 @@ class JobConfig:
     options: Options = field(default_factory=Options)
     path: Path | None = None
     id: str = ""
+
+    @property
+    def key(self) -> str:
+        """What runs, secrets, locks and mappings are filed under: the id, else the file's
+        stem, else the label (one rule, everywhere)."""
+        return self.id or (self.path.stem if self.path else self.label)
 
     def param(self, name: str, default: Any = None) -> Any:
         """A parameter by any spelling (`apiurl`, `ApiUrl`), as stored."""
@@ -182,22 +185,8 @@ def _read_text(path: Path) -> str | None:
 
 def load_job(path: Path) -> JobConfig:
     """Read and check a job file; every problem is a one-line ConfigError."""
-    try:
-        text = Path(path).read_bytes().decode("utf-8")
-    except OSError as err:
-        raise ConfigError("a readable job file", path=path,
-                          got=Verbatim(err.strerror or str(err))) from None
-    except UnicodeDecodeError:
-        raise ConfigError("a UTF-8 text file", path=path) from None
-    except ValueError as err:  # a NUL byte in the path
-        raise ConfigError("a readable job file", path=path, got=Verbatim(str(err))) from None
-    try:
-        data = tomllib.loads(text)
-        return _parse_job(data, Path(path), text)
-    except tomllib.TOMLDecodeError as err:
-        raise toml_error(err, path, text) from None
-    except (RecursionError, ValueError) as err:
-        raise toml_limit_error(err, path) from None
+    return load_toml(Path(path), "job file",
+                     lambda data, text: _parse_job(data, Path(path), text))
 
 
 def _parse_job(data: dict[str, Any], path: Path, text: str) -> JobConfig:
@@ -348,23 +337,13 @@ def save_job(job: JobConfig, path: Path | None = None) -> Path:
     """
     target = Path(path) if path is not None else job.path
     if target is None:
-        target = _free_name(config_dir(), job.label or job.task.value)
+        target = free_path(config_dir(), job.label or job.task.value)
     target = target.absolute()
     atomic_write(target, tomli_w.dumps(_job_dict(job, target)).encode("utf-8"))
     job.path = target
     if not job.id:
         job.id = target.stem
     return target
-
-
-def _free_name(folder: Path, label: str) -> Path:
-    stem = re.sub(r"[^a-z0-9]+", "-", label.casefold()).strip("-")[:60].strip("-") or "job"
-    candidate = folder / f"{stem}.toml"
-    number = 2
-    while candidate.exists():
-        candidate = folder / f"{stem}-{number}.toml"
-        number += 1
-    return candidate
 
 
 def new_job(task: Task, label: str = "") -> JobConfig:

@@ -15,8 +15,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from atria_tui.model import Task
-from atria_tui.params import (
+from atria_tui.job.parameters import (
     PARAMETER_NAMES,
     SECRET_NAMES,
     ConfigError,
@@ -25,6 +24,7 @@ from atria_tui.params import (
     canonical_name,
     normalize_parameters,
 )
+from atria_tui.model import Task
 
 __all__ = ["PARAMETER_NAMES", "SECRET_NAMES", "import_blocks", "parse_block"]
 

@@ -8,14 +8,13 @@ because a customer was mapped. Missing file = no mappings yet.
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 
+from atria_tui.job.parameters import ConfigError, line_of, load_toml
 from atria_tui.model import Mappings
-from atria_tui.params import ConfigError, Verbatim, line_of, toml_error, toml_limit_error
 from atria_tui.paths import atomic_write
 
 __all__ = ["load_mappings", "mappings_path", "save_mappings"]
@@ -33,24 +32,8 @@ def mappings_path(job_path: Path) -> Path:
 
 
 def load_mappings(path: Path) -> Mappings:
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        return Mappings()
-    except OSError as err:
-        raise ConfigError("a readable mappings file", path=path,
-                          got=Verbatim(err.strerror or str(err))) from None
-    except UnicodeDecodeError:
-        raise ConfigError("a UTF-8 text file", path=path) from None
-    except ValueError as err:  # a NUL byte in the path
-        raise ConfigError("a readable mappings file", path=path,
-                          got=Verbatim(str(err))) from None
-    try:
-        return _parse(tomllib.loads(text), path, text)
-    except tomllib.TOMLDecodeError as err:
-        raise toml_error(err, path, text) from None
-    except (RecursionError, ValueError) as err:
-        raise toml_limit_error(err, path) from None
+    return load_toml(path, "mappings file", lambda data, text: _parse(data, path, text),
+                     missing=Mappings)
 
 
 def _parse(data: dict[str, Any], path: Path, text: str) -> Mappings:

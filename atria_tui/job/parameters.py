@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal, TypeVar, cast
 from urllib.parse import urlsplit
 
 from atria_tui.model import Task
+
+_T = TypeVar("_T")
 
 _UNSET: Any = object()
 
@@ -130,6 +132,33 @@ def _find_key(text: str, key: str, table: str | None, flags: int) -> int | None:
                 return number
             fallback = fallback or number
     return fallback
+
+
+def load_toml(path: Path, what: str, parse: Callable[[dict[str, Any], str], _T], *,
+              missing: Callable[[], _T] | None = None) -> _T:
+    """Read a TOML file people edit by hand (a job, its mappings) and `parse(data, text)`
+    it; every problem, from the disk to the parser's limits, is one `ConfigError` naming
+    the file (and line). `missing`, if given, answers for a file that does not exist."""
+    try:
+        text = Path(path).read_bytes().decode("utf-8")
+    except FileNotFoundError as err:
+        if missing is not None:
+            return missing()
+        raise ConfigError(f"a readable {what}", path=path,
+                          got=Verbatim(err.strerror or str(err))) from None
+    except OSError as err:
+        raise ConfigError(f"a readable {what}", path=path,
+                          got=Verbatim(err.strerror or str(err))) from None
+    except UnicodeDecodeError:
+        raise ConfigError("a UTF-8 text file", path=path) from None
+    except ValueError as err:  # a NUL byte in the path
+        raise ConfigError(f"a readable {what}", path=path, got=Verbatim(str(err))) from None
+    try:
+        return parse(tomllib.loads(text), text)
+    except tomllib.TOMLDecodeError as err:
+        raise toml_error(err, path, text) from None
+    except (RecursionError, ValueError) as err:
+        raise toml_limit_error(err, path) from None
 
 
 def toml_limit_error(err: Exception, path: Path) -> ConfigError:
