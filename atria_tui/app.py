@@ -26,20 +26,12 @@ from textual.screen import Screen
 from atria_tui.commands import AtriaCommands
 from atria_tui.job.file import JobConfig
 from atria_tui.model import Level
-from atria_tui.paths import config_dir, db_path
+from atria_tui.paths import config_dir
 from atria_tui.reconcile import needs_review
-from atria_tui.secret_store import SecretStore
-from atria_tui.services.runs import RunResult, Services, plan_job
-from atria_tui.store import Store
+from atria_tui.services.engine import RunResult, plan_job
+from atria_tui.services.runtime import Runtime, default_runtime
 
-__all__ = ["AtriaApp", "app_of", "default_services", "make_app"]
-
-
-def default_services() -> Services:
-    """What the CLI uses: the database and secret store under ATRIA_TUI_HOME."""
-    svc = Services(store=Store(db_path()), secrets=SecretStore())
-    svc.reap()
-    return svc
+__all__ = ["AtriaApp", "app_of", "make_app"]
 
 
 class AtriaApp(App[None]):
@@ -53,7 +45,7 @@ class AtriaApp(App[None]):
     activity: reactive[str] = reactive("")
     """What a background flow (run now) is doing; the Jobs screen shows it."""
 
-    def __init__(self, *, jobs_dir: Path, services: Services, demo: bool = False,
+    def __init__(self, *, jobs_dir: Path, services: Runtime, demo: bool = False,
                  now: Callable[[], datetime] = datetime.now) -> None:
         super().__init__()
         self.jobs_dir = jobs_dir
@@ -180,11 +172,11 @@ def _review_screen(app: App[Any], module: str, name: str) -> Callable[..., Scree
     return found
 
 
-def make_app(*, jobs_dir: Path | None = None, services: Services | None = None,
+def make_app(*, jobs_dir: Path | None = None, services: Runtime | None = None,
              demo: bool = False, now: Callable[[], datetime] | None = None) -> AtriaApp:
     """The console over `jobs_dir` (default: the configured jobs folder)."""
     return AtriaApp(jobs_dir=jobs_dir if jobs_dir is not None else config_dir(),
-                    services=services if services is not None else default_services(),
+                    services=services if services is not None else default_runtime(),
                     demo=demo, now=now or datetime.now)
 
 

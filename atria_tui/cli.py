@@ -25,18 +25,18 @@ from atria_tui.export import LOG_HEADER, log_rows, write_csv
 from atria_tui.job.file import ConfigError, JobConfig, load_job, new_job, save_job
 from atria_tui.joblock import JobLocked
 from atria_tui.model import Task
-from atria_tui.paths import HOME_ENV, data_dir, db_path
+from atria_tui.paths import HOME_ENV, data_dir
 from atria_tui.secret_store import SecretError, SecretStore
-from atria_tui.services.runs import (
+from atria_tui.services.engine import (
     RunResult,
-    Services,
     StoredPlanError,
     apply_job,
     plan_job,
     revert_run,
     stored_plan,
 )
-from atria_tui.store import Store, StoreError
+from atria_tui.services.runtime import Runtime, default_runtime
+from atria_tui.store import StoreError
 
 
 class UsageError(Exception):
@@ -88,10 +88,8 @@ def _write_failed(flag: str, path: Path, what: str, exc: OSError) -> Exception:
     return CommandFailed(text) if exc.errno in _NOT_USAGE else UsageError(text)
 
 
-def services() -> Services:
-    svc = Services(store=Store(db_path()), secrets=SecretStore())
-    svc.reap()
-    return svc
+def services() -> Runtime:
+    return default_runtime()
 
 
 def _job(path: str) -> JobConfig:

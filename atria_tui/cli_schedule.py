@@ -33,8 +33,7 @@ from atria_tui.schedule import (
     run_due,
     serve,
 )
-from atria_tui.secret_store import SecretStore
-from atria_tui.services.runs import Services
+from atria_tui.services.runtime import Runtime, default_runtime
 from atria_tui.store import Store
 
 __all__ = ["register", "result_line"]
@@ -72,8 +71,8 @@ def _folder(args: argparse.Namespace) -> Path | None:
     return folder.absolute()
 
 
-def _services() -> Services:
-    return Services(store=Store(db_path()), secrets=SecretStore())
+def _services() -> Runtime:
+    return default_runtime()
 
 
 def _when(value: Any) -> str:
@@ -146,7 +145,7 @@ def _report(r: ScheduledResult) -> None:
     print(f"{local_now():%Y-%m-%d %H:%M:%S} {result_line(r)}", file=stream, flush=True)
 
 
-async def _serve(svc: Services, folder: Path) -> int:
+async def _serve(svc: Runtime, folder: Path) -> int:
     """First Ctrl-C: finish the run in progress, then stop. Second: interrupt it."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -43,7 +43,8 @@ from atria_tui.job.file import ConfigError, JobConfig, load_job, validate_cron
 from atria_tui.job.folder import job_files
 from atria_tui.joblock import JobLocked, lock_path
 from atria_tui.paths import atomic_write, data_dir
-from atria_tui.services.runs import RunResult, Services, apply_job
+from atria_tui.services.engine import RunResult, apply_job
+from atria_tui.services.runtime import Runtime
 from atria_tui.store import Store
 
 __all__ = [
@@ -61,7 +62,7 @@ KEPT_RUN_IDS = 20
 RAN, NOT_DUE, DISABLED, INVALID, LOCKED, CRASHED = (
     "ran", "not due", "disabled", "invalid", "locked", "crashed")
 
-Runner = Callable[[Services, JobConfig], Awaitable[RunResult]]
+Runner = Callable[[Runtime, JobConfig], Awaitable[RunResult]]
 Clock = Callable[[], datetime]
 Sleep = Callable[[float], Awaitable[None]]
 Report = Callable[["ScheduledResult"], None]
@@ -244,7 +245,7 @@ def job_lock(folder: Path, key: str) -> Iterator[str | None]:
 # --- one pass ----------------------------------------------------------------------------
 
 
-async def run_due(svc: Services, jobs_dir: Path, now: datetime, *, runner: Runner = apply_job,
+async def run_due(svc: Runtime, jobs_dir: Path, now: datetime, *, runner: Runner = apply_job,
                   data: Path | None = None, stop: asyncio.Event | None = None
                   ) -> list[ScheduledResult]:
     """Run every enabled job that is due at `now`, one at a time; one result per job file.
@@ -262,7 +263,7 @@ async def run_due(svc: Services, jobs_dir: Path, now: datetime, *, runner: Runne
     return results
 
 
-async def _one(svc: Services, path: Path, now: datetime, runner: Runner,
+async def _one(svc: Runtime, path: Path, now: datetime, runner: Runner,
                folder: Path) -> ScheduledResult:
     try:
         job = load_job(path)
@@ -344,7 +345,7 @@ def _worth_reporting(r: ScheduledResult, shown: dict[Path, str]) -> bool:
     return r.outcome in (RAN, LOCKED, CRASHED)
 
 
-async def serve(svc: Services, jobs_dir: Path, clock: Clock, sleep: Sleep,
+async def serve(svc: Runtime, jobs_dir: Path, clock: Clock, sleep: Sleep,
                 stop: asyncio.Event, *, runner: Runner = apply_job, data: Path | None = None,
                 report: Report | None = None) -> None:
     """Run due jobs until `stop` is set, waking at the next fire time (at most every 60 s).

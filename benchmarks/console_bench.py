@@ -37,7 +37,7 @@ from typing import Any
 
 from atria_tui.model import item_entry
 from atria_tui.serialize import plan_from_json, plan_to_json
-from atria_tui.services.runs import Services
+from atria_tui.services.runtime import Runtime
 from atria_tui.store import SUCCESS, Store
 from benchmarks.console_probe import TICK, BenchError, Probe, gil_hold, until
 from benchmarks.console_workload import Fakes, Workload, build_workload
@@ -226,7 +226,7 @@ async def run_bench(rows: int, home: Path, log: Callable[[str], None]) -> Bench:
         f"{len(work.records):,} records ({time.perf_counter() - t0:.1f} s)")
     (home / "jobs").mkdir(parents=True, exist_ok=True)
     store = Store(home / "atria-tui.db")
-    svc = Services(store=store, secrets=SecretStore(home), environ={})
+    svc = Runtime(store=store, secrets=SecretStore(home), environ={})
     probe = Probe()
     fakes = Fakes(svc, work, probe.mark)
     app = make_app(jobs_dir=home / "jobs", services=svc, now=lambda: datetime(2026, 11, 20, 9))

@@ -41,7 +41,8 @@ from atria_tui.model import (
 )
 from atria_tui.reconcile import ReconcileParams, plan_entries
 from atria_tui.serialize import plan_to_json
-from atria_tui.services.runs import PlanContext, RunResult, Services
+from atria_tui.services.engine import PlanContext, RunResult
+from atria_tui.services.runtime import Runtime
 from atria_tui.store import SUCCESS
 
 __all__ = ["Fakes", "Workload", "build_workload", "swapped"]
@@ -174,7 +175,7 @@ def build_workload(rows: int, seed: int = 11) -> Workload:
 class Fakes:
     """`plan_job` and `apply_job` for the screens: a real run's local work, no HTTP."""
 
-    svc: Services
+    svc: Runtime
     work: Workload
     mark: Mark = field(default=lambda label: nullcontext())
     ready: tuple[Plan, PlanContext] | None = None  # handed over at once (open timing)
@@ -183,7 +184,7 @@ class Fakes:
     def entry(self, n: int, e: LogEntry) -> LogEntry:
         return replace(e, time=self.stamp + timedelta(milliseconds=20 * n))
 
-    async def plan_job(self, svc: Services, job: JobConfig, *, sink: Any = None,
+    async def plan_job(self, svc: Runtime, job: JobConfig, *, sink: Any = None,
                        progress: Callable[[str, int, int], None] | None = None) -> RunResult:
         store = self.svc.store
         run_id = store.start_run(job.key, job.label, job.task.value, "plan")
@@ -203,7 +204,7 @@ class Fakes:
         store.finish_run(run_id, SUCCESS)
         return RunResult(run_id, job, SUCCESS, [], p, ctx)
 
-    async def apply_job(self, svc: Services, job: JobConfig, *, reviewed: Plan | None = None,
+    async def apply_job(self, svc: Runtime, job: JobConfig, *, reviewed: Plan | None = None,
                         sink: Any = None, progress: Callable[[str, int, int], None] | None = None,
                         resume: bool = True) -> RunResult:
         """As apply_job: plan JSON and journal stored first, then one entry per row."""
@@ -237,9 +238,9 @@ class Fakes:
         import atria_tui.screens.apply
         import atria_tui.screens.log
         import atria_tui.screens.preview
-        import atria_tui.services.runs
+        import atria_tui.services.engine
 
-        def stored_notes(svc: Services, run_id: int) -> dict[tuple[str, str], str]:
+        def stored_notes(svc: Runtime, run_id: int) -> dict[tuple[str, str], str]:
             with self.mark("notes_from_json (worker)"):
                 return real_stored_notes(svc, run_id)
 
@@ -248,7 +249,7 @@ class Fakes:
             (atria_tui.screens.log, "stored_notes", stored_notes),
             (atria_tui.app, "plan_job", self.plan_job),
             (atria_tui.screens.preview, "plan_job", self.plan_job),
-            (atria_tui.services.runs, "plan_job", self.plan_job),
+            (atria_tui.services.engine, "plan_job", self.plan_job),
             (atria_tui.screens.apply, "apply_job", self.apply_job)]
         with swapped(swaps):
             yield

@@ -1,6 +1,6 @@
 """Scale and speed at a large MSP's size: plan, apply, re-plan and a naive integration.
 
-For each PSA: `plan` through `services.runs.plan_job` against the sandbox served on
+For each PSA: `plan` through `services.engine.plan_job` against the sandbox served on
 127.0.0.1 with per-request latency; a re-plan after a console fix (PlanContext.replan);
 `apply` of the first 1,000 changes (the rest unapproved). Then the naive per-line
 strategy on the same data (sandbox reset to the seeds). Requests are counted by the client
@@ -38,8 +38,9 @@ from atria_tui.records import read_records
 from atria_tui.sandbox.cw_state import DEMO_SECRETS as CW_SECRETS
 from atria_tui.sandbox.ks_state import DEMO_SECRETS as KS_SECRETS
 from atria_tui.secret_store import SecretStore, env_name
-from atria_tui.services import runs
-from atria_tui.services.runs import PlanContext, Services, apply_job, plan_job
+from atria_tui.services import engine as runs
+from atria_tui.services.engine import PlanContext, apply_job, plan_job
+from atria_tui.services.runtime import Runtime
 from atria_tui.store import Store
 from benchmarks import report
 from benchmarks.generate import Generated, generate, identifier_for
@@ -66,7 +67,7 @@ def rss_mb() -> float:
 def virtual_budget(clock: VirtualClock) -> Iterator[None]:
     """Give Kaseya sessions a call budget, token clock and sleep on the benchmark's clock.
 
-    `services.runs` opens its sessions itself, so its `open_session` is wrapped for the
+    `services.engine` opens its sessions itself, so its `open_session` is wrapped for the
     duration of the benchmark (and put back after); nothing else about a run changes.
     """
     real = runs.open_session
@@ -132,7 +133,7 @@ async def bench_psa(task: Task, gen: Generated, served: Served, work: Path,
     job = load_job(gen.cw_job if task is Task.CONNECTWISE else gen.ks_job)
     job.parameters["ApiUrl"] = served.cw_url if task is Task.CONNECTWISE else served.ks_url
     store_dir = work / task.value
-    svc = Services(Store(store_dir / "runs.db"), SecretStore(store_dir / "secrets"),
+    svc = Runtime(Store(store_dir / "runs.db"), SecretStore(store_dir / "secrets"),
                    environ=ENVIRON, transport=served.clock.transport())
     probe = Probe(served, task)
     run = report.PsaRun(name, budget=job.options.call_budget_per_hour

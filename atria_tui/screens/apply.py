@@ -29,8 +29,8 @@ from atria_tui.export import LOG_HEADER, log_rows
 from atria_tui.job.file import JobConfig
 from atria_tui.joblock import JobLocked
 from atria_tui.model import LogEntry, Plan, PlanItem
+from atria_tui.services.engine import RunResult, apply_job
 from atria_tui.services.review import notes_of
-from atria_tui.services.runs import RunResult, apply_job
 from atria_tui.widgets.log_table import LogTable
 
 __all__ = ["ApplyScreen", "export_log"]

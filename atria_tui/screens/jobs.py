@@ -233,13 +233,13 @@ class JobsScreen(Screen[None]):
                                            danger=True), answered)
 
     def action_history(self) -> None:
-        from atria_tui.screens.runs import RunsScreen
+        from atria_tui.screens.history import RunsScreen
 
         row = self.selected
         if row is not None:
             self.app.push_screen(RunsScreen(job_id=row.job_id, label=row.label))
 
     def action_all_runs(self) -> None:
-        from atria_tui.screens.runs import RunsScreen
+        from atria_tui.screens.history import RunsScreen
 
         self.app.push_screen(RunsScreen())

@@ -23,7 +23,7 @@ from atria_tui import gc_pause
 from atria_tui.app import app_of
 from atria_tui.model import LogEntry
 from atria_tui.screens.apply import export_log
-from atria_tui.services.runs import stored_notes
+from atria_tui.services.engine import stored_notes
 from atria_tui.store import FAILED, RunRow
 from atria_tui.widgets.log_table import LogTable
 

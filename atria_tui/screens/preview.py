@@ -28,7 +28,7 @@ from atria_tui.export import PLAN_HEADER, plan_rows
 from atria_tui.job.file import JobConfig
 from atria_tui.model import Level, PlanItem
 from atria_tui.services import review as rv
-from atria_tui.services.runs import RunResult, plan_job
+from atria_tui.services.engine import RunResult, plan_job
 from atria_tui.store import INTERRUPTED, RUNNING
 from atria_tui.widgets.code_badge import badge_style, badge_text, row_style, summary_text
 from atria_tui.widgets.grid import Column, Grid

@@ -36,8 +36,9 @@ from atria_tui.model import (
 )
 from atria_tui.reconcile import needs_review
 from atria_tui.secret_store import redact
+from atria_tui.services.engine import PlanContext, RunAbort, prepare, resolve_secrets
 from atria_tui.services.psa import open_session, secret_texts
-from atria_tui.services.runs import PlanContext, RunAbort, Services, prepare, resolve_secrets
+from atria_tui.services.runtime import Runtime
 
 FixKind = Literal["customer", "sku", "description"]
 
@@ -293,7 +294,7 @@ def rank(choices: Sequence[Choice], query: str, subject: str = "",
     return ranked[:limit] if limit else ranked
 
 
-async def full_catalog(svc: Services, job: JobConfig, snapshot: PsaSnapshot
+async def full_catalog(svc: Runtime, job: JobConfig, snapshot: PsaSnapshot
                        ) -> list[CatalogItem]:
     """Every catalog item a product picker may offer (read once, then cached by the caller).
 

@@ -55,10 +55,14 @@ class Server:
 
 
 @pytest.fixture(scope="session")
-def sandbox() -> Iterator[Server]:
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "atria_tui.cli", "sandbox", "--port",
-                             str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # Its log goes to a file, never to a pipe nobody reads: once a pipe's buffer is full
+    # (clients killed mid-request make uvicorn log tracebacks) the server blocks in a write.
+    log = tmp_path_factory.mktemp("sandbox") / "sandbox.log"
+    with log.open("wb") as sink:
+        proc = subprocess.Popen([sys.executable, "-m", "atria_tui.cli", "sandbox", "--port",
+                                 str(port)], stdout=subprocess.DEVNULL, stderr=sink)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 20
     while True:
@@ -67,7 +71,7 @@ def sandbox() -> Iterator[Server]:
             break
         except httpx.HTTPError:
             if proc.poll() is not None or time.monotonic() > deadline:
-                err = proc.stderr.read().decode() if proc.stderr else ""
+                err = log.read_text(errors="replace")[-2000:]
                 raise RuntimeError(f"sandbox did not start: {err}") from None
             time.sleep(0.1)
     yield Server(base, proc)

@@ -303,7 +303,8 @@ async def test_job_budget_paces_the_run_to_the_tenants_budget(
     from atria_tui.sandbox.kaseya import create_app
     from atria_tui.sandbox.ks_state import KsState
     from atria_tui.secret_store import SecretStore
-    from atria_tui.services.runs import Services, apply_job
+    from atria_tui.services.engine import apply_job
+    from atria_tui.services.runtime import Runtime
     from atria_tui.store import Store
 
     clock = VirtualTime()
@@ -321,7 +322,7 @@ async def test_job_budget_paces_the_run_to_the_tenants_budget(
                             parameters={"ApiUrl": "http://kaseya.test"},
                             options={"call_budget_per_hour": 8, "retries": 0}))
     env = {k: v for k, v in KS_SECRETS.items()}
-    svc = Services(Store(tmp_path / "db.sqlite"), SecretStore(tmp_path), environ=env,
+    svc = Runtime(Store(tmp_path / "db.sqlite"), SecretStore(tmp_path), environ=env,
                    today=lambda: date(2026, 11, 22),
                    transport=httpx.ASGITransport(app=create_app(state)))
     res = await apply_job(svc, job)

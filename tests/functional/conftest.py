@@ -12,7 +12,7 @@ import pytest
 from atria_tui.app import AtriaApp, make_app
 from atria_tui.demo import SAMPLES
 from atria_tui.secret_store import SecretStore
-from atria_tui.services.runs import Services
+from atria_tui.services.runtime import Runtime
 from atria_tui.store import Store
 
 FIXED_NOW = datetime(2026, 11, 20, 9, 30)
@@ -35,14 +35,14 @@ def jobs_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def services(_home: Path) -> Iterator[Services]:
+def services(_home: Path) -> Iterator[Runtime]:
     store = Store(_home / "atria-tui.db")
-    yield Services(store=store, secrets=SecretStore(_home), environ={})
+    yield Runtime(store=store, secrets=SecretStore(_home), environ={})
     store.close()
 
 
 @pytest.fixture
-def app_factory(jobs_dir: Path, services: Services) -> Callable[..., AtriaApp]:
+def app_factory(jobs_dir: Path, services: Runtime) -> Callable[..., AtriaApp]:
     def build(**kw: object) -> AtriaApp:
         kw.setdefault("jobs_dir", jobs_dir)
         kw.setdefault("services", services)

@@ -14,7 +14,7 @@ from atria_tui.screens.confirm import ConfirmScreen
 from atria_tui.screens.form_modals import SeedPasteScreen
 from atria_tui.screens.job_form import JobFormScreen
 from atria_tui.screens.jobs import JobsScreen
-from atria_tui.services.runs import Services
+from atria_tui.services.runtime import Runtime
 
 AppFactory = Callable[..., AtriaApp]
 CW = "demo-connectwise.toml"
@@ -95,7 +95,7 @@ async def test_saved_as_toml_with_parameters_typed(app_factory: AppFactory,
     assert load_job(jobs_dir / CW).task.value == "connectwise-manage"
 
 
-async def test_secrets_are_write_only(app_factory: AppFactory, services: Services) -> None:
+async def test_secrets_are_write_only(app_factory: AppFactory, services: Runtime) -> None:
     services.secrets.set("demo-connectwise", "PublicKey", "old-public-key")
     app = app_factory()
     async with app.run_test(size=(140, 40)) as pilot:
@@ -117,7 +117,7 @@ async def test_secrets_are_write_only(app_factory: AppFactory, services: Service
 
 
 async def test_paste_seed_json_reports_line_and_column_then_fills(
-        app_factory: AppFactory, services: Services) -> None:
+        app_factory: AppFactory, services: Runtime) -> None:
     app = app_factory()
     async with app.run_test(size=(140, 40)) as pilot:
         form = await open_form(app, pilot)

@@ -16,10 +16,10 @@ from atria_tui.commands import palette_entries
 from atria_tui.job.file import load_job
 from atria_tui.screens.confirm import ConfirmScreen
 from atria_tui.screens.help import HelpScreen
+from atria_tui.screens.history import RunsScreen
 from atria_tui.screens.job_form import JobFormScreen
 from atria_tui.screens.jobs import JobsScreen
-from atria_tui.screens.runs import RunsScreen
-from atria_tui.services.runs import Services
+from atria_tui.services.runtime import Runtime
 from atria_tui.store import SUCCESS
 
 AppFactory = Callable[..., AtriaApp]
@@ -42,7 +42,7 @@ async def wait_for(pilot: object, cond: Callable[[], bool], seconds: float = 10)
 
 
 async def test_lists_jobs_with_schedule_and_last_result(app_factory: AppFactory,
-                                                        services: Services) -> None:
+                                                        services: Runtime) -> None:
     run = services.store.start_run("demo-kaseya", "Demo Kaseya", "kaseya-bms", "apply")
     services.store.finish_run(run, SUCCESS)
     app = app_factory()
@@ -72,7 +72,7 @@ async def test_space_disables_and_enables_the_job_file(app_factory: AppFactory,
 
 
 async def test_delete_asks_first_and_forgets_secrets(app_factory: AppFactory, jobs_dir: Path,
-                                                     services: Services) -> None:
+                                                     services: Runtime) -> None:
     services.secrets.set("demo-connectwise", "PrivateKey", "s3cret-value")
     (jobs_dir / "demo-connectwise.mappings.toml").write_text("[customers]\nASP = \"X\"\n")
     app = app_factory()
@@ -155,7 +155,7 @@ async def test_history_help_and_quit_keys(app_factory: AppFactory) -> None:
 
 
 async def test_run_now_plans_then_asks_before_applying(app_factory: AppFactory,
-                                                       services: Services) -> None:
+                                                       services: Runtime) -> None:
     app = app_factory()
     async with app.run_test(size=(140, 40)) as pilot:
         await pilot.press("down", "r")  # the Kaseya demo job: its sandbox answers at once
@@ -171,7 +171,7 @@ async def test_run_now_plans_then_asks_before_applying(app_factory: AppFactory,
 
 
 async def test_command_palette_offers_jobs_runs_and_help(app_factory: AppFactory,
-                                                         services: Services) -> None:
+                                                         services: Runtime) -> None:
     services.store.start_run("demo-kaseya", "Demo Kaseya", "kaseya-bms", "plan")
     app = app_factory()
     async with app.run_test(size=(140, 40)) as pilot:

@@ -30,7 +30,7 @@ from atria_tui.screens.log import LogScreen
 from atria_tui.screens.pickers import NoteScreen, PickerScreen
 from atria_tui.screens.preview import PreviewScreen
 from atria_tui.secret_store import SecretStore
-from atria_tui.services.runs import Services
+from atria_tui.services.runtime import Runtime
 from atria_tui.store import INTERRUPTED, Store
 
 pytestmark = pytest.mark.timeout(60)
@@ -54,7 +54,7 @@ def review_jobs(tmp_path: Path) -> Path:
 @pytest.fixture
 def review_app(review_jobs: Path, _isolated_home: Path) -> Iterator[AtriaApp]:
     store = Store(_isolated_home / "atria-tui.db")
-    svc = Services(store=store, secrets=SecretStore(_isolated_home), environ={})
+    svc = Runtime(store=store, secrets=SecretStore(_isolated_home), environ={})
     yield make_app(jobs_dir=review_jobs, services=svc, demo=True,
                    now=lambda: datetime(2026, 11, 20, 9, 30))
     store.close()
@@ -186,7 +186,7 @@ async def test_whole_review_flow_by_keys(review_app: AtriaApp, review_jobs: Path
 
 async def test_past_run_log_search_level_sort_export(review_app: AtriaApp,
                                                      tmp_path: Path) -> None:
-    from atria_tui.services.runs import plan_job
+    from atria_tui.services.engine import plan_job
 
     app = review_app
     job = load_job(app.jobs_dir / "demo-connectwise.toml")

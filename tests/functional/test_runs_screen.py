@@ -9,14 +9,14 @@ from textual.widgets import DataTable, Static
 
 from atria_tui.app import AtriaApp
 from atria_tui.screens.confirm import ConfirmScreen
-from atria_tui.screens.runs import RunsScreen
-from atria_tui.services.runs import Services
+from atria_tui.screens.history import RunsScreen
+from atria_tui.services.runtime import Runtime
 from atria_tui.store import FAILED, SUCCESS
 
 AppFactory = Callable[..., AtriaApp]
 
 
-def seed_runs(services: Services) -> tuple[int, int, int]:
+def seed_runs(services: Runtime) -> tuple[int, int, int]:
     store = services.store
     plan = store.start_run("demo-kaseya", "Demo Kaseya", "kaseya-bms", "plan",
                            period_end="2026-11-25")
@@ -41,7 +41,7 @@ async def open_runs(app: AtriaApp, pilot: object) -> RunsScreen:
 
 
 async def test_runs_of_a_job_newest_first_and_all_jobs(app_factory: AppFactory,
-                                                       services: Services) -> None:
+                                                       services: Runtime) -> None:
     plan, apply, other = seed_runs(services)
     app = app_factory()
     async with app.run_test(size=(140, 40)) as pilot:
@@ -59,7 +59,7 @@ async def test_runs_of_a_job_newest_first_and_all_jobs(app_factory: AppFactory,
 
 
 async def test_revert_only_apply_runs_after_confirmation(app_factory: AppFactory,
-                                                         services: Services) -> None:
+                                                         services: Runtime) -> None:
     plan, apply, _ = seed_runs(services)
     app = app_factory()
     async with app.run_test(size=(140, 40)) as pilot:
@@ -84,7 +84,7 @@ async def test_revert_only_apply_runs_after_confirmation(app_factory: AppFactory
         assert screen.selected is not None and screen.selected.id == runs[0].id
 
 
-async def test_enter_opens_the_run_log(app_factory: AppFactory, services: Services) -> None:
+async def test_enter_opens_the_run_log(app_factory: AppFactory, services: Runtime) -> None:
     log = pytest.importorskip("atria_tui.screens.log")
     _, apply, _ = seed_runs(services)
     app = app_factory()

@@ -16,7 +16,7 @@ import pytest
 from atria_tui.app import AtriaApp, make_app
 from atria_tui.demo import SAMPLES
 from atria_tui.secret_store import SecretStore
-from atria_tui.services.runs import Services
+from atria_tui.services.runtime import Runtime
 from atria_tui.store import Store
 
 FIXED_NOW = datetime(2026, 11, 20, 9, 30)
@@ -36,7 +36,7 @@ def shell_app(tmp_path: Path, _home: Path) -> Iterator[Callable[[], AtriaApp]]:
     for sample in SAMPLES.glob("demo-*"):
         shutil.copy(sample, folder / sample.name)
     store = Store(_home / "atria-tui.db")
-    services = Services(store=store, secrets=SecretStore(_home), environ={})
+    services = Runtime(store=store, secrets=SecretStore(_home), environ={})
 
     def build() -> AtriaApp:
         return make_app(jobs_dir=folder, services=services, demo=True,

@@ -27,7 +27,7 @@ from atria_tui.screens.log import LogScreen
 from atria_tui.screens.pickers import PickerScreen
 from atria_tui.screens.preview import PreviewScreen
 from atria_tui.secret_store import SecretStore
-from atria_tui.services.runs import Services
+from atria_tui.services.runtime import Runtime
 from atria_tui.store import Store
 
 SIZE = (140, 40)
@@ -57,7 +57,7 @@ def app(tmp_path: Path) -> Iterator[AtriaApp]:
     job.path = None
     save_job(job, folder / "demo-connectwise.toml")
     store = Store(tmp_path / "home" / "atria-tui.db")
-    svc = Services(store=store, secrets=SecretStore(tmp_path / "home"), environ={})
+    svc = Runtime(store=store, secrets=SecretStore(tmp_path / "home"), environ={})
     yield make_app(jobs_dir=folder, services=svc, demo=True,
                    now=lambda: datetime(2026, 11, 20, 9, 30))
     store.close()
@@ -130,7 +130,7 @@ def test_apply_finished(snap_compare: Snap, app: AtriaApp) -> None:
 
 def test_log_of_a_past_run_filtered(snap_compare: Snap, app: AtriaApp) -> None:
     async def run_before(pilot: Pilot[Any]) -> None:
-        from atria_tui.services.runs import plan_job
+        from atria_tui.services.engine import plan_job
 
         job = load_job(app.jobs_dir / "demo-connectwise.toml")
         result = await plan_job(app.services, job)

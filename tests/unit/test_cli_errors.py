@@ -277,12 +277,12 @@ async def test_a_crash_inside_a_run_leaves_it_failed_or_interrupted_not_running(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from atria_tui.job.file import load_job
     from atria_tui.secret_store import SecretStore
-    from atria_tui.services import runs
+    from atria_tui.services import engine as runs
 
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("a bug")
 
-    svc = runs.Services(store=Store(db_path()), secrets=SecretStore())
+    svc = runs.Runtime(store=Store(db_path()), secrets=SecretStore())
     job = load_job(demo_job(tmp_path))
     monkeypatch.setattr(runs, "plan", boom)
     with pytest.raises(RuntimeError):

@@ -16,7 +16,7 @@ import pytest
 import atria_tui.screens.apply
 import atria_tui.screens.log
 import atria_tui.screens.preview
-import atria_tui.services.runs
+import atria_tui.services.engine
 from atria_tui.model import Level
 from atria_tui.widgets.grid import Grid
 from benchmarks.console_bench import main
@@ -76,7 +76,7 @@ def test_a_tiny_run_reports_every_metric_and_restores_the_app(
     # Nothing of the script's stand-ins or probes outlives it.
     assert (atria_tui.screens.preview.plan_job, atria_tui.screens.apply.apply_job,
             atria_tui.screens.log.stored_notes, Grid.render_lines) == originals
-    assert atria_tui.services.runs.plan_job is originals[0]
+    assert atria_tui.services.engine.plan_job is originals[0]
 
 
 def _row(rows: list[str], metric: str) -> str:

@@ -15,7 +15,7 @@ CORE = ["model", "codes", "job.file", "job.parameters", "periods", "export", "re
 
 def test_core_never_imports_textual() -> None:
     code = ("import sys\n" + "".join(f"import atria_tui.{m}\n" for m in CORE)
-            + "import atria_tui.services.runs, atria_tui.cli_output\n"
+            + "import atria_tui.services.engine, atria_tui.cli_output\n"
             + "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'textual')\n"
             + "print(','.join(bad))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

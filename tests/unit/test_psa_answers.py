@@ -28,7 +28,8 @@ from atria_tui.sandbox.ks_state import DEMO_SECRETS as KS_SECRETS
 from atria_tui.sandbox.ks_state import KsState
 from atria_tui.sandbox.server import shared, shared_app
 from atria_tui.secret_store import SecretStore
-from atria_tui.services.runs import Services, apply_job
+from atria_tui.services.engine import apply_job
+from atria_tui.services.runtime import Runtime
 from atria_tui.store import Store
 
 CW_TYPE = "Hosting and Cloud Services"
@@ -244,7 +245,7 @@ async def test_apply_on_an_answer_without_ids_ends_with_cw13_and_writes_nothing(
     before = shared().connectwise.quantity_of("AcmeServices", "M365-BP")
     transport = Rewrite(httpx.ASGITransport(app=shared_app()), r"/additions$",
                         first_row(dropping("id")))
-    svc = Services(store=Store(data_dir() / "t.db"), secrets=SecretStore(),
+    svc = Runtime(store=Store(data_dir() / "t.db"), secrets=SecretStore(),
                    transport=transport)
     res = await apply_job(svc, job)
     assert [e.code for e in res.entries][-2:] == ["CW13", "CW23"]

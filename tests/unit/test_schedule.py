@@ -32,7 +32,8 @@ from atria_tui.schedule import (
     serve,
 )
 from atria_tui.secret_store import SecretStore
-from atria_tui.services.runs import RunResult, Services
+from atria_tui.services.engine import RunResult
+from atria_tui.services.runtime import Runtime
 from atria_tui.store import SUCCESS, Store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,7 +66,7 @@ class FakeRunner:
         self.ran: list[str] = []
         self.fail = fail
 
-    async def __call__(self, svc: Services, job: JobConfig) -> RunResult:
+    async def __call__(self, svc: Runtime, job: JobConfig) -> RunResult:
         self.ran.append(job.id)
         if job.id == self.fail:
             raise RuntimeError("boom")
@@ -73,8 +74,8 @@ class FakeRunner:
 
 
 @pytest.fixture
-def svc(tmp_path: Path) -> Iterator[Services]:
-    s = Services(store=Store(tmp_path / "t.db"), secrets=SecretStore(tmp_path / "secrets"))
+def svc(tmp_path: Path) -> Iterator[Runtime]:
+    s = Runtime(store=Store(tmp_path / "t.db"), secrets=SecretStore(tmp_path / "secrets"))
     yield s
     s.store.close()
 
@@ -105,7 +106,7 @@ def test_due_slot_is_the_newest_fire_in_the_window() -> None:
 
 
 async def test_first_sight_is_not_due_then_the_next_slot_runs_once(
-        svc: Services, jobs: Path, data: Path) -> None:
+        svc: Runtime, jobs: Path, data: Path) -> None:
     write_job(jobs)
     run = FakeRunner()
     [first] = await run_due(svc, jobs, t(11, 27), runner=run, data=data)
@@ -121,7 +122,7 @@ async def test_first_sight_is_not_due_then_the_next_slot_runs_once(
     assert state["run_ids"] == [1] and state["last_fire"].startswith("2026-12-26T22:00")
 
 
-async def test_missed_slots_run_once(svc: Services, jobs: Path, data: Path) -> None:
+async def test_missed_slots_run_once(svc: Runtime, jobs: Path, data: Path) -> None:
     write_job(jobs, cron="0 * * * *")  # hourly
     run = FakeRunner()
     await run_due(svc, jobs, t(3, 1, 0, 30), runner=run, data=data)
@@ -134,7 +135,7 @@ async def test_missed_slots_run_once(svc: Services, jobs: Path, data: Path) -> N
 
 
 async def test_disabled_jobs_never_run_nor_replay_when_enabled(
-        svc: Services, jobs: Path, data: Path) -> None:
+        svc: Runtime, jobs: Path, data: Path) -> None:
     write_job(jobs, enabled=False)
     run = FakeRunner()
     await run_due(svc, jobs, t(9, 1), runner=run, data=data)
@@ -148,7 +149,7 @@ async def test_disabled_jobs_never_run_nor_replay_when_enabled(
 
 
 async def test_invalid_cron_is_reported_and_other_jobs_still_run(
-        svc: Services, jobs: Path, data: Path) -> None:
+        svc: Runtime, jobs: Path, data: Path) -> None:
     bad = write_job(jobs, name="a-bad", cron="61 25 * * *")
     write_job(jobs, name="b-good")
     run = FakeRunner()
@@ -161,7 +162,7 @@ async def test_invalid_cron_is_reported_and_other_jobs_still_run(
 
 
 async def test_a_crashing_run_is_reported_and_the_next_job_runs(
-        svc: Services, jobs: Path, data: Path) -> None:
+        svc: Runtime, jobs: Path, data: Path) -> None:
     write_job(jobs, name="a")
     write_job(jobs, name="b")
     run = FakeRunner(fail="a")
@@ -184,7 +185,7 @@ sys.stdin.read()
 
 
 async def test_a_job_locked_by_another_scheduler_is_skipped(
-        svc: Services, jobs: Path, data: Path) -> None:
+        svc: Runtime, jobs: Path, data: Path) -> None:
     write_job(jobs)
     run = FakeRunner()
     await run_due(svc, jobs, t(11, 1), runner=run, data=data)
@@ -209,7 +210,7 @@ async def test_a_job_locked_by_another_scheduler_is_skipped(
 
 
 async def test_serve_wakes_at_the_next_fire_and_stops(
-        svc: Services, jobs: Path, data: Path) -> None:
+        svc: Runtime, jobs: Path, data: Path) -> None:
     write_job(jobs, cron="*/5 * * * *")
     run = FakeRunner()
     now = [t(5, 1, 10, 3, )]
@@ -235,7 +236,7 @@ async def test_serve_wakes_at_the_next_fire_and_stops(
 
 
 async def test_serve_stops_promptly_while_sleeping(
-        svc: Services, jobs: Path, data: Path) -> None:
+        svc: Runtime, jobs: Path, data: Path) -> None:
     write_job(jobs)
     stop = asyncio.Event()
 
@@ -256,7 +257,7 @@ async def test_run_due_applies_the_demo_job_on_the_sandbox(jobs: Path) -> None:
     from atria_tui.paths import data_dir
     from atria_tui.sandbox.server import shared
 
-    svc = Services(store=Store(data_dir() / "atria-tui.db"), secrets=SecretStore())
+    svc = Runtime(store=Store(data_dir() / "atria-tui.db"), secrets=SecretStore())
     write_job(jobs, name="demo-connectwise")
     cw = shared().connectwise
     assert cw.quantity_of("AcmeServices", "M365-BP") == [10]

@@ -19,7 +19,8 @@ from atria_tui.model import Action, Level, Period, Plan, PlanItem, Task
 from atria_tui.sandbox.server import reset_shared, shared
 from atria_tui.secret_store import SecretStore
 from atria_tui.services import review as rv
-from atria_tui.services.runs import RunResult, Services, plan_job
+from atria_tui.services.engine import RunResult, plan_job
+from atria_tui.services.runtime import Runtime
 from atria_tui.store import Store
 
 
@@ -33,9 +34,9 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
 
 
 @pytest.fixture
-def svc(tmp_path: Path) -> Iterator[Services]:
+def svc(tmp_path: Path) -> Iterator[Runtime]:
     store = Store(tmp_path / "home" / "atria.db")
-    yield Services(store=store, secrets=SecretStore(tmp_path / "home"), environ={})
+    yield Runtime(store=store, secrets=SecretStore(tmp_path / "home"), environ={})
     store.close()
 
 
@@ -56,7 +57,7 @@ def _planned_once(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
     """One plan of the demo for the module (planning is the slow part); tests get copies."""
     folder = tmp_path_factory.mktemp("review-plan")
     store = Store(folder / "atria.db")
-    svc = Services(store=store, secrets=SecretStore(folder), environ={})
+    svc = Runtime(store=store, secrets=SecretStore(folder), environ={})
     reset_shared()
     result = asyncio.run(plan_job(svc, load_job(demo_job(folder / "jobs"))))
     store.close()
@@ -156,7 +157,7 @@ def test_account_suggestions_rank_the_atria_name_first(planned: RunResult) -> No
 
 
 def test_full_catalog_is_read_once_and_offered_as_products(planned: RunResult,
-                                                           svc: Services) -> None:
+                                                           svc: Runtime) -> None:
     assert planned.context is not None
     before = shared().connectwise.request_seq
     items = asyncio.run(rv.full_catalog(svc, planned.job, planned.context.snapshot))
@@ -192,7 +193,7 @@ def test_a_fix_is_saved_and_replanned_without_a_psa_request(planned: RunResult,
 
 
 def test_a_product_fix_adds_the_catalog_item_to_the_snapshot(planned: RunResult,
-                                                             svc: Services) -> None:
+                                                             svc: Runtime) -> None:
     assert planned.context is not None and planned.plan is not None
     session = rv.ReviewSession(planned.job, planned.context, planned.plan, planned.run_id)
     fax = next(f for f in session.fixes() if f.code == "CW06")

@@ -11,7 +11,8 @@ from atria_tui.job.file import load_job
 from atria_tui.paths import data_dir
 from atria_tui.sandbox.server import shared
 from atria_tui.secret_store import SecretStore
-from atria_tui.services.runs import Services, apply_job, plan_job
+from atria_tui.services.engine import apply_job, plan_job
+from atria_tui.services.runtime import Runtime
 from atria_tui.store import Store
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_configs"
@@ -29,8 +30,8 @@ def demo_job(tmp_path: Path, extra: str = "", **params: str) -> Path:
     return path
 
 
-def svc() -> Services:
-    return Services(store=Store(data_dir() / "t.db"), secrets=SecretStore())
+def svc() -> Runtime:
+    return Runtime(store=Store(data_dir() / "t.db"), secrets=SecretStore())
 
 
 def codes(res: object) -> list[str]:
@@ -110,7 +111,7 @@ async def test_apply_and_revert_refuse_while_another_process_holds_the_job(
     import sys
 
     from atria_tui.joblock import JobLocked
-    from atria_tui.services.runs import revert_run
+    from atria_tui.services.engine import revert_run
 
     job = load_job(demo_job(tmp_path))
     s = svc()
@@ -151,11 +152,11 @@ async def test_a_damaged_stored_plan_is_one_clear_error_not_a_crash(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from atria_tui.cli import main
     from atria_tui.paths import db_path
-    from atria_tui.services.runs import StoredPlanError, stored_plan
+    from atria_tui.services.engine import StoredPlanError, stored_plan
 
     job_path = demo_job(tmp_path)
     job = load_job(job_path)
-    s = Services(store=Store(db_path()), secrets=SecretStore())   # the CLI's database
+    s = Runtime(store=Store(db_path()), secrets=SecretStore())   # the CLI's database
     plan = await plan_job(s, job)
     end = plan.plan.period.end.isoformat() if plan.plan else ""
     # An apply that stopped with a write pending, whose stored plan the disk damaged.

@@ -22,8 +22,8 @@ from textual.widgets import DataTable, Footer, Header, Static
 from atria_tui.app import app_of
 from atria_tui.job.file import JobConfig
 from atria_tui.joblock import JobLocked
+from atria_tui.services.engine import RunResult, revert_run
 from atria_tui.services.jobs import find_job
-from atria_tui.services.runs import RunResult, revert_run
 from atria_tui.store import FAILED, INTERRUPTED, RUNNING, SUCCESS, WARNINGS, RunRow
 
 __all__ = ["RunsScreen", "fmt_stamp"]

@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
-import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
-from pathlib import Path
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 
 import httpx
@@ -28,7 +25,6 @@ from atria_tui.adapters.tls import host_port, looks_like_tls, speaks_tls
 from atria_tui.apply import Applier, ApplyOutcome, revert
 from atria_tui.job.file import ConfigError, JobConfig, check_api_url, job_params
 from atria_tui.job.mappings import load_mappings, mappings_path
-from atria_tui.joblock import is_free, job_lock
 from atria_tui.model import (
     BillingRecord,
     Level,
@@ -42,7 +38,7 @@ from atria_tui.model import (
 from atria_tui.periods import PeriodError, previous_period, resolve_period
 from atria_tui.reconcile import ReconcileParams, plan, plan_entries, scope
 from atria_tui.records import RecordsError, iter_records, sum_records
-from atria_tui.secret_store import SecretError, SecretStore, redact
+from atria_tui.secret_store import SecretError, redact
 from atria_tui.serialize import notes_from_json, plan_from_json, plan_to_json
 from atria_tui.services.psa import (
     SECRETS,
@@ -53,7 +49,8 @@ from atria_tui.services.psa import (
     sandbox_secrets,
     secret_texts,
 )
-from atria_tui.store import ERRORS, FAILED, INTERRUPTED, SUCCESS, WARNINGS, Store
+from atria_tui.services.runtime import Runtime
+from atria_tui.store import ERRORS, FAILED, INTERRUPTED, SUCCESS, WARNINGS
 
 Sink = Callable[[LogEntry, PlanItem | None], Awaitable[None] | None]
 Progress = Callable[[str, int, int], None]
@@ -65,41 +62,6 @@ class RunAbort(Exception):
     def __init__(self, entry: LogEntry) -> None:
         super().__init__(entry.message)
         self.entry = entry
-
-
-@dataclass
-class Services:
-    """What a run depends on; the CLI builds it once, tests build it with fakes."""
-
-    store: Store
-    secrets: SecretStore
-    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
-    today: Callable[[], date] = date.today
-    transport: httpx.AsyncBaseTransport | None = None
-    atria_transport: httpx.AsyncBaseTransport | None = None
-    lock_dir: Path | None = None
-    clock: Callable[[], float] = time.monotonic
-
-    def locks(self) -> Path:
-        """Where the per-job write locks live (the data folder unless a test moves it)."""
-        if self.lock_dir is not None:
-            return self.lock_dir
-        from atria_tui.paths import data_dir
-
-        return data_dir() / "locks"
-
-    def reap(self) -> None:
-        """Runs left `Running` by a process that is gone become `Interrupted` (only those)."""
-        folder = self.locks()
-        self.store.reap(lambda job_id: is_free(folder, job_id))
-
-    @contextlib.contextmanager
-    def writer(self, job: JobConfig, command: str) -> Iterator[None]:
-        """Hold the job's write lock; write runs it left `Running` are interrupted ones."""
-        key = job.key
-        with job_lock(self.locks(), key, command):
-            self.store.interrupt_writers(key)
-            yield
 
 
 @dataclass
@@ -188,7 +150,7 @@ class _Run:
     and the credentials derived from them (`protect`), and any Bearer/Basic token.
     """
 
-    def __init__(self, svc: Services, job: JobConfig, kind: str, sink: Sink | None,
+    def __init__(self, svc: Runtime, job: JobConfig, kind: str, sink: Sink | None,
                  of_run: int | None = None, resume: int | None = None) -> None:
         self.svc = svc
         self.job = job
@@ -264,7 +226,7 @@ class _Run:
                                       else INTERRUPTED)
 
 
-def resolve_secrets(svc: Services, job: JobConfig, api_url: str) -> dict[str, str]:
+def resolve_secrets(svc: Runtime, job: JobConfig, api_url: str) -> dict[str, str]:
     """The PSA secrets of a run (store, env overrides, demo credentials for sandbox URLs)."""
     task = job.task
     try:
@@ -282,7 +244,7 @@ def resolve_secrets(svc: Services, job: JobConfig, api_url: str) -> dict[str, st
     return found
 
 
-async def _read_source(svc: Services, run: _Run, params: ReconcileParams
+async def _read_source(svc: Runtime, run: _Run, params: ReconcileParams
                        ) -> list[BillingRecord]:
     job = run.job
     task = job.task
@@ -355,7 +317,7 @@ def _with_detail(entry: LogEntry, detail: str) -> LogEntry:
     return replace(entry, message=f"{entry.message}: {detail}")
 
 
-def prepare(svc: Services, job: JobConfig) -> tuple[ReconcileParams, str]:
+def prepare(svc: Runtime, job: JobConfig) -> tuple[ReconcileParams, str]:
     """Checks that need no network: billing period, ApiUrl, parameter types."""
     task = job.task
     try:
@@ -406,13 +368,13 @@ def _check_api_url(task: Task, url: str) -> None:
                                    error=f"ApiUrl: {problem}"[:300]))
 
 
-def load_job_mappings(svc: Services, job: JobConfig) -> Mappings:
+def load_job_mappings(svc: Runtime, job: JobConfig) -> Mappings:
     m = load_mappings(mappings_path(job.path)) if job.path else Mappings()
     m.managed |= svc.store.managed_lines(job.key)
     return m
 
 
-async def _plan(svc: Services, run: _Run, progress: Progress | None
+async def _plan(svc: Runtime, run: _Run, progress: Progress | None
                 ) -> tuple[Plan, PlanContext, int]:
     job = run.job
     params, api_url = prepare(svc, job)
@@ -447,7 +409,7 @@ async def _plan(svc: Services, run: _Run, progress: Progress | None
 
 
 @_never_left_running
-async def plan_job(svc: Services, job: JobConfig, *, sink: Sink | None = None,
+async def plan_job(svc: Runtime, job: JobConfig, *, sink: Sink | None = None,
                    progress: Progress | None = None) -> RunResult:
     """A dry run: reads Atria and the PSA, writes nothing to the PSA."""
     run = _Run(svc, job, "plan", sink)
@@ -466,7 +428,7 @@ async def plan_job(svc: Services, job: JobConfig, *, sink: Sink | None = None,
 
 
 @_never_left_running
-async def apply_job(svc: Services, job: JobConfig, *, reviewed: Plan | None = None,
+async def apply_job(svc: Runtime, job: JobConfig, *, reviewed: Plan | None = None,
                     sink: Sink | None = None, progress: Progress | None = None,
                     resume: bool = True) -> RunResult:
     """Apply a reviewed plan, or resume an interrupted apply, or plan and apply at once.
@@ -479,7 +441,7 @@ async def apply_job(svc: Services, job: JobConfig, *, reviewed: Plan | None = No
         return await _apply_locked(svc, job, reviewed, sink, progress, resume)
 
 
-async def _apply_locked(svc: Services, job: JobConfig, reviewed: Plan | None,
+async def _apply_locked(svc: Runtime, job: JobConfig, reviewed: Plan | None,
                         sink: Sink | None, progress: Progress | None,
                         resume: bool) -> RunResult:
     pending = svc.store.unfinished_apply(job.key) if resume and reviewed is None else None
@@ -512,7 +474,7 @@ async def _apply_locked(svc: Services, job: JobConfig, reviewed: Plan | None,
                      requests=requests + more)
 
 
-def _period_end(svc: Services, job: JobConfig) -> str | None:
+def _period_end(svc: Runtime, job: JobConfig) -> str | None:
     try:
         params, _ = prepare(svc, job)
     except RunAbort:
@@ -520,7 +482,7 @@ def _period_end(svc: Services, job: JobConfig) -> str | None:
     return params.period.end.isoformat()
 
 
-async def _execute(svc: Services, job: JobConfig, run: _Run, p: Plan,
+async def _execute(svc: Runtime, job: JobConfig, run: _Run, p: Plan,
                    progress: Progress | None) -> tuple[ApplyOutcome, int]:
     _, api_url = prepare(svc, job)
     secrets = run.resolve_secrets(api_url)
@@ -544,7 +506,7 @@ async def _execute(svc: Services, job: JobConfig, run: _Run, p: Plan,
     return outcome, requests
 
 
-async def _resume(svc: Services, job: JobConfig, run_id: int, sink: Sink | None,
+async def _resume(svc: Runtime, job: JobConfig, run_id: int, sink: Sink | None,
                   progress: Progress | None) -> RunResult:
     text = svc.store.plan_json(run_id)
     run = _Run(svc, job, "apply", sink, resume=run_id)
@@ -569,7 +531,7 @@ async def _resume(svc: Services, job: JobConfig, run_id: int, sink: Sink | None,
 
 
 @_never_left_running
-async def revert_run(svc: Services, job: JobConfig, run_id: int, *,
+async def revert_run(svc: Runtime, job: JobConfig, run_id: int, *,
                      sink: Sink | None = None) -> RunResult:
     """Restore the quantities an apply run changed; lines edited since are left alone.
 
@@ -580,7 +542,7 @@ async def revert_run(svc: Services, job: JobConfig, run_id: int, *,
         return await _revert_locked(svc, job, run_id, sink)
 
 
-async def _revert_locked(svc: Services, job: JobConfig, run_id: int,
+async def _revert_locked(svc: Runtime, job: JobConfig, run_id: int,
                          sink: Sink | None) -> RunResult:
     run = _Run(svc, job, "revert", sink, of_run=run_id)
     try:
@@ -611,7 +573,7 @@ async def _revert_locked(svc: Services, job: JobConfig, run_id: int,
                      requests=session.requests)
 
 
-def stored_notes(svc: Services, run_id: int) -> dict[tuple[str, str], str]:
+def stored_notes(svc: Runtime, run_id: int) -> dict[tuple[str, str], str]:
     """The reviewers' notes kept with a run's plan, for its log export."""
     text = svc.store.plan_json(run_id)
     return notes_from_json(text) if text else {}
@@ -631,7 +593,7 @@ def _plan_of(run_id: int, text: str | None) -> Plan:
                               f"({type(exc).__name__}); plan again") from None
 
 
-def stored_plan(svc: Services, run_id: int) -> Plan | None:
+def stored_plan(svc: Runtime, run_id: int) -> Plan | None:
     """The plan kept with a run (None if it ended before it had one); `StoredPlanError`
     if it is damaged."""
     text = svc.store.plan_json(run_id)
