@@ -306,7 +306,7 @@ def job(task: str, billing: Path, parameters: dict[str, Any]) -> dict[str, Any]:
 def generate(out: Path, customers: int = 2000, seed: int = 1,
              api_base: str = "http://127.0.0.1:8765") -> Generated:
     """Write both seeds, both billing exports and both job files into `out`."""
-    from atria_tui.sandbox.ks_state import DEMO_SECRETS as KS_SECRETS
+    from atria_tui.sandbox.kaseya.state import DEMO_SECRETS as KS_SECRETS
 
     out.mkdir(parents=True, exist_ok=True)
     data = build(customers, seed)

@@ -239,7 +239,7 @@ NOTES = """## How it is measured
   second agreement of another type.
 - **Server**: both emulators (`atria_tui.sandbox.server.build`) in a child process, uvicorn
   on 127.0.0.1, each request delayed by the injected latency. The emulators scan whole
-  tables per request (ConnectWise: `cw_query.known_paths` over every addition and
+  tables per request (ConnectWise: `query.known_paths` over every addition and
   `CwState.additions_of`; Kaseya: `KsState.lines_of` per contract, also inside every
   contract summary row; every `conditions` query evaluated on every row), which at 10,000
   lines costs 0.03-0.4 s of server CPU per request; `benchmarks/server.py` replaces those

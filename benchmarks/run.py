@@ -35,8 +35,8 @@ from atria_tui.job.file import load_job
 from atria_tui.model import Mappings, Plan, Task, norm
 from atria_tui.reconcile import scope
 from atria_tui.records import read_records
-from atria_tui.sandbox.cw_state import DEMO_SECRETS as CW_SECRETS
-from atria_tui.sandbox.ks_state import DEMO_SECRETS as KS_SECRETS
+from atria_tui.sandbox.connectwise.state import DEMO_SECRETS as CW_SECRETS
+from atria_tui.sandbox.kaseya.state import DEMO_SECRETS as KS_SECRETS
 from atria_tui.secret_store import SecretStore, env_name
 from atria_tui.services import engine as runs
 from atria_tui.services.engine import PlanContext, apply_job, plan_job

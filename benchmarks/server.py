@@ -151,7 +151,7 @@ def _memo_schema(real: Callable[[Iterable[Mapping[str, Any]]], Any]) -> Callable
 
 
 def _keys(value: Any) -> list[tuple[str, Any]]:
-    """Every form under which `cond_eval._compare` can find `value` equal to a literal."""
+    """Every form under which `condition_tree._compare` can find `value` equal to a literal."""
     if isinstance(value, bool) or value is None:
         return []
     if isinstance(value, str):
@@ -167,7 +167,7 @@ def _keys(value: Any) -> list[tuple[str, Any]]:
 def _anchor(cond: Any) -> Any:
     """An `x = literal` conjunct of the condition (the whole condition or one side of an
     `and` chain): rows that fail it cannot match, so an index on it narrows safely."""
-    from atria_tui.sandbox.cond_eval import And, Compare
+    from atria_tui.sandbox.connectwise.condition_tree import And, Compare
 
     if isinstance(cond, Compare) and cond.op == "=":
         return cond
@@ -177,9 +177,9 @@ def _anchor(cond: Any) -> Any:
 
 
 def _indexed_select(real: Callable[..., list[dict[str, Any]]]) -> Callable[..., Any]:
-    """`cw_query.select` that first narrows the rows through an equality index, then runs the
+    """`query.select` that first narrows the rows through an equality index, then runs the
     real filter on the candidates: the same answer without evaluating every row."""
-    from atria_tui.sandbox.cond_eval import resolve
+    from atria_tui.sandbox.connectwise.condition_tree import resolve
 
     cache: dict[tuple[int, int, int, str], dict[tuple[str, Any], list[dict[str, Any]]]] = {}
 
@@ -207,12 +207,12 @@ def _indexed_select(real: Callable[..., list[dict[str, Any]]]) -> Callable[..., 
 
 
 def _index() -> tuple[type, type]:
-    from atria_tui.sandbox import cw_query
-    from atria_tui.sandbox.cw_state import CwState
-    from atria_tui.sandbox.ks_state import KsState, Line
+    from atria_tui.sandbox.connectwise import query
+    from atria_tui.sandbox.connectwise.state import CwState
+    from atria_tui.sandbox.kaseya.state import KsState, Line
 
-    cw_query.known_paths = _memo_schema(cw_query.known_paths)
-    cw_query.select = _indexed_select(cw_query.select)
+    query.known_paths = _memo_schema(query.known_paths)
+    query.select = _indexed_select(query.select)
 
     class IndexedCwState(CwState):
         """Additions by agreement and sorted rows, rebuilt when a table is replaced or grows
@@ -269,7 +269,7 @@ def _serve(cw_seed: str, ks_seed: str, port: int, latency_ms: int, budget_per_ho
     """Child process entry point: build both emulators around the seeds and serve them."""
     import uvicorn
 
-    from atria_tui.sandbox.ks_types import SandboxConfig
+    from atria_tui.sandbox.kaseya.types import SandboxConfig
     from atria_tui.sandbox.server import build
 
     cw_cls, ks_cls = _index()

@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 import httpx
 
 from atria_tui.sandbox.connectwise import create_app as create_cw_app
-from atria_tui.sandbox.cw_state import DEMO_SECRETS as CW_SECRETS
-from atria_tui.sandbox.cw_state import CwState
+from atria_tui.sandbox.connectwise.state import DEMO_SECRETS as CW_SECRETS
+from atria_tui.sandbox.connectwise.state import CwState
 
 CW_AUTH = base64.b64encode(
     f"{CW_SECRETS['CompanyName']}+{CW_SECRETS['PublicKey']}:"

@@ -18,8 +18,8 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
 from atria_tui.sandbox import atria_api, connectwise, kaseya
-from atria_tui.sandbox.cw_state import CwState
-from atria_tui.sandbox.ks_state import KsState
+from atria_tui.sandbox.connectwise.state import CwState
+from atria_tui.sandbox.kaseya.state import KsState
 
 CW_ROOT = "/connectwise/v4_6_release/apis/3.0"
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_configs"

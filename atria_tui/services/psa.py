@@ -45,10 +45,10 @@ def is_sandbox(url: str) -> bool:
 def sandbox_secrets(task: Task) -> dict[str, str]:
     """The embedded emulators' demo credentials: the demo needs no account."""
     if task is Task.CONNECTWISE:
-        from atria_tui.sandbox.cw_state import DEMO_SECRETS as CW
+        from atria_tui.sandbox.connectwise.state import DEMO_SECRETS as CW
 
         return dict(CW)
-    from atria_tui.sandbox.ks_state import DEMO_SECRETS as KS
+    from atria_tui.sandbox.kaseya.state import DEMO_SECRETS as KS
 
     return dict(KS)
 

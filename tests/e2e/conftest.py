@@ -135,7 +135,7 @@ KS_API = "/kaseya"
 
 
 def _ks_env() -> dict[str, str]:
-    from atria_tui.sandbox.ks_state import DEMO_SECRETS
+    from atria_tui.sandbox.kaseya.state import DEMO_SECRETS
     from atria_tui.secret_store import env_name
 
     return {env_name(k): v for k, v in DEMO_SECRETS.items()}
@@ -166,7 +166,7 @@ def ks_server(server: Server) -> Iterator[Server]:
     before and after: a test that slows it down or shrinks its budget must not leak."""
     from dataclasses import asdict
 
-    from atria_tui.sandbox.ks_types import SandboxConfig
+    from atria_tui.sandbox.kaseya.types import SandboxConfig
 
     defaults = asdict(SandboxConfig())
     server.post(KS_API + "/_sandbox/config", defaults)

@@ -1,7 +1,7 @@
 """The Kaseya demo job run by the real CLI against the Kaseya emulator served on 127.0.0.1.
 
 The scenario (which customer yields which code) is the table at the top of
-`atria_tui/sandbox/ks_state.py`; these tests hold the CLI to it over real HTTP.
+`atria_tui/sandbox/kaseya/state.py`; these tests hold the CLI to it over real HTTP.
 """
 
 from __future__ import annotations
@@ -301,7 +301,7 @@ async def test_job_budget_paces_the_run_to_the_tenants_budget(
     from atria_tui.adapters.http import CallBudget
     from atria_tui.job.file import load_job
     from atria_tui.sandbox.kaseya import create_app
-    from atria_tui.sandbox.ks_state import KsState
+    from atria_tui.sandbox.kaseya.state import KsState
     from atria_tui.secret_store import SecretStore
     from atria_tui.services.engine import apply_job
     from atria_tui.services.runtime import Runtime

@@ -10,7 +10,7 @@ import pytest
 from atria_tui.adapters.connectwise import ConnectWiseAdapter, in_clauses, quote
 from atria_tui.adapters.http import ClientOptions, PsaError
 from atria_tui.sandbox import connectwise
-from atria_tui.sandbox.cw_state import DEMO_SECRETS, CwState
+from atria_tui.sandbox.connectwise.state import DEMO_SECRETS, CwState
 
 TYPE = "Hosting and Cloud Services"
 

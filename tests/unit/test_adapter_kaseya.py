@@ -20,7 +20,7 @@ from atria_tui.model import Action, Period, Task, norm
 from atria_tui.reconcile import MatchRule, ReconcileParams, plan
 from atria_tui.records import read_records, sum_records
 from atria_tui.sandbox import kaseya
-from atria_tui.sandbox.ks_state import DEMO_SECRETS, FaultRule, KsState
+from atria_tui.sandbox.kaseya.state import DEMO_SECRETS, FaultRule, KsState
 from tests.sandbox_helpers import Clock
 
 T0 = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)

@@ -33,10 +33,10 @@ from atria_tui.model import Level, LogEntry, printable
 from atria_tui.paths import db_path
 from atria_tui.sandbox import kaseya
 from atria_tui.sandbox.connectwise import create_app as cw_app
-from atria_tui.sandbox.cw_state import DEMO_SECRETS as CW_DEMO
-from atria_tui.sandbox.cw_state import CwState
-from atria_tui.sandbox.ks_state import DEMO_SECRETS as KS_DEMO
-from atria_tui.sandbox.ks_state import KsState
+from atria_tui.sandbox.connectwise.state import DEMO_SECRETS as CW_DEMO
+from atria_tui.sandbox.connectwise.state import CwState
+from atria_tui.sandbox.kaseya.state import DEMO_SECRETS as KS_DEMO
+from atria_tui.sandbox.kaseya.state import KsState
 from atria_tui.sandbox.server import shared
 from atria_tui.secret_store import SecretStore, env_name, redact
 from atria_tui.services.engine import plan_job

@@ -18,7 +18,7 @@ import pytest
 from atria_tui import cli
 from atria_tui.job.file import load_job
 from atria_tui.model import Task
-from atria_tui.sandbox.ks_state import DEMO_SECRETS
+from atria_tui.sandbox.kaseya.state import DEMO_SECRETS
 from atria_tui.secret_store import STORE_FILE, SecretStore
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_configs"

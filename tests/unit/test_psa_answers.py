@@ -22,10 +22,10 @@ from atria_tui.adapters.values import psa_id_value, psa_number
 from atria_tui.job.file import load_job
 from atria_tui.paths import data_dir
 from atria_tui.sandbox import connectwise, kaseya
-from atria_tui.sandbox.cw_state import DEMO_SECRETS as CW_SECRETS
-from atria_tui.sandbox.cw_state import CwState
-from atria_tui.sandbox.ks_state import DEMO_SECRETS as KS_SECRETS
-from atria_tui.sandbox.ks_state import KsState
+from atria_tui.sandbox.connectwise.state import DEMO_SECRETS as CW_SECRETS
+from atria_tui.sandbox.connectwise.state import CwState
+from atria_tui.sandbox.kaseya.state import DEMO_SECRETS as KS_SECRETS
+from atria_tui.sandbox.kaseya.state import KsState
 from atria_tui.sandbox.server import shared, shared_app
 from atria_tui.secret_store import SecretStore
 from atria_tui.services.engine import apply_job

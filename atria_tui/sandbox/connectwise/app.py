@@ -25,8 +25,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from atria_tui.sandbox import cw_query, cw_writes
-from atria_tui.sandbox.cw_state import API_VERSION, DEMO_SECRETS, CwError, CwState, FaultRule
+from atria_tui.sandbox.connectwise import query, writes
+from atria_tui.sandbox.connectwise.state import (
+    API_VERSION,
+    DEMO_SECRETS,
+    CwError,
+    CwState,
+    FaultRule,
+)
 
 Handler = Callable[[Request, CwState], Awaitable[Response]]
 
@@ -138,23 +144,23 @@ def _params(request: Request) -> dict[str, str]:
 
 def _list(collection: str, rows: Callable[[Request, CwState], list[dict[str, Any]]]) -> Handler:
     async def handler(request: Request, state: CwState) -> Response:
-        schema = cw_query.known_paths(state.rows(collection))
-        q = cw_query.parse_list_query(_params(request), request.headers, schema)
-        selected = cw_query.select(rows(request, state), q)
+        schema = query.known_paths(state.rows(collection))
+        q = query.parse_list_query(_params(request), request.headers, schema)
+        selected = query.select(rows(request, state), q)
         base = str(request.url.replace(query=""))
         base = base[:-1] if base.endswith("?") else base
-        page, link = cw_query.paginate(selected, q, base, request.query_params.multi_items())
+        page, link = query.paginate(selected, q, base, request.query_params.multi_items())
         headers = {"Link": link} if link else None
-        return _json([cw_query.project(r, q.fields) for r in page], headers=headers)
+        return _json([query.project(r, q.fields) for r in page], headers=headers)
 
     return handler
 
 
 def _count(collection: str, rows: Callable[[Request, CwState], list[dict[str, Any]]]) -> Handler:
     async def handler(request: Request, state: CwState) -> Response:
-        schema = cw_query.known_paths(state.rows(collection))
-        q = cw_query.parse_list_query(_params(request), request.headers, schema)
-        return _json({"count": len(cw_query.select(rows(request, state), q))})
+        schema = query.known_paths(state.rows(collection))
+        q = query.parse_list_query(_params(request), request.headers, schema)
+        return _json({"count": len(query.select(rows(request, state), q))})
 
     return handler
 
@@ -167,7 +173,7 @@ def _one(collection: str, label: str) -> Handler:
             raise CwError(404, "NotFound", f"{label} with id {rid} was not found.")
         fields = _params(request).get("fields")
         spec = tuple(f.strip() for f in fields.split(",")) if fields else None
-        return _json(cw_query.project(row, spec))
+        return _json(query.project(row, spec))
 
     return handler
 
@@ -192,12 +198,12 @@ def _agreement_additions(request: Request, state: CwState) -> list[dict[str, Any
 
 async def _get_addition(request: Request, state: CwState) -> Response:
     _agreement_additions(request, state)
-    addition = cw_writes.find_addition(
+    addition = writes.find_addition(
         state, int(request.path_params["id"]), int(request.path_params["aid"])
     )
     fields = _params(request).get("fields")
     spec = tuple(f.strip() for f in fields.split(",")) if fields else None
-    return _json(cw_query.project(addition, spec))
+    return _json(query.project(addition, spec))
 
 
 async def _body(request: Request) -> Any:
@@ -210,7 +216,7 @@ async def _body(request: Request) -> Any:
 
 async def _patch_addition(request: Request, state: CwState) -> Response:
     ops = await _body(request)
-    updated = cw_writes.patch_addition(
+    updated = writes.patch_addition(
         state, int(request.path_params["id"]), int(request.path_params["aid"]), ops
     )
     return _json(updated)
@@ -218,7 +224,7 @@ async def _patch_addition(request: Request, state: CwState) -> Response:
 
 async def _post_addition(request: Request, state: CwState) -> Response:
     body = await _body(request)
-    return _json(cw_writes.create_addition(state, int(request.path_params["id"]), body), 201)
+    return _json(writes.create_addition(state, int(request.path_params["id"]), body), 201)
 
 
 # ---------------------------------------------------------------------------- admin

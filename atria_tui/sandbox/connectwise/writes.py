@@ -13,7 +13,7 @@ import copy
 from datetime import UTC, datetime
 from typing import Any
 
-from atria_tui.sandbox.cw_state import CwError, CwState
+from atria_tui.sandbox.connectwise.state import CwError, CwState
 
 UPDATED_BY = "AtriaAPI"
 BILL_CUSTOMER = ("Billable", "DoNotBill", "NoCharge")

@@ -20,8 +20,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from atria_tui.sandbox.ks_admin import admin_routes
-from atria_tui.sandbox.ks_http import (
+from atria_tui.sandbox.kaseya.admin import admin_routes
+from atria_tui.sandbox.kaseya.state import Contract, FaultRule, KsState
+from atria_tui.sandbox.kaseya.wire import (
     ApiError,
     account_json,
     bool_param,
@@ -39,7 +40,6 @@ from atria_tui.sandbox.ks_http import (
     service_json,
     token_json,
 )
-from atria_tui.sandbox.ks_state import Contract, FaultRule, KsState
 
 Handler = Callable[[Request, KsState], Awaitable[Response]]
 RECURRING = "/v2/finance/contracts/recurringservices/{contractId}/services"

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from atria_tui.sandbox.conditions import Condition, ConditionError, parse, resolve
-from atria_tui.sandbox.cw_state import CwError
+from atria_tui.sandbox.connectwise.conditions import Condition, ConditionError, parse, resolve
+from atria_tui.sandbox.connectwise.state import CwError
 
 DEFAULT_PAGE_SIZE = 25
 MAX_PAGE_SIZE = 1000

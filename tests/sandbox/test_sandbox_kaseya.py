@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from atria_tui.sandbox.kaseya import create_app
-from atria_tui.sandbox.ks_state import DEMO_SECRETS, KsState
+from atria_tui.sandbox.kaseya.state import DEMO_SECRETS, KsState
 from tests.sandbox_helpers import Clock
 
 T0 = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)

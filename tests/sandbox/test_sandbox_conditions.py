@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from atria_tui.sandbox.conditions import ConditionError, matches, parse, resolve
+from atria_tui.sandbox.connectwise.conditions import ConditionError, matches, parse, resolve
 
 COMPANY = {"id": 253, "identifier": "O'Brien", "name": "O'Brien & Sons", "deletedFlag": False}
 QUOTED = {"id": 254, "identifier": 'Say "Hi" Ltd', "name": "Quote Test Ltd"}

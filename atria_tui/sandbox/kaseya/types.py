@@ -1,6 +1,6 @@
 """Value types of the Kaseya BMS sandbox: entities, tokens, fault rules, counters, config.
 
-Apart from `ks_state` so the state module stays about behaviour (seeding, auth, budget) and
+Apart from `state` so the state module stays about behaviour (seeding, auth, budget) and
 these plain shapes can be imported by the routes without the machinery.
 """
 

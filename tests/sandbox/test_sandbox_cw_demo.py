@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from atria_tui.sandbox.cw_state import CwState
+from atria_tui.sandbox.connectwise.state import CwState
 
 ROOT = Path(__file__).resolve().parents[2]
 CSV_PATH = ROOT / "sample_configs" / "demo-connectwise-billing.csv"

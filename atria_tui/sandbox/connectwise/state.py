@@ -1,6 +1,6 @@
 """In-memory state of the ConnectWise Manage sandbox, plus the knobs tests turn.
 
-The emulator (`connectwise.py`) is only HTTP plumbing; everything a test or benchmark wants
+The emulator (`app.py`) is only HTTP plumbing; everything a test or benchmark wants
 to set up or inspect lives here as plain methods, so in-process tests need no admin calls
 and the `/_sandbox/*` endpoints are thin wrappers over the same code.
 
@@ -55,7 +55,7 @@ DEMO_SECRETS: dict[str, str] = {
     "ClientId": "5a8c3a0e-0000-4000-8000-000000000001",
 }
 API_VERSION = "2025.8"
-SEED_PATH = Path(__file__).with_name("data") / "connectwise.json"
+SEED_PATH = Path(__file__).parent.parent / "data" / "connectwise.json"
 
 # Collection name -> key in the seed JSON.
 COLLECTIONS = {

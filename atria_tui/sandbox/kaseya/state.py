@@ -43,7 +43,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from atria_tui.sandbox.ks_types import (
+from atria_tui.sandbox.kaseya.types import (
     Account,
     Contract,
     FaultRule,
@@ -75,7 +75,7 @@ DEMO_SECRETS = {
     "Password": "demo-password",
     "Tenant": "AtriaDemo",
 }
-SEED_PATH = Path(__file__).parent / "data" / "kaseya.json"
+SEED_PATH = Path(__file__).parent.parent / "data" / "kaseya.json"
 HOUR = timedelta(hours=1)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from atria_tui.sandbox.cw_state import CwState
+from atria_tui.sandbox.connectwise.state import CwState
 from tests.sandbox_helpers import cw_client
 
 ACME_HOSTING = 600

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from atria_tui.sandbox.cond_eval import (
+from atria_tui.sandbox.connectwise.condition_tree import (
     NULL,
     And,
     Compare,

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from atria_tui.sandbox.ks_state import FaultRule, KsState
+from atria_tui.sandbox.kaseya.state import FaultRule, KsState
 
 
 def _bad(message: str) -> JSONResponse:

@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from atria_tui.sandbox.ks_state import Account, Contract, KsState, Line, Service, Token
+from atria_tui.sandbox.kaseya.state import Account, Contract, KsState, Line, Service, Token
 
 T = TypeVar("T", dict[str, Any], list[Any])
 

@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from atria_tui.sandbox.connectwise import create_app
-from atria_tui.sandbox.cw_state import DEMO_SECRETS, CwState
+from atria_tui.sandbox.connectwise.state import DEMO_SECRETS, CwState
 from tests.sandbox_helpers import CW_AUTH as AUTH
 from tests.sandbox_helpers import CW_HEADERS as HEADERS
 from tests.sandbox_helpers import cw_client
