@@ -53,10 +53,16 @@ def private_file(path: Path) -> None:
     """Make sure `path` exists and is 0600 *before* another library opens it: SQLite
     creates a missing database with the umask's mode (often world-readable), and gives its
     -wal and -shm files the database's mode."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        # Tighten an existing one we own; a file we may only read is left for SQLite to
+        # report as read-only, rather than failing here on the open for writing.
+        if path.stat().st_mode & 0o077:
+            with contextlib.suppress(PermissionError):
+                os.chmod(path, 0o600)
+        return
     os.close(fd)
-    if path.stat().st_mode & 0o077:
-        os.chmod(path, 0o600)
 
 
 def atomic_write(path: Path, data: bytes, mode: int | None = None) -> None:
