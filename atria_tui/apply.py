@@ -31,6 +31,7 @@ from atria_tui.model import (
     item_entry,
     norm,
 )
+from atria_tui.psa import profile_of
 from atria_tui.reconcile import fmt_qty
 from atria_tui.store import CONFLICT, DONE, ERROR, GONE, PENDING, SENT, JournalRow, Store
 
@@ -82,7 +83,7 @@ class Applier:
         self.store = store
         self.run_id = run_id
         self.sink = sink
-        self.cw = plan.task is Task.CONNECTWISE
+        self.codes = profile_of(plan.task).codes
         self.sem = asyncio.Semaphore(max(1, concurrency))
         self.effective = effective or plan.period.start
         self.progress = progress
@@ -181,8 +182,8 @@ class Applier:
             self.outcome.failed += 1
             if item:
                 item.status = Status.FAILED
-            code = "CW12" if (self.cw and row.action == Action.ADD.value) else (
-                "AT08" if self.cw else "KS08")
+            code = (self.codes.add_failed if row.action == Action.ADD.value
+                    else self.codes.write_failed)
             await self.emit(codes.entry(code, customer=row.customer, sku=row.sku,
                                         **_fields(row, item, error=exc.message)), item)
         except _Changed as changed:
@@ -330,8 +331,8 @@ class Applier:
     def _done_entry(self, row: JournalRow, item: PlanItem | None) -> LogEntry:
         if item is not None:
             return item_entry(item)
-        code = {"add": "CW08", "zero": "CW20"}.get(row.action, "CW07") if self.cw else \
-            {"zero": "KS11"}.get(row.action, "KS07")
+        c = self.codes
+        code = {"add": c.added or c.updated, "zero": c.zeroed}.get(row.action, c.updated)
         return codes.entry(code, customer=row.customer, sku=row.sku, **_fields(row))
 
 

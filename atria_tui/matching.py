@@ -6,6 +6,7 @@ Kept apart from reconcile so the rest of the matching stays identical for both P
 from __future__ import annotations
 
 from atria_tui.model import CatalogItem, PsaLine, Task, norm
+from atria_tui.psa import profile_of
 
 
 class MatchRule:
@@ -16,7 +17,8 @@ class MatchRule:
     """
 
     def __init__(self, task: Task, sku_field_match: str = "ServiceName") -> None:
-        self.mode = "code" if task is Task.CONNECTWISE else norm(sku_field_match)
+        by_code = profile_of(task).match_by_product_code
+        self.mode = "code" if by_code else norm(sku_field_match)
 
     def _key(self, code: str, description: str) -> str:
         if self.mode == "description":

@@ -32,6 +32,7 @@ from atria_tui.model import (
     item_entry,
     norm,
 )
+from atria_tui.psa import profile_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +170,7 @@ class _Planner:
         self.p = params
         self.m = mappings
         self.rule = MatchRule(params.task, params.sku_field_match)
-        self.cw = params.task is Task.CONNECTWISE
+        self.codes = profile_of(params.task).codes
         self.catalog: dict[str, list[CatalogItem]] = defaultdict(list)
         for item in snapshot.catalog:
             k = self.rule.item_key(item)
@@ -213,15 +214,15 @@ class _Planner:
     # -- rules ----------------------------------------------------------------------------
 
     def customer(self, c: _Customer, *, deprovisioned: bool = False) -> None:
-        code = "CW" if self.cw else "KS"
+        codes_ = self.codes
         if not c.identifier:
             if not deprovisioned:
-                self.add(c, "CW04" if self.cw else "KS09", Action.SKIP)
+                self.add(c, codes_.identifier_missing, Action.SKIP)
             return
         account = self.snap.accounts.get(norm(c.identifier))
         if account is None:
             if not deprovisioned:
-                self.add(c, "CW14" if self.cw else "KS22", Action.SKIP)
+                self.add(c, codes_.account_unknown, Action.SKIP)
             return
         live = [k for k in self.snap.contracts.get(account.id, []) if k.live]
         if len(live) != 1:
@@ -230,7 +231,7 @@ class _Planner:
                     self.add(c, "AT02", Action.SKIP, account_name=account.name,
                              count=len(live))
                 else:
-                    self.add(c, "CW14" if self.cw else "KS05", Action.SKIP,
+                    self.add(c, codes_.contract_missing, Action.SKIP,
                              account_name=account.name)
             return
         contract = live[0]
@@ -238,7 +239,7 @@ class _Planner:
         if contract.id in self.snap.line_errors:
             err = self.snap.line_errors[contract.id]
             for _, b in sorted(c.current.items()):
-                self.add(c, f"{code}10" if self.cw else "KS02", Action.SKIP, sku=b.sku,
+                self.add(c, codes_.lines_unreadable, Action.SKIP, sku=b.sku,
                          description=b.description, atria=b.quantity, error=err, ctx=ctx)
             return
         by_key: dict[str, list[PsaLine]] = defaultdict(list)
@@ -246,7 +247,7 @@ class _Planner:
             if line.live:
                 by_key[self.rule.line_key(line)].append(line)
         for _, b in sorted(c.missing_sku.items()):
-            self.add(c, "CW05" if self.cw else "KS23", Action.SKIP, description=b.description,
+            self.add(c, codes_.sku_missing, Action.SKIP, description=b.description,
                      atria=b.quantity, ctx=ctx)
         for k, b in sorted(c.current.items()):
             self.billed(c, k, b, by_key.get(k, []), ctx)
@@ -262,31 +263,34 @@ class _Planner:
         if lines:
             line = lines[0]
             same = line.quantity == b.quantity
-            code = ("CW09" if same else "CW07") if self.cw else ("KS04" if same else "KS07")
+            code = self.codes.unchanged if same else self.codes.updated
             self.add(c, code, Action.NONE if same else Action.UPDATE, sku=b.sku,
                      description=desc or line.description, atria=b.quantity, psa=line.quantity,
                      line=line, ctx=ctx)
             return
         found = self.catalog.get(k, [])
         if not found:
-            self.add(c, "CW06" if self.cw else "KS14", Action.SKIP, sku=b.sku,
+            self.add(c, self.codes.unknown_sku, Action.SKIP, sku=b.sku,
                      description=desc, atria=b.quantity, product=b.code,
                      ctx=ctx)
             return
-        if not self.cw:
-            self.add(c, "KS06", Action.SKIP, sku=b.sku, description=desc, atria=b.quantity,
-                     catalog=found[0], product=b.code, ctx=ctx)
+        if self.codes.added is None:  # this PSA's job never adds a line
+            self.add(c, self.codes.not_on_contract or self.codes.unknown_sku, Action.SKIP,
+                     sku=b.sku, description=desc, atria=b.quantity, catalog=found[0],
+                     product=b.code, ctx=ctx)
             return
         usable = [i for i in found if i.active and i.can_be_line]
         if self.p.allow_create and len(usable) == 1:
-            self.add(c, "CW08", Action.ADD, sku=b.sku, description=desc, atria=b.quantity,
+            self.add(c, self.codes.added, Action.ADD, sku=b.sku, description=desc,
+                     atria=b.quantity,
                      psa=ZERO, catalog=usable[0], product=usable[0].code,
                      ctx=ctx)
         elif self.p.allow_create and len(usable) > 1:
             self.add(c, "AT09", Action.SKIP, sku=b.sku, description=desc, atria=b.quantity,
                      count=len(usable), product=b.code, ctx=ctx)
         else:
-            self.add(c, "CW22", Action.SKIP, sku=b.sku, description=desc, atria=b.quantity,
+            self.add(c, self.codes.add_refused or self.codes.unknown_sku, Action.SKIP,
+                     sku=b.sku, description=desc, atria=b.quantity,
                      catalog=found[0], product=b.code, ctx=ctx)
 
     def removed(self, c: _Customer, by_key: dict[str, list[PsaLine]],
@@ -302,11 +306,11 @@ class _Planner:
                 sku = prev.sku if prev else line.product_code
                 desc = (prev.description if prev else "") or line.description
                 if line.quantity == ZERO:
-                    self.add(c, "CW09" if self.cw else "KS04", Action.NONE, sku=sku,
+                    self.add(c, self.codes.unchanged, Action.NONE, sku=sku,
                              description=desc, atria=ZERO, psa=ZERO, line=line,
                              ctx=ctx)
                 else:
-                    self.add(c, "CW20" if self.cw else "KS11", Action.ZERO, sku=sku,
+                    self.add(c, self.codes.zeroed, Action.ZERO, sku=sku,
                              description=desc, atria=ZERO, psa=line.quantity, line=line,
                              ctx=ctx)
 
@@ -322,14 +326,14 @@ def plan(records: Iterable[BillingRecord], snapshot: PsaSnapshot, params: Reconc
          mappings: Mappings | None = None) -> Plan:
     mappings = normalized(mappings or Mappings())
     result = Plan(params.task, params.period)
-    cw = params.task is Task.CONNECTWISE
+    psa_codes = profile_of(params.task).codes
     if not snapshot.contract_type_valid:
-        result.fatal = codes.entry("CW21" if cw else "KS12")
+        result.fatal = codes.entry(psa_codes.contract_type_unknown)
         result.log.append(result.fatal)
         return result
     current, previous = in_scope(records, params)
     if not current:
-        result.log.append(codes.entry("CW15" if cw else "KS15",
+        result.log.append(codes.entry(psa_codes.nothing_billed,
                                       period_end=params.period.end.isoformat()))
         return result
     now = _by_customer(current)
@@ -360,8 +364,9 @@ def plan_entries(plan: Plan, item_entries: Sequence[LogEntry] | None = None) -> 
                                                                      for i in plan.items]
     out = list(plan.log)
     cut = plan.deprovisioned_from
-    if plan.task is Task.KASEYA and cut is not None:
-        out += [*per_item[:cut], codes.entry("KS18"), *per_item[cut:], codes.entry("KS19")]
+    marks = profile_of(plan.task).codes.deprovisioned_bracket
+    if marks and cut is not None:
+        out += [*per_item[:cut], codes.entry(marks[0]), *per_item[cut:], codes.entry(marks[1])]
     else:
         out += per_item
     return out

@@ -38,6 +38,7 @@ from atria_tui.job.parameters import (
 )
 from atria_tui.model import DEFAULT_MAX_QUANTITY, Level, Task
 from atria_tui.paths import atomic_write, config_dir
+from atria_tui.psa import profile_of
 
 __all__ = [
     "PARAMETER_NAMES", "SECRET_NAMES", "SKU_FIELD_MATCHES", "ConfigError", "JobConfig",
@@ -352,12 +353,7 @@ def new_job(task: Task, label: str = "") -> JobConfig:
     Periods start on the 26th, the job runs at 10pm on the 26th and transfers the period
     that has just closed ("Previous"), with the seed's defaults for the rest.
     """
-    params: dict[str, Any] = {"ApiUrl": ""}
-    if task is Task.CONNECTWISE:
-        params.update(AgreementType="Hosting and Cloud Services",
-                      AllowAtriaCreateAdditions=False)
-    else:
-        params.update(ContractType="Recurring Services", SKUFieldMatch="ServiceName")
+    params: dict[str, Any] = {"ApiUrl": "", **profile_of(task).new_job_parameters}
     params.update(BillingPeriod="Previous", CustomersFilter=[])
     return JobConfig(
         label=label or f"Transfer Billing Data to {task.psa_name} on 26th of each month",

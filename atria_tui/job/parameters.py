@@ -22,6 +22,7 @@ from typing import Any, Literal, TypeVar, cast
 from urllib.parse import urlsplit
 
 from atria_tui.model import Task
+from atria_tui.psa import PROFILES
 
 _T = TypeVar("_T")
 
@@ -193,23 +194,17 @@ def toml_error(err: tomllib.TOMLDecodeError, path: Path, text: str) -> ConfigErr
 # --- names ---------------------------------------------------------------------------
 
 PARAMETER_NAMES: dict[Task, tuple[str, ...]] = {
-    Task.CONNECTWISE: ("ApiUrl", "AgreementType", "AllowAtriaCreateAdditions",
-                       "BillingPeriod", "CustomersFilter"),
-    Task.KASEYA: ("ApiUrl", "ContractType", "BillingPeriod", "CustomersFilter",
-                  "SKUFieldMatch"),
-}
+    t: p.parameter_names for t, p in PROFILES.items()}
+# A job's secrets: its PSA's, and the Atria API token for an `api` source.
 SECRET_NAMES: dict[Task, tuple[str, ...]] = {
-    Task.CONNECTWISE: ("CompanyName", "PublicKey", "PrivateKey", "ClientId", "AtriaToken"),
-    Task.KASEYA: ("UserName", "Password", "Tenant", "AtriaToken"),
-}
+    t: (*p.secret_names, "AtriaToken") for t, p in PROFILES.items()}
 # The Kaseya guide's code table calls the parameter "SKUMatchField" once; accept it.
 _ALIASES = {"skumatchfield": "SKUFieldMatch"}
 
 SkuFieldMatch = Literal["ServiceName", "Description", "SKUDescription"]
 SKU_FIELD_MATCHES: tuple[SkuFieldMatch, ...] = ("ServiceName", "Description", "SKUDescription")
-DEFAULT_CONTRACT_TYPE = {Task.CONNECTWISE: "Hosting and Cloud Services",
-                         Task.KASEYA: "Recurring Services"}
-CONTRACT_TYPE_PARAM = {Task.CONNECTWISE: "AgreementType", Task.KASEYA: "ContractType"}
+DEFAULT_CONTRACT_TYPE = {t: p.default_contract_type for t, p in PROFILES.items()}
+CONTRACT_TYPE_PARAM = {t: p.contract_type_param for t, p in PROFILES.items()}
 
 
 def canonical_name(key: str, names: Iterable[str]) -> str | None:

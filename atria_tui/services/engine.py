@@ -36,12 +36,12 @@ from atria_tui.model import (
     Task,
 )
 from atria_tui.periods import PeriodError, previous_period, resolve_period
+from atria_tui.psa import profile_of
 from atria_tui.reconcile import ReconcileParams, plan, plan_entries, scope
 from atria_tui.records import RecordsError, iter_records, sum_records
 from atria_tui.secret_store import SecretError, redact
 from atria_tui.serialize import notes_from_json, plan_from_json, plan_to_json
 from atria_tui.services.psa import (
-    SECRETS,
     PsaSession,
     RedactingSession,
     is_sandbox,
@@ -100,10 +100,6 @@ class RunResult:
         if self.outcome and self.outcome.failed:
             return 2
         return 0
-
-
-def code_for(task: Task, cw: str, ks: str) -> str:
-    return cw if task is Task.CONNECTWISE else ks
 
 
 def status_of(entries: list[LogEntry], fatal: LogEntry | None) -> str:
@@ -211,7 +207,7 @@ class _Run:
 
     async def finish(self, fatal: LogEntry | None) -> str:
         status = status_of(self.entries, fatal)
-        end = code_for(self.job.task, "CW23", "KS24")
+        end = profile_of(self.job.task).codes.finished
         await self.log(codes.entry(end, result=status))
         self.svc.store.finish_run(self.run_id, status)
         self.finished = True
@@ -229,18 +225,18 @@ class _Run:
 def resolve_secrets(svc: Runtime, job: JobConfig, api_url: str) -> dict[str, str]:
     """The PSA secrets of a run (store, env overrides, demo credentials for sandbox URLs)."""
     task = job.task
+    names = profile_of(task).secret_names
     try:
-        found = dict(svc.secrets.resolve(job.key, SECRETS[task], env=svc.environ))
+        found = dict(svc.secrets.resolve(job.key, names, env=svc.environ))
     except SecretError as exc:
-        raise RunAbort(codes.entry(code_for(task, "CW16", "KS16"), error=str(exc))) from None
+        raise RunAbort(codes.entry(profile_of(task).codes.secrets_unreadable,
+                                   error=str(exc))) from None
     if is_sandbox(api_url):
         for name, value in sandbox_secrets(task).items():
             found.setdefault(name, value)
-    for name in SECRETS[task]:
+    for name in names:
         if not str(found.get(name, "")).strip():
-            if task is Task.CONNECTWISE:
-                raise RunAbort(codes.entry("CW18", field=name))
-            raise RunAbort(codes.entry("KS21"))
+            raise RunAbort(codes.entry(profile_of(task).codes.secret_missing, field=name))
     return found
 
 
@@ -273,7 +269,7 @@ async def _read_source(svc: Runtime, run: _Run, params: ReconcileParams
         text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         if isinstance(exc, OSError) and exc.filename:
             text = f"{exc.filename}: {text}"
-        raise RunAbort(codes.entry(code_for(task, "CW03", "KS03"), error=text)) from None
+        raise RunAbort(codes.entry(profile_of(task).codes.source_unreadable, error=text)) from None
 
 
 RERUN_HINT = ("; nothing was sent twice: run `atria-tui apply` again to finish, it re-reads "
@@ -282,17 +278,19 @@ RERUN_HINT = ("; nothing was sent twice: run `atria-tui apply` again to finish, 
 
 def psa_abort(task: Task, exc: PsaError, *, writing: bool = False) -> RunAbort:
     if writing and (exc.maybe_landed or exc.kind in ("connect", "timeout")):
-        return RunAbort(codes.entry(code_for(task, "CW02", "KS02"),
+        return RunAbort(codes.entry(profile_of(task).codes.psa_unreachable,
                                     error=exc.message + RERUN_HINT))
     if exc.kind == "decode":
-        return RunAbort(codes.entry(code_for(task, "CW13", "KS13"), error=exc.message))
-    if exc.kind == "auth" and task is Task.KASEYA:
-        return RunAbort(codes.entry("KS17"))
-    if exc.kind == "budget" and task is Task.KASEYA:
-        return RunAbort(codes.entry("KS02", error=f"{exc.message}. Run again later, and set "
-                                    "[options] call_budget_per_hour no higher than the "
-                                    "tenant's hourly limit so runs pace themselves"))
-    return RunAbort(codes.entry(code_for(task, "CW02", "KS02"), error=exc.message))
+        return RunAbort(codes.entry(profile_of(task).codes.invalid_answer, error=exc.message))
+    profile = profile_of(task)
+    if exc.kind == "auth" and profile.codes.auth_refused:
+        return RunAbort(codes.entry(profile.codes.auth_refused))
+    if exc.kind == "budget" and profile.call_budget:
+        return RunAbort(codes.entry(
+            profile.codes.psa_unreachable,
+            error=f"{exc.message}. Run again later, and set [options] call_budget_per_hour "
+                  "no higher than the tenant's hourly limit so runs pace themselves"))
+    return RunAbort(codes.entry(profile_of(task).codes.psa_unreachable, error=exc.message))
 
 
 async def connect_hint(exc: PsaError, api_url: str) -> PsaError:
@@ -323,19 +321,19 @@ def prepare(svc: Runtime, job: JobConfig) -> tuple[ReconcileParams, str]:
     try:
         jp = job_params(job)
     except ConfigError as exc:
-        raise RunAbort(codes.entry(code_for(task, "CW13", "KS13"), error=str(exc))) from None
+        raise RunAbort(codes.entry(profile_of(task).codes.invalid_answer, error=str(exc))) from None
     try:
         period = resolve_period(jp.billing_period, job.period_start_day, svc.today())
     except PeriodError as exc:
         where = f"job file {job.path}" if job.path else f"job {job.label!r}"
-        raise RunAbort(_with_detail(codes.entry(code_for(task, "CW19", "KS10")),
+        raise RunAbort(_with_detail(codes.entry(profile_of(task).codes.period_invalid),
                                     f"{exc} ({where})")) from None
     url = jp.api_url.strip()
     problem = check_api_url(url) if url and not is_sandbox(url) else None
     if problem:
         # Refused before secrets are read or anything is sent: ftp://, file:// or a bare
         # host cannot be a PSA API, and guessing a scheme could send credentials in clear.
-        raise RunAbort(codes.entry(code_for(task, "CW13", "KS13"),
+        raise RunAbort(codes.entry(profile_of(task).codes.invalid_answer,
                                    error=f"ApiUrl {url!r}: {problem}"))
     params = ReconcileParams(task, period, previous_period(period, job.period_start_day),
                              tuple(jp.customers_filter), jp.allow_create, jp.sku_field_match,
@@ -364,7 +362,7 @@ def _check_api_url(task: Task, url: str) -> None:
         except (httpx.InvalidURL, ValueError) as exc:  # ValueError: also IDNA (xn--)
             problem = f"not a valid URL ({exc})"
     if problem is not None:
-        raise RunAbort(codes.entry(code_for(task, "CW13", "KS13"),
+        raise RunAbort(codes.entry(profile_of(task).codes.invalid_answer,
                                    error=f"ApiUrl: {problem}"[:300]))
 
 
@@ -378,10 +376,10 @@ async def _plan(svc: Runtime, run: _Run, progress: Progress | None
                 ) -> tuple[Plan, PlanContext, int]:
     job = run.job
     params, api_url = prepare(svc, job)
-    await run.log(codes.entry(code_for(job.task, "CW01", "KS01"),
+    await run.log(codes.entry(profile_of(job.task).codes.started,
                               period_end=params.period.end.isoformat()))
     if not api_url.strip():
-        raise RunAbort(codes.entry(code_for(job.task, "CW17", "KS20")))
+        raise RunAbort(codes.entry(profile_of(job.task).codes.api_url_missing))
     secrets = run.resolve_secrets(api_url)
     if progress:
         progress("Reading Atria billing records", 0, 0)
@@ -389,7 +387,7 @@ async def _plan(svc: Runtime, run: _Run, progress: Progress | None
     try:
         mappings = load_job_mappings(svc, job)
     except ConfigError as exc:  # the console's saved fixes: part of the job's configuration
-        raise RunAbort(codes.entry(code_for(job.task, "CW13", "KS13"), error=str(exc))) \
+        raise RunAbort(codes.entry(profile_of(job.task).codes.invalid_answer, error=str(exc))) \
             from None
     sc = scope(records, params, mappings)
     session = run.open_session(api_url, secrets, reading=True)
@@ -455,7 +453,7 @@ async def _apply_locked(svc: Runtime, job: JobConfig, reviewed: Plan | None,
         if reviewed is None:
             reviewed, _, requests = await _plan(svc, run, progress)
         else:
-            await run.log(codes.entry(code_for(job.task, "CW01", "KS01"),
+            await run.log(codes.entry(profile_of(job.task).codes.started,
                                       period_end=reviewed.period.end.isoformat()))
         svc.store.set_plan(run.run_id, plan_to_json(reviewed), reviewed.period.end.isoformat())
         for e in reviewed.log:
@@ -487,7 +485,8 @@ async def _execute(svc: Runtime, job: JobConfig, run: _Run, p: Plan,
     _, api_url = prepare(svc, job)
     secrets = run.resolve_secrets(api_url)
     session = run.open_session(api_url, secrets)
-    bracket = (codes.entry("KS18"), codes.entry("KS19")) if job.task is Task.KASEYA else None
+    marks = profile_of(job.task).codes.deprovisioned_bracket
+    bracket = (codes.entry(marks[0]), codes.entry(marks[1])) if marks else None
 
     def tick(done: int, total: int) -> None:
         if progress:
@@ -513,7 +512,7 @@ async def _resume(svc: Runtime, job: JobConfig, run_id: int, sink: Sink | None,
     try:
         p = _plan_of(run_id, text)
     except StoredPlanError as exc:
-        abort = codes.entry(code_for(job.task, "CW13", "KS13"), error=str(exc))
+        abort = codes.entry(profile_of(job.task).codes.invalid_answer, error=str(exc))
         await run.log(abort)
         return RunResult(run.run_id, job, await run.finish(abort), run.entries,
                          fatal=run.clean(abort))

@@ -6,6 +6,7 @@ it, so plan/apply/revert are written once.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
@@ -16,6 +17,7 @@ import httpx
 from atria_tui.adapters.http import ClientOptions, PsaError
 from atria_tui.job.file import JobConfig
 from atria_tui.model import PsaLine, PsaSnapshot, Task
+from atria_tui.psa import PROFILES, profile_of
 
 
 class PsaSession(Protocol):
@@ -32,10 +34,7 @@ class PsaSession(Protocol):
                        description: str, effective: date) -> str: ...
 
 
-SECRETS: dict[Task, tuple[str, ...]] = {
-    Task.CONNECTWISE: ("CompanyName", "PublicKey", "PrivateKey", "ClientId"),
-    Task.KASEYA: ("UserName", "Password", "Tenant"),
-}
+SECRETS: dict[Task, tuple[str, ...]] = {t: p.secret_names for t, p in PROFILES.items()}
 
 
 def is_sandbox(url: str) -> bool:
@@ -57,10 +56,10 @@ def secret_texts(task: Task, secrets: Mapping[str, str]) -> list[str]:
     """Everything a run must never print: the secret values and the credentials the
     adapter derives from them."""
     values = [str(v) for v in secrets.values()]
-    if task is Task.CONNECTWISE:
-        from atria_tui.adapters.connectwise import derived_secrets
-
-        values += derived_secrets(secrets)
+    derive = profile_of(task).derived_secrets
+    if derive:
+        module, _, name = derive.partition(":")
+        values += getattr(importlib.import_module(module), name)(secrets)
     return values
 
 
@@ -124,17 +123,15 @@ class RedactingSession:
 def open_session(job: JobConfig, api_url: str, secrets: Mapping[str, str], *,
                  today: date, transport: httpx.AsyncBaseTransport | None = None,
                  **extra: Any) -> PsaSession:
+    """The job's PSA adapter (named by its profile), with the job's client options."""
+    profile = profile_of(job.task)
     o = job.options
     options = ClientOptions(concurrency=o.concurrency, timeout=o.timeout_seconds,
-                            retries=o.retries)
-    if job.task is Task.CONNECTWISE:
-        from atria_tui.adapters.connectwise import ConnectWiseAdapter
-
-        return ConnectWiseAdapter(api_url, secrets, options=options, page_size=o.page_size,
+                            retries=o.retries,
+                            budget_per_hour=o.call_budget_per_hour if profile.call_budget
+                            else None)
+    module, _, name = profile.adapter.partition(":")
+    adapter = getattr(importlib.import_module(module), name)
+    session: PsaSession = adapter(api_url, secrets, options=options, page_size=o.page_size,
                                   today=today, transport=transport, **extra)
-    from atria_tui.adapters.kaseya import KaseyaAdapter
-
-    options.budget_per_hour = o.call_budget_per_hour
-    session: PsaSession = KaseyaAdapter(api_url, secrets, options=options, today=today,
-                                        page_size=o.page_size, transport=transport, **extra)
     return session

@@ -31,9 +31,9 @@ from atria_tui.model import (
     Plan,
     PlanItem,
     PsaSnapshot,
-    Task,
     norm,
 )
+from atria_tui.psa import profile_of
 from atria_tui.reconcile import needs_review
 from atria_tui.secret_store import redact
 from atria_tui.services.engine import PlanContext, RunAbort, prepare, resolve_secrets
@@ -301,7 +301,7 @@ async def full_catalog(svc: Runtime, job: JobConfig, snapshot: PsaSnapshot
     ConnectWise snapshots hold only the items of the SKUs billed, so the whole catalog is
     read on demand; a Kaseya snapshot already holds every service.
     """
-    if job.task is Task.KASEYA:
+    if profile_of(job.task).catalog_in_snapshot:
         return list(snapshot.catalog)
     try:
         _, api_url = prepare(svc, job)
