@@ -33,7 +33,7 @@ from atria_tui.model import (
     PsaSnapshot,
     norm,
 )
-from atria_tui.psa import profile_of
+from atria_tui.psa import PROFILES, profile_of
 from atria_tui.reconcile import needs_review
 from atria_tui.secret_store import redact
 from atria_tui.services.engine import PlanContext, RunAbort, prepare, resolve_secrets
@@ -43,11 +43,14 @@ from atria_tui.services.runtime import Runtime
 FixKind = Literal["customer", "sku", "description"]
 
 # The unmapped queue, in the order a reviewer works through it.
+# Each group holds every PSA's code for its situation, read from the profiles.
 FIX_GROUPS: dict[str, tuple[str, ...]] = {
-    "Missing Billing Identifier": ("CW04", "KS09"),
-    "Missing SKU": ("CW05", "KS23"),
-    "SKU unknown to the PSA": ("CW06", "KS14"),
-    "No account or agreement": ("CW14", "KS05", "KS22"),
+    group: tuple(dict.fromkeys(getattr(p.codes, name) for p in PROFILES.values()
+                               for name in names))
+    for group, names in (("Missing Billing Identifier", ("identifier_missing",)),
+                         ("Missing SKU", ("sku_missing",)),
+                         ("SKU unknown to the PSA", ("unknown_sku",)),
+                         ("No account or agreement", ("account_unknown", "contract_missing")))
 }
 _KIND: dict[str, FixKind] = {"Missing Billing Identifier": "customer", "Missing SKU":
                              "description", "SKU unknown to the PSA": "sku",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -239,11 +238,20 @@ async def test_rate_limit_every_nth_request(client: httpx.AsyncClient) -> None:
     assert bad.status_code == 400
 
 
-async def test_latency(state: CwState, client: httpx.AsyncClient) -> None:
+async def test_latency(state: CwState, client: httpx.AsyncClient,
+                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The configured latency is slept before each answer (recorded, not timed)."""
+    from atria_tui.sandbox.connectwise import app
+
+    slept: list[float] = []
+
+    async def record(seconds: float) -> None:
+        slept.append(seconds)
+
+    monkeypatch.setattr(app.asyncio, "sleep", record)
     state.configure(latency_ms=60)
-    start = time.perf_counter()
-    await client.get("/company/companies/count")
-    assert time.perf_counter() - start >= 0.05
+    resp = await client.get("/company/companies/count")
+    assert resp.status_code == 200 and slept == [0.06]
 
 
 async def test_stats_state_and_reset(client: httpx.AsyncClient, state: CwState) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -258,11 +257,20 @@ async def test_fault_rules(client: httpx.AsyncClient, auth: dict[str, str]) -> N
     assert r.status_code == 400 and "latency_ms" in r.json()["error"]
 
 
-async def test_latency(client: httpx.AsyncClient, auth: dict[str, str]) -> None:
+async def test_latency(client: httpx.AsyncClient, auth: dict[str, str],
+                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The configured latency is slept before each answer (recorded, not timed)."""
+    from atria_tui.sandbox.kaseya import app
+
+    slept: list[float] = []
+
+    async def record(seconds: float) -> None:
+        slept.append(seconds)
+
+    monkeypatch.setattr(app.anyio, "sleep", record)
     await client.post("/_sandbox/config", json={"latency_ms": 60})
-    started = time.perf_counter()
-    await client.get("/v2/crm/accounts/summary", headers=auth)
-    assert time.perf_counter() - started >= 0.05
+    resp = await client.get("/v2/crm/accounts/summary", headers=auth)
+    assert resp.status_code == 200 and slept == [0.06]
 
 
 # --- writes ------------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 from dataclasses import dataclass
 
 from atria_tui.widgets.grid_model import Column, GridModel, Query, fit, measure, sample
@@ -109,25 +108,21 @@ def test_widths_come_from_a_sample_and_fit_truncates() -> None:
     assert fit("a\nb", 4) == "a b "
 
 
-def test_fifty_thousand_rows_sort_and_filter_fast() -> None:
+def test_fifty_thousand_rows_sort_and_filter() -> None:
+    """What a 50k-row view shows after sorts, filters and streamed rows (speed:
+    benchmarks/console_bench.py)."""
     random.seed(7)
     rows = [Row(i, f"CW{random.randint(1, 23):02d}", f"line {random.random():.8f}")
             for i in range(50_000)]
     m = model(rows)
-    t0 = time.perf_counter()
     run(m, Query(sort_col=2))
-    sort_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    assert [r.text for r in m.visible()] == sorted(r.text for r in rows)
     run(m, Query(sort_col=2, text="cw04"))
-    filter_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    assert {r.code for r in m.visible()} == {"CW04"}
     run(m, Query(sort_col=2, text="cw05"))  # search text is cached now
-    refilter_s = time.perf_counter() - t0
-    assert all(r.code == "CW05" for r in m.visible())
-    t0 = time.perf_counter()
+    shown = list(m.visible())
+    assert all(r.code == "CW05" for r in shown)
+    assert len(shown) == sum(1 for r in rows if r.code == "CW05")
     for i in range(100):  # a streamed batch into a sorted, filtered view
         m.append([Row(50_000 + i, "CW05", f"line {i}")])
-    append_s = time.perf_counter() - t0
-    print(f"sort {sort_s:.3f}s filter {filter_s:.3f}s refilter {refilter_s:.3f}s "
-          f"100 appends {append_s:.4f}s")
-    assert sort_s < 0.2 and filter_s < 0.2 and refilter_s < 0.1 and append_s < 0.05
+    assert len(list(m.visible())) == len(shown) + 100
