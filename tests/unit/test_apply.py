@@ -83,23 +83,28 @@ async def test_writes_approved_and_reports_rejected_conflict_and_failure() -> No
     assert psa.reads == 1                      # one re-read for the contract, not per line
 
 
-async def test_resume_finishes_pending_and_never_writes_twice() -> None:
-    store = Store(":memory:")
-    psa = FakePsa({"L1": 10, "L2": 5})
-    p = plan(item("L1", 10, 12), item("L2", 5, 8), item("ADD", 0, 3, Action.ADD))
-    run = store.start_run("job", "Job", "connectwise-manage", "apply")
-    applier = Applier(p, psa, store, run)
+async def killed_after_two_writes_landed(store: Store, psa: FakePsa, p: Plan) -> int:
+    """An apply run whose process died after L1's PATCH and the add's POST landed in the
+    PSA, before either was marked done: both rows are left `sent`."""
     from atria_tui.apply import journal_rows
 
+    run = store.start_run("job", "Job", "connectwise-manage", "apply")
     store.journal_add(run, journal_rows(p))
-    # The process died after L1's PATCH and the add's POST landed, before they were marked.
     rows = {r.line_id or r.product_code: r for r in store.journal(run)}
     await psa.set_quantity("c1", "L1", Decimal(12))
     await psa.add_line("c1", "ADD", Decimal(3), "", PERIOD.start)
     store.journal_set(rows["L1"].id, SENT)
     store.journal_set(rows["ADD"].id, SENT)
     psa.writes.clear()
-    await applier.run()
+    return run
+
+
+async def test_resume_finishes_pending_and_never_writes_twice() -> None:
+    store = Store(":memory:")
+    psa = FakePsa({"L1": 10, "L2": 5})
+    p = plan(item("L1", 10, 12), item("L2", 5, 8), item("ADD", 0, 3, Action.ADD))
+    run = await killed_after_two_writes_landed(store, psa, p)
+    await Applier(p, psa, store, run).run()
     assert psa.writes == [("L2", Decimal(8))]                      # only the missing write
     assert sorted(psa.lines) == ["ADD-new", "L1", "L2"]             # no duplicate addition
     assert {r.state for r in store.journal(run)} == {DONE}
@@ -201,17 +206,7 @@ async def test_revert_re_reads_writes_left_sent_and_a_second_revert_writes_nothi
     added = item("ADD", 0, 3, Action.ADD)
     added.line_id = ""                                            # as planned additions are
     p = plan(item("L1", 10, 12), item("L2", 5, 8), added)
-    run = store.start_run("job", "Job", "connectwise-manage", "apply")
-    from atria_tui.apply import journal_rows
-
-    store.journal_add(run, journal_rows(p))
-    rows = {r.line_id or r.product_code: r for r in store.journal(run)}
-    # Killed after L1's PATCH and the POST landed, before either was marked done.
-    await psa.set_quantity("c1", "L1", Decimal(12))
-    await psa.add_line("c1", "ADD", Decimal(3), "", PERIOD.start)
-    store.journal_set(rows["L1"].id, SENT)
-    store.journal_set(rows["ADD"].id, SENT)
-    psa.writes.clear()
+    run = await killed_after_two_writes_landed(store, psa, p)
     back = store.start_run("job", "Job", "connectwise-manage", "revert", of_run=run)
     out = await revert(store.journal(run), psa, store, back, run)
     assert psa.lines == {"L1": 10, "L2": 5, "ADD-new": 0}
