@@ -14,10 +14,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Protocol
 
 from atria_tui import codes
-from atria_tui.adapters.http import PsaError
 from atria_tui.model import (
     ZERO,
     Action,
@@ -32,18 +30,10 @@ from atria_tui.model import (
     norm,
 )
 from atria_tui.psa import profile_of
+from atria_tui.psa.errors import RemoteError
+from atria_tui.psa.session import PsaSession
 from atria_tui.reconcile import fmt_qty
 from atria_tui.store import CONFLICT, DONE, ERROR, GONE, PENDING, SENT, JournalRow, Store
-
-
-class PsaWriter(Protocol):
-    async def read_line(self, contract_id: str, line_id: str) -> PsaLine | None: ...
-    async def find_lines(self, contract_id: str, product_code: str) -> list[PsaLine]: ...
-    async def contract_lines(self, contract_id: str) -> list[PsaLine]: ...
-    async def set_quantity(self, contract_id: str, line_id: str, quantity: Decimal) -> None: ...
-    async def add_line(self, contract_id: str, product_id: str, quantity: Decimal,
-                       description: str, effective: date) -> str: ...
-
 
 Sink = Callable[[LogEntry, PlanItem | None], Awaitable[None] | None]
 
@@ -74,7 +64,7 @@ def _fields(row: JournalRow, item: PlanItem | None = None, **more: object
 
 
 class Applier:
-    def __init__(self, plan: Plan, writer: PsaWriter, store: Store, run_id: int, *,
+    def __init__(self, plan: Plan, writer: PsaSession, store: Store, run_id: int, *,
                  sink: Sink | None = None, concurrency: int = 6, effective: date | None = None,
                  progress: Callable[[int, int], None] | None = None, retries: int = 4,
                  backoff: float = 0.25) -> None:
@@ -93,7 +83,7 @@ class Applier:
         self.outcome = ApplyOutcome([])
         self._done = 0
         self._total = 0
-        self._stop: PsaError | None = None
+        self._stop: RemoteError | None = None
         self._reads: dict[str, asyncio.Task[list[PsaLine]]] = {}
 
     async def emit(self, entry: LogEntry, item: PlanItem | None) -> None:
@@ -161,7 +151,7 @@ class Applier:
                 await self._add(row, item, was_sent)
             else:
                 await self._update(row, item)
-        except PsaError as exc:
+        except RemoteError as exc:
             if exc.maybe_landed:
                 # Its answer was lost and a re-read did not find it: it may still land. The
                 # row stays `sent`, so the next apply re-reads before it writes anything.
@@ -200,7 +190,7 @@ class Applier:
             self._reads[contract_id] = task
         try:
             return await asyncio.shield(task)
-        except PsaError as exc:
+        except RemoteError as exc:
             if exc.status == 404:  # the contract is gone: so are its lines
                 return []
             raise
@@ -208,7 +198,7 @@ class Applier:
     async def _fresh_lines(self, contract_id: str) -> list[PsaLine]:
         try:
             return await self.writer.contract_lines(contract_id)
-        except PsaError as exc:
+        except RemoteError as exc:
             if exc.status == 404:
                 return []
             raise
@@ -228,7 +218,7 @@ class Applier:
             attempt += 1
             try:
                 return await send()
-            except PsaError as exc:
+            except RemoteError as exc:
                 if not (exc.maybe_landed or exc.kind == "decode"):
                     raise
                 found = await landed()
@@ -238,10 +228,10 @@ class Applier:
                                                           error=exc.message)), None)
                     return found
                 if not exc.answered or exc.kind == "decode":
-                    raise PsaError(exc.kind, exc.message, exc.status,
+                    raise RemoteError(exc.kind, exc.message, exc.status,
                                    maybe_landed=True) from None
                 if attempt > self.retries:
-                    raise PsaError(exc.kind, exc.message, exc.status) from None
+                    raise RemoteError(exc.kind, exc.message, exc.status) from None
                 await asyncio.sleep(min(self.backoff * 2 ** (attempt - 1), 30.0))
 
     async def _update(self, row: JournalRow, item: PlanItem | None) -> None:
@@ -364,7 +354,7 @@ def _status_of(state: str) -> Status:
             GONE: Status.SKIPPED}.get(state, Status.PENDING)
 
 
-async def revert(journal: list[JournalRow], writer: PsaWriter, store: Store, run_id: int,
+async def revert(journal: list[JournalRow], writer: PsaSession, store: Store, run_id: int,
                  of_run: int, sink: Sink | None = None) -> ApplyOutcome:
     """Put back what an apply run changed in the PSA, and only that.
 
@@ -428,7 +418,7 @@ async def revert(journal: list[JournalRow], writer: PsaWriter, store: Store, run
 
         try:
             await applier._write(row, send, landed)
-        except PsaError as exc:
+        except RemoteError as exc:
             if exc.maybe_landed or exc.kind in ("budget", "connect", "timeout"):
                 raise  # the PSA is out of reach: the revert ends; run it again later
             store.journal_set(row.id, ERROR, exc.message)

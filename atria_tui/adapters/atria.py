@@ -5,7 +5,7 @@ not this one is a removed line (KS11/CW20) and a customer gone from this period 
 deprovisioned. Atria does not publish the API's JSON field names, so the translation to
 `BillingRecord` is one table (`FIELD_MAP`) that accepts the spellings seen so far; a
 tenant that spells a field differently needs one line changed here, nowhere else.
-Every failure is a `PsaError` whose message says what was called and what was wrong,
+Every failure is a `RemoteError` whose message says what was called and what was wrong,
 because the service prints it verbatim in CW03/KS03.
 """
 
@@ -22,8 +22,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from atria_tui.adapters.http import ClientOptions, HttpClient, PsaError
+from atria_tui.adapters.http import ClientOptions, HttpClient
 from atria_tui.model import DEFAULT_MAX_QUANTITY, BillingRecord, Period
+from atria_tui.psa.errors import RemoteError
 
 # BillingRecord field → accepted API field names (compared case-insensitively, so the
 # camelCase the emulator serves and PascalCase are both covered by one spelling).
@@ -167,25 +168,25 @@ async def _period(http: HttpClient, end: date, cap: Decimal) -> list[BillingReco
     try:
         resp = await http.request("GET", path, params={"billable": "true"},
                                   endpoint=path)
-    except PsaError as exc:
-        raise PsaError(exc.kind, f"{what}: {exc}", exc.status) from None
+    except RemoteError as exc:
+        raise RemoteError(exc.kind, f"{what}: {exc}", exc.status) from None
     if resp.status_code in (401, 403):
-        raise PsaError("auth", f"{what}: HTTP {resp.status_code}, the token was refused "
+        raise RemoteError("auth", f"{what}: HTTP {resp.status_code}, the token was refused "
                        f"(check the AtriaToken secret): {_message(resp) or 'no details'}",
                        resp.status_code)
     if not 200 <= resp.status_code < 300:
-        raise PsaError("http", f"{what}: HTTP {resp.status_code}: "
+        raise RemoteError("http", f"{what}: HTTP {resp.status_code}: "
                        f"{_message(resp) or 'no details'}", resp.status_code)
     try:
         body = json.loads(resp.content or b"null", parse_float=Decimal)
     except ValueError as exc:
-        raise PsaError("decode", f"{what}: the answer is not valid JSON ({exc})") from None
+        raise RemoteError("decode", f"{what}: the answer is not valid JSON ({exc})") from None
     except RecursionError:
-        raise PsaError("decode", f"{what}: the answer is JSON nested too deeply to "
+        raise RemoteError("decode", f"{what}: the answer is JSON nested too deeply to "
                        "read") from None
     items = _items(body)
     if items is None:
-        raise PsaError("decode", f"{what}: expected a JSON list of billing records (or an "
+        raise RemoteError("decode", f"{what}: expected a JSON list of billing records (or an "
                        f"object holding one under {', '.join(LIST_KEYS)}), got "
                        f"{type(body).__name__}")
     out = []
@@ -193,7 +194,7 @@ async def _period(http: HttpClient, end: date, cap: Decimal) -> list[BillingReco
         try:
             out.append(to_record(obj, end, n, cap))
         except _FieldError as exc:
-            raise PsaError("decode", f"{what}: record {n}: {exc}") from None
+            raise RemoteError("decode", f"{what}: record {n}: {exc}") from None
     return [r for r in out if r.billable]
 
 
@@ -204,13 +205,13 @@ async def fetch_records(url: str, token: str, period: Period, previous: Period, 
                         ) -> list[BillingRecord]:
     """Billable records of `period` and `previous`, in that order."""
     if not url.strip():
-        raise PsaError("connect", "the Atria API URL ([source] url) is empty")
+        raise RemoteError("connect", "the Atria API URL ([source] url) is empty")
     if not token.strip() and url.strip().lower().startswith("sandbox://"):
         from atria_tui.sandbox.atria_api import DEMO_ATRIA_TOKEN  # the demo needs no account
 
         token = DEMO_ATRIA_TOKEN
     if not token.strip():
-        raise PsaError("auth", "no Atria API token: set the AtriaToken secret (a JWT of a "
+        raise RemoteError("auth", "no Atria API token: set the AtriaToken secret (a JWT of a "
                        "user with the Service Provider Developer permission)")
     try:
         if not url.strip().lower().startswith("sandbox://"):
@@ -220,7 +221,7 @@ async def fetch_records(url: str, token: str, period: Period, previous: Period, 
                                         "Accept": "application/json"},
                           options=options or ClientOptions(retries=2), transport=transport)
     except (httpx.InvalidURL, ValueError) as exc:
-        raise PsaError("connect", f"the Atria API URL {url!r} is not usable: {exc}") from None
+        raise RemoteError("connect", f"the Atria API URL {url!r} is not usable: {exc}") from None
     try:
         ends = [period.end] + ([previous.end] if previous.end != period.end else [])
         cap = Decimal(max_quantity)

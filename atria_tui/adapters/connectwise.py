@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from atria_tui.adapters.http import ClientOptions, HttpClient, PsaError
+from atria_tui.adapters.http import ClientOptions, HttpClient
 from atria_tui.adapters.lines import accounts_to_read, read_lines
 from atria_tui.adapters.paging import Deadline, Pages
 from atria_tui.adapters.values import psa_id, psa_id_value, psa_number
@@ -28,6 +28,7 @@ from atria_tui.model import (
     PsaSnapshot,
     norm,
 )
+from atria_tui.psa.errors import RemoteError
 
 ACCEPT = "application/vnd.connectwise.com+json; version=2025.8"
 MAX_CONDITION_CHARS = 1500
@@ -141,7 +142,7 @@ class ConnectWiseAdapter:
             resp, body = await self.http.json("GET", url, params=query, endpoint=path)
             _raise_for(resp.status_code, body, f"GET {path}")
             if not isinstance(body, list):
-                raise PsaError("decode", f"expected a list from GET {path}")
+                raise RemoteError("decode", f"expected a list from GET {path}")
             page = [r for r in body if isinstance(r, dict)]
             pages.got(str(r["id"]) for r in page if r.get("id") is not None)
             rows.extend(page)
@@ -150,7 +151,7 @@ class ConnectWiseAdapter:
             seen.add(str(resp.request.url))
             nxt = resp.links.get("next", {}).get("url")
             if nxt in seen:  # a `next` that does not advance would loop forever
-                raise PsaError("decode", f"paging of GET {path} does not advance")
+                raise RemoteError("decode", f"paging of GET {path} does not advance")
             # The link carries its own query; params=None keeps it (an empty dict wipes it).
             url, query = nxt, None
         return rows
@@ -198,7 +199,7 @@ class ConnectWiseAdapter:
 
     def _line(self, row: Any, agreement_id: str, what: str) -> PsaLine:
         if not isinstance(row, dict):
-            raise PsaError("decode", f"{what}: expected an addition object, got "
+            raise RemoteError("decode", f"{what}: expected an addition object, got "
                            f"{type(row).__name__}")
         product = row.get("product") or {}
         return PsaLine(
@@ -314,7 +315,7 @@ def _raise_for(status: int, body: Any, what: str) -> None:
         errs = body.get("errors")
         if isinstance(errs, list) and errs:
             msg += " (" + "; ".join(_err(e) for e in errs[:3]) + ")"
-    raise PsaError("auth" if status in (401, 403) else "http",
+    raise RemoteError("auth" if status in (401, 403) else "http",
                    f"HTTP {status} from {what}: {msg or 'no details'}", status, body)
 
 

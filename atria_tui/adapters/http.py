@@ -2,7 +2,7 @@
 
 PSAs throttle (ConnectWise answers 429/5xx under load; Kaseya allows 1,500 calls an hour
 per endpoint), so politeness lives here once instead of in each adapter. Errors come out
-as `PsaError` with a kind the services map to the seed's codes; their text never holds a
+as `RemoteError` with a kind the services map to the seed's codes; their text never holds a
 credential because headers are never part of a message.
 
 A `sandbox://HOST/PATH` URL is served in-process by the embedded emulators (no socket),
@@ -21,48 +21,18 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 
-ErrorKind = Literal["connect", "timeout", "auth", "http", "decode", "budget"]
+from atria_tui.psa.errors import ErrorKind, RemoteError
+
 SANDBOX_SCHEME = "sandbox://"
 SANDBOX_BASE = "http://sandbox.invalid"
 MAX_RETRY_AFTER = 120.0
 MAX_BODY_BYTES = 256 * 1024 * 1024  # an answer (decompressed) larger than this is refused
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 AuthHeaders = Callable[[], Awaitable[Mapping[str, str]]]
-
-
-class PsaError(Exception):
-    """A remote call that failed; `maybe_landed` says a write may still have taken effect.
-
-    A POST that timed out, lost its connection or got a 5xx may have been carried out by
-    the PSA all the same; sending it again blind is how a retried addition bills a
-    customer twice. Such a write is raised with `maybe_landed`, and the caller re-reads
-    the PSA to decide (`answered`: the PSA did answer, so it has finished with it).
-    """
-
-    def __init__(self, kind: ErrorKind, message: str, status: int | None = None,
-                 body: Any = None, *, maybe_landed: bool = False) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.status = status
-        self.body = body
-        self.maybe_landed = maybe_landed
-
-    @property
-    def answered(self) -> bool:
-        return self.status is not None
-
-    @property
-    def message(self) -> str:
-        return str(self)
-
-    def reworded(self, message: str) -> PsaError:
-        """The same failure told differently (redacted, with a hint): what it says about a
-        write that may have landed is kept, or the write would be sent again blind."""
-        return PsaError(self.kind, message, self.status, maybe_landed=self.maybe_landed)
 
 
 def resolve_url(url: str) -> tuple[str, httpx.AsyncBaseTransport | None]:
@@ -262,14 +232,14 @@ class HttpClient:
                     self.by_endpoint[endpoint] = self.by_endpoint.get(endpoint, 0) + 1
                     resp = await self._send(method, url, params, json_body, form, headers)
             except httpx.InvalidURL as exc:
-                raise PsaError("connect", f"{what}: not a usable URL ({exc})") from None
+                raise RemoteError("connect", f"{what}: not a usable URL ({exc})") from None
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout,
                     httpx.UnsupportedProtocol) as exc:
                 # Nothing was sent: safe to try again for any method.
                 kind: ErrorKind = "timeout" if isinstance(exc, httpx.TimeoutException) \
                     else "connect"
                 if attempt > self.options.retries or self._late(started, slept):
-                    raise PsaError(kind, f"{what}: cannot connect: {_reason(exc)}") from exc
+                    raise RemoteError(kind, f"{what}: cannot connect: {_reason(exc)}") from exc
                 slept += self._backoff(attempt)
                 await self._sleep(self._backoff(attempt))
                 continue
@@ -279,9 +249,9 @@ class HttpClient:
                 text = (f"{what}: no answer within {self.options.timeout:g} s"
                         if kind == "timeout" else f"{what}: connection lost: {_reason(exc)}")
                 if not repeatable:
-                    raise PsaError(kind, text, maybe_landed=True) from exc
+                    raise RemoteError(kind, text, maybe_landed=True) from exc
                 if attempt > self.options.retries or self._late(started, slept):
-                    raise PsaError(kind, text) from exc
+                    raise RemoteError(kind, text) from exc
                 slept += self._backoff(attempt)
                 await self._sleep(self._backoff(attempt))
                 continue
@@ -291,12 +261,12 @@ class HttpClient:
                 if delay > MAX_RETRY_AFTER:
                     # An hourly budget used up answers "in 59 minutes": retrying sooner
                     # is refused again, and a run that sleeps an hour looks hung.
-                    raise PsaError("budget", f"HTTP 429 from {what}{_detail(resp)} (call "
+                    raise RemoteError("budget", f"HTTP 429 from {what}{_detail(resp)} (call "
                                    "budget used up: the API asks to wait "
                                    f"{delay:.0f} s before the next call, longer than a run "
                                    f"waits, {MAX_RETRY_AFTER:.0f} s)", resp.status_code)
                 if self._late(started, slept, delay):
-                    raise PsaError("budget", f"HTTP 429 from {what}{_detail(resp)}: still "
+                    raise RemoteError("budget", f"HTTP 429 from {what}{_detail(resp)}: still "
                                    f"throttled after {time.monotonic() - started:.0f} s of "
                                    "retries", resp.status_code)
                 slept += delay
@@ -305,9 +275,9 @@ class HttpClient:
             if resp.status_code >= 500:
                 text = f"HTTP {resp.status_code} from {what}{_detail(resp)}"
                 if not repeatable:
-                    raise PsaError("http", text, resp.status_code, maybe_landed=True)
+                    raise RemoteError("http", text, resp.status_code, maybe_landed=True)
                 if attempt > self.options.retries or self._late(started, slept):
-                    raise PsaError("http", text, resp.status_code)
+                    raise RemoteError("http", text, resp.status_code)
                 slept += self._backoff(attempt)
                 await self._sleep(self._backoff(attempt))
                 continue
@@ -326,7 +296,7 @@ class HttpClient:
             async for chunk in resp.aiter_bytes():
                 size += len(chunk)
                 if size > self.options.max_body:
-                    raise PsaError("decode", f"{method} {url.split('?')[0]}: the answer is "
+                    raise RemoteError("decode", f"{method} {url.split('?')[0]}: the answer is "
                                    f"larger than {self.options.max_body // 2**20} MB; refused",
                                    resp.status_code)
                 chunks.append(chunk)
@@ -349,7 +319,7 @@ class HttpClient:
     async def json(self, method: str, url: str, **kw: Any) -> tuple[httpx.Response, Any]:
         resp = await self.request(method, url, **kw)
         if resp.status_code in (401, 403):
-            raise PsaError("auth", f"HTTP {resp.status_code} Unauthorized{_detail(resp)}",
+            raise RemoteError("auth", f"HTTP {resp.status_code} Unauthorized{_detail(resp)}",
                            resp.status_code)
         if not resp.content:
             return resp, None
@@ -363,10 +333,10 @@ class HttpClient:
         try:
             return resp, json.loads(resp.content, parse_constant=no_constant)
         except ValueError as exc:
-            raise PsaError("decode", f"invalid JSON from {where}: {exc}",
+            raise RemoteError("decode", f"invalid JSON from {where}: {exc}",
                            resp.status_code) from exc
         except RecursionError:
-            raise PsaError("decode", f"invalid JSON from {where}: nested too deeply to read",
+            raise RemoteError("decode", f"invalid JSON from {where}: nested too deeply to read",
                            resp.status_code) from None
 
 

@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from atria_tui.adapters.http import CallBudget, ClientOptions, HttpClient, PsaError
+from atria_tui.adapters.http import CallBudget, ClientOptions, HttpClient
 from atria_tui.adapters.kaseya_auth import Clock, KaseyaAuth, lower_keys, utcnow
 from atria_tui.adapters.lines import accounts_to_read, read_lines
 from atria_tui.adapters.paging import Deadline, Pages
@@ -32,6 +32,7 @@ from atria_tui.model import (
     PsaSnapshot,
     norm,
 )
+from atria_tui.psa.errors import RemoteError
 
 MAX_PAGE_SIZE = 100
 # No tenant has a million accounts, contracts or services; a larger count is a corrupt
@@ -96,10 +97,10 @@ def _rows(result: Any, what: str) -> list[dict[str, Any]]:
     if result is None:
         return []
     if not isinstance(result, list):
-        raise PsaError("decode", f"{what}: expected a list in 'result', got "
+        raise RemoteError("decode", f"{what}: expected a list in 'result', got "
                        f"{type(result).__name__}")
     if not all(isinstance(r, dict) for r in result):
-        raise PsaError("decode", f"{what}: expected objects in the 'result' list")
+        raise RemoteError("decode", f"{what}: expected objects in the 'result' list")
     return [lower_keys(r) for r in result]
 
 
@@ -156,7 +157,7 @@ class KaseyaAdapter:
             result, total = await self.auth.call(method, path, endpoint=path, json_body=body,
                                                  idempotent=True)
         if total is not None and not 0 <= total <= MAX_TOTAL_RECORDS:
-            raise PsaError("decode", f"{method} {path}: totalRecords {total} is not a record "
+            raise RemoteError("decode", f"{method} {path}: totalRecords {total} is not a record "
                            f"count (0 to {MAX_TOTAL_RECORDS:,})")
         return _rows(result, f"{method} {path}"), total
 
@@ -318,7 +319,7 @@ class KaseyaAdapter:
         """No single-line endpoint exists: re-read the contract's lines (conflict check)."""
         try:
             found = await self.lines(contract_id)
-        except PsaError as exc:
+        except RemoteError as exc:
             if exc.status == 404:
                 return None
             raise
@@ -341,7 +342,7 @@ class KaseyaAdapter:
         try:
             service_id = int(product_id)
         except ValueError:
-            raise PsaError("http", f"service id {product_id!r} is not a Kaseya id") from None
+            raise RemoteError("http", f"service id {product_id!r} is not a Kaseya id") from None
         item: dict[str, Any] = {"ServiceId": service_id, "Units": _num(quantity),
                                 "ServiceDescription": description,
                                 "EffectiveDate": f"{effective.isoformat()}T00:00:00"}

@@ -19,7 +19,8 @@ from typing import Any
 
 import httpx
 
-from atria_tui.adapters.http import HttpClient, PsaError
+from atria_tui.adapters.http import HttpClient
+from atria_tui.psa.errors import RemoteError
 
 Clock = Callable[[], datetime]
 MAX_MARGIN = timedelta(seconds=60)
@@ -50,10 +51,10 @@ def parse_body(resp: httpx.Response, what: str) -> Any:
     try:
         return json.loads(resp.content, parse_float=Decimal)  # money: no binary floats
     except ValueError as exc:
-        raise PsaError("decode", f"invalid JSON from {what} (HTTP {resp.status_code}): {exc}",
+        raise RemoteError("decode", f"invalid JSON from {what} (HTTP {resp.status_code}): {exc}",
                        resp.status_code) from exc
     except RecursionError:
-        raise PsaError("decode", f"invalid JSON from {what} (HTTP {resp.status_code}): nested "
+        raise RemoteError("decode", f"invalid JSON from {what} (HTTP {resp.status_code}): nested "
                        "too deeply to read", resp.status_code) from None
 
 
@@ -72,20 +73,20 @@ def error_text(body: Any) -> str:
 
 
 def unwrap(resp: httpx.Response, body: Any, what: str) -> tuple[Any, int | None]:
-    """(result, totalRecords) of a `{success, error, result}` envelope, or a PsaError."""
+    """(result, totalRecords) of a `{success, error, result}` envelope, or a RemoteError."""
     status = resp.status_code
     if not isinstance(body, dict):
         if 200 <= status < 300:
-            raise PsaError("decode", f"{what}: expected a JSON object envelope, got "
+            raise RemoteError("decode", f"{what}: expected a JSON object envelope, got "
                            f"{type(body).__name__}", status, body)
-        raise PsaError("http", f"HTTP {status} from {what}: no details", status, body)
+        raise RemoteError("http", f"HTTP {status} from {what}: no details", status, body)
     env = lower_keys(body)
     if not (200 <= status < 300) or env.get("success") is False:
         msg = error_text(body) or "no details"
-        raise PsaError("http", f"HTTP {status} from {what}: {msg}", status, body)
+        raise RemoteError("http", f"HTTP {status} from {what}: {msg}", status, body)
     total = env.get("totalrecords")
     if total is not None and (isinstance(total, bool) or not isinstance(total, int)):
-        raise PsaError("decode", f"{what}: totalRecords is not an integer: {total!r}", status)
+        raise RemoteError("decode", f"{what}: totalRecords is not an integer: {total!r}", status)
     return env.get("result"), total
 
 
@@ -153,8 +154,8 @@ class KaseyaAuth:
                                        endpoint=self.login_path, idempotent=True)
         try:
             result = self._token_result(resp, what)
-        except PsaError as exc:
-            raise PsaError("auth", f"Kaseya login failed for user {self._creds['UserName']!r} "
+        except RemoteError as exc:
+            raise RemoteError("auth", f"Kaseya login failed for user {self._creds['UserName']!r} "
                            f"on tenant {self._creds['Tenant']!r}: {exc}", exc.status) from None
         self.logins += 1
         self._store(result)
@@ -166,7 +167,7 @@ class KaseyaAuth:
                                        endpoint=self.refresh_path, idempotent=True)
         try:
             result = self._token_result(resp, what)
-        except PsaError:
+        except RemoteError:
             return False  # refresh token spent or expired: a fresh login follows
         self.refreshes += 1
         self._store(result)
@@ -176,7 +177,7 @@ class KaseyaAuth:
         result, _ = unwrap(resp, parse_body(resp, what), what)
         fields = lower_keys(result)
         if not isinstance(fields.get("accesstoken"), str) or not fields["accesstoken"]:
-            raise PsaError("auth", f"{what}: the answer holds no accessToken", resp.status_code)
+            raise RemoteError("auth", f"{what}: the answer holds no accessToken", resp.status_code)
         return fields
 
     def _store(self, fields: dict[str, Any]) -> None:
@@ -217,5 +218,5 @@ class KaseyaAuth:
             if attempt == 2:
                 break
             await self.refused(generation)
-        raise PsaError("auth", f"HTTP 401 from {what} again after renewing the token: the "
+        raise RemoteError("auth", f"HTTP 401 from {what} again after renewing the token: the "
                        "API user may lack permission or the token is being refused", 401)

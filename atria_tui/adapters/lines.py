@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
-from atria_tui.adapters.http import PsaError
 from atria_tui.adapters.paging import DeadlinePassed
 from atria_tui.model import PsaContract, PsaLine, PsaSnapshot, norm
+from atria_tui.psa.errors import RemoteError
 
 
 def single_live_contracts(snap: PsaSnapshot, accounts: set[str] | None = None
@@ -39,7 +39,7 @@ async def read_lines(snap: PsaSnapshot, fetch: Callable[[str], Awaitable[list[Ps
     async def read(k: PsaContract) -> None:
         try:
             snap.lines[k.id] = await fetch(k.id)
-        except PsaError as exc:
+        except RemoteError as exc:
             if exc.kind in ("auth", "decode", "budget") or isinstance(exc, DeadlinePassed):
                 raise  # every later call fails too
             snap.line_errors[k.id] = exc.message

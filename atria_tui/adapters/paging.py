@@ -13,13 +13,13 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from atria_tui.adapters.http import PsaError
+from atria_tui.psa.errors import RemoteError
 
 # 10,000 pages of 1,000 rows: far past any real tenant, near enough to stop a loop.
 MAX_PAGES = 10_000
 
 
-class DeadlinePassed(PsaError):
+class DeadlinePassed(RemoteError):
     """Ends the run, not one contract's read: every later read would meet it too."""
 
 
@@ -64,7 +64,7 @@ class Pages:
         """Before asking for pages up to `pages` (a total given by the server)."""
         limit = self.max_pages or MAX_PAGES
         if pages > limit:
-            raise PsaError("decode", f"paging of {self.what} passed {limit:,} pages; "
+            raise RemoteError("decode", f"paging of {self.what} passed {limit:,} pages; "
                            "stopped (the server does not stop paging, or reports a wrong "
                            "total)")
 
@@ -72,6 +72,6 @@ class Pages:
         """After a page: a page of rows all read before means the server is not advancing."""
         page = list(ids)
         if page and all(i in self.ids for i in page):
-            raise PsaError("decode", f"paging of {self.what} does not advance: page "
+            raise RemoteError("decode", f"paging of {self.what} does not advance: page "
                            f"{number or self.count} repeats rows already read (id {page[0]})")
         self.ids.update(page)

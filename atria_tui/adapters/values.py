@@ -4,7 +4,7 @@ A run plans from the PSA's answer and writes back to the lines it read, so an an
 checked like any other input: a quantity of NaN or 1e999 would be compared and written
 as it is, and a row without an id cannot be written back at all (and an id such as
 "../12", spliced into a URL, would address some other record). Both adapters read numbers
-and ids through here; anything else becomes `PsaError("decode")`, which the services turn
+and ids through here; anything else becomes `RemoteError("decode")`, which the services turn
 into CW13/KS13 before any write.
 """
 
@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from atria_tui.adapters.http import PsaError
 from atria_tui.model import ZERO
+from atria_tui.psa.errors import RemoteError
 
 # No contract line carries a trillion of anything, nor costs a trillion a unit; a value
 # past this is a corrupt (or hostile) answer, not a customer.
@@ -45,9 +45,9 @@ def psa_number(value: Any, what: str) -> Decimal:
         with contextlib.suppress(InvalidOperation, ValueError):
             number = Decimal(str(value).strip())
     if not number.is_finite():
-        raise PsaError("decode", f"{what}: expected a finite number, got {clip(value)}")
+        raise RemoteError("decode", f"{what}: expected a finite number, got {clip(value)}")
     if abs(number) >= LIMIT:
-        raise PsaError("decode", f"{what}: {clip(value)} is beyond any real quantity or "
+        raise RemoteError("decode", f"{what}: {clip(value)} is beyond any real quantity or "
                        f"price (the answer looks corrupt)")
     return number
 
@@ -69,14 +69,14 @@ def psa_id_value(value: Any, what: str, *, numeric: bool = False,
             text = stripped
     if text is None or len(text) > 100:
         kind = "a whole number" if numeric else "a number or a plain name"
-        raise PsaError("decode", f"{what}: expected {kind} as the id, got {clip(value)}")
+        raise RemoteError("decode", f"{what}: expected {kind} as the id, got {clip(value)}")
     return text
 
 
 def psa_id(row: Mapping[str, Any], what: str, *, numeric: bool = False) -> str:
     """The row's own `id`, which every write to it needs."""
     if "id" not in row:
-        raise PsaError("decode", f"{what}: a row has no id: {clip(dict(row), 120)}")
+        raise RemoteError("decode", f"{what}: a row has no id: {clip(dict(row), 120)}")
     return psa_id_value(row["id"], what, numeric=numeric)
 
 

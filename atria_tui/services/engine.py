@@ -19,7 +19,6 @@ from typing import Any, ParamSpec, TypeVar
 import httpx
 
 from atria_tui import codes
-from atria_tui.adapters.http import PsaError
 from atria_tui.adapters.paging import Deadline
 from atria_tui.adapters.tls import host_port, looks_like_tls, speaks_tls
 from atria_tui.apply import Applier, ApplyOutcome, revert
@@ -37,6 +36,7 @@ from atria_tui.model import (
 )
 from atria_tui.periods import PeriodError, previous_period, resolve_period
 from atria_tui.psa import profile_of
+from atria_tui.psa.errors import RemoteError
 from atria_tui.reconcile import ReconcileParams, plan, plan_entries, scope
 from atria_tui.records import RecordsError, iter_records, sum_records
 from atria_tui.secret_store import SecretError, redact
@@ -155,6 +155,8 @@ class _Run:
         self.finished = False
         self.entries: list[LogEntry] = []
         self._secrets: list[str] = []
+        self._found: tuple[str, dict[str, str]] | None = None
+        self._prepared: tuple[ReconcileParams, str] | None = None
         self.deadline = Deadline.after(job.options.run_deadline_minutes, svc.clock)
         if resume is not None:  # an interrupted run carries on under its own number
             svc.store.reopen_run(resume)
@@ -178,9 +180,24 @@ class _Run:
         return entry if message == entry.message else replace(entry, message=message)
 
     def resolve_secrets(self, api_url: str) -> dict[str, str]:
-        found = resolve_secrets(self.svc, self.job, api_url)
-        self.protect(secret_texts(self.job.task, found))
-        return found
+        """The run's PSA secrets, read once per run (a plan-and-apply asks twice) and
+        protected from the log from then on."""
+        if self._found is None or self._found[0] != api_url:
+            found = resolve_secrets(self.svc, self.job, api_url)
+            self.protect(secret_texts(self.job.task, found))
+            self._found = (api_url, found)
+        return self._found[1]
+
+    def prepared(self) -> tuple[ReconcileParams, str]:
+        if self._prepared is None:
+            self._prepared = prepare(self.svc, self.job)
+        return self._prepared
+
+    def psa(self, *, reading: bool = False) -> tuple[PsaSession, str]:
+        """The job's PSA session and its ApiUrl (checks, secrets and redaction included)."""
+        _, api_url = self.prepared()
+        return self.open_session(api_url, self.resolve_secrets(api_url), reading=reading), \
+            api_url
 
     def open_session(self, api_url: str, secrets: Mapping[str, str], *,
                      reading: bool = False) -> PsaSession:
@@ -265,7 +282,7 @@ async def _read_source(svc: Runtime, run: _Run, params: ReconcileParams
         return sum_records(iter_records(job.source.path, period_end=params.period.end,
                                         previous_end=params.previous.end,
                                         max_quantity=job.options.max_quantity))
-    except (RecordsError, OSError, SecretError, PsaError) as exc:
+    except (RecordsError, OSError, SecretError, RemoteError) as exc:
         text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         if isinstance(exc, OSError) and exc.filename:
             text = f"{exc.filename}: {text}"
@@ -276,7 +293,7 @@ RERUN_HINT = ("; nothing was sent twice: run `atria-tui apply` again to finish, 
               "each line before writing")
 
 
-def psa_abort(task: Task, exc: PsaError, *, writing: bool = False) -> RunAbort:
+def psa_abort(task: Task, exc: RemoteError, *, writing: bool = False) -> RunAbort:
     if writing and (exc.maybe_landed or exc.kind in ("connect", "timeout")):
         return RunAbort(codes.entry(profile_of(task).codes.psa_unreachable,
                                     error=exc.message + RERUN_HINT))
@@ -293,7 +310,7 @@ def psa_abort(task: Task, exc: PsaError, *, writing: bool = False) -> RunAbort:
     return RunAbort(codes.entry(profile_of(task).codes.psa_unreachable, error=exc.message))
 
 
-async def connect_hint(exc: PsaError, api_url: str) -> PsaError:
+async def connect_hint(exc: RemoteError, api_url: str) -> RemoteError:
     """`exc`, saying "use https://" when an http:// ApiUrl points at a TLS port.
 
     The client's own message (a reset connection, an "illegal status line") does not say
@@ -313,6 +330,16 @@ async def connect_hint(exc: PsaError, api_url: str) -> PsaError:
 def _with_detail(entry: LogEntry, detail: str) -> LogEntry:
     """The seed's sentence kept as the guides print it, with what to fix after it."""
     return replace(entry, message=f"{entry.message}: {detail}")
+
+
+def job_session(svc: Runtime, job: JobConfig) -> tuple[PsaSession, str]:
+    """A job's PSA session outside a run (the console's catalog picker): ApiUrl checked,
+    secrets resolved, errors redacted. Runs open theirs with `_Run.psa`."""
+    _, api_url = prepare(svc, job)
+    found = resolve_secrets(svc, job, api_url)
+    texts = secret_texts(job.task, found)
+    session = open_session(job, api_url, found, today=svc.today(), transport=svc.transport)
+    return RedactingSession(session, lambda text: redact(text, texts)), api_url
 
 
 def prepare(svc: Runtime, job: JobConfig) -> tuple[ReconcileParams, str]:
@@ -375,7 +402,7 @@ def load_job_mappings(svc: Runtime, job: JobConfig) -> Mappings:
 async def _plan(svc: Runtime, run: _Run, progress: Progress | None
                 ) -> tuple[Plan, PlanContext, int]:
     job = run.job
-    params, api_url = prepare(svc, job)
+    params, api_url = run.prepared()
     await run.log(codes.entry(profile_of(job.task).codes.started,
                               period_end=params.period.end.isoformat()))
     if not api_url.strip():
@@ -396,7 +423,7 @@ async def _plan(svc: Runtime, run: _Run, progress: Progress | None
             progress(f"Reading {job.task.psa_name}", 0, len(sc.identifiers))
         snapshot = await session.snapshot(sc.identifiers, sc.skus, params.contract_type,
                                           unclaimed=sc.missing_identifier)
-    except PsaError as exc:
+    except RemoteError as exc:
         raise psa_abort(job.task, await connect_hint(exc, api_url)) from None
     finally:
         requests = session.requests
@@ -482,9 +509,7 @@ def _period_end(svc: Runtime, job: JobConfig) -> str | None:
 
 async def _execute(svc: Runtime, job: JobConfig, run: _Run, p: Plan,
                    progress: Progress | None) -> tuple[ApplyOutcome, int]:
-    _, api_url = prepare(svc, job)
-    secrets = run.resolve_secrets(api_url)
-    session = run.open_session(api_url, secrets)
+    session, api_url = run.psa()
     marks = profile_of(job.task).codes.deprovisioned_bracket
     bracket = (codes.entry(marks[0]), codes.entry(marks[1])) if marks else None
 
@@ -497,7 +522,7 @@ async def _execute(svc: Runtime, job: JobConfig, run: _Run, p: Plan,
                           concurrency=job.options.concurrency, progress=tick,
                           retries=job.options.retries)
         outcome = await applier.run(bracket)
-    except PsaError as exc:
+    except RemoteError as exc:
         raise psa_abort(job.task, await connect_hint(exc, api_url), writing=True) from None
     finally:
         requests = session.requests
@@ -545,17 +570,15 @@ async def _revert_locked(svc: Runtime, job: JobConfig, run_id: int,
                          sink: Sink | None) -> RunResult:
     run = _Run(svc, job, "revert", sink, of_run=run_id)
     try:
-        _, api_url = prepare(svc, job)
-        secrets = run.resolve_secrets(api_url)
+        session, api_url = run.psa()
     except RunAbort as abort:
         await run.log(abort.entry)
         return RunResult(run.run_id, job, await run.finish(abort.entry), run.entries,
                          fatal=run.clean(abort.entry))
-    session = run.open_session(api_url, secrets)
     try:
         outcome = await revert(svc.store.journal(run_id), session, svc.store, run.run_id,
                                run_id, sink=run.log)
-    except PsaError as exc:
+    except RemoteError as exc:
         hinted = await connect_hint(exc, api_url)
         failed = psa_abort(job.task, hinted).entry
         if exc.maybe_landed or exc.kind in ("connect", "timeout"):

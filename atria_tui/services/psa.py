@@ -7,32 +7,20 @@ it, so plan/apply/revert are written once.
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 
-from atria_tui.adapters.http import ClientOptions, PsaError
+from atria_tui.adapters.http import ClientOptions
 from atria_tui.job.file import JobConfig
 from atria_tui.model import PsaLine, PsaSnapshot, Task
 from atria_tui.psa import PROFILES, profile_of
-
-
-class PsaSession(Protocol):
-    @property
-    def requests(self) -> int: ...
-    async def aclose(self) -> None: ...
-    async def snapshot(self, identifiers: Sequence[str], skus: Sequence[str],
-                       contract_type: str, *, unclaimed: bool = False) -> PsaSnapshot: ...
-    async def read_line(self, contract_id: str, line_id: str) -> PsaLine | None: ...
-    async def find_lines(self, contract_id: str, product_code: str) -> list[PsaLine]: ...
-    async def contract_lines(self, contract_id: str) -> list[PsaLine]: ...
-    async def set_quantity(self, contract_id: str, line_id: str, quantity: Decimal) -> None: ...
-    async def add_line(self, contract_id: str, product_id: str, quantity: Decimal,
-                       description: str, effective: date) -> str: ...
-
+from atria_tui.psa.errors import RemoteError
+from atria_tui.psa.session import PsaSession
 
 SECRETS: dict[Task, tuple[str, ...]] = {t: p.secret_names for t, p in PROFILES.items()}
 
@@ -81,7 +69,7 @@ class RedactingSession:
     async def _call(self, call: Awaitable[_T]) -> _T:
         try:
             return await call
-        except PsaError as exc:
+        except RemoteError as exc:
             raise exc.reworded(self._redact(exc.message)) from exc.__cause__
 
     @property
@@ -116,8 +104,16 @@ class RedactingSession:
                                                     description, effective))
 
     def __getattr__(self, name: str) -> Any:
-        # Optional capabilities (end_line, budget_wait_seconds…) are looked up with getattr.
-        return getattr(self.inner, name)
+        # Optional capabilities (all_catalog, end_line, budget_wait_seconds…) are looked up
+        # with getattr; a coroutine one is wrapped so its errors are redacted too.
+        found = getattr(self.inner, name)
+        if not inspect.iscoroutinefunction(found):
+            return found
+
+        async def redacted(*args: Any, **kwargs: Any) -> Any:
+            return await self._call(found(*args, **kwargs))
+
+        return redacted
 
 
 def open_session(job: JobConfig, api_url: str, secrets: Mapping[str, str], *,

@@ -19,7 +19,6 @@ from typing import Literal
 from rapidfuzz import fuzz, utils
 
 from atria_tui import codes
-from atria_tui.adapters.http import PsaError
 from atria_tui.job.file import JobConfig
 from atria_tui.job.mappings import load_mappings, mappings_path, save_mappings
 from atria_tui.job.parameters import ConfigError
@@ -34,10 +33,9 @@ from atria_tui.model import (
     norm,
 )
 from atria_tui.psa import PROFILES, profile_of
+from atria_tui.psa.errors import RemoteError
 from atria_tui.reconcile import needs_review
-from atria_tui.secret_store import redact
-from atria_tui.services.engine import PlanContext, RunAbort, prepare, resolve_secrets
-from atria_tui.services.psa import open_session, secret_texts
+from atria_tui.services.engine import PlanContext, RunAbort, job_session
 from atria_tui.services.runtime import Runtime
 
 FixKind = Literal["customer", "sku", "description"]
@@ -307,20 +305,18 @@ async def full_catalog(svc: Runtime, job: JobConfig, snapshot: PsaSnapshot
     if profile_of(job.task).catalog_in_snapshot:
         return list(snapshot.catalog)
     try:
-        _, api_url = prepare(svc, job)
-        found = resolve_secrets(svc, job, api_url)
+        session, _ = job_session(svc, job)
     except RunAbort as abort:
         raise ReviewError(abort.entry.message) from None
-    session = open_session(job, api_url, found, today=svc.today(), transport=svc.transport)
     try:
         reader = getattr(session, "all_catalog", None)
         if reader is None:
             return list(snapshot.catalog)
         items: list[CatalogItem] = await reader()
         return items
-    except PsaError as exc:
-        text = redact(exc.message, secret_texts(job.task, found))
-        raise ReviewError(f"could not read the {job.task.psa_name} catalog: {text}") from None
+    except RemoteError as exc:  # already redacted by the session
+        raise ReviewError(f"could not read the {job.task.psa_name} catalog: "
+                          f"{exc.message}") from None
     finally:
         await session.aclose()
 

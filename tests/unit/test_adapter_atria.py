@@ -13,8 +13,9 @@ import httpx
 import pytest
 
 from atria_tui.adapters.atria import FIELD_MAP, fetch_records
-from atria_tui.adapters.http import ClientOptions, PsaError
+from atria_tui.adapters.http import ClientOptions
 from atria_tui.model import BillingRecord, Period
+from atria_tui.psa.errors import RemoteError
 from atria_tui.sandbox.atria_api import DEMO_ATRIA_TOKEN, create_app
 
 DEMO_CSV = Path(__file__).resolve().parents[2] / "sample_configs" / "demo-kaseya-billing.csv"
@@ -84,7 +85,7 @@ async def test_reads_both_periods_from_the_emulator() -> None:
 
 async def test_a_refused_token_is_an_auth_error_without_the_token() -> None:
     transport = httpx.ASGITransport(app=create_app(DEMO_CSV))
-    with pytest.raises(PsaError) as err:
+    with pytest.raises(RemoteError) as err:
         await fetch(transport, "not-the-token")
     assert err.value.kind == "auth" and err.value.status == 401
     assert "AtriaToken" in err.value.message and "not-the-token" not in err.value.message
@@ -103,7 +104,7 @@ async def test_an_empty_token_for_a_real_url_is_refused_before_any_call() -> Non
         return httpx.Response(200, json=[])
 
     transport = httpx.MockTransport(handler)
-    with pytest.raises(PsaError) as err:
+    with pytest.raises(RemoteError) as err:
         await fetch(transport, "  ")
     assert err.value.kind == "auth" and "AtriaToken" in err.value.message and not calls
 
@@ -157,7 +158,7 @@ def test_field_map_covers_every_record_field_it_promises() -> None:
 ])
 async def test_bad_answers_are_clear_errors(transport: httpx.MockTransport, kind: str,
                                             fragment: str) -> None:
-    with pytest.raises(PsaError) as err:
+    with pytest.raises(RemoteError) as err:
         await fetch(transport)
     assert err.value.kind == kind
     assert fragment in err.value.message
@@ -168,7 +169,7 @@ async def test_connect_failure_names_the_url() -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused", request=request)
 
-    with pytest.raises(PsaError) as err:
+    with pytest.raises(RemoteError) as err:
         await fetch(httpx.MockTransport(refuse))
     assert err.value.kind == "connect"
     assert "http://atria.test/api/billing/" in err.value.message
@@ -177,7 +178,7 @@ async def test_connect_failure_names_the_url() -> None:
 
 @pytest.mark.parametrize("url", ["", "   "])
 async def test_an_empty_url_is_an_error(url: str) -> None:
-    with pytest.raises(PsaError) as err:
+    with pytest.raises(RemoteError) as err:
         await fetch(serve([]), url=url)
     assert "URL" in err.value.message
 
@@ -205,7 +206,7 @@ async def test_negative_non_finite_and_absurd_quantities_are_refused(raw: bytes,
                                                                      fragment: str) -> None:
     body = b'[{"customerCode": "ASP", "billingIdentifier": "A1", "sku": "S", "quantity": ' \
         + raw + b"}]"
-    with pytest.raises(PsaError) as info:
+    with pytest.raises(RemoteError) as info:
         await fetch(serve(raw=body))
     assert info.value.kind == "decode"
     assert "record 1" in info.value.message and "field quantity" in info.value.message
@@ -217,17 +218,17 @@ async def test_the_quantity_cap_is_passed_by_the_job() -> None:
     recs = await fetch_records("http://atria.test", "t", PERIOD, PREVIOUS,
                                transport=serve(body), options=NO_RETRY, max_quantity=200_000)
     assert {r.quantity for r in recs} == {150_000}
-    with pytest.raises(PsaError, match="at most 1000"):
+    with pytest.raises(RemoteError, match="at most 1000"):
         await fetch_records("http://atria.test", "t", PERIOD, PREVIOUS,
                             transport=serve(body), options=NO_RETRY, max_quantity=1000)
 
 
 async def test_deeply_nested_answer_is_a_decode_error() -> None:
-    with pytest.raises(PsaError) as info:
+    with pytest.raises(RemoteError) as info:
         await fetch(serve(raw=b"[" * 100_000 + b"]" * 100_000))
     assert info.value.kind == "decode" and "nested" in info.value.message
 
 
 async def test_a_port_out_of_range_is_named_before_any_connection() -> None:
-    with pytest.raises(PsaError, match="Port out of range"):
+    with pytest.raises(RemoteError, match="Port out of range"):
         await fetch(serve([]), url="http://127.0.0.1:99999/atria")

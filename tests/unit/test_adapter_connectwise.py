@@ -8,7 +8,8 @@ import httpx
 import pytest
 
 from atria_tui.adapters.connectwise import ConnectWiseAdapter, in_clauses, quote
-from atria_tui.adapters.http import ClientOptions, PsaError
+from atria_tui.adapters.http import ClientOptions
+from atria_tui.psa.errors import RemoteError
 from atria_tui.sandbox import connectwise
 from atria_tui.sandbox.connectwise.state import DEMO_SECRETS, CwState
 
@@ -82,14 +83,14 @@ async def test_faulty_agreement_is_a_line_error_and_429_is_retried() -> None:
 async def test_bad_credentials_and_malformed_json_raise_typed_errors() -> None:
     state = CwState()
     a = adapter(state, PrivateKey="wrong")
-    with pytest.raises(PsaError) as err:
+    with pytest.raises(RemoteError) as err:
         await a.snapshot([], [], TYPE)
     await a.aclose()
     assert err.value.kind == "auth" and "wrong" not in str(err.value)
     state.add_faults([{"method": "GET", "path": "agreements/types", "malformed": True,
                        "times": None}])
     a = adapter(state)
-    with pytest.raises(PsaError) as err:
+    with pytest.raises(RemoteError) as err:
         await a.snapshot([], [], TYPE)
     await a.aclose()
     assert err.value.kind == "decode"

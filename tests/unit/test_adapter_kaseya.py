@@ -14,9 +14,10 @@ from typing import Any
 import httpx
 import pytest
 
-from atria_tui.adapters.http import CallBudget, ClientOptions, PsaError
+from atria_tui.adapters.http import CallBudget, ClientOptions
 from atria_tui.adapters.kaseya import ENDPOINTS, UNVERIFIED_ENDPOINTS, KaseyaAdapter, base_url
 from atria_tui.model import Action, Period, Task, norm
+from atria_tui.psa.errors import RemoteError
 from atria_tui.reconcile import MatchRule, ReconcileParams, plan
 from atria_tui.records import read_records, sum_records
 from atria_tui.sandbox import kaseya
@@ -293,7 +294,7 @@ async def test_sandbox_url_is_served_in_process() -> None:
 
 async def test_bad_password_is_an_auth_error(make: Callable[..., KaseyaAdapter]) -> None:
     ad = make(secrets={**DEMO_SECRETS, "Password": "wrong"})
-    with pytest.raises(PsaError) as err:
+    with pytest.raises(RemoteError) as err:
         await ad.snapshot(KNOWN_IDS, [], TYPE)
     await ad.aclose()
     assert err.value.kind == "auth"
@@ -367,7 +368,7 @@ async def test_a_second_401_is_an_auth_error(make: Callable[..., KaseyaAdapter],
                                              state: KsState) -> None:
     state.faults.append(FaultRule.parse({"path": "/services$", "status": 401, "times": 0}))
     ad = make()
-    with pytest.raises(PsaError) as err:
+    with pytest.raises(RemoteError) as err:
         await ad.lines("2002")
     await ad.aclose()
     assert err.value.kind == "auth"
@@ -381,7 +382,7 @@ async def test_malformed_json_is_a_decode_error(make: Callable[..., KaseyaAdapte
                                                 state: KsState) -> None:
     state.faults.append(FaultRule.parse({"path": "contracts/summary", "malformed": True}))
     ad = make()
-    with pytest.raises(PsaError) as err:
+    with pytest.raises(RemoteError) as err:
         await ad.snapshot(KNOWN_IDS, [], TYPE)
     await ad.aclose()
     assert err.value.kind == "decode" and "contracts/summary" in err.value.message
@@ -397,7 +398,7 @@ async def test_wrong_shapes_are_decode_errors(make: Callable[..., KaseyaAdapter]
 
     transport.rewrite = odd
     ad = make()
-    with pytest.raises(PsaError) as err:
+    with pytest.raises(RemoteError) as err:
         await ad.lines("2002")
     await ad.aclose()
     assert err.value.kind == "decode"
@@ -412,7 +413,7 @@ async def test_bad_units_are_a_decode_error(make: Callable[..., KaseyaAdapter],
 
     transport.rewrite = odd
     ad = make()
-    with pytest.raises(PsaError) as err:
+    with pytest.raises(RemoteError) as err:
         await ad.lines("2002")
     await ad.aclose()
     assert err.value.kind == "decode" and '"lots"' in err.value.message
@@ -439,7 +440,7 @@ async def test_pascal_case_envelope_and_items_are_read(make: Callable[..., Kasey
 async def test_success_false_is_an_http_error_with_the_vendor_message(
         make: Callable[..., KaseyaAdapter]) -> None:
     ad = make()
-    with pytest.raises(PsaError) as err:
+    with pytest.raises(RemoteError) as err:
         await ad.set_quantity("2002", "9999", Decimal(1))
     await ad.aclose()
     assert err.value.kind == "http" and err.value.status == 404
@@ -516,7 +517,7 @@ async def test_set_quantity_then_read_line(make: Callable[..., KaseyaAdapter],
 
 async def test_a_failing_put_is_an_http_error(make: Callable[..., KaseyaAdapter]) -> None:
     ad = make()
-    with pytest.raises(PsaError) as err:
+    with pytest.raises(RemoteError) as err:
         await ad.set_quantity("2007", "3010", Decimal(6))
     await ad.aclose()
     assert err.value.kind == "http" and "unexpected error" in err.value.message

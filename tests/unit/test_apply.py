@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from atria_tui.adapters.http import PsaError
 from atria_tui.apply import Applier, revert
 from atria_tui.model import Action, Level, Period, Plan, PlanItem, PsaLine, Status, Task
+from atria_tui.psa.errors import RemoteError
 from atria_tui.store import CONFLICT, DONE, SENT, Store
 
 PERIOD = Period(date(2026, 10, 26), date(2026, 11, 25))
@@ -36,7 +36,7 @@ class FakePsa:
 
     async def set_quantity(self, contract_id: str, line_id: str, quantity: Decimal) -> None:
         if line_id in self.fail:
-            raise PsaError("http", "HTTP 500 from PATCH")
+            raise RemoteError("http", "HTTP 500 from PATCH")
         self.writes.append((line_id, quantity))
         self.lines[line_id] = quantity
 
@@ -137,7 +137,7 @@ class LossyPsa(FakePsa):
         self.sent = 0
 
     def _lose(self) -> None:
-        raise PsaError("http" if self.answered else "timeout", "answer lost",
+        raise RemoteError("http" if self.answered else "timeout", "answer lost",
                        500 if self.answered else None, maybe_landed=True)
 
     async def add_line(self, contract_id: str, product_id: str, quantity: Decimal,
@@ -190,7 +190,7 @@ async def test_no_answer_and_not_found_stops_the_run_and_the_next_apply_finishes
     try:
         await applier.run()
         raise AssertionError("the run should stop")
-    except PsaError as exc:
+    except RemoteError as exc:
         assert exc.maybe_landed
     assert psa.sent == 1 and "ADD-new" not in psa.lines             # not sent again blind
     assert [e.code for e in applier.outcome.entries] == ["AT10"]
@@ -230,7 +230,7 @@ async def test_a_redacted_session_error_still_says_the_write_may_have_landed() -
     try:
         await session.set_quantity("c1", "L1", Decimal(12))
         raise AssertionError("expected the lost answer")
-    except PsaError as exc:
+    except RemoteError as exc:
         assert exc.maybe_landed and exc.answered and "[redacted]" in exc.message
 
 
@@ -240,7 +240,7 @@ async def test_the_first_connection_failure_stops_the_run_instead_of_failing_eve
         async def set_quantity(self, contract_id: str, line_id: str, quantity: Decimal
                                ) -> None:
             self.writes.append((line_id, quantity))
-            raise PsaError("connect", "GET x: cannot connect: refused")
+            raise RemoteError("connect", "GET x: cannot connect: refused")
 
     store = Store(":memory:")
     lines = {f"L{n}": 1 for n in range(40)}
@@ -250,7 +250,7 @@ async def test_the_first_connection_failure_stops_the_run_instead_of_failing_eve
     try:
         await applier.run()
         raise AssertionError("the run should stop")
-    except PsaError as exc:
+    except RemoteError as exc:
         assert exc.kind == "connect"
     assert len(psa.writes) <= 4                          # the slots already in flight, no more
     assert not [e for e in applier.outcome.entries if e.level is Level.ERROR]

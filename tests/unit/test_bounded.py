@@ -25,12 +25,13 @@ from cryptography.x509.oid import NameOID
 from atria_tui import cli
 from atria_tui.adapters import paging
 from atria_tui.adapters.connectwise import ConnectWiseAdapter
-from atria_tui.adapters.http import ClientOptions, PsaError
+from atria_tui.adapters.http import ClientOptions
 from atria_tui.adapters.kaseya import ENDPOINTS, KaseyaAdapter
 from atria_tui.adapters.paging import Deadline
 from atria_tui.job.file import load_job
 from atria_tui.model import Level, LogEntry, printable
 from atria_tui.paths import db_path
+from atria_tui.psa.errors import RemoteError
 from atria_tui.sandbox import kaseya
 from atria_tui.sandbox.connectwise import create_app as cw_app
 from atria_tui.sandbox.connectwise.state import DEMO_SECRETS as CW_DEMO
@@ -200,7 +201,7 @@ def cw_adapter(transport: httpx.AsyncBaseTransport, **kw: Any) -> ConnectWiseAda
 
 async def test_connectwise_repeating_page_stops_with_a_decode_error() -> None:
     ad = cw_adapter(endless_cw(repeat=True))
-    with pytest.raises(PsaError) as err:
+    with pytest.raises(RemoteError) as err:
         await ad.agreement_type_exists("Hosting and Cloud Services")
     await ad.aclose()
     assert err.value.kind == "decode" and "does not advance" in err.value.message
@@ -211,7 +212,7 @@ async def test_connectwise_endless_paging_stops_at_the_page_cap(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(paging, "MAX_PAGES", 7)
     ad = cw_adapter(endless_cw(repeat=False))
-    with pytest.raises(PsaError) as err:
+    with pytest.raises(RemoteError) as err:
         await ad.agreement_type_exists("Hosting and Cloud Services")
     await ad.aclose()
     assert err.value.kind == "decode" and "passed 7 pages" in err.value.message
@@ -227,7 +228,7 @@ async def test_connectwise_paging_stops_at_the_deadline() -> None:
         return endless_cw(repeat=False).handler(request)  # type: ignore[attr-defined]
 
     ad = cw_adapter(httpx.MockTransport(handler), deadline=deadline)
-    with pytest.raises(PsaError) as err:
+    with pytest.raises(RemoteError) as err:
         await ad.agreement_type_exists("Hosting and Cloud Services")
     await ad.aclose()
     assert err.value.kind == "timeout" and "deadline of 1 minute(s)" in err.value.message
@@ -265,7 +266,7 @@ async def test_kaseya_repeating_page_without_total_stops() -> None:
         return first[0]
 
     ad = ks_adapter(same_page)
-    with pytest.raises(PsaError) as err:
+    with pytest.raises(RemoteError) as err:
         await ad.contracts("Recurring Services")
     await ad.aclose()
     assert err.value.kind == "decode" and "page 2 repeats" in err.value.message
@@ -279,7 +280,7 @@ async def test_kaseya_total_past_the_page_cap_reads_nothing_more(
         return {**body, "totalRecords": 999_999}  # a record count, but past 50 pages
 
     ad = ks_adapter(huge_total)
-    with pytest.raises(PsaError) as err:
+    with pytest.raises(RemoteError) as err:
         await ad.contracts("Recurring Services")
     requests = ad.requests
     await ad.aclose()
@@ -431,7 +432,7 @@ async def test_deadline_during_line_reads_ends_the_snapshot_not_one_contract() -
     cw = ConnectWiseAdapter("http://cw.test", CW_DEMO, deadline=ticking(4),
                             transport=httpx.ASGITransport(app=cw_app(CwState())),
                             options=ClientOptions(retries=0))
-    with pytest.raises(PsaError) as err:
+    with pytest.raises(RemoteError) as err:
         await cw.snapshot(["AcmeServices", "FaultyCo"], ["M365-BP"],
                           "Hosting and Cloud Services")
     await cw.aclose()
@@ -440,7 +441,7 @@ async def test_deadline_during_line_reads_ends_the_snapshot_not_one_contract() -
     ks = KaseyaAdapter("http://ks.test", KS_DEMO, deadline=ticking(6),
                        transport=httpx.ASGITransport(app=kaseya.create_app(KsState())),
                        options=ClientOptions(retries=0))
-    with pytest.raises(PsaError) as err:
+    with pytest.raises(RemoteError) as err:
         await ks.snapshot(["ACME01", "FRESH01"], [], "Recurring Services")
     await ks.aclose()
     assert err.value.kind == "timeout" and "services" in err.value.message

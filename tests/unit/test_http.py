@@ -9,7 +9,7 @@ from atria_tui.adapters.http import (
     CallBudget,
     ClientOptions,
     HttpClient,
-    PsaError,
+    RemoteError,
     retry_after_seconds,
 )
 
@@ -40,7 +40,7 @@ async def test_timeouts_and_5xx_are_retried_a_bounded_number_of_times() -> None:
     resp, body = await c.json("GET", "/x")
     assert body == [1] and calls["n"] == 4 and len(slept) == 3
     c2, _ = client(lambda r: httpx.Response(500, json={"message": "boom"}), retries=2)
-    with pytest.raises(PsaError) as err:
+    with pytest.raises(RemoteError) as err:
         await c2.request("GET", "/y")
     assert err.value.kind == "http" and c2.requests == 3 and "boom" in str(err.value)
 
@@ -109,7 +109,7 @@ def counting(answer: object) -> tuple[object, dict[str, int]]:
 async def test_a_write_answered_5xx_is_raised_as_maybe_landed_not_retried(method: str) -> None:
     handler, calls = counting(lambda r, n: httpx.Response(500, json={"message": "oops"}))
     c, slept = client(handler)
-    with pytest.raises(PsaError) as err:
+    with pytest.raises(RemoteError) as err:
         await c.request(method, "/additions", json_body={"quantity": 1})
     assert calls["n"] == 1 and slept == [] and c.requests == 1
     assert err.value.maybe_landed and err.value.answered and err.value.status == 500
@@ -119,7 +119,7 @@ async def test_a_write_answered_5xx_is_raised_as_maybe_landed_not_retried(method
 async def test_a_write_with_no_answer_is_raised_as_maybe_landed_not_retried(exc: type) -> None:
     handler, calls = counting(lambda r, n: exc("lost", request=r))
     c, _ = client(handler)
-    with pytest.raises(PsaError) as err:
+    with pytest.raises(RemoteError) as err:
         await c.request("POST", "/additions", json_body={})
     assert calls["n"] == 1 and err.value.maybe_landed and not err.value.answered
 
@@ -158,7 +158,7 @@ async def test_throttling_is_retried_for_time_not_a_count() -> None:
     assert calls["n"] == 100 and c.requests == 100
     always, _ = counting(lambda r, n: httpx.Response(429, headers={"Retry-After": "30"}))
     c2, slept = client(always, retries=0)
-    with pytest.raises(PsaError) as err:
+    with pytest.raises(RemoteError) as err:
         await c2.request("GET", "/y")
     assert err.value.kind == "budget" and 570 <= sum(slept) <= 600
 
@@ -171,7 +171,7 @@ async def test_an_answer_that_inflates_past_the_cap_is_refused() -> None:
     c = HttpClient("http://psa.test", options=ClientOptions(max_body=2**20),
                    transport=httpx.MockTransport(lambda r: httpx.Response(
                        200, content=bomb, headers={"Content-Encoding": "gzip"})))
-    with pytest.raises(PsaError) as err:
+    with pytest.raises(RemoteError) as err:
         await c.json("GET", "/big")
     assert err.value.kind == "decode" and "larger than 1 MB" in str(err.value)
     small = gzip.compress(b'{"a": 1}')

@@ -16,11 +16,12 @@ import httpx
 import pytest
 
 from atria_tui.adapters.connectwise import ConnectWiseAdapter
-from atria_tui.adapters.http import ClientOptions, HttpClient, PsaError
+from atria_tui.adapters.http import ClientOptions, HttpClient
 from atria_tui.adapters.kaseya import KaseyaAdapter
 from atria_tui.adapters.values import psa_id_value, psa_number
 from atria_tui.job.file import load_job
 from atria_tui.paths import data_dir
+from atria_tui.psa.errors import RemoteError
 from atria_tui.sandbox import connectwise, kaseya
 from atria_tui.sandbox.connectwise.state import DEMO_SECRETS as CW_SECRETS
 from atria_tui.sandbox.connectwise.state import CwState
@@ -94,10 +95,10 @@ def cw(pattern: str, edit: Edit) -> ConnectWiseAdapter:
                               transport=Rewrite(inner, pattern, edit))
 
 
-async def cw_decode_error(pattern: str, edit: Edit) -> PsaError:
+async def cw_decode_error(pattern: str, edit: Edit) -> RemoteError:
     ad = cw(pattern, edit)
     try:
-        with pytest.raises(PsaError) as info:
+        with pytest.raises(RemoteError) as info:
             await ad.snapshot(["AcmeServices"], ["M365-BP"], CW_TYPE)
     finally:
         await ad.aclose()
@@ -142,7 +143,7 @@ async def test_cw_company_ids_and_company_rows_are_checked() -> None:
     assert "GET /finance/agreements: company" in err.message
     ad = cw(r"/company/companies$", first_row(dropping("id")))
     try:
-        with pytest.raises(PsaError, match="GET /company/companies: a row has no id"):
+        with pytest.raises(RemoteError, match="GET /company/companies: a row has no id"):
             await ad.companies(["AcmeServices"])
     finally:
         await ad.aclose()
@@ -155,7 +156,7 @@ async def test_cw_single_line_read_that_is_not_an_object_is_a_decode_error() -> 
         snap = await snap_ad.snapshot(["AcmeServices"], ["M365-BP"], CW_TYPE)
         await snap_ad.aclose()
         contract_id, lines = next((k, v) for k, v in snap.lines.items() if v)
-        with pytest.raises(PsaError, match="expected an addition object"):
+        with pytest.raises(RemoteError, match="expected an addition object"):
             await ad.read_line(contract_id, lines[0].id)
     finally:
         await ad.aclose()
@@ -171,10 +172,10 @@ def ks(pattern: str, edit: Edit) -> KaseyaAdapter:
                          transport=Rewrite(inner, pattern, edit))
 
 
-async def ks_decode_error(pattern: str, edit: Edit) -> PsaError:
+async def ks_decode_error(pattern: str, edit: Edit) -> RemoteError:
     ad = ks(pattern, edit)
     try:
-        with pytest.raises(PsaError) as info:
+        with pytest.raises(RemoteError) as info:
             await ad.snapshot(["ACME01"], ["M365-BP"], KS_TYPE)
     finally:
         await ad.aclose()
@@ -207,7 +208,7 @@ def test_number_and_id_rules() -> None:
     assert psa_id_value(12.0, "x") == "12" and psa_id_value(" 7 ", "x", numeric=True) == "7"
     assert psa_id_value("a1b2-c3", "x") == "a1b2-c3"
     assert psa_id_value(None, "x", optional=True) == ""
-    with pytest.raises(PsaError, match="x: expected a finite number"):
+    with pytest.raises(RemoteError, match="x: expected a finite number"):
         psa_number(float("nan"), "x")
 
 
@@ -224,7 +225,7 @@ async def test_http_json_refuses_deep_nesting_and_non_numbers(content: bytes,
     client = HttpClient("http://psa.test", transport=httpx.MockTransport(
         lambda request: httpx.Response(200, content=content)))
     try:
-        with pytest.raises(PsaError) as info:
+        with pytest.raises(RemoteError) as info:
             await client.json("GET", "/things?page=1")
     finally:
         await client.aclose()
@@ -273,7 +274,7 @@ async def test_cw_the_id_of_a_new_addition_is_checked_before_it_is_kept(
         lambda request: httpx.Response(201, json=answer)))
     try:
         if expected is None:
-            with pytest.raises(PsaError, match="whole number as the id"):
+            with pytest.raises(RemoteError, match="whole number as the id"):
                 await ad.add_line("600", "5", Decimal(1), "x", date(2026, 11, 26))
         else:
             assert await ad.add_line("600", "5", Decimal(1), "x", date(2026, 11, 26)) \

@@ -1,0 +1,27 @@
+"""What the engine needs from a PSA: one protocol, for planning, applying and reverting.
+
+Adapters satisfy it structurally; tests give the engine fakes that do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Protocol
+
+from atria_tui.model import PsaLine, PsaSnapshot
+
+
+class PsaSession(Protocol):
+    @property
+    def requests(self) -> int: ...
+    async def aclose(self) -> None: ...
+    async def snapshot(self, identifiers: Sequence[str], skus: Sequence[str],
+                       contract_type: str, *, unclaimed: bool = False) -> PsaSnapshot: ...
+    async def read_line(self, contract_id: str, line_id: str) -> PsaLine | None: ...
+    async def find_lines(self, contract_id: str, product_code: str) -> list[PsaLine]: ...
+    async def contract_lines(self, contract_id: str) -> list[PsaLine]: ...
+    async def set_quantity(self, contract_id: str, line_id: str, quantity: Decimal) -> None: ...
+    async def add_line(self, contract_id: str, product_id: str, quantity: Decimal,
+                       description: str, effective: date) -> str: ...
