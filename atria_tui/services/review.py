@@ -35,7 +35,8 @@ from atria_tui.model import (
 from atria_tui.psa import PROFILES, profile_of
 from atria_tui.psa.errors import RemoteError
 from atria_tui.reconcile import needs_review
-from atria_tui.services.engine import PlanContext, RunAbort, job_session
+from atria_tui.services.engine import PlanContext
+from atria_tui.services.run_checks import RunAbort, job_session
 from atria_tui.services.runtime import Runtime
 
 FixKind = Literal["customer", "sku", "description"]
