@@ -95,16 +95,21 @@ def cw(pattern: str, edit: Edit) -> ConnectWiseAdapter:
                               transport=Rewrite(inner, pattern, edit))
 
 
-async def cw_decode_error(pattern: str, edit: Edit) -> RemoteError:
-    ad = cw(pattern, edit)
+async def snapshot_decode_error(ad: ConnectWiseAdapter | KaseyaAdapter, identifier: str,
+                                contract_type: str) -> RemoteError:
+    """The one-line decode error a snapshot ends with on a bad answer."""
     try:
         with pytest.raises(RemoteError) as info:
-            await ad.snapshot(["AcmeServices"], ["M365-BP"], CW_TYPE)
+            await ad.snapshot([identifier], ["M365-BP"], contract_type)
     finally:
         await ad.aclose()
     assert info.value.kind == "decode", info.value.message
     assert "\n" not in info.value.message and len(info.value.message) < 400
     return info.value
+
+
+async def cw_decode_error(pattern: str, edit: Edit) -> RemoteError:
+    return await snapshot_decode_error(cw(pattern, edit), "AcmeServices", CW_TYPE)
 
 
 @pytest.mark.parametrize("value", BAD_NUMBERS)
@@ -173,15 +178,7 @@ def ks(pattern: str, edit: Edit) -> KaseyaAdapter:
 
 
 async def ks_decode_error(pattern: str, edit: Edit) -> RemoteError:
-    ad = ks(pattern, edit)
-    try:
-        with pytest.raises(RemoteError) as info:
-            await ad.snapshot(["ACME01"], ["M365-BP"], KS_TYPE)
-    finally:
-        await ad.aclose()
-    assert info.value.kind == "decode", info.value.message
-    assert "\n" not in info.value.message and len(info.value.message) < 400
-    return info.value
+    return await snapshot_decode_error(ks(pattern, edit), "ACME01", KS_TYPE)
 
 
 @pytest.mark.parametrize("value", BAD_NUMBERS)
