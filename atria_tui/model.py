@@ -89,12 +89,12 @@ class Task(StrEnum):
     KASEYA = "kaseya-bms"
 
     @property
-    def prefix(self) -> str:
-        return "CW" if self is Task.CONNECTWISE else "KS"
-
-    @property
     def psa_name(self) -> str:
-        return "ConnectWise" if self is Task.CONNECTWISE else "Kaseya"
+        """The PSA's name as people say it (beside the member: a new PSA adds both)."""
+        return _PSA_NAMES[self]
+
+
+_PSA_NAMES = {Task.CONNECTWISE: "ConnectWise", Task.KASEYA: "Kaseya"}
 
 
 class Action(StrEnum):

@@ -52,8 +52,6 @@ class PsaCodes:
 @dataclass(frozen=True, slots=True)
 class PsaProfile:
     task: Task
-    name: str
-    code_prefix: str
     secret_names: tuple[str, ...]
     parameter_names: tuple[str, ...]  # the guide's [parameters], spelled as it spells them
     new_job_parameters: dict[str, object]  # what the guide's example job sets, beyond ApiUrl
@@ -68,7 +66,7 @@ class PsaProfile:
 
 
 CONNECTWISE = PsaProfile(
-    task=Task.CONNECTWISE, name="ConnectWise", code_prefix="CW",
+    task=Task.CONNECTWISE,
     secret_names=("CompanyName", "PublicKey", "PrivateKey", "ClientId"),
     parameter_names=("ApiUrl", "AgreementType", "AllowAtriaCreateAdditions", "BillingPeriod",
                      "CustomersFilter"),
@@ -91,7 +89,7 @@ CONNECTWISE = PsaProfile(
         write_failed="AT08", add_failed="CW12"))
 
 KASEYA = PsaProfile(
-    task=Task.KASEYA, name="Kaseya", code_prefix="KS",
+    task=Task.KASEYA,
     secret_names=("UserName", "Password", "Tenant"),
     parameter_names=("ApiUrl", "ContractType", "BillingPeriod", "CustomersFilter",
                      "SKUFieldMatch"),

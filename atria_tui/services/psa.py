@@ -18,11 +18,9 @@ import httpx
 from atria_tui.adapters.http import ClientOptions
 from atria_tui.job.file import JobConfig
 from atria_tui.model import PsaLine, PsaSnapshot, Task
-from atria_tui.psa import PROFILES, profile_of
+from atria_tui.psa import profile_of
 from atria_tui.psa.errors import RemoteError
 from atria_tui.psa.session import PsaSession
-
-SECRETS: dict[Task, tuple[str, ...]] = {t: p.secret_names for t, p in PROFILES.items()}
 
 
 def is_sandbox(url: str) -> bool:
