@@ -186,16 +186,12 @@ class Applier:
         the conflict check costs one request per contract, the API's minimum."""
         task = self._reads.get(contract_id)
         if task is None:
-            task = asyncio.ensure_future(self.writer.contract_lines(contract_id))
+            task = asyncio.ensure_future(self._fresh_lines(contract_id))
             self._reads[contract_id] = task
-        try:
-            return await asyncio.shield(task)
-        except RemoteError as exc:
-            if exc.status == 404:  # the contract is gone: so are its lines
-                return []
-            raise
+        return await asyncio.shield(task)
 
     async def _fresh_lines(self, contract_id: str) -> list[PsaLine]:
+        """A contract's lines read now; a contract that is gone has none."""
         try:
             return await self.writer.contract_lines(contract_id)
         except RemoteError as exc:
@@ -246,22 +242,7 @@ class Applier:
         if current.quantity != row.before:
             raise _Changed(current.quantity)
 
-        async def send() -> str:
-            await self.writer.set_quantity(row.contract_id, row.line_id, row.after)
-            return row.line_id
-
-        async def landed() -> str | None:
-            now = next((ln for ln in await self._fresh_lines(row.contract_id)
-                        if ln.id == row.line_id), None)
-            if now is None:
-                raise _Gone
-            if now.quantity == row.after:
-                return row.line_id
-            if now.quantity != row.before:
-                raise _Changed(now.quantity)
-            return None
-
-        await self._write(row, send, landed)
+        await self._set(row, row.line_id)
         self._mark_done(row, item, None)
         await self.emit(self._done_entry(row, item), item)
 
@@ -291,6 +272,27 @@ class Applier:
         new_id = await self._write(row, send, landed)
         self._mark_done(row, item, new_id)
         await self.emit(self._done_entry(row, item), item)
+
+    async def _set(self, row: JournalRow, line_id: str) -> None:
+        """Set a line from `row.before` to `row.after` (apply and revert alike): after a
+        lost answer the line is re-read, and holding `after` means the write landed."""
+
+        async def send() -> str:
+            await self.writer.set_quantity(row.contract_id, line_id, row.after)
+            return line_id
+
+        async def landed() -> str | None:
+            now = next((ln for ln in await self._fresh_lines(row.contract_id)
+                        if ln.id == line_id), None)
+            if now is None:
+                raise _Gone
+            if now.quantity == row.after:
+                return line_id
+            if now.quantity != row.before:
+                raise _Changed(now.quantity)
+            return None
+
+        await self._write(row, send, landed)
 
     def _mark_done(self, row: JournalRow, item: PlanItem | None, line_id: str | None, *,
               applied: bool = True) -> None:
@@ -400,24 +402,8 @@ async def revert(journal: list[JournalRow], writer: PsaSession, store: Store, ru
             await applier._conflict(row, None, current.quantity)
             return
         line_id = current.id
-
-        async def send() -> str:
-            await writer.set_quantity(row.contract_id, line_id, row.after)
-            return line_id
-
-        async def landed() -> str | None:
-            now = next((ln for ln in await applier._fresh_lines(row.contract_id)
-                        if ln.id == line_id), None)
-            if now is None:
-                raise _Gone
-            if now.quantity == row.after:
-                return line_id
-            if now.quantity != row.before:
-                raise _Changed(now.quantity)
-            return None
-
         try:
-            await applier._write(row, send, landed)
+            await applier._set(row, line_id)
         except RemoteError as exc:
             if exc.maybe_landed or exc.kind in ("budget", "connect", "timeout"):
                 raise  # the PSA is out of reach: the revert ends; run it again later
