@@ -4,8 +4,8 @@ The app owns what every screen shares (the services, the jobs folder, the clock)
 flows that can start from anywhere (the Jobs screen, the command palette): preview, run
 now, edit, open a run's log, help. The review screens (preview, apply, log) belong to
 another module set and are imported only when opened, so the shell starts (and its
-tests run) without them. `now` is injectable because next-run times appear on screen and
-snapshot tests need them fixed.
+tests run) without them. The clock is the runtime's, so next-run times, run starts and
+log times in a snapshot test all come from one fixed clock.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from atria_tui.model import Level
 from atria_tui.paths import config_dir
 from atria_tui.reconcile import needs_review
 from atria_tui.services.engine import RunResult, plan_job
-from atria_tui.services.runtime import Runtime, default_runtime
+from atria_tui.services.runtime import Runtime
 
 __all__ = ["AtriaApp", "app_of", "make_app"]
 
@@ -45,17 +45,19 @@ class AtriaApp(App[None]):
     activity: reactive[str] = reactive("")
     """What a background flow (run now) is doing; the Jobs screen shows it."""
 
-    def __init__(self, *, jobs_dir: Path, services: Runtime, demo: bool = False,
-                 now: Callable[[], datetime] = datetime.now) -> None:
+    def __init__(self, *, jobs_dir: Path, services: Runtime, demo: bool = False) -> None:
         super().__init__()
         self.jobs_dir = jobs_dir
         self.services = services
         self.demo = demo
-        self.now = now
         if demo:
             self.sub_title = "demo · embedded sandbox, throwaway data"
         else:
             self.sub_title = str(jobs_dir)
+
+    def now(self) -> datetime:
+        """Local time by the runtime's clock (cron fields mean the user's wall clock)."""
+        return self.services.now().astimezone()
 
     def on_mount(self) -> None:
         from atria_tui.screens.jobs import JobsScreen
@@ -172,12 +174,12 @@ def _review_screen(app: App[Any], module: str, name: str) -> Callable[..., Scree
     return found
 
 
-def make_app(*, jobs_dir: Path | None = None, services: Runtime | None = None,
-             demo: bool = False, now: Callable[[], datetime] | None = None) -> AtriaApp:
-    """The console over `jobs_dir` (default: the configured jobs folder)."""
+def make_app(*, services: Runtime, jobs_dir: Path | None = None,
+             demo: bool = False) -> AtriaApp:
+    """The console over `jobs_dir` (default: the configured jobs folder), on the runtime
+    the front end built (the CLI's holds the embedded sandbox for `sandbox://` jobs)."""
     return AtriaApp(jobs_dir=jobs_dir if jobs_dir is not None else config_dir(),
-                    services=services if services is not None else default_runtime(),
-                    demo=demo, now=now or datetime.now)
+                    services=services, demo=demo)
 
 
 def app_of(node: DOMNode) -> AtriaApp:

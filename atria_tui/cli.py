@@ -89,7 +89,11 @@ def _write_failed(flag: str, path: Path, what: str, exc: OSError) -> Exception:
 
 
 def services() -> Runtime:
-    return default_runtime()
+    """The runtime of every command: `sandbox://` URLs reach the embedded emulators (the
+    CLI is the edge that wires them in; they are built only when such a URL is used)."""
+    from atria_tui.sandbox.embedded import EMBEDDED
+
+    return default_runtime(embedded=EMBEDDED)
 
 
 def _job(path: str) -> JobConfig:
@@ -268,7 +272,7 @@ def cmd_console(args: argparse.Namespace) -> int:
     jobs = Path(args.jobs).expanduser() if args.jobs else config_dir()
     if jobs.exists() and not jobs.is_dir():
         raise UsageError(f"--jobs {jobs}: not a folder")
-    make_app(jobs_dir=jobs.absolute()).run()
+    make_app(jobs_dir=jobs.absolute(), services=services()).run()
     return 0
 
 
@@ -280,7 +284,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         jobs = demo_home()
     except (DemoError, ConfigError) as exc:
         raise UsageError(f"demo: {exc}") from None
-    app = make_app(jobs_dir=jobs, demo=True)
+    app = make_app(jobs_dir=jobs, demo=True, services=services())
     # A closed terminal (SIGHUP) or a kill (SIGTERM) must still remove the throwaway home.
     for name in ("SIGHUP", "SIGTERM"):  # SIGHUP does not exist on Windows
         if hasattr(signal, name):

@@ -72,7 +72,9 @@ def _folder(args: argparse.Namespace) -> Path | None:
 
 
 def _services() -> Runtime:
-    return default_runtime()
+    from atria_tui.sandbox.embedded import EMBEDDED  # sandbox:// jobs: the demo's emulators
+
+    return default_runtime(embedded=EMBEDDED)
 
 
 def _when(value: Any) -> str:

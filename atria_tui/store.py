@@ -138,8 +138,8 @@ class _Guard:
             raise store_error(self._path, exc) from exc
 
 
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,9 +178,11 @@ class JournalRow:
 class Store:
     """Thread-safe: the console's worker threads and the UI thread share one connection."""
 
-    def __init__(self, path: Path | str) -> None:
-        """Raises StoreError when the file is damaged, locked, read-only or unreachable."""
+    def __init__(self, path: Path | str, *, clock: Callable[[], datetime] = utc_now) -> None:
+        """Raises StoreError when the file is damaged, locked, read-only or unreachable.
+        `clock` stamps runs, log entries and journal rows; a runtime sets its own."""
         self.path = str(path)
+        self.clock = clock
         self._lock = _Guard(self.path)
         on_disk = self.path != ":memory:"
         try:
@@ -213,6 +215,9 @@ class Store:
                 if Path(f"{path}{extra}").exists():
                     private_file(Path(f"{path}{extra}"))
 
+    def _stamp(self) -> str:
+        return self.clock().astimezone(UTC).isoformat(timespec="seconds")
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
@@ -239,7 +244,7 @@ class Store:
             cur = db.execute(
                 "INSERT INTO runs(job_id,label,task,kind,period_end,status,started_at,"
                 "plan_json,of_run,owner) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (job_id, label, task, kind, period_end, RUNNING, now_iso(), plan_json, of_run,
+                (job_id, label, task, kind, period_end, RUNNING, self._stamp(), plan_json, of_run,
                  OWNER))
             return int(cur.lastrowid or 0)
 
@@ -256,7 +261,7 @@ class Store:
     def finish_run(self, run_id: int, status: str) -> None:
         with self._tx() as db:
             db.execute("UPDATE runs SET status=?, finished_at=? WHERE id=?",
-                       (status, now_iso(), run_id))
+                       (status, self._stamp(), run_id))
 
     def plan_json(self, run_id: int) -> str | None:
         with self._lock:
@@ -329,7 +334,7 @@ class Store:
     # -- log --------------------------------------------------------------------------------
 
     def add_log(self, run_id: int, entries: Iterable[LogEntry]) -> None:
-        rows = [(run_id, (e.time or datetime.now(UTC)).isoformat(timespec="seconds"),
+        rows = [(run_id, (e.time or self.clock()).isoformat(timespec="seconds"),
                  e.level.value, e.code, e.customer, e.sku, e.message) for e in entries]
         if not rows:
             return
@@ -349,7 +354,7 @@ class Store:
     def journal_add(self, run_id: int, rows: Iterable[tuple[str, ...]]) -> None:
         """Rows: (item_key, action, customer, sku, description, contract_id, line_id,
         product_id, product_code, before, after); existing keys are left as they are."""
-        stamp = now_iso()
+        stamp = self._stamp()
         with self._tx() as db:
             db.executemany(
                 "INSERT OR IGNORE INTO journal(run_id,item_key,action,customer,sku,description,"
@@ -371,10 +376,10 @@ class Store:
         with self._tx() as db:
             if line_id is None:
                 db.execute("UPDATE journal SET state=?, error=?, updated_at=? WHERE id=?",
-                           (state, error, now_iso(), row_id))
+                           (state, error, self._stamp(), row_id))
             else:
                 db.execute("UPDATE journal SET state=?, error=?, line_id=?, updated_at=? "
-                           "WHERE id=?", (state, error, line_id, now_iso(), row_id))
+                           "WHERE id=?", (state, error, line_id, self._stamp(), row_id))
 
     def managed_lines(self, job_id: str) -> set[str]:
         """PSA lines this job has written before: they stay managed (design rule 6)."""

@@ -1,11 +1,17 @@
-"""Every test runs with its own throwaway home, no OS keyring and a fresh sandbox."""
+"""Every test runs with its own throwaway home, no OS keyring and a fresh sandbox, in UTC
+(local times on screen and in files are then the same on every machine)."""
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+os.environ["TZ"] = "UTC"
+time.tzset()
 
 
 @pytest.fixture(autouse=True)

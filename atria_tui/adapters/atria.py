@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from atria_tui.adapters.http import ClientOptions, HttpClient
+from atria_tui.adapters.http import ClientOptions, HttpClient, is_embedded
 from atria_tui.model import DEFAULT_MAX_QUANTITY, BillingRecord, Period
 from atria_tui.psa.errors import RemoteError
 
@@ -206,15 +206,11 @@ async def fetch_records(url: str, token: str, period: Period, previous: Period, 
     """Billable records of `period` and `previous`, in that order."""
     if not url.strip():
         raise RemoteError("connect", "the Atria API URL ([source] url) is empty")
-    if not token.strip() and url.strip().lower().startswith("sandbox://"):
-        from atria_tui.sandbox.atria_api import DEMO_ATRIA_TOKEN  # the demo needs no account
-
-        token = DEMO_ATRIA_TOKEN
     if not token.strip():
         raise RemoteError("auth", "no Atria API token: set the AtriaToken secret (a JWT of a "
                        "user with the Service Provider Developer permission)")
     try:
-        if not url.strip().lower().startswith("sandbox://"):
+        if not is_embedded(url):
             urlsplit(url.strip()).port  # noqa: B018 - a port past 65535 fails at connect
             httpx.URL(url.strip()).host  # noqa: B018 - and a bad IDNA host at the request
         http = HttpClient(url, headers={"Authorization": f"Bearer {token.strip()}",

@@ -5,8 +5,9 @@ per endpoint), so politeness lives here once instead of in each adapter. Errors 
 as `RemoteError` with a kind the services map to the seed's codes; their text never holds a
 credential because headers are never part of a message.
 
-A `sandbox://HOST/PATH` URL is served in-process by the embedded emulators (no socket),
-which is what lets the demo run on a machine with no network and no account.
+A `sandbox://HOST/PATH` URL names a server embedded in the process (no socket): the
+caller hands in its transport (the runtime gets it from the edge: the demo, the CLI,
+tests); with none, every request fails as a connection error that says so.
 """
 
 from __future__ import annotations
@@ -35,15 +36,21 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 AuthHeaders = Callable[[], Awaitable[Mapping[str, str]]]
 
 
-def resolve_url(url: str) -> tuple[str, httpx.AsyncBaseTransport | None]:
-    """Map a job's URL to (base URL, transport); sandbox URLs get the in-process app."""
-    url = url.strip()
-    if url.lower().startswith(SANDBOX_SCHEME):
-        from atria_tui.sandbox.server import shared_app  # only the demo needs the emulators
+def is_embedded(url: str) -> bool:
+    return url.strip().lower().startswith(SANDBOX_SCHEME)
 
-        rest = url[len(SANDBOX_SCHEME):].strip("/")
-        return f"{SANDBOX_BASE}/{rest}", httpx.ASGITransport(app=shared_app())
-    return url.rstrip("/"), None
+
+def resolve_url(url: str) -> str:
+    """A job's URL as an httpx base URL (a `sandbox://` one under a host that never resolves)."""
+    url = url.strip()
+    if is_embedded(url):
+        return f"{SANDBOX_BASE}/{url[len(SANDBOX_SCHEME):].strip('/')}"
+    return url.rstrip("/")
+
+
+def _nothing_embedded(request: httpx.Request) -> httpx.Response:
+    raise httpx.ConnectError("sandbox:// URLs are served only by `atria-tui` itself (demo, "
+                             "plan, apply, console): nothing is embedded here", request=request)
 
 
 def retry_after_seconds(value: str | None, default: float,
@@ -164,11 +171,13 @@ class HttpClient:
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                  budget: CallBudget | None = None) -> None:
         self.options = options or ClientOptions()
-        base, sandbox_transport = resolve_url(base_url)
+        base = resolve_url(base_url)
         self.base_url = base
+        if transport is None and is_embedded(base_url):
+            transport = httpx.MockTransport(_nothing_embedded)
         self._client = httpx.AsyncClient(
             base_url=base, headers=dict(headers or {}), timeout=self.options.timeout,
-            transport=transport or sandbox_transport, follow_redirects=False)
+            transport=transport, follow_redirects=False)
         self._sem = asyncio.Semaphore(max(1, self.options.concurrency))
         self._sleep = sleep
         per_hour = self.options.budget_per_hour

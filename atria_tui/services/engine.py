@@ -13,7 +13,6 @@ import functools
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 
 from atria_tui import codes
@@ -198,13 +197,13 @@ class _Run:
         leave a run half-written for a limit meant to end runaway reads."""
         extra = {"deadline": self.deadline} if reading else {}
         session = open_session(self.job, api_url, secrets, today=self.svc.today(),
-                               transport=self.svc.transport, **extra)
+                               transport=self.svc.psa_transport(api_url), **extra)
         return RedactingSession(session, self.redact)
 
     async def log(self, entry: LogEntry, item: PlanItem | None = None) -> None:
         entry = self.clean(entry)
         stamped = LogEntry(entry.code, entry.level, entry.message, entry.customer, entry.sku,
-                           entry.time or datetime.now(UTC))
+                           entry.time or self.svc.now())
         if stamped.level.rank < self.job.log_level.rank:
             return
         self.entries.append(stamped)
@@ -241,10 +240,12 @@ async def _read_source(svc: Runtime, run: _Run, params: ReconcileParams
 
             token = svc.secrets.resolve(job.key, ("AtriaToken",),
                                         env=svc.environ).get("AtriaToken", "")
+            token = token or svc.embedded_atria_token(job.source.url)
             run.protect([token])
             return sum_records(await fetch_records(
                 job.source.url, token, params.period, params.previous,
-                transport=svc.atria_transport, max_quantity=job.options.max_quantity))
+                transport=svc.atria_transport_for(job.source.url),
+                max_quantity=job.options.max_quantity))
         if job.source.path is None:
             raise RecordsError(str(job.path or "job"), None, "path",
                                "a [source] path to the billing export")

@@ -23,21 +23,6 @@ from atria_tui.psa.errors import RemoteError
 from atria_tui.psa.session import PsaSession
 
 
-def is_sandbox(url: str) -> bool:
-    return url.strip().lower().startswith("sandbox://")
-
-
-def sandbox_secrets(task: Task) -> dict[str, str]:
-    """The embedded emulators' demo credentials: the demo needs no account."""
-    if task is Task.CONNECTWISE:
-        from atria_tui.sandbox.connectwise.state import DEMO_SECRETS as CW
-
-        return dict(CW)
-    from atria_tui.sandbox.kaseya.state import DEMO_SECRETS as KS
-
-    return dict(KS)
-
-
 def secret_texts(task: Task, secrets: Mapping[str, str]) -> list[str]:
     """Everything a run must never print: the secret values and the credentials the
     adapter derives from them."""

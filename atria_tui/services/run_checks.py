@@ -25,12 +25,10 @@ from atria_tui.secret_store import SecretError, redact
 from atria_tui.services.psa import (
     PsaSession,
     RedactingSession,
-    is_sandbox,
     open_session,
-    sandbox_secrets,
     secret_texts,
 )
-from atria_tui.services.runtime import Runtime
+from atria_tui.services.runtime import SANDBOX_SCHEME, Runtime, is_sandbox
 
 
 class RunAbort(Exception):
@@ -50,9 +48,8 @@ def resolve_secrets(svc: Runtime, job: JobConfig, api_url: str) -> dict[str, str
     except SecretError as exc:
         raise RunAbort(codes.entry(profile_of(task).codes.secrets_unreadable,
                                    error=str(exc))) from None
-    if is_sandbox(api_url):
-        for name, value in sandbox_secrets(task).items():
-            found.setdefault(name, value)
+    for name, value in svc.embedded_secrets(task, api_url).items():
+        found.setdefault(name, value)
     for name in names:
         if not str(found.get(name, "")).strip():
             raise RunAbort(codes.entry(profile_of(task).codes.secret_missing, field=name))
@@ -108,7 +105,8 @@ def job_session(svc: Runtime, job: JobConfig) -> tuple[PsaSession, str]:
     _, api_url = prepare(svc, job)
     found = resolve_secrets(svc, job, api_url)
     texts = secret_texts(job.task, found)
-    session = open_session(job, api_url, found, today=svc.today(), transport=svc.transport)
+    session = open_session(job, api_url, found, today=svc.today(),
+                           transport=svc.psa_transport(api_url))
     return RedactingSession(session, lambda text: redact(text, texts)), api_url
 
 
@@ -148,7 +146,7 @@ def _check_api_url(task: Task, url: str) -> None:
     if not url.strip():
         return
     if is_sandbox(url):  # served in-process, but still made into an httpx URL
-        rest = url.strip()[len("sandbox://"):]
+        rest = url.strip()[len(SANDBOX_SCHEME):]
         problem = "the URL must not contain spaces" if any(c.isspace() for c in rest) else None
         candidate = "http://sandbox.invalid/" + rest
     else:

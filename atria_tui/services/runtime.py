@@ -2,7 +2,9 @@
 
 The runtime holds the store, the secret store, the environment, the clock and the
 transports; tests build it with fakes (an in-memory store, a fake clock, an ASGI
-transport), the front ends with `default_runtime()`.
+transport), the front ends with `default_runtime()`. `sandbox://` URLs reach whatever
+`Embedded` servers the edge hands in (the CLI and tests hand in the emulators); the
+runtime itself knows no emulator.
 """
 
 from __future__ import annotations
@@ -12,16 +14,35 @@ import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 
 from atria_tui.job.file import JobConfig
 from atria_tui.joblock import is_free, job_lock
+from atria_tui.model import Task
 from atria_tui.paths import data_dir, db_path
 from atria_tui.secret_store import SecretStore
 from atria_tui.store import Store
+
+SANDBOX_SCHEME = "sandbox://"
+
+
+def is_sandbox(url: str) -> bool:
+    """A `sandbox://` URL names a server embedded in this process, not a host."""
+    return url.strip().lower().startswith(SANDBOX_SCHEME)
+
+
+class Embedded(Protocol):
+    """Servers reached in-process under `sandbox://` URLs, with the credentials they take."""
+
+    def transport(self) -> httpx.AsyncBaseTransport: ...
+
+    def psa_secrets(self, task: Task) -> Mapping[str, str]: ...
+
+    def atria_token(self) -> str: ...
 
 
 @dataclass
@@ -31,11 +52,38 @@ class Runtime:
     store: Store
     secrets: SecretStore
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
-    today: Callable[[], date] = date.today
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     transport: httpx.AsyncBaseTransport | None = None
     atria_transport: httpx.AsyncBaseTransport | None = None
     lock_dir: Path | None = None
     clock: Callable[[], float] = time.monotonic
+    embedded: Embedded | None = None
+
+    def __post_init__(self) -> None:
+        # One clock: what the store stamps is what the log and the console show.
+        self.store.clock = self.now
+
+    def today(self) -> date:
+        """The local date, which billing periods are counted from."""
+        return self.now().astimezone().date()
+
+    def psa_transport(self, url: str) -> httpx.AsyncBaseTransport | None:
+        """A test's transport, else the embedded servers' for a `sandbox://` ApiUrl."""
+        if self.transport is not None:
+            return self.transport
+        return self.embedded.transport() if self.embedded and is_sandbox(url) else None
+
+    def atria_transport_for(self, url: str) -> httpx.AsyncBaseTransport | None:
+        if self.atria_transport is not None:
+            return self.atria_transport
+        return self.embedded.transport() if self.embedded and is_sandbox(url) else None
+
+    def embedded_secrets(self, task: Task, url: str) -> Mapping[str, str]:
+        """The demo credentials of an embedded PSA (none for a real one)."""
+        return self.embedded.psa_secrets(task) if self.embedded and is_sandbox(url) else {}
+
+    def embedded_atria_token(self, url: str) -> str:
+        return self.embedded.atria_token() if self.embedded and is_sandbox(url) else ""
 
     def locks(self) -> Path:
         """Where the per-job write locks live (the data folder unless a test moves it)."""
@@ -57,9 +105,9 @@ class Runtime:
             yield
 
 
-def default_runtime() -> Runtime:
+def default_runtime(embedded: Embedded | None = None) -> Runtime:
     """The database and secret store under ATRIA_TUI_HOME, with runs of processes that are
     gone marked interrupted (only those: a live run of another process is left alone)."""
-    runtime = Runtime(store=Store(db_path()), secrets=SecretStore())
+    runtime = Runtime(store=Store(db_path()), secrets=SecretStore(), embedded=embedded)
     runtime.reap()
     return runtime

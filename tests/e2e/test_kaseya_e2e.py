@@ -11,7 +11,7 @@ import json
 import socket
 import sqlite3
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from tests.e2e.conftest import (
     ks_job,
     ks_units,
 )
+from tests.support import fixed, runtime
 
 PLAN_CODES = {"KS01", "KS04", "KS05", "KS06", "KS07", "KS09", "KS11", "KS14", "KS18", "KS19",
               "KS22", "KS23", "KS24"}
@@ -298,10 +299,7 @@ async def test_job_budget_paces_the_run_to_the_tenants_budget(
     from atria_tui.job.file import load_job
     from atria_tui.sandbox.kaseya import create_app
     from atria_tui.sandbox.kaseya.state import KsState
-    from atria_tui.secret_store import SecretStore
     from atria_tui.services.engine import apply_job
-    from atria_tui.services.runtime import Runtime
-    from atria_tui.store import Store
 
     clock = VirtualTime()
     budget = CallBudget(8, clock=clock.mono, sleep=clock.sleep)
@@ -318,9 +316,9 @@ async def test_job_budget_paces_the_run_to_the_tenants_budget(
                             parameters={"ApiUrl": "http://kaseya.test"},
                             options={"call_budget_per_hour": 8, "retries": 0}))
     env = {k: v for k, v in KS_SECRETS.items()}
-    svc = Runtime(Store(tmp_path / "db.sqlite"), SecretStore(tmp_path), environ=env,
-                   today=lambda: date(2026, 11, 22),
-                   transport=httpx.ASGITransport(app=create_app(state)))
+    svc = runtime(tmp_path, db="db.sqlite", environ=env,
+                  now=fixed(datetime(2026, 11, 22, 12, 0, tzinfo=UTC)),
+                  transport=httpx.ASGITransport(app=create_app(state)))
     res = await apply_job(svc, job)
     codes = [e.code for e in res.entries]
     assert state.stats.throttled == 0                            # paced, never refused

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Iterator
-from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from atria_tui.app import AtriaApp, make_app
 from atria_tui.demo import SAMPLES
-from atria_tui.secret_store import SecretStore
 from atria_tui.services.runtime import Runtime
-from atria_tui.store import Store
-
-FIXED_NOW = datetime(2026, 11, 20, 9, 30)
+from tests.support import fixed, runtime
 
 
 @pytest.fixture
@@ -36,9 +32,9 @@ def jobs_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def services(_home: Path) -> Iterator[Runtime]:
-    store = Store(_home / "atria-tui.db")
-    yield Runtime(store=store, secrets=SecretStore(_home), environ={})
-    store.close()
+    svc = runtime(_home, environ={}, now=fixed())
+    yield svc
+    svc.store.close()
 
 
 @pytest.fixture
@@ -46,7 +42,6 @@ def app_factory(jobs_dir: Path, services: Runtime) -> Callable[..., AtriaApp]:
     def build(**kw: object) -> AtriaApp:
         kw.setdefault("jobs_dir", jobs_dir)
         kw.setdefault("services", services)
-        kw.setdefault("now", lambda: FIXED_NOW)
         return make_app(**kw)  # type: ignore[arg-type]
 
     return build

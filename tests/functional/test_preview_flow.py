@@ -7,7 +7,6 @@ import csv
 import shutil
 import time
 from collections.abc import Iterator
-from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -29,9 +28,8 @@ from atria_tui.screens.fixes import FixesScreen
 from atria_tui.screens.log import LogScreen
 from atria_tui.screens.pickers import NoteScreen, PickerScreen
 from atria_tui.screens.preview import PreviewScreen
-from atria_tui.secret_store import SecretStore
-from atria_tui.services.runtime import Runtime
-from atria_tui.store import INTERRUPTED, Store
+from atria_tui.store import INTERRUPTED
+from tests.support import fixed, runtime
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -53,11 +51,9 @@ def review_jobs(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def review_app(review_jobs: Path, _isolated_home: Path) -> Iterator[AtriaApp]:
-    store = Store(_isolated_home / "atria-tui.db")
-    svc = Runtime(store=store, secrets=SecretStore(_isolated_home), environ={})
-    yield make_app(jobs_dir=review_jobs, services=svc, demo=True,
-                   now=lambda: datetime(2026, 11, 20, 9, 30))
-    store.close()
+    svc = runtime(_isolated_home, environ={}, now=fixed())
+    yield make_app(jobs_dir=review_jobs, services=svc, demo=True)
+    svc.store.close()
 
 
 async def until(pilot: Pilot[None], done: object, what: str, timeout: float = 20) -> None:

@@ -8,18 +8,14 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Iterator
-from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from atria_tui.app import AtriaApp, make_app
 from atria_tui.demo import SAMPLES
-from atria_tui.secret_store import SecretStore
-from atria_tui.services.runtime import Runtime
-from atria_tui.store import Store
+from tests.support import fixed, runtime
 
-FIXED_NOW = datetime(2026, 11, 20, 9, 30)
 SIZE = (140, 40)
 
 
@@ -35,12 +31,10 @@ def shell_app(tmp_path: Path, _home: Path) -> Iterator[Callable[[], AtriaApp]]:
     folder.mkdir()
     for sample in SAMPLES.glob("demo-*"):
         shutil.copy(sample, folder / sample.name)
-    store = Store(_home / "atria-tui.db")
-    services = Runtime(store=store, secrets=SecretStore(_home), environ={})
+    services = runtime(_home, environ={}, now=fixed())
 
     def build() -> AtriaApp:
-        return make_app(jobs_dir=folder, services=services, demo=True,
-                        now=lambda: FIXED_NOW)
+        return make_app(jobs_dir=folder, services=services, demo=True)
 
     yield build
-    store.close()
+    services.store.close()

@@ -1,7 +1,7 @@
 """SVG snapshots of the review screens at 140x40 on the demo data (ConnectWise sandbox).
 
-Times are the only thing that would differ between runs: log times go through
-`log_table.format_time` and run start times through `store.now_iso`, both fixed here.
+Times are the only thing that would differ between runs: the runtime's one clock (log
+times, run starts) is fixed here.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +26,7 @@ from atria_tui.screens.fixes import FixesScreen
 from atria_tui.screens.log import LogScreen
 from atria_tui.screens.pickers import PickerScreen
 from atria_tui.screens.preview import PreviewScreen
-from atria_tui.secret_store import SecretStore
-from atria_tui.services.runtime import Runtime
-from atria_tui.store import Store
+from tests.support import fixed, runtime
 
 SIZE = (140, 40)
 Snap = Callable[..., bool]
@@ -38,9 +36,6 @@ Snap = Callable[..., bool]
 def _fixed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("ATRIA_TUI_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("ATRIA_TUI_KEYRING", "0")
-    monkeypatch.setattr("atria_tui.widgets.log_table.format_time",
-                        lambda t: "22:00:00" if t else "")
-    monkeypatch.setattr("atria_tui.store.now_iso", lambda: "2026-11-26T22:00:00+00:00")
     reset_shared()
     yield
     reset_shared()
@@ -56,11 +51,10 @@ def app(tmp_path: Path) -> Iterator[AtriaApp]:
     job.options.retries = 0  # the sandbox's faulty agreement: no 7.5 s of backoff
     job.path = None
     save_job(job, folder / "demo-connectwise.toml")
-    store = Store(tmp_path / "home" / "atria-tui.db")
-    svc = Runtime(store=store, secrets=SecretStore(tmp_path / "home"), environ={})
-    yield make_app(jobs_dir=folder, services=svc, demo=True,
-                   now=lambda: datetime(2026, 11, 20, 9, 30))
-    store.close()
+    svc = runtime(tmp_path / "home", environ={},
+                  now=fixed(datetime(2026, 11, 26, 22, 0, tzinfo=UTC)))
+    yield make_app(jobs_dir=folder, services=svc, demo=True)
+    svc.store.close()
 
 
 async def until(pilot: Pilot[Any], done: Callable[[], bool], timeout: float = 20) -> None:

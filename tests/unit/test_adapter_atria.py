@@ -17,6 +17,7 @@ from atria_tui.adapters.http import ClientOptions
 from atria_tui.model import BillingRecord, Period
 from atria_tui.psa.errors import RemoteError
 from atria_tui.sandbox.atria_api import DEMO_ATRIA_TOKEN, create_app
+from atria_tui.sandbox.embedded import EMBEDDED
 
 DEMO_CSV = Path(__file__).resolve().parents[2] / "sample_configs" / "demo-kaseya-billing.csv"
 PERIOD = Period(date(2026, 10, 26), date(2026, 11, 25))
@@ -91,9 +92,17 @@ async def test_a_refused_token_is_an_auth_error_without_the_token() -> None:
     assert "AtriaToken" in err.value.message and "not-the-token" not in err.value.message
 
 
-async def test_the_sandbox_url_needs_no_token() -> None:
-    records = await fetch_records("sandbox://atria/kaseya", "", PERIOD, PREVIOUS)
+async def test_the_sandbox_url_is_served_with_the_embedded_demo_token() -> None:
+    records = await fetch_records("sandbox://atria/kaseya", EMBEDDED.atria_token(), PERIOD,
+                                  PREVIOUS, transport=EMBEDDED.transport())
     assert any(r.customer_code == "ASP" for r in records)
+
+
+async def test_a_sandbox_url_still_needs_a_token_from_the_runtime() -> None:
+    with pytest.raises(RemoteError) as err:
+        await fetch_records("sandbox://atria/kaseya", "", PERIOD, PREVIOUS,
+                            transport=EMBEDDED.transport())
+    assert err.value.kind == "auth"
 
 
 async def test_an_empty_token_for_a_real_url_is_refused_before_any_call() -> None:

@@ -21,6 +21,7 @@ from atria_tui.psa.errors import RemoteError
 from atria_tui.reconcile import MatchRule, ReconcileParams, plan
 from atria_tui.records import read_records, sum_records
 from atria_tui.sandbox import kaseya
+from atria_tui.sandbox.embedded import EMBEDDED
 from atria_tui.sandbox.kaseya.state import DEMO_SECRETS, FaultRule, KsState
 from tests.sandbox_helpers import Clock
 
@@ -282,11 +283,21 @@ async def test_api_url_ending_in_v2_works(make: Callable[..., KaseyaAdapter]) ->
     assert "acme01" in snap.accounts
 
 
-async def test_sandbox_url_is_served_in_process() -> None:
-    ad = KaseyaAdapter("sandbox://kaseya", DEMO_SECRETS, today=TODAY)
+async def test_sandbox_url_is_served_in_process_by_the_transport_the_edge_hands_in() -> None:
+    ad = KaseyaAdapter("sandbox://kaseya", DEMO_SECRETS, today=TODAY,
+                       transport=EMBEDDED.transport())
     snap = await ad.snapshot(["ACME01"], [], TYPE)
     await ad.aclose()
     assert snap.accounts["acme01"].id == "1001"
+
+
+async def test_a_sandbox_url_with_nothing_embedded_is_a_connection_error_that_says_so() -> None:
+    ad = KaseyaAdapter("sandbox://kaseya", DEMO_SECRETS, today=TODAY,
+                       options=ClientOptions(retries=0))
+    with pytest.raises(RemoteError) as err:
+        await ad.snapshot(["ACME01"], [], TYPE)
+    await ad.aclose()
+    assert err.value.kind == "connect" and "nothing is embedded" in err.value.message
 
 
 # --- tokens --------------------------------------------------------------------------------

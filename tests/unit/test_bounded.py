@@ -39,10 +39,10 @@ from atria_tui.sandbox.connectwise.state import CwState
 from atria_tui.sandbox.kaseya.state import DEMO_SECRETS as KS_DEMO
 from atria_tui.sandbox.kaseya.state import KsState
 from atria_tui.sandbox.server import shared
-from atria_tui.secret_store import SecretStore, env_name, redact
+from atria_tui.secret_store import env_name, redact
 from atria_tui.services.engine import plan_job
-from atria_tui.services.runtime import Runtime
 from atria_tui.store import Store
+from tests.support import runtime
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_configs"
 KS_CONTRACTS = ENDPOINTS["contracts"][1]
@@ -297,7 +297,7 @@ async def test_run_deadline_option_ends_the_run_with_a_clear_message(tmp_path: P
 
     job = load_job(demo_job(tmp_path, extra="run_deadline_minutes = 1\n"))
     assert job.options.run_deadline_minutes == 1
-    svc = Runtime(store=Store(db_path()), secrets=SecretStore(), clock=clock)
+    svc = runtime(clock=clock)
     res = await plan_job(svc, job)
     assert [e.code for e in res.entries][-2:] == ["CW02", "CW23"] and res.exit_code == 2
     assert "deadline of 1 minute(s) passed while reading GET /" in res.entries[-2].message

@@ -16,6 +16,7 @@ from atria_tui import store as store_module
 from atria_tui.cli import main
 from atria_tui.paths import data_dir, db_path
 from atria_tui.store import RUNNING, Store
+from tests.support import runtime
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_configs"
 PARAMS = '{"ApiUrl": "https://psa.example.com/v4_6_release/apis/3.0", "AgreementType": "A"}'
@@ -276,13 +277,12 @@ def test_the_secret_store_under_a_file_is_a_secret_error(tmp_path: Path) -> None
 async def test_a_crash_inside_a_run_leaves_it_failed_or_interrupted_not_running(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from atria_tui.job.file import load_job
-    from atria_tui.secret_store import SecretStore
     from atria_tui.services import engine as runs
 
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("a bug")
 
-    svc = runs.Runtime(store=Store(db_path()), secrets=SecretStore())
+    svc = runtime()
     job = load_job(demo_job(tmp_path))
     monkeypatch.setattr(runs, "plan", boom)
     with pytest.raises(RuntimeError):

@@ -20,7 +20,6 @@ from atria_tui.adapters.http import ClientOptions, HttpClient
 from atria_tui.adapters.kaseya import KaseyaAdapter
 from atria_tui.adapters.values import psa_id_value, psa_number
 from atria_tui.job.file import load_job
-from atria_tui.paths import data_dir
 from atria_tui.psa.errors import RemoteError
 from atria_tui.sandbox import connectwise, kaseya
 from atria_tui.sandbox.connectwise.state import DEMO_SECRETS as CW_SECRETS
@@ -28,10 +27,8 @@ from atria_tui.sandbox.connectwise.state import CwState
 from atria_tui.sandbox.kaseya.state import DEMO_SECRETS as KS_SECRETS
 from atria_tui.sandbox.kaseya.state import KsState
 from atria_tui.sandbox.server import shared, shared_app
-from atria_tui.secret_store import SecretStore
 from atria_tui.services.engine import apply_job
-from atria_tui.services.runtime import Runtime
-from atria_tui.store import Store
+from tests.support import runtime
 
 CW_TYPE = "Hosting and Cloud Services"
 KS_TYPE = "Recurring Services"
@@ -243,8 +240,7 @@ async def test_apply_on_an_answer_without_ids_ends_with_cw13_and_writes_nothing(
     before = shared().connectwise.quantity_of("AcmeServices", "M365-BP")
     transport = Rewrite(httpx.ASGITransport(app=shared_app()), r"/additions$",
                         first_row(dropping("id")))
-    svc = Runtime(store=Store(data_dir() / "t.db"), secrets=SecretStore(),
-                   transport=transport)
+    svc = runtime(db="t.db", transport=transport)
     res = await apply_job(svc, job)
     assert [e.code for e in res.entries][-2:] == ["CW13", "CW23"]
     assert "no id" in res.entries[-2].message and res.exit_code == 2

@@ -31,10 +31,10 @@ from atria_tui.schedule import (
     run_due,
     serve,
 )
-from atria_tui.secret_store import SecretStore
 from atria_tui.services.engine import RunResult
 from atria_tui.services.runtime import Runtime
-from atria_tui.store import SUCCESS, Store
+from atria_tui.store import SUCCESS
+from tests.support import runtime
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "sample_configs"
@@ -75,7 +75,7 @@ class FakeRunner:
 
 @pytest.fixture
 def svc(tmp_path: Path) -> Iterator[Runtime]:
-    s = Runtime(store=Store(tmp_path / "t.db"), secrets=SecretStore(tmp_path / "secrets"))
+    s = runtime(tmp_path / "secrets", db="t.db")
     yield s
     s.store.close()
 
@@ -257,7 +257,7 @@ async def test_run_due_applies_the_demo_job_on_the_sandbox(jobs: Path) -> None:
     from atria_tui.paths import data_dir
     from atria_tui.sandbox.server import shared
 
-    svc = Runtime(store=Store(data_dir() / "atria-tui.db"), secrets=SecretStore())
+    svc = runtime()
     write_job(jobs, name="demo-connectwise")
     cw = shared().connectwise
     assert cw.quantity_of("AcmeServices", "M365-BP") == [10]

@@ -17,11 +17,10 @@ from atria_tui.job.file import load_job, save_job
 from atria_tui.job.mappings import mappings_path
 from atria_tui.model import Action, Level, Period, Plan, PlanItem, Task
 from atria_tui.sandbox.server import reset_shared, shared
-from atria_tui.secret_store import SecretStore
 from atria_tui.services import review as rv
 from atria_tui.services.engine import RunResult, plan_job
 from atria_tui.services.runtime import Runtime
-from atria_tui.store import Store
+from tests.support import runtime
 
 
 @pytest.fixture(autouse=True)
@@ -35,9 +34,9 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
 
 @pytest.fixture
 def svc(tmp_path: Path) -> Iterator[Runtime]:
-    store = Store(tmp_path / "home" / "atria.db")
-    yield Runtime(store=store, secrets=SecretStore(tmp_path / "home"), environ={})
-    store.close()
+    svc = runtime(tmp_path / "home", db="atria.db", environ={})
+    yield svc
+    svc.store.close()
 
 
 def demo_job(folder: Path, name: str = "demo-connectwise") -> Path:
@@ -56,8 +55,8 @@ def demo_job(folder: Path, name: str = "demo-connectwise") -> Path:
 def _planned_once(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
     """One plan of the demo for the module (planning is the slow part); tests get copies."""
     folder = tmp_path_factory.mktemp("review-plan")
-    store = Store(folder / "atria.db")
-    svc = Runtime(store=store, secrets=SecretStore(folder), environ={})
+    svc = runtime(folder, db="atria.db", environ={})
+    store = svc.store
     reset_shared()
     result = asyncio.run(plan_job(svc, load_job(demo_job(folder / "jobs"))))
     store.close()

@@ -10,10 +10,9 @@ import pytest
 from atria_tui.job.file import load_job
 from atria_tui.paths import data_dir
 from atria_tui.sandbox.server import shared
-from atria_tui.secret_store import SecretStore
 from atria_tui.services.engine import apply_job, plan_job
 from atria_tui.services.runtime import Runtime
-from atria_tui.store import Store
+from tests.support import runtime
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_configs"
 
@@ -31,7 +30,7 @@ def demo_job(tmp_path: Path, extra: str = "", **params: str) -> Path:
 
 
 def svc() -> Runtime:
-    return Runtime(store=Store(data_dir() / "t.db"), secrets=SecretStore())
+    return runtime(db="t.db")
 
 
 def codes(res: object) -> list[str]:
@@ -151,12 +150,11 @@ async def test_a_run_is_marked_interrupted_only_when_nobody_holds_its_lock(
 async def test_a_damaged_stored_plan_is_one_clear_error_not_a_crash(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from atria_tui.cli import main
-    from atria_tui.paths import db_path
     from atria_tui.services.engine import StoredPlanError, stored_plan
 
     job_path = demo_job(tmp_path)
     job = load_job(job_path)
-    s = Runtime(store=Store(db_path()), secrets=SecretStore())   # the CLI's database
+    s = runtime()   # the CLI's database
     plan = await plan_job(s, job)
     end = plan.plan.period.end.isoformat() if plan.plan else ""
     # An apply that stopped with a write pending, whose stored plan the disk damaged.
