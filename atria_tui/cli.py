@@ -22,7 +22,8 @@ from pathlib import Path
 from atria_tui import cli_output as out
 from atria_tui import cli_schedule
 from atria_tui.export import LOG_HEADER, log_rows, write_csv
-from atria_tui.job.file import ConfigError, JobConfig, load_job, new_job, save_job
+from atria_tui.job.file import JobConfig, load_job, new_job, save_job
+from atria_tui.job.parameters import ConfigError
 from atria_tui.joblock import JobLocked
 from atria_tui.model import Task
 from atria_tui.paths import HOME_ENV, data_dir

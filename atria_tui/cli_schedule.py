@@ -18,8 +18,9 @@ from typing import Any
 from rich.table import Table
 
 from atria_tui import cli_output as out
-from atria_tui.job.file import ConfigError, load_job
+from atria_tui.job.file import load_job
 from atria_tui.job.folder import job_files
+from atria_tui.job.parameters import ConfigError
 from atria_tui.paths import config_dir, db_path
 from atria_tui.schedule import (
     CRASHED,

@@ -39,8 +39,9 @@ from typing import Any
 from cronsim import CronSim, CronSimError
 
 from atria_tui import joblock
-from atria_tui.job.file import ConfigError, JobConfig, load_job, validate_cron
+from atria_tui.job.file import JobConfig, load_job, validate_cron
 from atria_tui.job.folder import job_files
+from atria_tui.job.parameters import ConfigError
 from atria_tui.joblock import JobLocked, lock_path
 from atria_tui.paths import atomic_write, data_dir
 from atria_tui.services.engine import RunResult, apply_job

@@ -30,7 +30,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -226,10 +226,11 @@ async def run_bench(rows: int, home: Path, log: Callable[[str], None]) -> Bench:
         f"{len(work.records):,} records ({time.perf_counter() - t0:.1f} s)")
     (home / "jobs").mkdir(parents=True, exist_ok=True)
     store = Store(home / "atria-tui.db")
-    svc = Runtime(store=store, secrets=SecretStore(home), environ={})
+    svc = Runtime(store=store, secrets=SecretStore(home), environ={},
+                  now=lambda: datetime(2026, 11, 20, 9, tzinfo=UTC))
     probe = Probe()
     fakes = Fakes(svc, work, probe.mark)
-    app = make_app(jobs_dir=home / "jobs", services=svc, now=lambda: datetime(2026, 11, 20, 9))
+    app = make_app(jobs_dir=home / "jobs", services=svc)
     try:
         with fakes.installed(), probe.installed():
             async with app.run_test(size=(160, 45)) as pilot:

@@ -22,16 +22,12 @@ from cronsim import CronSim, CronSimError
 from atria_tui.job.folder import free_path
 from atria_tui.job.parameters import (
     PARAMETER_NAMES,
-    SECRET_NAMES,
-    SKU_FIELD_MATCHES,
     ConfigError,
     JobParams,
     canonical_name,
     canonical_parameters,
-    check_api_url,
     line_of,
     load_toml,
-    normalize_parameters,
     params_for,
     to_bool,
     validate_parameters,
@@ -41,10 +37,8 @@ from atria_tui.paths import atomic_write, config_dir
 from atria_tui.psa import profile_of
 
 __all__ = [
-    "PARAMETER_NAMES", "SECRET_NAMES", "SKU_FIELD_MATCHES", "ConfigError", "JobConfig",
-    "JobParams", "Options", "SourceConfig", "check_api_url", "job_params", "job_to_toml",
-    "load_job", "new_job", "next_runs", "normalize_parameters", "save_job",
-    "validate_cron", "validate_parameters",
+    "JobConfig", "Options", "SourceConfig", "job_params", "job_to_toml", "load_job",
+    "new_job", "next_runs", "save_job", "validate_cron",
 ]
 
 DEFAULT_CRON = "0 22 26 * *"

@@ -18,8 +18,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static, TextArea
 
-from atria_tui.job.file import ConfigError
 from atria_tui.job.guide_import import import_blocks
+from atria_tui.job.parameters import ConfigError
 from atria_tui.model import Task
 
 __all__ = ["SeedImport", "SeedPasteScreen", "TaskChoiceScreen"]

@@ -23,17 +23,16 @@ from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
 
 from atria_tui.app import app_of
 from atria_tui.job import form_checks as check
-from atria_tui.job.file import (
+from atria_tui.job.file import JobConfig, SourceConfig, save_job
+from atria_tui.job.parameters import (
+    DEFAULT_CONTRACT_TYPE,
     PARAMETER_NAMES,
     SECRET_NAMES,
     SKU_FIELD_MATCHES,
     ConfigError,
-    JobConfig,
-    SourceConfig,
-    save_job,
+    to_bool,
     validate_parameters,
 )
-from atria_tui.job.parameters import DEFAULT_CONTRACT_TYPE, to_bool
 from atria_tui.model import Level
 from atria_tui.screens.confirm import ConfirmScreen
 from atria_tui.screens.form_modals import SeedImport, SeedPasteScreen, TaskChoiceScreen

@@ -16,8 +16,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from atria_tui.app import app_of
-from atria_tui.job.file import ConfigError, JobConfig, new_job
+from atria_tui.job.file import JobConfig, new_job
 from atria_tui.job.form_checks import fmt_when
+from atria_tui.job.parameters import ConfigError
 from atria_tui.model import Task
 from atria_tui.services.jobs import (
     JobRow,

@@ -18,7 +18,8 @@ from typing import Any, ParamSpec, TypeVar
 from atria_tui import codes
 from atria_tui.adapters.paging import Deadline
 from atria_tui.apply import Applier, ApplyOutcome, revert
-from atria_tui.job.file import ConfigError, JobConfig
+from atria_tui.job.file import JobConfig
+from atria_tui.job.parameters import ConfigError
 from atria_tui.model import (
     BillingRecord,
     Level,

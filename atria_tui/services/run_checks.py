@@ -14,8 +14,9 @@ import httpx
 
 from atria_tui import codes
 from atria_tui.adapters.tls import host_port, looks_like_tls, speaks_tls
-from atria_tui.job.file import ConfigError, JobConfig, check_api_url, job_params
+from atria_tui.job.file import JobConfig, job_params
 from atria_tui.job.mappings import load_mappings, mappings_path
+from atria_tui.job.parameters import ConfigError, check_api_url
 from atria_tui.model import LogEntry, Mappings, Task
 from atria_tui.periods import PeriodError, previous_period, resolve_period
 from atria_tui.psa import profile_of

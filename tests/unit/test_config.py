@@ -9,11 +9,9 @@ from pathlib import Path
 import pytest
 
 from atria_tui.job.file import (
-    ConfigError,
     JobConfig,
     Options,
     SourceConfig,
-    check_api_url,
     job_params,
     job_to_toml,
     load_job,
@@ -21,8 +19,8 @@ from atria_tui.job.file import (
     next_runs,
     save_job,
     validate_cron,
-    validate_parameters,
 )
+from atria_tui.job.parameters import ConfigError, check_api_url, validate_parameters
 from atria_tui.model import Level, Task
 
 DESIGN_EXAMPLE = """\

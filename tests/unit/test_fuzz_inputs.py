@@ -20,9 +20,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from atria_tui.cli import main
-from atria_tui.job.file import ConfigError, job_params, load_job
+from atria_tui.job.file import job_params, load_job
 from atria_tui.job.guide_import import import_blocks
 from atria_tui.job.mappings import load_mappings
+from atria_tui.job.parameters import ConfigError
 from atria_tui.model import DEFAULT_MAX_QUANTITY, Task
 from atria_tui.paths import db_path
 from atria_tui.records import RecordsError, parse_records

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from atria_tui.job.file import ConfigError
 from atria_tui.job.mappings import load_mappings, mappings_path, save_mappings
+from atria_tui.job.parameters import ConfigError
 from atria_tui.model import Mappings
 
 
