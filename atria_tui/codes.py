@@ -3,7 +3,7 @@
 Billing staff search logs by these codes and read the guides' resolution tables, so the
 level and message text are kept as the seeds print them; only the placeholders are given
 names (`{customer_code}`, `{sku}` …). Where a seed row is garbled, the comment says what
-was read into it. Codes AT01–AT09 are this tool's own (conflicts, ambiguity, resume,
+was read into it. Codes AT01–AT13 are this tool's own (conflicts, ambiguity, resume,
 revert): the seeds have no words for them, and overloading a seed code would mislead
 someone following the seed's resolution guide.
 """
@@ -249,6 +249,11 @@ _DEFS: list[CodeDef] = [
     CodeDef("AT12", IN, "What a revert found to restore",
             "Revert of run {run_id}: {restored} line(s) restored, {unchanged} already as before "
             "the run, {changed} changed since (left alone), {missing} not found"),
+    CodeDef("AT13", WN, "A SKU matches more than one active service in the catalog",
+            "{customer_code} Ambiguous : Product ID {sku} matches {count} active services "
+            "({services}); no line of this SKU was written",
+            "Make the SKU match exactly one active service under SKUFieldMatch (rename, "
+            "re-describe or deactivate the others), then preview again."),
 ]
 
 for _d in list(_DEFS):

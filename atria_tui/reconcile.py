@@ -169,7 +169,8 @@ class _Planner:
         self.snap = snapshot
         self.p = params
         self.m = mappings
-        self.rule = MatchRule(params.task, params.sku_field_match)
+        self.rule = MatchRule(params.task, params.sku_field_match,
+                              {i.id: i for i in snapshot.catalog})
         self.codes = profile_of(params.task).codes
         self.catalog: dict[str, list[CatalogItem]] = defaultdict(list)
         for item in snapshot.catalog:
@@ -256,6 +257,19 @@ class _Planner:
     def billed(self, c: _Customer, k: str, b: _Billed, lines: list[PsaLine],
                ctx: _Ctx) -> None:
         desc = b.description
+        if not self.rule.by_code:
+            # Service first, then its line, as the guide's process does: a SKU with no
+            # active service is KS14 even when an inactive one matches or sits on the
+            # contract; two active services are ambiguous and nothing of the SKU is written.
+            active = [i for i in self.catalog.get(k, []) if i.active]
+            if not active:
+                self.add(c, self.codes.unknown_sku, Action.SKIP, sku=b.sku, description=desc,
+                         atria=b.quantity, product=b.code, ctx=ctx)
+                return
+            if len(active) > 1:
+                self.ambiguous(c, b.sku, desc, b.quantity, active, ctx)
+                return
+            lines = [ln for ln in lines if ln.product_id == active[0].id]
         if len(lines) > 1:
             self.add(c, "AT03", Action.SKIP, sku=b.sku, description=desc, atria=b.quantity,
                      count=len(lines), product=b.code, ctx=ctx)
@@ -293,6 +307,13 @@ class _Planner:
                      sku=b.sku, description=desc, atria=b.quantity,
                      catalog=found[0], product=b.code, ctx=ctx)
 
+    def ambiguous(self, c: _Customer, sku: str, desc: str, atria: Decimal | None,
+                  services: list[CatalogItem], ctx: _Ctx) -> None:
+        names = ", ".join(f"{i.name or i.code} (id {i.id})" for i in services[:5])
+        more = f" and {len(services) - 5} more" if len(services) > 5 else ""
+        self.add(c, "AT13", Action.SKIP, sku=sku, description=desc, atria=atria,
+                 count=len(services), services=names + more, ctx=ctx)
+
     def removed(self, c: _Customer, by_key: dict[str, list[PsaLine]],
                 ctx: _Ctx) -> None:
         """Rule 6: managed lines no longer billed go to 0; other lines are never touched."""
@@ -300,6 +321,12 @@ class _Planner:
             if k in c.current or not k:
                 continue
             prev = c.previous.get(k)
+            active = [i for i in self.catalog.get(k, []) if i.active]
+            if not self.rule.by_code and len(active) > 1 and (
+                    prev is not None or any(ln.id in self.m.managed for ln in lines)):
+                self.ambiguous(c, prev.sku if prev else lines[0].product_code,
+                               prev.description if prev else "", ZERO, active, ctx)
+                continue
             for line in lines:
                 if prev is None and line.id not in self.m.managed:
                     continue

@@ -170,10 +170,10 @@ def ks_server(server: Server) -> Iterator[Server]:
 
     defaults = asdict(SandboxConfig())
     server.post(KS_API + "/_sandbox/config", defaults)
-    server.post(KS_API + "/_sandbox/reset")
+    server.post(KS_API + "/_sandbox/seed")
     yield server
     server.post(KS_API + "/_sandbox/config", defaults)
-    server.post(KS_API + "/_sandbox/reset")
+    server.post(KS_API + "/_sandbox/seed")
 
 
 @pytest.fixture

@@ -34,6 +34,18 @@ def admin_routes(state: KsState) -> list[Route]:
         state.reset()
         return JSONResponse({"reset": True})
 
+    async def seed(request: Request) -> Response:
+        """Replace the tenant's data with the body's (the `data/kaseya.json` shape), or go
+        back to the demo seed with an empty body; then reset as `reset` does."""
+        try:
+            body = await _body(request)
+            if body is not None and not isinstance(body, dict):
+                raise ValueError("seed body must be a JSON object (or empty for the demo seed)")
+            state.reseed(body)
+        except (ValueError, KeyError, TypeError) as exc:
+            return _bad(f"bad seed: {exc!r}")
+        return JSONResponse({"seeded": True})
+
     async def add_faults(request: Request) -> Response:
         try:
             body = await _body(request)
@@ -66,6 +78,7 @@ def admin_routes(state: KsState) -> list[Route]:
     table: list[tuple[str, str, Callable[[Request], Awaitable[Response]]]] = [
         ("GET", "state", get_state),
         ("POST", "reset", reset),
+        ("POST", "seed", seed),
         ("POST", "faults", add_faults),
         ("DELETE", "faults", clear_faults),
         ("GET", "stats", stats),

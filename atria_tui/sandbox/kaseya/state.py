@@ -147,6 +147,17 @@ class KsState:
         self.stats = Stats()
         self._windows: dict[str, deque[datetime]] = {}
 
+    def reseed(self, seed: Mapping[str, Any] | None) -> None:
+        """New data (None: the demo seed), then `reset`; a bad seed leaves the old one."""
+        previous = self._seed
+        self._seed = copy.deepcopy(dict(seed)) if seed is not None else load_seed()
+        try:
+            self.reset()
+        except Exception:
+            self._seed = previous
+            self.reset()
+            raise
+
     def _seed_line(self, contract_id: int, raw: Mapping[str, Any], order: int) -> None:
         svc = self.services[raw["serviceId"]]
         self.lines[raw["id"]] = Line(
