@@ -176,6 +176,10 @@ class Applier:
                     else self.codes.write_failed)
             await self.emit(codes.entry(code, customer=row.customer, sku=row.sku,
                                         **_fields(row, item, error=exc.message)), item)
+            if exc.kind == "route":
+                # The host does not serve the write route: every later write would be
+                # refused the same way, so the run ends here (this row did not land).
+                self._stop = self._stop or exc
         except _Changed as changed:
             await self._conflict(row, item, changed.quantity)
         except _Gone:

@@ -3,7 +3,7 @@
 Billing staff search logs by these codes and read the guides' resolution tables, so the
 level and message text are kept as the seeds print them; only the placeholders are given
 names (`{customer_code}`, `{sku}` …). Where a seed row is garbled, the comment says what
-was read into it. Codes AT01–AT13 are this tool's own (conflicts, ambiguity, resume,
+was read into it. Codes AT01–AT16 are this tool's own (conflicts, ambiguity, resume,
 revert): the seeds have no words for them, and overloading a seed code would mislead
 someone following the seed's resolution guide.
 """
@@ -254,6 +254,17 @@ _DEFS: list[CodeDef] = [
             "({services}); no line of this SKU was written",
             "Make the SKU match exactly one active service under SKUFieldMatch (rename, "
             "re-describe or deactivate the others), then preview again."),
+    CodeDef("AT14", IN, "Which API base a run uses",
+            "{psa_name} API base {base} ({reason})"),
+    CodeDef("AT15", ER, "The PSA host does not serve a route the run needs",
+            "{customer_code} Not read : the lines of {contract_name} ({sku}): {error}",
+            "Run `atria-tui doctor JOB.toml`: it tries the shipped alternatives, read-only, and "
+            "says which route this tenant answers; put it in the job's [endpoints] table."),
+    CodeDef("AT16", WN, "A fractional quantity for a PSA that takes whole units",
+            "{customer_code} Not written : Product ID {sku} quantity {after} is not a whole "
+            "number, and {psa_name} takes whole units",
+            "Bill whole units in Atria, or set [options] units_rounding = \"up\", \"down\" "
+            "or \"nearest\" in the job to round them."),
 ]
 
 for _d in list(_DEFS):

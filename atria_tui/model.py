@@ -226,6 +226,7 @@ class CatalogItem:
     price: Decimal = ZERO
     active: bool = True
     can_be_line: bool = True
+    cost: Decimal = ZERO
 
     def __post_init__(self) -> None:
         _clean(self, ("code", "name"), ("description",))
@@ -246,6 +247,8 @@ class PsaSnapshot:
     catalog: list[CatalogItem] = field(default_factory=list)
     contract_type_valid: bool = True
     line_errors: dict[str, str] = field(default_factory=dict)
+    # Contracts whose lines were not read because the host does not serve the route.
+    missing_routes: dict[str, str] = field(default_factory=dict)
 
 
 def norm(text: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 from atria_tui import codes
 from atria_tui.matching import MatchRule
@@ -34,6 +34,8 @@ from atria_tui.model import (
 )
 from atria_tui.psa import profile_of
 
+ROUNDING = {"up": ROUND_CEILING, "down": ROUND_FLOOR, "nearest": ROUND_HALF_UP}
+
 
 @dataclass(frozen=True, slots=True)
 class ReconcileParams:
@@ -44,6 +46,9 @@ class ReconcileParams:
     allow_create: bool = False
     sku_field_match: str = "ServiceName"
     contract_type: str = ""
+    # A PSA that takes whole units only (Kaseya's Units is int32): how a fractional Atria
+    # quantity becomes one ("up", "down", "nearest"), or "" to refuse it (AT16).
+    units_rounding: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +177,7 @@ class _Planner:
         self.rule = MatchRule(params.task, params.sku_field_match,
                               {i.id: i for i in snapshot.catalog})
         self.codes = profile_of(params.task).codes
+        self.whole_units = profile_of(params.task).whole_units
         self.catalog: dict[str, list[CatalogItem]] = defaultdict(list)
         for item in snapshot.catalog:
             k = self.rule.item_key(item)
@@ -193,7 +199,8 @@ class _Planner:
                   "agreement_type": self.p.contract_type, "contract_type": self.p.contract_type,
                   "sku_field_match": self.p.sku_field_match, "before": fmt_qty(psa),
                   "after": fmt_qty(ZERO if action is Action.ZERO else atria),
-                  "contract_name": contract.name if contract else "", **fields}
+                  "contract_name": contract.name if contract else "",
+                  "psa_name": self.p.task.psa_name, **fields}
         level = codes.CATALOG[code].level
         text = codes.message(code, **fields)
         unit_price = line.unit_price if line else (catalog.price if catalog else ZERO)
@@ -237,6 +244,12 @@ class _Planner:
             return
         contract = live[0]
         ctx = _Ctx(contract, account.name)
+        if contract.id in self.snap.missing_routes:
+            err = self.snap.missing_routes[contract.id]
+            for _, b in sorted(c.current.items()):
+                self.add(c, "AT15", Action.SKIP, sku=b.sku, description=b.description,
+                         atria=b.quantity, error=err, ctx=ctx)
+            return
         if contract.id in self.snap.line_errors:
             err = self.snap.line_errors[contract.id]
             for _, b in sorted(c.current.items()):
@@ -257,6 +270,13 @@ class _Planner:
     def billed(self, c: _Customer, k: str, b: _Billed, lines: list[PsaLine],
                ctx: _Ctx) -> None:
         desc = b.description
+        if self.whole_units and b.quantity != b.quantity.to_integral_value():
+            if self.p.units_rounding not in ROUNDING:
+                self.add(c, "AT16", Action.SKIP, sku=b.sku, description=desc,
+                         atria=b.quantity, product=b.code, ctx=ctx)
+                return
+            b = _Billed(b.code, b.sku, b.description,
+                        b.quantity.to_integral_value(ROUNDING[self.p.units_rounding]))
         if not self.rule.by_code:
             # Service first, then its line, as the guide's process does: a SKU with no
             # active service is KS14 even when an inactive one matches or sits on the

@@ -1,4 +1,4 @@
-"""Kaseya BMS v2: the only module that knows its paths and JSON field names.
+"""Kaseya BMS v2: with `kaseya_routes`, the only module that knows its paths and fields.
 
 The binding constraint is the hourly call budget per endpoint (1,500, older tenants 500),
 so reads are shaped by call count: contracts come from one bulk paged read of the type
@@ -14,13 +14,17 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from atria_tui.adapters.http import CallBudget, ClientOptions, HttpClient
-from atria_tui.adapters.kaseya_auth import Clock, KaseyaAuth, lower_keys, utcnow
+from atria_tui.adapters.kaseya_auth import Clock, KaseyaAuth, V1Auth, lower_keys, utcnow
+from atria_tui.adapters.kaseya_routes import Route, fill, routes_for
 from atria_tui.adapters.lines import accounts_to_read, read_lines
 from atria_tui.adapters.paging import Deadline, Pages
 from atria_tui.adapters.values import psa_id, psa_id_value, psa_number
@@ -39,32 +43,50 @@ MAX_PAGE_SIZE = 100
 # answer, and would have the adapter request ten thousand pages at once.
 MAX_TOTAL_RECORDS = 1_000_000
 
-# Documented in the public BMS API 2.0 swagger: name → (method, path template).
-ENDPOINTS: dict[str, tuple[str, str]] = {
-    "login": ("POST", "/v2/security/authenticate"),
-    "refresh": ("POST", "/v2/security/refreshtoken"),
-    "accounts": ("GET", "/v2/crm/accounts/summary"),
-    "contracts": ("GET", "/v2/finance/contracts/summary"),
-    "services": ("POST", "/v2/admin/finance/services/search"),
-    "add_lines": ("POST", "/v2/finance/contracts/recurringservices/{contractId}/services"),
-}
-
-# NOT in the public v2 swagger: inferred from what the Atria integration must do (list a
-# contract's service lines with units; change Units on one line). These MUST be checked
-# against a real tenant (they may live under v1 or an unpublished v2 path) and corrected here.
-UNVERIFIED_ENDPOINTS: dict[str, tuple[str, str]] = {
-    "list_lines": ("GET", "/v2/finance/contracts/recurringservices/{contractId}/services"),
-    "set_units": ("PUT",
-                  "/v2/finance/contracts/recurringservices/{contractId}/services/{lineId}"),
-}
+# API hosts of the UI hosts the guide tells users to enter as ApiUrl (by region).
+API_HOSTS = (
+    (re.compile(r"(^|\.)([a-z0-9-]*emea[a-z0-9-]*|eu[0-9]*bms[a-z0-9-]*)\.kaseya\.com$"),
+     "api.bmsemea.kaseya.com"),
+    (re.compile(r"(^|\.)([a-z0-9-]*apac[a-z0-9-]*|(au|ap)[0-9]*bms[a-z0-9-]*)\.kaseya\.com$"),
+     "api.bmsapac.kaseya.com"),
+    (re.compile(r"^(www\.)?(na[0-9]*)?bms\.kaseya\.com$"), "api.bms.kaseya.com"),
+    (re.compile(r"(^|\.)vorexlogin\.com$"), "api.vorexlogin.com"),
+)
 
 
-def base_url(api_url: str) -> str:
-    """The seed's ApiUrl may already end in /v2; every path here starts with it."""
+@dataclass(frozen=True)
+class Bases:
+    """Where the routes go: `api` (v2) and `ui` (the ApiUrl's own host), and why."""
+
+    api: str
+    ui: str
+    reason: str
+
+
+def bases(api_url: str) -> Bases:
+    """The guide asks for the BMS *UI* URL as ApiUrl, which does not serve `/v2/…` at its
+    root. A known UI host maps to its region's API host; another `*.kaseya.com` or
+    `vorexlogin.com` UI host is reached through `{UI}/api2`, where the web app itself
+    calls v2. Any other URL (an API host, a proxy, the sandbox) is used as given. A
+    trailing `/v2` is dropped: every route path starts with it."""
     url = api_url.strip().rstrip("/")
     if url.casefold().endswith("/v2"):
         url = url[:-3]
-    return url
+    parts = urlsplit(url)
+    host = (parts.hostname or "").casefold()
+    ui = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else url
+    if not host.endswith(("kaseya.com", "vorexlogin.com")) or host.startswith("api."):
+        return Bases(url, url, "ApiUrl as given")
+    if parts.path.strip("/"):
+        return Bases(url, ui, "ApiUrl as given (it names a path)")
+    for pattern, api_host in API_HOSTS:
+        if pattern.search(host) and host != api_host:
+            return Bases(f"https://{api_host}", ui, f"the API host of UI host {host}")
+    return Bases(f"{ui}/api2", ui, f"UI host {host} has no known API host: its /api2")
+
+
+def base_url(api_url: str) -> str:
+    return bases(api_url).api
 
 
 def _dec(value: Any, what: str) -> Decimal:
@@ -77,20 +99,16 @@ def _id(row: Mapping[str, Any], what: str) -> str:
     return psa_id(row, what)
 
 
-def _what(name: str, field: str = "") -> str:
-    """An endpoint as errors name it: `GET /v2/crm/accounts/summary: accountId`."""
-    method, path = ENDPOINTS.get(name) or UNVERIFIED_ENDPOINTS[name]
-    return f"{method} {path}" + (f": {field}" if field else "")
-
-
 def _ended(value: Any, today: date) -> bool:
-    """An end date before today; unset or unreadable dates mean open-ended."""
+    """An end date before today; unset or unreadable dates mean open-ended, and so does a
+    year before 1900 (the summary DTO's EndDate is not nullable: `0001-01-01T00:00:00`)."""
     if not isinstance(value, str) or not value.strip():
         return False
     try:
-        return datetime.fromisoformat(value.strip().replace("Z", "+00:00")).date() < today
+        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00")).date()
     except ValueError:
         return False
+    return when.year >= 1900 and when < today
 
 
 def _rows(result: Any, what: str) -> list[dict[str, Any]]:
@@ -108,8 +126,20 @@ def _ids(rows: list[dict[str, Any]]) -> list[str]:
     return [str(r["id"]) for r in rows if r.get("id") is not None]
 
 
-def _num(q: Decimal) -> int | float:
+def _units(q: Decimal, what: str) -> int:
+    """`Units` is int32 on the documented POST: a fraction is never sent (the plan refuses or
+    rounds it first, AT16); one reaching here is refused before anything is sent."""
+    if q != q.to_integral_value() or not -(2**31) <= q < 2**31:
+        raise RemoteError("http", f"{what}: Units {q} is not a whole number Kaseya takes; "
+                          "nothing was sent")
+    return int(q)
+
+
+def _money(q: Decimal) -> int | float:
     return int(q) if q == q.to_integral_value() else float(q)
+
+
+BudgetScope = Literal["template", "path"]
 
 
 class KaseyaAdapter:
@@ -118,27 +148,75 @@ class KaseyaAdapter:
                  today: date | None = None, clock: Clock = utcnow,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                  budget: CallBudget | None = None, deadline: Deadline | None = None,
+                 endpoints: Mapping[str, Any] | None = None,
+                 unit_effective: date | None = None, budget_scope: BudgetScope = "template",
                  **client_kw: Any) -> None:
-        self.http = HttpClient(base_url(api_url), options=options, sleep=sleep, budget=budget,
+        """`endpoints` is the job's [endpoints] table (checked at the run's start);
+        `unit_effective` the date a unit change takes effect (default: today);
+        `budget_scope` whether the hourly budget counts per route template or per path."""
+        self.routes = routes_for(endpoints)
+        self.bases = bases(api_url)
+        self.http = HttpClient(self.bases.api, options=options, sleep=sleep, budget=budget,
                                **client_kw)
-        self.auth = KaseyaAuth(self.http, secrets, login_path=ENDPOINTS["login"][1],
-                               refresh_path=ENDPOINTS["refresh"][1], clock=clock)
+        self.ui_http = self.http
+        if self.bases.ui != self.bases.api and any(r.host == "ui"
+                                                   for r in self.routes.values()):
+            self.ui_http = HttpClient(self.bases.ui, options=options, sleep=sleep,
+                                      budget=budget, **client_kw)
+        login, refresh = self.routes["login"], self.routes["refresh"]
+        self.auth = KaseyaAuth(self._client(login), secrets, login_path=login.path,
+                               refresh_path=refresh.path, clock=clock)
+        v1 = self.routes["login_v1"]
+        self.auth_v1 = V1Auth(self._client(v1), secrets, login_path=v1.path,
+                              refresh_path=v1.path, clock=clock)
         self.page_size = max(1, min(page_size, MAX_PAGE_SIZE))
         self.today = today or datetime.now(UTC).date()
+        self.unit_effective = unit_effective
+        self.budget_scope = budget_scope
         self._services: dict[str, CatalogItem] = {}
+        self._read: dict[str, list[PsaLine]] = {}  # a contract's lines, last read
         self.deadline = deadline
+
+    @property
+    def connection_note(self) -> tuple[str, str]:
+        """(base, why) for the run log: which host the v2 routes went to."""
+        return self.bases.api, self.bases.reason
+
+    def _client(self, route: Route) -> HttpClient:
+        return self.ui_http if route.host == "ui" else self.http
+
+    def _what(self, name: str, field: str = "") -> str:
+        """A route as errors name it: `GET /v2/crm/accounts/summary: accountId`."""
+        return self.routes[name].label() + (f": {field}" if field else "")
+
+    async def _call(self, name: str, *, ids: Mapping[str, str] | None = None,
+                    params: Mapping[str, Any] | None = None, json_body: Any = None,
+                    idempotent: bool | None = None) -> tuple[Any, int | None]:
+        """One call of route `name`, on its host, signed as it says, paced by its budget
+        key (the route template, or the concrete path if the job says so)."""
+        route = self.routes[name]
+        path = route.path.format(**(ids or {}))
+        endpoint = path if self.budget_scope == "path" else route.path
+        signer = self.auth_v1 if route.sign == "v1" else self.auth
+        return await signer.call(route.method, path, endpoint=endpoint, params=params,
+                                 json_body=json_body, idempotent=idempotent,
+                                 http=self._client(route), envelope=route.envelope)
 
     async def aclose(self) -> None:
         await self.http.aclose()
+        if self.ui_http is not self.http:
+            await self.ui_http.aclose()
 
     @property
     def requests(self) -> int:
-        return self.http.requests
+        extra = self.ui_http.requests if self.ui_http is not self.http else 0
+        return self.http.requests + extra
 
     @property
     def budget_wait_seconds(self) -> float:
         """Time spent waiting for the hourly budget, for the run summary."""
-        return self.http.budget.waited if self.http.budget else 0.0
+        clients = {id(c): c for c in (self.http, self.ui_http)}.values()
+        return sum(c.budget.waited for c in clients if c.budget)
 
     # -- paging ------------------------------------------------------------------------------
 
@@ -146,16 +224,15 @@ class KaseyaAdapter:
                     ) -> tuple[list[dict[str, Any]], int | None]:
         """One page, and the tenant's `totalRecords` if it sent one (bounded: the count
         decides how many pages are requested at once)."""
-        method, path = ENDPOINTS[name]
+        route = self.routes[name]
+        method, path = route.method, route.path
         paging = {"PageSize": self.page_size, "PageNumber": number}
         if method == "GET":
-            result, total = await self.auth.call(method, path, endpoint=path,
-                                                 params={**filters, **paging})
+            result, total = await self._call(name, params={**filters, **paging})
         else:
             body = {**paging, "Filter": dict(filters)}
             # A search: a POST that only reads, so it may be retried like a GET.
-            result, total = await self.auth.call(method, path, endpoint=path, json_body=body,
-                                                 idempotent=True)
+            result, total = await self._call(name, json_body=body, idempotent=True)
         if total is not None and not 0 <= total <= MAX_TOTAL_RECORDS:
             raise RemoteError("decode", f"{method} {path}: totalRecords {total} is not a record "
                            f"count (0 to {MAX_TOTAL_RECORDS:,})")
@@ -168,7 +245,7 @@ class KaseyaAdapter:
         one by one until a short page. The first page's length is the page size the
         tenant really uses (it may cap below what was asked)."""
         flt = dict(filters or {})
-        pages = Pages(" ".join(ENDPOINTS[name]), self.deadline)
+        pages = Pages(self.routes[name].label(), self.deadline)
         pages.next()
         rows, total = first or await self._page(name, 1, flt)
         rows = list(rows)
@@ -229,7 +306,8 @@ class KaseyaAdapter:
         for r in rows:
             key = norm(str(r.get("accountcode") or ""))
             if key and (keep_all or key in wanted):
-                found[key] = PsaAccount(_id(r, _what("accounts")), str(r.get("accountcode") or ""),
+                found[key] = PsaAccount(_id(r, self._what("accounts")),
+                                        str(r.get("accountcode") or ""),
                                         str(r.get("accountname") or ""),
                                         r.get("isactive") is not False)
         return found
@@ -244,9 +322,9 @@ class KaseyaAdapter:
                 continue
             live = (norm(str(r.get("status") or "Active")) == "active"
                     and not _ended(r.get("enddate"), self.today))
-            account = psa_id_value(r.get("accountid"), _what("contracts", "accountId"),
+            account = psa_id_value(r.get("accountid"), self._what("contracts", "accountId"),
                                    optional=True)
-            k = PsaContract(_id(r, _what("contracts")), account,
+            k = PsaContract(_id(r, self._what("contracts")), account,
                             str(r.get("contractname") or ""),
                             str(r.get("contracttype") or contract_type), live)
             out.append((k, str(r.get("accountname") or "")))
@@ -254,33 +332,41 @@ class KaseyaAdapter:
 
     async def catalog(self) -> list[CatalogItem]:
         """All services, active and inactive: KS14 must tell "missing" from "inactive"."""
-        items = [CatalogItem(_id(r, _what("services")), str(r.get("name") or ""),
+        items = [CatalogItem(_id(r, self._what("services")), str(r.get("name") or ""),
                              str(r.get("name") or ""), str(r.get("description") or ""),
-                             _dec(r.get("unitprice"), _what("services", "unitPrice")),
-                             r.get("isactive") is not False)
+                             _dec(r.get("unitprice"), self._what("services", "unitPrice")),
+                             r.get("isactive") is not False,
+                             cost=_dec(r.get("unitcost"), self._what("services", "unitCost")))
                  for r in await self._all("services")]
         self._services = {i.id: i for i in items}
         return items
 
     def _line(self, r: Mapping[str, Any], contract_id: str) -> PsaLine:
-        service_id = psa_id_value(r.get("serviceid"), _what("list_lines", "serviceId"),
+        route = self.routes["list_lines"]
+
+        def get(name: str) -> Any:
+            return r.get(route.answer_field(name))
+
+        service_id = psa_id_value(get("serviceId"), self._what("list_lines", "serviceId"),
                                   optional=True)
         service = self._services.get(service_id)
-        description = str(r.get("description") or "") or (service.description if service
-                                                           else "")
-        name = str(r.get("servicename") or "") or (service.name if service else "")
-        return PsaLine(id=_id(r, _what("list_lines")), contract_id=contract_id,
+        description = str(get("description") or "") or (service.description if service
+                                                         else "")
+        name = str(get("serviceName") or "") or (service.name if service else "")
+        line_id = psa_id({"id": get("id")}, self._what("list_lines", route.answer_field("id")))
+        return PsaLine(id=line_id, contract_id=contract_id,
                        product_id=service_id, product_code=name, description=description,
-                       quantity=_dec(r.get("units"), _what("list_lines", "units")),
-                       unit_price=_dec(r.get("unitprice"), _what("list_lines", "unitPrice")))
+                       quantity=_dec(get("units"), self._what("list_lines", "units")),
+                       unit_price=_dec(get("unitPrice"), self._what("list_lines", "unitPrice")))
 
     async def lines(self, contract_id: str) -> list[PsaLine]:
-        method, template = UNVERIFIED_ENDPOINTS["list_lines"]
-        path = template.format(contractId=contract_id)
+        what = self.routes["list_lines"].label()
         if self.deadline is not None:  # one call per contract: the longest read of a plan
-            self.deadline.check(f"{method} {template}")
-        result, _ = await self.auth.call(method, path, endpoint=template)
-        return [self._line(r, contract_id) for r in _rows(result, f"{method} {template}")]
+            self.deadline.check(what)
+        result, _ = await self._call("list_lines", ids={"contractId": contract_id})
+        found = [self._line(r, contract_id) for r in _rows(result, what)]
+        self._read[contract_id] = found
+        return found
 
     async def snapshot(self, identifiers: Sequence[str], skus: Sequence[str],
                        contract_type: str, *, unclaimed: bool = False) -> PsaSnapshot:
@@ -330,27 +416,39 @@ class KaseyaAdapter:
                 if norm(ln.product_code) == norm(product_code)]
 
     async def set_quantity(self, contract_id: str, line_id: str, quantity: Decimal) -> None:
-        method, template = UNVERIFIED_ENDPOINTS["set_units"]
-        path = template.format(contractId=contract_id, lineId=line_id)
-        await self.auth.call(method, path, endpoint=template,
-                             json_body={"Units": _num(quantity)})
+        """A unit change is effective-dated in BMS (it prorates): the route's body template
+        carries the date the run gives (the period's start by default)."""
+        route = self.routes["set_units"]
+        units = _units(quantity, route.label())
+        line = next((ln for ln in self._read.get(contract_id, []) if ln.id == line_id), None)
+        when = self.unit_effective or self.today
+        body = fill(route.body, {"units": units, "lineId": line_id, "contractId": contract_id,
+                                 "serviceId": line.product_id if line else "",
+                                 "effectiveDate": f"{when.isoformat()}T00:00:00"})
+        await self._call("set_units", ids={"contractId": contract_id, "lineId": line_id},
+                         json_body=body)
 
     async def add_line(self, contract_id: str, product_id: str, quantity: Decimal,
                        description: str, effective: date) -> str:
-        method, template = ENDPOINTS["add_lines"]
-        path = template.format(contractId=contract_id)
+        route = self.routes["add_lines"]
         try:
             service_id = int(product_id)
         except ValueError:
             raise RemoteError("http", f"service id {product_id!r} is not a Kaseya id") from None
-        item: dict[str, Any] = {"ServiceId": service_id, "Units": _num(quantity),
-                                "ServiceDescription": description,
-                                "EffectiveDate": f"{effective.isoformat()}T00:00:00"}
         service = self._services.get(product_id)
-        if service:
-            item |= {"ServiceName": service.name, "UnitPrice": _num(service.price)}
-        result, _ = await self.auth.call(method, path, endpoint=template, json_body=[item])
+        if service is None:
+            # UnitCost and UnitPrice come from the catalog; omitted they would be 0 on the
+            # customer's invoice, so nothing is sent without them.
+            raise RemoteError("http", f"{route.label()}: service {product_id} is not in the "
+                              "catalog this run read, so its price and cost are unknown; "
+                              "nothing was sent")
+        body = fill(route.body, {
+            "serviceId": service_id, "serviceName": service.name, "description": description,
+            "units": _units(quantity, route.label()), "unitCost": _money(service.cost),
+            "unitPrice": _money(service.price),
+            "effectiveDate": f"{effective.isoformat()}T00:00:00"})
+        result, _ = await self._call("add_lines", ids={"contractId": contract_id},
+                                     json_body=body)
         first = result[0] if isinstance(result, list) and result else result
         # Kept in the journal and spliced into later URLs: checked like any id read back.
-        return psa_id_value(lower_keys(first).get("id"), f"{method} {template}",
-                            optional=True)
+        return psa_id_value(lower_keys(first).get("id"), route.label(), optional=True)

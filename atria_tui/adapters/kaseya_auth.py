@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -20,10 +21,12 @@ from typing import Any
 import httpx
 
 from atria_tui.adapters.http import HttpClient
-from atria_tui.psa.errors import RemoteError
+from atria_tui.psa.errors import ErrorKind, RemoteError
 
 Clock = Callable[[], datetime]
 MAX_MARGIN = timedelta(seconds=60)
+ROUTE_HINT = ("; this host does not serve the route: run `atria-tui doctor` on the job to "
+              "find the route the tenant answers, and set it in the job's [endpoints]")
 
 
 def utcnow() -> datetime:
@@ -45,12 +48,31 @@ def secret(secrets: Mapping[str, str], name: str) -> str:
     return ""
 
 
+def _page_text(resp: httpx.Response) -> str:
+    """A few words of a non-JSON answer (an HTML error page's title), for the message."""
+    text = resp.text[:2000]
+    title = re.search(r"<title[^>]*>(.*?)</title>", text, re.I | re.S)
+    words = title.group(1) if title else re.sub(r"<[^>]+>", " ", text)
+    words = " ".join(words.split())[:80]
+    kind = resp.headers.get("content-type", "").split(";")[0].strip() or "no content type"
+    return f"{kind}" + (f": {words!r}" if words else "")
+
+
 def parse_body(resp: httpx.Response, what: str) -> Any:
+    """The JSON answer. An error answered with a page that is not JSON (a proxy's or the
+    web server's HTML 404/405/502) is an HTTP error that names the status and the route,
+    not a decoding failure: on a host that does not serve the route that is the answer."""
     if not resp.content:
         return None
     try:
         return json.loads(resp.content, parse_float=Decimal)  # money: no binary floats
     except ValueError as exc:
+        status = resp.status_code
+        if not 200 <= status < 300:
+            kind: ErrorKind = "route" if status in (404, 405) else "http"
+            raise RemoteError(kind, f"HTTP {status} from {what}: the answer is not the API's "
+                              f"JSON ({_page_text(resp)})" + (ROUTE_HINT if kind == "route"
+                                                             else ""), status) from None
         raise RemoteError("decode", f"invalid JSON from {what} (HTTP {resp.status_code}): {exc}",
                        resp.status_code) from exc
     except RecursionError:
@@ -72,9 +94,20 @@ def error_text(body: Any) -> str:
     return " - ".join(parts)
 
 
-def unwrap(resp: httpx.Response, body: Any, what: str) -> tuple[Any, int | None]:
-    """(result, totalRecords) of a `{success, error, result}` envelope, or a RemoteError."""
+def unwrap(resp: httpx.Response, body: Any, what: str, envelope: str = "v2"
+           ) -> tuple[Any, int | None]:
+    """(result, totalRecords) of a `{success, error, result}` envelope, or a RemoteError.
+    A `plain` answer (V1) is the result itself, or an OData `{"value": […]}`."""
     status = resp.status_code
+    if envelope == "plain":
+        if not 200 <= status < 300:
+            detail = error_text(body) if isinstance(body, dict) else ""
+            kind: ErrorKind = "route" if status == 405 else "http"
+            raise RemoteError(kind, f"HTTP {status} from {what}: {detail or 'no details'}",
+                              status, body)
+        if isinstance(body, dict) and isinstance(lower_keys(body).get("value"), list):
+            return lower_keys(body)["value"], None
+        return body, None
     if not isinstance(body, dict):
         if 200 <= status < 300:
             raise RemoteError("decode", f"{what}: expected a JSON object envelope, got "
@@ -83,7 +116,10 @@ def unwrap(resp: httpx.Response, body: Any, what: str) -> tuple[Any, int | None]
     env = lower_keys(body)
     if not (200 <= status < 300) or env.get("success") is False:
         msg = error_text(body) or "no details"
-        raise RemoteError("http", f"HTTP {status} from {what}: {msg}", status, body)
+        # 405 is the route refusing the method whatever the body: not a per-record error.
+        raise RemoteError("route" if status == 405 else "http",
+                          f"HTTP {status} from {what}: {msg}" + (ROUTE_HINT if status == 405
+                                                                 else ""), status, body)
     total = env.get("totalrecords")
     if total is not None and (isinstance(total, bool) or not isinstance(total, int)):
         raise RemoteError("decode", f"{what}: totalRecords is not an integer: {total!r}", status)
@@ -195,10 +231,13 @@ class KaseyaAuth:
     async def call(self, method: str, path: str, *, endpoint: str,
                    params: Mapping[str, Any] | None = None,
                    json_body: Any = None,
-                   idempotent: bool | None = None) -> tuple[Any, int | None]:
+                   idempotent: bool | None = None, http: HttpClient | None = None,
+                   envelope: str = "v2") -> tuple[Any, int | None]:
         """(result, totalRecords) of one authenticated call; one renewal and retry on 401.
 
-        `idempotent` marks a POST that only reads (a search), so it may be retried."""
+        `idempotent` marks a POST that only reads (a search), so it may be retried; `http`
+        sends it to another host than the login's (the UI host's routes)."""
+        client = http or self.http
         what = f"{method} {endpoint}"
         generation = 0
 
@@ -210,13 +249,41 @@ class KaseyaAuth:
             return {"Authorization": f"Bearer {access}"}
 
         for attempt in (1, 2):
-            resp = await self.http.request(method, path, endpoint=endpoint, params=params,
-                                           json_body=json_body, auth=bearer,
-                                           idempotent=idempotent)
+            resp = await client.request(method, path, endpoint=endpoint, params=params,
+                                        json_body=json_body, auth=bearer,
+                                        idempotent=idempotent)
             if resp.status_code != 401:
-                return unwrap(resp, parse_body(resp, what), what)
+                return unwrap(resp, parse_body(resp, what), what, envelope)
             if attempt == 2:
                 break
             await self.refused(generation)
         raise RemoteError("auth", f"HTTP 401 from {what} again after renewing the token: the "
                        "API user may lack permission or the token is being refused", 401)
+
+
+class V1Auth(KaseyaAuth):
+    """The V1 API's token (`POST /api/token`, form `grant_type=password`, `username`,
+    `password`, `tenant` → `access_token`, `expires_in` seconds) on the UI host, for the
+    routes v2 does not document. No refresh token: a lapsed token means a new login."""
+
+    async def _renew(self) -> None:
+        what = f"POST {self.login_path}"
+        form = {"grant_type": "password", "username": self._creds["UserName"],
+                "password": self._creds["Password"], "tenant": self._creds["Tenant"]}
+        resp = await self.http.request("POST", self.login_path, unlimited=True, form=form,
+                                       endpoint=self.login_path, idempotent=True)
+        body = parse_body(resp, what)
+        fields = lower_keys(body)
+        token = fields.get("access_token")
+        if not 200 <= resp.status_code < 300 or not isinstance(token, str) or not token:
+            detail = str(fields.get("error_description") or fields.get("error") or "no token")
+            raise RemoteError("auth", f"Kaseya V1 login failed for user "
+                              f"{self._creds['UserName']!r} on tenant {self._creds['Tenant']!r}: "
+                              f"HTTP {resp.status_code} from {what}: {detail}", resp.status_code)
+        self.logins += 1
+        seconds = fields.get("expires_in")
+        expires = (self.clock() + timedelta(seconds=float(seconds))
+                   if isinstance(seconds, int | float | Decimal) and not isinstance(seconds, bool)
+                   else None)
+        self._store({"accesstoken": token, "accesstokenexpireon":
+                     expires.isoformat() if expires else None})

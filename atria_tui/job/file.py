@@ -68,6 +68,15 @@ class Options:
     # A run still reading the PSA after this long stops (a server paging forever, a tenant
     # far bigger than expected) instead of holding the next cron run back.
     run_deadline_minutes: float = 240.0
+    # Kaseya's Units is a whole number: how a fractional Atria quantity is rounded
+    # ("up", "down", "nearest"); empty refuses it (AT16) so nobody is billed a guess.
+    units_rounding: Literal["", "up", "down", "nearest"] = ""
+    # When a unit change takes effect in Kaseya (it prorates): the billing period's first
+    # day, or the day of the run.
+    unit_change_effective: Literal["period_start", "today"] = "period_start"
+    # Kaseya's hourly budget is "per endpoint": per route template (the safe reading) or
+    # per concrete path.
+    call_budget_scope: Literal["template", "path"] = "template"
 
 
 # name -> (type, low, high) for numbers, or the allowed words for text options.
@@ -81,6 +90,9 @@ _OPTION_RULES: dict[str, tuple[type, float, float] | tuple[str, ...]] = {
     "retries": (int, 0, 20),
     "max_quantity": (int, 1, 1_000_000_000),
     "run_deadline_minutes": (float, 0.01, 10080.0),
+    "units_rounding": ("", "up", "down", "nearest"),
+    "unit_change_effective": ("period_start", "today"),
+    "call_budget_scope": ("template", "path"),
 }
 
 
@@ -97,6 +109,8 @@ class JobConfig:
     options: Options = field(default_factory=Options)
     path: Path | None = None
     id: str = ""
+    # The PSA routes this job corrects (see the PSA's route table); checked at run start.
+    endpoints: dict[str, Any] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -114,7 +128,7 @@ class JobConfig:
 
 
 _TOP_KEYS = ("id", "label", "task", "log_level", "cron", "enabled", "period_start_day",
-             "source", "parameters", "options")
+             "source", "parameters", "options", "endpoints")
 
 
 def job_params(job: JobConfig) -> JobParams:
@@ -232,11 +246,14 @@ def _parse_job(data: dict[str, Any], path: Path, text: str) -> JobConfig:
     if problems:
         raise problems[0]
 
+    endpoints = data.get("endpoints", {})
+    if not isinstance(endpoints, dict):
+        raise fail("an [endpoints] table", "endpoints", endpoints)
     return JobConfig(
         label=text_value("label", ""), task=task, log_level=level, cron=cron,
         enabled=enabled, period_start_day=day, source=_parse_source(data, path, fail),
         parameters=parameters, options=_parse_options(data, fail), path=path.absolute(),
-        id=text_value("id", "") or path.stem)
+        id=text_value("id", "") or path.stem, endpoints=endpoints)
 
 
 def _parse_source(data: dict[str, Any], path: Path, fail: _Fail) -> SourceConfig:
@@ -308,6 +325,8 @@ def _job_dict(job: JobConfig, target: Path | None) -> dict[str, Any]:
                if getattr(job.options, f.name) != getattr(defaults, f.name)}
     if changed:
         data["options"] = changed
+    if job.endpoints:
+        data["endpoints"] = job.endpoints
     return data
 
 

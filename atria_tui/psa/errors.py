@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-ErrorKind = Literal["connect", "timeout", "auth", "http", "decode", "budget"]
+# "route": the host does not serve the route (405, or a 404/405 page that is not the API's
+# JSON): every call to it fails the same way, so reads stop asking (see adapters.lines).
+ErrorKind = Literal["connect", "timeout", "auth", "http", "decode", "budget", "route"]
 
 
 class RemoteError(Exception):

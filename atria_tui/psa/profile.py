@@ -63,6 +63,14 @@ class PsaProfile:
     match_by_product_code: bool  # else the job's SKUFieldMatch decides
     call_budget: bool            # the tenant allows so many calls an hour per endpoint
     catalog_in_snapshot: bool    # a plan's read holds the whole catalog (pickers need no more)
+    whole_units: bool = False    # quantities are integers on the wire (Kaseya's int32 Units)
+    # "module:function" checking a job's [endpoints] table (raises ValueError), or None
+    # when the PSA's routes are not overridable.
+    endpoints_check: str | None = None
+    # "module:function" giving a job's route checks for `atria-tui doctor`.
+    doctor: str | None = None
+    # Job settings its adapter takes (services.psa.ADAPTER_OPTIONS).
+    adapter_options: tuple[str, ...] = ()
 
 
 CONNECTWISE = PsaProfile(
@@ -97,6 +105,8 @@ KASEYA = PsaProfile(
     contract_type_param="ContractType", default_contract_type="Recurring Services",
     adapter="atria_tui.adapters.kaseya:KaseyaAdapter", derived_secrets=None,
     match_by_product_code=False, call_budget=True, catalog_in_snapshot=True,
+    whole_units=True, endpoints_check="atria_tui.adapters.kaseya_routes:routes_for",
+    adapter_options=("endpoints", "budget_scope", "unit_effective"),
     codes=PsaCodes(
         started="KS01", finished="KS24", psa_unreachable="KS02", source_unreadable="KS03",
         invalid_answer="KS13", period_invalid="KS10", api_url_missing="KS20",

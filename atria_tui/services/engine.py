@@ -196,10 +196,22 @@ class _Run:
         """A redacting session; a `reading` one (the plan's) stops paging at the deadline.
         Apply's session does not: its reads sit between writes, and stopping there would
         leave a run half-written for a limit meant to end runaway reads."""
-        extra = {"deadline": self.deadline} if reading else {}
+        extra: dict[str, Any] = {"deadline": self.deadline} if reading else {}
+        params, _ = self.prepared()
+        extra["unit_effective"] = (params.period.start
+                                   if self.job.options.unit_change_effective == "period_start"
+                                   else self.svc.today())
         session = open_session(self.job, api_url, secrets, today=self.svc.today(),
                                transport=self.svc.psa_transport(api_url), **extra)
         return RedactingSession(session, self.redact)
+
+    async def log_connection(self, session: PsaSession) -> None:
+        """Say which API base the run uses when the adapter chose it (Kaseya maps the UI
+        URL the guide asks for to its API host)."""
+        note = getattr(session, "connection_note", None)
+        if isinstance(note, tuple) and len(note) == 2:
+            await self.log(codes.entry("AT14", psa_name=self.job.task.psa_name,
+                                       base=note[0], reason=note[1]))
 
     async def log(self, entry: LogEntry, item: PlanItem | None = None) -> None:
         entry = self.clean(entry)
@@ -284,6 +296,7 @@ async def _plan(svc: Runtime, run: _Run, progress: Progress | None
             from None
     sc = scope(records, params, mappings)
     session = run.open_session(api_url, secrets, reading=True)
+    await run.log_connection(session)
     try:
         if progress:
             progress(f"Reading {job.task.psa_name}", 0, len(sc.identifiers))

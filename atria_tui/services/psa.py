@@ -67,6 +67,7 @@ class RedactingSession:
         snap = await self._call(self.inner.snapshot(identifiers, skus, contract_type,
                                                     unclaimed=unclaimed))
         snap.line_errors = {k: self._redact(v) for k, v in snap.line_errors.items()}
+        snap.missing_routes = {k: self._redact(v) for k, v in snap.missing_routes.items()}
         return snap
 
     async def read_line(self, contract_id: str, line_id: str) -> PsaLine | None:
@@ -111,6 +112,14 @@ def open_session(job: JobConfig, api_url: str, secrets: Mapping[str, str], *,
                             else None)
     module, _, name = profile.adapter.partition(":")
     adapter = getattr(importlib.import_module(module), name)
+    # Job settings only some adapters take; the profile names them (adapter_options).
+    offered = {"endpoints": job.endpoints, "budget_scope": o.call_budget_scope, **extra}
+    kw = {k: v for k, v in offered.items()
+          if k not in ADAPTER_OPTIONS or k in profile.adapter_options}
     session: PsaSession = adapter(api_url, secrets, options=options, page_size=o.page_size,
-                                  today=today, transport=transport, **extra)
+                                  today=today, transport=transport, **kw)
     return session
+
+
+# Keyword arguments an adapter takes only if its profile lists them.
+ADAPTER_OPTIONS = frozenset({"endpoints", "budget_scope", "unit_effective"})

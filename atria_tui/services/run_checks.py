@@ -8,6 +8,7 @@ where one helps (use https://, run apply again).
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import replace
 
 import httpx
@@ -133,9 +134,29 @@ def prepare(svc: Runtime, job: JobConfig) -> tuple[ReconcileParams, str]:
                                    error=f"ApiUrl {url!r}: {problem}"))
     params = ReconcileParams(task, period, previous_period(period, job.period_start_day),
                              tuple(jp.customers_filter), jp.allow_create, jp.sku_field_match,
-                             jp.contract_type)
+                             jp.contract_type, job.options.units_rounding)
     _check_api_url(task, jp.api_url)
+    _check_endpoints(job)
     return params, jp.api_url
+
+
+def _check_endpoints(job: JobConfig) -> None:
+    """A job's [endpoints] table is checked before anything is sent (KS13/CW13: the job's
+    settings cannot be read), naming the key and what was expected."""
+    profile = profile_of(job.task)
+    if not job.endpoints:
+        return
+    where = f" (job file {job.path})" if job.path else ""
+    if profile.endpoints_check is None:
+        raise RunAbort(codes.entry(profile.codes.invalid_answer, error=(
+            f"[endpoints]: {job.task.psa_name} routes are the documented ones and cannot be "
+            f"overridden; remove the table{where}")))
+    module, _, name = profile.endpoints_check.partition(":")
+    try:
+        getattr(importlib.import_module(module), name)(job.endpoints)
+    except ValueError as exc:
+        raise RunAbort(codes.entry(profile.codes.invalid_answer,
+                                   error=f"{exc}{where}")) from None
 
 
 def _check_api_url(task: Task, url: str) -> None:

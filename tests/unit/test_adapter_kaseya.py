@@ -15,7 +15,8 @@ import httpx
 import pytest
 
 from atria_tui.adapters.http import CallBudget, ClientOptions
-from atria_tui.adapters.kaseya import ENDPOINTS, UNVERIFIED_ENDPOINTS, KaseyaAdapter, base_url
+from atria_tui.adapters.kaseya import KaseyaAdapter, bases
+from atria_tui.adapters.kaseya_routes import V2
 from atria_tui.model import Action, Period, Task, norm
 from atria_tui.psa.errors import RemoteError
 from atria_tui.reconcile import MatchRule, ReconcileParams, plan
@@ -32,9 +33,9 @@ DEMO_IDS = ["ACME01", "FRESH01", "NOCON01", "GHOST01", "OLD01", "FAULT01", "AMB0
 # Every identifier known to the PSA: lines are read for these accounts only.
 KNOWN_IDS = [i for i in DEMO_IDS if i != "GHOST01"]
 DEMO_CSV = Path(__file__).resolve().parents[2] / "sample_configs" / "demo-kaseya-billing.csv"
-LINES = UNVERIFIED_ENDPOINTS["list_lines"][1]
-AUTH = "POST " + ENDPOINTS["login"][1]
-REFRESH = "POST " + ENDPOINTS["refresh"][1]
+LINES = V2["list_lines"].path
+AUTH = "POST " + V2["login"].path
+REFRESH = "POST " + V2["refresh"].path
 
 
 
@@ -213,7 +214,7 @@ async def test_small_pages_still_read_everything(make: Callable[..., KaseyaAdapt
     await ad.aclose()
     assert len(snap.catalog) == len(state.services) == 47
     assert {norm(i) for i in KNOWN_IDS} <= set(snap.accounts)
-    assert state.stats.by_endpoint["POST " + ENDPOINTS["services"][1]] == 5
+    assert state.stats.by_endpoint["POST " + V2["services"].path] == 5
 
 
 async def test_page_size_is_capped_at_100_and_numbered_from_1(
@@ -221,10 +222,10 @@ async def test_page_size_is_capped_at_100_and_numbered_from_1(
     ad = make(page_size=1000)
     await ad.snapshot(["ACME01"], [], TYPE)
     await ad.aclose()
-    gets = [r for r in transport.seen if r.url.path == ENDPOINTS["contracts"][1]]
+    gets = [r for r in transport.seen if r.url.path == V2["contracts"].path]
     assert gets[0].url.params["PageSize"] == "100" and gets[0].url.params["PageNumber"] == "1"
     assert gets[0].url.params["Filter.ContractType"] == TYPE
-    search = next(r for r in transport.seen if r.url.path == ENDPOINTS["services"][1])
+    search = next(r for r in transport.seen if r.url.path == V2["services"].path)
     assert json.loads(search.content)["PageSize"] == 100
 
 
@@ -239,7 +240,7 @@ async def test_short_pages_without_total_stop_paging(make: Callable[..., KaseyaA
     snap = await ad.snapshot(["ACME01", "BIG01"], [], TYPE)
     await ad.aclose()
     assert len(snap.catalog) == 47
-    assert state.stats.by_endpoint["POST " + ENDPOINTS["services"][1]] == 3  # 20, 20, 7
+    assert state.stats.by_endpoint["POST " + V2["services"].path] == 3  # 20, 20, 7
 
 
 async def test_few_codes_in_a_big_tenant_are_looked_up_one_by_one(
@@ -250,14 +251,14 @@ async def test_few_codes_in_a_big_tenant_are_looked_up_one_by_one(
     await ad.aclose()
     assert set(snap.accounts) == {"acme01", "fresh01"}
     codes = [r.url.params.get("Filter.AccountCode") for r in transport.seen
-             if r.url.path == ENDPOINTS["accounts"][1]]
+             if r.url.path == V2["accounts"].path]
     assert codes == [None, "acme01", "Fresh01"]  # one probe, then one call per code
 
 
 async def test_contracts_without_account_id_are_attributed_by_name(
         make: Callable[..., KaseyaAdapter], transport: Hooked) -> None:
     def strip_ids(request: httpx.Request, body: Any) -> Any:
-        if request.url.path == ENDPOINTS["contracts"][1]:
+        if request.url.path == V2["contracts"].path:
             for row in body["result"]:
                 row.pop("accountId")
         return body
@@ -271,9 +272,30 @@ async def test_contracts_without_account_id_are_attributed_by_name(
     assert "1003" not in snap.contracts      # NOCON01: only a Block Hours contract
 
 
-def test_base_url_does_not_double_v2() -> None:
-    assert base_url("https://api.bms.kaseya.com/v2/") == "https://api.bms.kaseya.com"
-    assert base_url(" https://na1bmspreview.kaseya.com ") == "https://na1bmspreview.kaseya.com"
+@pytest.mark.parametrize("api_url, api, ui", [
+    ("https://api.bms.kaseya.com/v2/", "https://api.bms.kaseya.com", "https://api.bms.kaseya.com"),
+    ("https://api.bmsemea.kaseya.com", "https://api.bmsemea.kaseya.com",
+     "https://api.bmsemea.kaseya.com"),
+    # The UI URL the guide asks for: mapped to the region's API host, never /v2 doubled.
+    ("https://bms.kaseya.com/", "https://api.bms.kaseya.com", "https://bms.kaseya.com"),
+    ("https://na1bms.kaseya.com/v2", "https://api.bms.kaseya.com", "https://na1bms.kaseya.com"),
+    ("https://eu1bms.kaseya.com", "https://api.bmsemea.kaseya.com", "https://eu1bms.kaseya.com"),
+    ("https://bmsemea.kaseya.com", "https://api.bmsemea.kaseya.com",
+     "https://bmsemea.kaseya.com"),
+    ("https://bmsapac.kaseya.com", "https://api.bmsapac.kaseya.com",
+     "https://bmsapac.kaseya.com"),
+    ("https://acme.vorexlogin.com", "https://api.vorexlogin.com", "https://acme.vorexlogin.com"),
+    # A UI host of no known region: the web app's own route to v2.
+    (" https://na1bmspreview.kaseya.com ", "https://na1bmspreview.kaseya.com/api2",
+     "https://na1bmspreview.kaseya.com"),
+    # Anything else (a proxy, the sandbox) as given.
+    ("http://127.0.0.1:8765/kaseya/v2", "http://127.0.0.1:8765/kaseya",
+     "http://127.0.0.1:8765/kaseya"),
+])
+def test_the_api_base_of_an_api_url(api_url: str, api: str, ui: str) -> None:
+    found = bases(api_url)
+    assert (found.api, found.ui) == (api, ui)
+    assert "/v2/v2" not in found.api + V2["accounts"].path
 
 
 async def test_api_url_ending_in_v2_works(make: Callable[..., KaseyaAdapter]) -> None:
@@ -515,12 +537,15 @@ async def test_set_quantity_then_read_line(make: Callable[..., KaseyaAdapter],
     ad = make()
     await ad.set_quantity("2002", "3003", Decimal(12))
     put = next(r for r in transport.seen if r.method == "PUT")
-    assert json.loads(put.content) == {"Units": 12}
+    assert json.loads(put.content) == {"Units": 12, "EffectiveDate": "2026-11-26T00:00:00"}
     assert state.lines[3003].units == 12
     line = await ad.read_line("2002", "3003")
     assert line is not None and line.quantity == 12
-    await ad.set_quantity("2002", "3003", Decimal("2.5"))
-    assert state.lines[3003].units == 2.5
+    puts = len([r for r in transport.seen if r.method == "PUT"])
+    with pytest.raises(RemoteError, match="not a whole number"):  # Units is int32
+        await ad.set_quantity("2002", "3003", Decimal("2.5"))
+    assert len([r for r in transport.seen if r.method == "PUT"]) == puts  # nothing sent
+    assert state.lines[3003].units == 12
     assert await ad.read_line("2002", "99999") is None
     assert await ad.read_line("99999", "3003") is None  # contract gone: 404
     await ad.aclose()

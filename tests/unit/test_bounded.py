@@ -26,7 +26,8 @@ from atria_tui import cli
 from atria_tui.adapters import paging
 from atria_tui.adapters.connectwise import ConnectWiseAdapter
 from atria_tui.adapters.http import ClientOptions
-from atria_tui.adapters.kaseya import ENDPOINTS, KaseyaAdapter
+from atria_tui.adapters.kaseya import KaseyaAdapter
+from atria_tui.adapters.kaseya_routes import V2
 from atria_tui.adapters.paging import Deadline
 from atria_tui.job.file import load_job
 from atria_tui.model import Level, LogEntry, printable
@@ -45,7 +46,7 @@ from atria_tui.store import Store
 from tests.support import runtime
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_configs"
-KS_CONTRACTS = ENDPOINTS["contracts"][1]
+KS_CONTRACTS = V2["contracts"].path
 
 
 def demo_job(tmp_path: Path, name: str = "job", *, source: Path | None = None,
