@@ -262,7 +262,7 @@ def _read_arg(value: str) -> str:
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from atria_tui.sandbox.server import serve
 
-    serve(args.host, args.port, latency_ms=args.latency_ms)
+    serve(args.host, args.port, latency_ms=args.latency_ms, kaseya_lines=args.kaseya_lines)
     return 0
 
 
@@ -348,6 +348,10 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--host", default="127.0.0.1")
     sp.add_argument("--port", type=int, default=8765)
     sp.add_argument("--latency-ms", type=int, default=0)
+    sp.add_argument("--kaseya-lines", choices=("none", "v2", "ui-api2", "v1"), default="none",
+                    help="which guessed Kaseya route set lists a contract's lines and changes "
+                    "Units (default none: only what the vendor's swagger documents, so GET on "
+                    "the POST-only route answers 405)")
     add("demo", cmd_demo, "the console on the embedded sandbox with the demo jobs "
         "(throwaway data, no account, no network)")
     cli_schedule.register(sub)

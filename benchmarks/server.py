@@ -277,7 +277,8 @@ def _serve(cw_seed: str, ks_seed: str, port: int, latency_ms: int, budget_per_ho
     cw = cw_cls(json.loads(Path(cw_seed).read_text("utf-8")))
     cw.latency_ms = latency_ms
     ks = ks_cls(json.loads(Path(ks_seed).read_text("utf-8")), now=clock.utcnow,
-                config=SandboxConfig(latency_ms=latency_ms, budget_per_hour=budget_per_hour))
+                config=SandboxConfig(latency_ms=latency_ms, budget_per_hour=budget_per_hour,
+                                     lines_routes="v2"))
     box = build(cw, ks)
     config = uvicorn.Config(box.app, host="127.0.0.1", port=port, log_level="warning",
                             access_log=False, lifespan="off")

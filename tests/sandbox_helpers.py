@@ -12,6 +12,8 @@ import httpx
 from atria_tui.sandbox.connectwise import create_app as create_cw_app
 from atria_tui.sandbox.connectwise.state import DEMO_SECRETS as CW_SECRETS
 from atria_tui.sandbox.connectwise.state import CwState
+from atria_tui.sandbox.kaseya.state import KsState
+from atria_tui.sandbox.kaseya.types import SandboxConfig
 
 CW_AUTH = base64.b64encode(
     f"{CW_SECRETS['CompanyName']}+{CW_SECRETS['PublicKey']}:"
@@ -40,3 +42,10 @@ class Clock:
 
     def advance(self, seconds: float = 0.0, **kw: float) -> None:
         self.moment += timedelta(seconds=seconds, **kw)
+
+
+def ks_state(**kw: object) -> KsState:
+    """The Kaseya emulator on the guessed v2 lines routes (the adapter's default set); the
+    tests of the vendor-document mode build theirs with `lines_routes="none"`."""
+    kw.setdefault("config", SandboxConfig(lines_routes="v2"))
+    return KsState(**kw)  # type: ignore[arg-type]

@@ -66,6 +66,8 @@ def shared() -> Sandbox:
     global _shared
     if _shared is None:
         _shared = build()
+        # The demo runs on the guessed v2 lines routes (the adapter's first candidate).
+        _shared.kaseya.config.lines_routes = "v2"
     return _shared
 
 
@@ -78,16 +80,20 @@ def reset_shared() -> None:
     _shared = None
 
 
-def serve(host: str = "127.0.0.1", port: int = 8765, *, latency_ms: int = 0) -> None:
+def serve(host: str = "127.0.0.1", port: int = 8765, *, latency_ms: int = 0,
+          kaseya_lines: str = "none") -> None:
+    """`kaseya_lines`: which guessed route set serves a contract's lines and Units changes
+    ("none": only what the vendor's swagger documents)."""
     import uvicorn
 
     box = build()
     box.connectwise.latency_ms = latency_ms
     box.kaseya.config.latency_ms = latency_ms
+    box.kaseya.config.lines_routes = kaseya_lines
     print(
         f"atria-tui sandbox on http://{host}:{port}\n"
         f"  ConnectWise ApiUrl  http://{host}:{port}{CW_ROOT}\n"
-        f"  Kaseya ApiUrl       http://{host}:{port}/kaseya\n"
+        f"  Kaseya ApiUrl       http://{host}:{port}/kaseya   (lines routes: {kaseya_lines})\n"
         f"  Atria API (source)  http://{host}:{port}/atria/connectwise  |  /atria/kaseya",
         flush=True,
     )

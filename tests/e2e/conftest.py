@@ -168,7 +168,7 @@ def ks_server(server: Server) -> Iterator[Server]:
 
     from atria_tui.sandbox.kaseya.types import SandboxConfig
 
-    defaults = asdict(SandboxConfig())
+    defaults = {**asdict(SandboxConfig()), "lines_routes": "v2"}  # the adapter's default set
     server.post(KS_API + "/_sandbox/config", defaults)
     server.post(KS_API + "/_sandbox/seed")
     yield server

@@ -29,6 +29,7 @@ from tests.e2e.conftest import (
     ks_job,
     ks_units,
 )
+from tests.sandbox_helpers import ks_state
 from tests.support import fixed, runtime
 
 PLAN_CODES = {"KS01", "KS04", "KS05", "KS06", "KS07", "KS09", "KS11", "KS14", "KS18", "KS19",
@@ -298,7 +299,6 @@ async def test_job_budget_paces_the_run_to_the_tenants_budget(
     from atria_tui.adapters.http import CallBudget
     from atria_tui.job.file import load_job
     from atria_tui.sandbox.kaseya import create_app
-    from atria_tui.sandbox.kaseya.state import KsState
     from atria_tui.services.engine import apply_job
 
     clock = VirtualTime()
@@ -310,7 +310,7 @@ async def test_job_budget_paces_the_run_to_the_tenants_budget(
             super().__init__(*args, budget=budget, clock=clock.now, sleep=clock.sleep, **kw)
 
     monkeypatch.setattr(adapter, "KaseyaAdapter", Paced)
-    state = KsState(now=clock.now)
+    state = ks_state(now=clock.now)
     state.config.budget_per_hour = 8
     job = load_job(edit_job(SAMPLES / "demo-kaseya.toml", tmp_path / "paced.toml",
                             parameters={"ApiUrl": "http://kaseya.test"},

@@ -13,7 +13,7 @@ import pytest
 
 from atria_tui.sandbox.kaseya import create_app
 from atria_tui.sandbox.kaseya.state import DEMO_SECRETS, KsState
-from tests.sandbox_helpers import Clock
+from tests.sandbox_helpers import Clock, ks_state
 
 T0 = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
 LINES = "/v2/finance/contracts/recurringservices/{}/services"
@@ -28,7 +28,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def state(clock: Clock) -> KsState:
-    return KsState(now=clock)
+    return ks_state(now=clock)
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from atria_tui.records import read_records, sum_records
 from atria_tui.sandbox import kaseya
 from atria_tui.sandbox.embedded import EMBEDDED
 from atria_tui.sandbox.kaseya.state import DEMO_SECRETS, FaultRule, KsState
-from tests.sandbox_helpers import Clock
+from tests.sandbox_helpers import Clock, ks_state
 
 T0 = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 TODAY = date(2026, 11, 26)
@@ -68,7 +68,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def state(clock: Clock) -> KsState:
-    return KsState(now=clock)
+    return ks_state(now=clock)
 
 
 @pytest.fixture

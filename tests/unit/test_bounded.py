@@ -38,11 +38,11 @@ from atria_tui.sandbox.connectwise import create_app as cw_app
 from atria_tui.sandbox.connectwise.state import DEMO_SECRETS as CW_DEMO
 from atria_tui.sandbox.connectwise.state import CwState
 from atria_tui.sandbox.kaseya.state import DEMO_SECRETS as KS_DEMO
-from atria_tui.sandbox.kaseya.state import KsState
 from atria_tui.sandbox.server import shared
 from atria_tui.secret_store import env_name, redact
 from atria_tui.services.engine import plan_job
 from atria_tui.store import Store
+from tests.sandbox_helpers import ks_state
 from tests.support import runtime
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_configs"
@@ -240,7 +240,7 @@ class KsRewrite(httpx.AsyncBaseTransport):
     """The Kaseya emulator, with the contracts summary answered by `rewrite`."""
 
     def __init__(self, rewrite: Callable[[int, dict[str, Any]], dict[str, Any]]) -> None:
-        self.inner = httpx.ASGITransport(app=kaseya.create_app(KsState()))
+        self.inner = httpx.ASGITransport(app=kaseya.create_app(ks_state()))
         self.rewrite = rewrite
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -440,7 +440,7 @@ async def test_deadline_during_line_reads_ends_the_snapshot_not_one_contract() -
     assert err.value.kind == "timeout" and "/additions" in err.value.message
     # Kaseya: contracts, accounts and services pages pass; the first contract's lines fail.
     ks = KaseyaAdapter("http://ks.test", KS_DEMO, deadline=ticking(6),
-                       transport=httpx.ASGITransport(app=kaseya.create_app(KsState())),
+                       transport=httpx.ASGITransport(app=kaseya.create_app(ks_state())),
                        options=ClientOptions(retries=0))
     with pytest.raises(RemoteError) as err:
         await ks.snapshot(["ACME01", "FRESH01"], [], "Recurring Services")

@@ -25,9 +25,9 @@ from atria_tui.sandbox import connectwise, kaseya
 from atria_tui.sandbox.connectwise.state import DEMO_SECRETS as CW_SECRETS
 from atria_tui.sandbox.connectwise.state import CwState
 from atria_tui.sandbox.kaseya.state import DEMO_SECRETS as KS_SECRETS
-from atria_tui.sandbox.kaseya.state import KsState
 from atria_tui.sandbox.server import shared, shared_app
 from atria_tui.services.engine import apply_job
+from tests.sandbox_helpers import ks_state
 from tests.support import runtime
 
 CW_TYPE = "Hosting and Cloud Services"
@@ -168,7 +168,7 @@ async def test_cw_single_line_read_that_is_not_an_object_is_a_decode_error() -> 
 
 
 def ks(pattern: str, edit: Edit) -> KaseyaAdapter:
-    inner = httpx.ASGITransport(app=kaseya.create_app(KsState()))
+    inner = httpx.ASGITransport(app=kaseya.create_app(ks_state()))
     return KaseyaAdapter("http://ks.test", KS_SECRETS, today=date(2026, 11, 26),
                          options=ClientOptions(retries=0, backoff=0),
                          transport=Rewrite(inner, pattern, edit))

@@ -9,6 +9,7 @@ a customer's tenant. The admin API under `/_sandbox/` is the test and demo harne
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeGuard
@@ -17,7 +18,7 @@ import anyio
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from atria_tui.sandbox.kaseya.admin import admin_routes
@@ -154,11 +155,14 @@ async def services_search(request: Request, state: KsState) -> Response:
     return ok(page, total)
 
 
-def _valid_units(value: Any) -> TypeGuard[int | float]:
-    """Units are a finite, non-negative JSON number (json.loads lets `Infinity` through)."""
+def _valid_units(value: Any) -> TypeGuard[int]:
+    """Units are int32 in the swagger: a non-negative whole JSON number (a fraction is
+    refused with 400, as a strict deserializer does; json.loads lets `Infinity` through)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return False
-    return math.isfinite(value) and value >= 0
+    if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
+        return False
+    return 0 <= value < 2**31
 
 
 def _contract(request: Request, state: KsState) -> Contract:
@@ -188,7 +192,8 @@ async def add_lines(request: Request, state: KsState) -> Response:
         if service is None or not service.active:
             problems.append(f"[{n}].ServiceId: {service_id!r} is not an active service.")
         elif not _valid_units(units):
-            problems.append(f"[{n}].Units: {units!r} must be a non-negative number.")
+            problems.append(f"[{n}].Units: {units!r} must be a non-negative whole number "
+                            "(Int32).")
         else:
             parsed.append((service, item))
     if problems:
@@ -228,10 +233,12 @@ async def update_line(request: Request, state: KsState) -> Response:
         raise ApiError(
             400,
             "Validation failed.",
-            sub_errors=[f"Units: {units!r} must be a non-negative number."],
+            sub_errors=[f"Units: {units!r} must be a non-negative whole number (Int32)."],
         )
     line.units = float(units)
     line.modified_on = state.stamp()
+    state.unit_changes.append({"lineId": line_id, "units": units,
+                               "effectiveDate": body.get("effectivedate")})
     return ok(line_json(line, state))
 
 
@@ -288,18 +295,88 @@ def guarded(
     return endpoint
 
 
+# --- the routes no public document shows: served only when the config says so ---------
+
+
+def html_page(status: int, title: str) -> Response:
+    """What a web server answers for a route the API does not have: a page, not JSON."""
+    return HTMLResponse(
+        f"<!DOCTYPE html><html><head><title>{status} - {title}</title></head>"
+        f"<body><h1>Server Error</h1><h2>{status} - {title}</h2></body></html>",
+        status_code=status,
+    )
+
+
+def only_if(route_set: str, handler: Handler, status: int) -> Handler:
+    """`handler` when the sandbox serves the guessed lines routes as `route_set`; else the
+    answer of a server that has no such route (405 for GET on a POST-only path, 404)."""
+
+    async def gated(request: Request, state: KsState) -> Response:
+        if state.config.lines_routes == route_set:
+            return await handler(request, state)
+        title = ("HTTP verb used to access this page is not allowed." if status == 405
+                 else "File or directory not found.")
+        return html_page(status, title)
+
+    return gated
+
+
+async def v1_token(request: Request, state: KsState) -> Response:
+    """V1's token endpoint on the UI host: form grant_type/username/password/tenant."""
+    form = await read_form(request)
+    token = None
+    if form.get("grant_type", "").casefold() == "password":
+        token = state.authenticate(form.get("username", ""), form.get("password", ""),
+                                   form.get("tenant", ""))
+    if token is None:
+        return JSONResponse({"error": "invalid_grant",
+                             "error_description": "The user name or password is incorrect."},
+                            status_code=400)
+    seconds = int((token.access_expires - state.now()).total_seconds())
+    return JSONResponse({"access_token": token.access, "token_type": "bearer",
+                         "expires_in": seconds})
+
+
+def _pascal(obj: dict[str, Any]) -> dict[str, Any]:
+    return {k[:1].upper() + k[1:]: v for k, v in obj.items()}
+
+
+async def v1_list_lines(request: Request, state: KsState) -> Response:
+    contract = _contract(request, state)
+    return JSONResponse([_pascal(line_json(ln, state)) for ln in state.lines_of(contract.id)])
+
+
+async def v1_update_line(request: Request, state: KsState) -> Response:
+    try:
+        response = await update_line(request, state)
+    except ApiError as exc:
+        return JSONResponse({"Message": exc.message}, status_code=exc.status)
+    return JSONResponse(_pascal(json.loads(bytes(response.body))["result"]))
+
+
 def create_app(state: KsState | None = None) -> Starlette:
     ks = state or KsState()
-    api: list[tuple[str, str, Handler, bool]] = [
+    v2: list[tuple[str, str, Handler, bool]] = [
         ("POST", "/v2/security/authenticate", authenticate, False),
         ("POST", "/v2/security/refreshtoken", refresh_token, False),
         ("GET", "/v2/crm/accounts/summary", accounts_summary, True),
         ("GET", "/v2/finance/contracts/summary", contracts_summary, True),
         ("GET", "/v2/finance/contracts/lookup", contracts_lookup, True),
         ("POST", "/v2/admin/finance/services/search", services_search, True),
-        ("GET", RECURRING, list_lines, True),
         ("POST", RECURRING, add_lines, True),
-        ("PUT", RECURRING + "/{lineId}", update_line, True),
+    ]
+    api = [
+        *v2,
+        ("GET", RECURRING, only_if("v2", list_lines, 405), True),
+        ("PUT", RECURRING + "/{lineId}", only_if("v2", update_line, 404), True),
+        # The web app's own route to v2, through the UI host.
+        *[(m, "/api2" + t, h, a) for m, t, h, a in v2],
+        ("GET", "/api2" + RECURRING, only_if("ui-api2", list_lines, 405), True),
+        ("PUT", "/api2" + RECURRING + "/{lineId}", only_if("ui-api2", update_line, 404), True),
+        # V1 under /api, with its own token.
+        ("POST", "/api/token", v1_token, False),
+        ("GET", "/api" + RECURRING[3:], only_if("v1", v1_list_lines, 404), True),
+        ("PUT", "/api" + RECURRING[3:] + "/{lineId}", only_if("v1", v1_update_line, 404), True),
     ]
     routes = []
     for method, template, handler, auth in api:

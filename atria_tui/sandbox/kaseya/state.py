@@ -143,6 +143,8 @@ class KsState:
                 for order, ln in enumerate(c.get("lines", []), start=1):
                     self._seed_line(c["id"], ln, order)
         self.tokens: dict[str, Token] = {}
+        # Every change of Units: {lineId, units, effectiveDate} (BMS prorates by that date).
+        self.unit_changes: list[dict[str, Any]] = []
         self.faults: list[FaultRule] = []
         self.stats = Stats()
         self._windows: dict[str, deque[datetime]] = {}
@@ -360,4 +362,5 @@ class KsState:
             "budget": self.budget_used(),
             "now": self.stamp(),
             "data": self.dump(),
+            "unit_changes": list(self.unit_changes),
         }

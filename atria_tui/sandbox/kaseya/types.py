@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+LINES_ROUTES = ("none", "v2", "ui-api2", "v1")
+
 
 @dataclass(slots=True)
 class SandboxConfig:
@@ -23,6 +25,11 @@ class SandboxConfig:
     token_ttl_seconds: int = 1200
     refresh_ttl_seconds: int = 86400
     max_page_size: int = 100
+    # Which host serves the two routes no public document shows (a contract's lines with
+    # their units; a change of Units): "none", as the vendor's swagger has it (GET on the
+    # POST-only route is 405, the PUT route is missing), or one guessed route set:
+    # "v2" (API host), "ui-api2" (under /api2), "v1" (V1 under /api with its own token).
+    lines_routes: str = "none"
 
     def update(self, changes: Mapping[str, Any]) -> None:
         """Validate everything first so a bad request changes nothing."""
@@ -31,6 +38,11 @@ class SandboxConfig:
         if unknown:
             raise ValueError(f"unknown config key(s) {unknown}; allowed: {sorted(allowed)}")
         for key, value in changes.items():
+            if key == "lines_routes":
+                if value not in LINES_ROUTES:
+                    raise ValueError(f"config 'lines_routes' must be one of {LINES_ROUTES}, "
+                                     f"got {value!r}")
+                continue
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"config {key!r} must be a non-negative integer, got {value!r}")
         for key, value in changes.items():
