@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import errno
 import getpass
+import json
 import os
 import signal
 import sys
@@ -128,6 +129,18 @@ def _emit(args: argparse.Namespace, res: RunResult) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     job = _job(args.job)
     return _emit(args, asyncio.run(plan_job(services(), job)))
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from atria_tui.services.doctor import doctor_job
+
+    job = _job(args.job)
+    report = asyncio.run(doctor_job(services(), job))
+    if args.format == "json":
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        out.print_doctor(out.console(), report)
+    return 0 if report.ok else 2
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
@@ -313,6 +326,10 @@ def parser() -> argparse.ArgumentParser:
     sp = add("plan", cmd_plan, "dry run: compare Atria with the PSA, write nothing")
     sp.add_argument("job", help="job file (TOML)")
     sp.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    sp = add("doctor", cmd_doctor, "first contact, read-only: host, TLS, login and every "
+             "route the job uses (with the shipped alternatives); writes nothing")
+    sp.add_argument("job", help="job file (TOML)")
+    sp.add_argument("--format", choices=("table", "json"), default="table")
     sp = add("apply", cmd_apply, "apply the plan's changes to the PSA")
     sp.add_argument("job")
     sp.add_argument("--yes", action="store_true", help="confirm the writes")

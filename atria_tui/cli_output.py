@@ -15,6 +15,7 @@ from atria_tui.export import LOG_HEADER, PLAN_HEADER, csv_text, log_rows, plan_r
 from atria_tui.model import Level, LogEntry, Plan
 from atria_tui.reconcile import fmt_qty
 from atria_tui.serialize import entry_dict, item_dict
+from atria_tui.services.doctor import DoctorReport
 from atria_tui.store import RunRow
 
 LEVEL_STYLE = {Level.VERBOSE: "dim", Level.INFO: "", Level.WARNING: "yellow",
@@ -92,3 +93,37 @@ def print_runs(out: Console, runs: Sequence[RunRow]) -> None:
         t.add_row(str(r.id), r.label, r.task, r.kind + (f" of {r.of_run}" if r.of_run else ""),
                   r.period_end, r.status, r.started_at, r.finished_at or "")
     out.print(t)
+
+
+VERDICT_STYLE = {"works": "green", "exists": "green", "skipped": "dim"}
+
+
+def print_doctor(out: Console, report: DoctorReport) -> None:
+    """The doctor's table: one row per check; alternatives dimmed unless they are the fix."""
+    job = report.job
+    out.print(Text(f"{job.label} · {job.task.psa_name} · ApiUrl {report.api_url or '(empty)'}",
+                   "bold"))
+    for name, base in report.bases:
+        out.print(Text(f"{name}: {base}", "dim"))
+    if report.fatal:
+        out.print(Text(f"Stopped: {report.fatal}", "bold red"))
+        return
+    table = Table(show_edge=False, pad_edge=False, header_style="bold")
+    for name in ("Check", "Candidate", "Request", "HTTP", "Verdict", "Next"):
+        table.add_column(name, overflow="fold")
+    fixes = {id(p) for p in report.alternatives}
+    for p in report.probes:
+        style = VERDICT_STYLE.get(p.verdict, "bold red" if p.needed else "yellow")
+        row_style = "" if p.needed or id(p) in fixes else "dim"
+        request = f"{p.method} {p.url}".strip()
+        table.add_row(p.step, p.candidate, Text(request), str(p.status or ""),
+                      Text(p.verdict, style), Text(p.advice), style=row_style)
+    out.print(table)
+    if report.ok:
+        out.print(Text("Every route this job needs answers.", "green"))
+    else:
+        failing = sorted({p.step for p in report.probes if p.needed and not p.ok})
+        out.print(Text(f"Not ready: {', '.join(failing)}.", "bold red"))
+        for p in report.alternatives:
+            out.print(Text(f"  {p.step}: the shipped route set {p.candidate!r} works here: set "
+                           f'[endpoints] routes = "{p.candidate}" in the job file.'))

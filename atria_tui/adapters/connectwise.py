@@ -246,7 +246,8 @@ class ConnectWiseAdapter:
         (snap.accounts, snap.contracts), snap.catalog = await asyncio.gather(
             self.agreements(agreement_type), self.catalog(skus))
         await read_lines(snap, self.additions,
-                         accounts_to_read(snap, identifiers, unclaimed))
+                         accounts_to_read(snap, identifiers, unclaimed),
+                         concurrency=self.http.options.concurrency)
         return snap
 
     async def all_catalog(self) -> list[CatalogItem]:

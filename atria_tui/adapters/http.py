@@ -175,6 +175,7 @@ class HttpClient:
         self.base_url = base
         if transport is None and is_embedded(base_url):
             transport = httpx.MockTransport(_nothing_embedded)
+        self.transport = transport  # another client to the same server reuses it
         self._client = httpx.AsyncClient(
             base_url=base, headers=dict(headers or {}), timeout=self.options.timeout,
             transport=transport, follow_redirects=False)

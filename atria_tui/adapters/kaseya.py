@@ -13,10 +13,11 @@ down instead of being refused.
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -24,7 +25,7 @@ from urllib.parse import urlsplit
 
 from atria_tui.adapters.http import CallBudget, ClientOptions, HttpClient
 from atria_tui.adapters.kaseya_auth import Clock, KaseyaAuth, V1Auth, lower_keys, utcnow
-from atria_tui.adapters.kaseya_routes import Route, fill, routes_for
+from atria_tui.adapters.kaseya_routes import SHIPPED, Route, fill, routes_for
 from atria_tui.adapters.lines import accounts_to_read, read_lines
 from atria_tui.adapters.paging import Deadline, Pages
 from atria_tui.adapters.values import psa_id, psa_id_value, psa_number
@@ -36,6 +37,7 @@ from atria_tui.model import (
     PsaSnapshot,
     norm,
 )
+from atria_tui.psa.doctor import Probe, verdict_of
 from atria_tui.psa.errors import RemoteError
 
 MAX_PAGE_SIZE = 100
@@ -181,6 +183,14 @@ class KaseyaAdapter:
     def connection_note(self) -> tuple[str, str]:
         """(base, why) for the run log: which host the v2 routes went to."""
         return self.bases.api, self.bases.reason
+
+    async def doctor(self, contract_type: str) -> list[Probe]:
+        """Which of the routes a run uses this tenant answers, read-only (see KaseyaDoctor)."""
+        doc = KaseyaDoctor(self, contract_type)
+        try:
+            return await doc.run()
+        finally:
+            await doc.aclose()
 
     def _client(self, route: Route) -> HttpClient:
         return self.ui_http if route.host == "ui" else self.http
@@ -392,7 +402,8 @@ class KaseyaAdapter:
                 attributed = PsaContract(k.id, owner.id, k.name, k.type_name, k.live)
                 snap.contracts.setdefault(owner.id, []).append(attributed)
         await read_lines(snap, self.lines,
-                         accounts_to_read(snap, identifiers, unclaimed))
+                         accounts_to_read(snap, identifiers, unclaimed),
+                         concurrency=self.http.options.concurrency)
         return snap
 
     # -- writing (apply) ---------------------------------------------------------------------
@@ -452,3 +463,198 @@ class KaseyaAdapter:
         first = result[0] if isinstance(result, list) and result else result
         # Kept in the journal and spliced into later URLs: checked like any id read back.
         return psa_id_value(lower_keys(first).get("id"), route.label(), optional=True)
+
+
+# -- doctor: which routes this tenant answers, read-only ----------------------------------
+
+
+class KaseyaDoctor:
+    """Tries each route a run uses, and each shipped alternative of the unverified ones,
+    with the smallest read it can; a write route is looked up with a GET on its path."""
+
+    def __init__(self, adapter: KaseyaAdapter, contract_type: str) -> None:
+        self.ad = adapter
+        self.contract_type = contract_type
+        self.probes: list[Probe] = []
+        self._clients: dict[str, HttpClient] = {"api": adapter.http}
+        if adapter.ui_http is not adapter.http:
+            self._clients["ui"] = adapter.ui_http
+        self._signers: dict[tuple[str, str, str], KaseyaAuth] = {}
+
+    def client(self, host: str) -> HttpClient:
+        found = self._clients.get(host)
+        if found is None:
+            base = self.ad.bases.ui if host == "ui" else self.ad.bases.api
+            found = self._clients[host] = HttpClient(base, options=self.ad.http.options,
+                                                     transport=self.ad.http.transport)
+        return found
+
+    def signer(self, routes: Mapping[str, Route], sign: str) -> KaseyaAuth:
+        login = routes["login_v1"] if sign == "v1" else routes["login"]
+        key = (sign, login.host, login.path)
+        if key not in self._signers:
+            cls = V1Auth if sign == "v1" else KaseyaAuth
+            self._signers[key] = cls(self.client(login.host), self.ad.auth.secrets,
+                                     login_path=login.path,
+                                     refresh_path=routes["refresh"].path, clock=self.ad.auth.clock)
+        return self._signers[key]
+
+    def url(self, route: Route, path: str) -> str:
+        """The path, marked when it goes to the UI host (the header names both bases)."""
+        return ("UI " if route.host == "ui" and self.ad.bases.ui != self.ad.bases.api
+                else "") + path
+
+    async def _send(self, routes: Mapping[str, Route], route: Route, method: str, path: str, *,
+                    params: Mapping[str, Any] | None = None, json_body: Any = None
+                    ) -> tuple[int | None, Any, str]:
+        """(status, parsed JSON or None, error text) of one read-only call."""
+        signer = self.signer(routes, route.sign) if route.sign != "none" else None
+        headers: dict[str, str] = {}
+        try:
+            if signer is not None:
+                token, _ = await signer.token()
+                headers = {"Authorization": f"Bearer {token}"}
+            resp = await self.client(route.host).request(
+                method, path, endpoint=route.path, params=params, json_body=json_body,
+                headers=headers, idempotent=True)
+        except RemoteError as exc:
+            return exc.status, None, exc.message
+        try:
+            body = json.loads(resp.content) if resp.content else None
+        except ValueError:
+            return resp.status_code, _NOT_JSON, ""
+        return resp.status_code, body, ""
+
+    def add(self, step: str, candidate: str, route: Route, path: str, status: int | None,
+            body: Any, error: str, *, needed: bool, write: bool = False,
+            advice: str = "") -> Probe:
+        verdict = verdict_of(status, body is not _NOT_JSON, write=write)
+        if error and status is None:
+            verdict = "unreachable"
+        if verdict == "works" and route.envelope == "v2" and isinstance(body, dict) and \
+                lower_keys(body).get("success") is False:
+            verdict = "failed"
+        if not needed:  # a shipped alternative: say only whether it would do
+            advice = (f'works here: [endpoints] routes = "{candidate}"'
+                      if verdict in ("works", "exists") else "not served here")
+        probe = Probe(step, candidate, "GET" if write else route.method, self.url(route, path),
+                      status, verdict, advice or _advice(step, verdict, route, error), needed)
+        self.probes.append(probe)
+        return probe
+
+    async def run(self) -> list[Probe]:
+        ad, routes = self.ad, self.ad.routes
+        login = routes["login"]
+        try:
+            await ad.auth.token()
+            self.probes.append(Probe("login", "job", "POST", self.url(login, login.path), 200,
+                                     "works", "", True))
+        except RemoteError as exc:
+            self.add("login", "job", login, login.path, exc.status, {}, exc.message,
+                     needed=True)
+            return self.probes
+        contract_id = await self.reads(routes)
+        line_id = await self.lines(contract_id)
+        await self.units(contract_id, line_id)
+        return self.probes
+
+    async def reads(self, routes: Mapping[str, Route]) -> str | None:
+        page = {"PageSize": 1, "PageNumber": 1}
+        contract_id = None
+        for name, params, body in (
+                ("accounts", page, None),
+                ("contracts", {**page, "Filter.ContractType": self.contract_type}, None),
+                ("services", None, {**page, "Filter": {}})):
+            route = routes[name]
+            status, answer, error = await self._send(routes, route, route.method, route.path,
+                                                     params=params, json_body=body)
+            probe = self.add(name, "job", route, route.path, status, answer, error, needed=True)
+            if name == "contracts" and probe.verdict == "works":
+                rows = lower_keys(answer).get("result")
+                if isinstance(rows, list) and rows and isinstance(rows[0], dict):
+                    contract_id = str(lower_keys(rows[0]).get("id") or "") or None
+        return contract_id
+
+    def candidates(self, name: str) -> list[tuple[str, Mapping[str, Route]]]:
+        """The job's route, then each shipped alternative that differs from it."""
+        seen = {_shape(self.ad.routes[name])}
+        out: list[tuple[str, Mapping[str, Route]]] = [("job", self.ad.routes)]
+        for set_name, routes in SHIPPED.items():
+            if _shape(routes[name]) not in seen:
+                seen.add(_shape(routes[name]))
+                out.append((set_name, routes))
+        return out
+
+    async def lines(self, contract_id: str | None) -> str | None:
+        line_id = None
+        for candidate, routes in self.candidates("list_lines"):
+            route = routes["list_lines"]
+            needed = candidate == "job"
+            if contract_id is None:
+                self.probes.append(Probe("list_lines", candidate, route.method, route.path,
+                                         None, "skipped", "no contract of type "
+                                         f"{self.contract_type!r} to read lines of", needed))
+                continue
+            path = route.path.format(contractId=contract_id)
+            status, answer, error = await self._send(routes, route, route.method, path)
+            rows = answer if route.envelope == "plain" else lower_keys(answer).get("result")
+            if isinstance(rows, dict):
+                rows = lower_keys(rows).get("value")
+            probe = self.add("list_lines", candidate, route, path, status, answer, error,
+                             needed=needed)
+            if probe.verdict == "works" and not isinstance(rows, list):
+                self.probes[-1] = probe = replace(probe, verdict="failed",
+                                                  advice="the answer holds no list of lines")
+            if probe.verdict == "works" and rows and line_id is None:
+                first = lower_keys(rows[0])
+                line_id = str(first.get(route.answer_field("id")) or "") or None
+        return line_id
+
+    async def units(self, contract_id: str | None, line_id: str | None) -> None:
+        """With no line read (the lines route failed), the path is looked up with line id 0:
+        a server that has the route answers 405 (or the API's own 404), one that has not
+        answers its 404 page."""
+        for candidate, routes in self.candidates("set_units"):
+            route = routes["set_units"]
+            needed = candidate == "job"
+            if contract_id is None:
+                self.probes.append(Probe("set_units", candidate, "GET", route.path, None,
+                                         "skipped", "no contract to look the route up with "
+                                         "(a write route is never tried by writing)", needed))
+                continue
+            path = route.path.format(contractId=contract_id, lineId=line_id or "0")
+            status, answer, error = await self._send(routes, route, "GET", path)
+            self.add("set_units", candidate, route, path, status, answer, error,
+                     needed=needed, write=True)
+
+    async def aclose(self) -> None:
+        for client in self._clients.values():
+            if client is not self.ad.http and client is not self.ad.ui_http:
+                await client.aclose()
+
+
+_NOT_JSON = object()
+
+
+def _shape(route: Route) -> tuple[str, str, str, str]:
+    return (route.method, route.host, route.path, route.sign)
+
+
+def _advice(step: str, verdict: str, route: Route, error: str) -> str:
+    if verdict == "works":
+        return ""
+    if verdict == "exists":
+        return (f"the path answers; {route.method} itself was not tried (it would write): "
+                "check the first apply's log")
+    if verdict == "refused":
+        return ("check UserName, Password and Tenant, and the API user's permissions"
+                if step == "login" else "the API user lacks permission for this route")
+    if verdict in ("not found", "not allowed", "not JSON"):
+        if step == "login":
+            return ("this host does not serve the login route: set ApiUrl to your region's "
+                    "API host (e.g. https://api.bms.kaseya.com)")
+        return ("this host does not serve the route: use a candidate that works "
+                "([endpoints] routes = \"…\"), or set its method and path in [endpoints]")
+    if verdict == "unreachable":
+        return f"no answer: {error}" if error else "no answer"
+    return error or "see the status"

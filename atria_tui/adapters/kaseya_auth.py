@@ -143,6 +143,7 @@ class KaseyaAuth:
     def __init__(self, http: HttpClient, secrets: Mapping[str, str], *, login_path: str,
                  refresh_path: str, clock: Clock = utcnow) -> None:
         self.http = http
+        self.secrets = secrets
         self._creds = {"GrantType": "password", "UserName": secret(secrets, "UserName"),
                        "Password": secret(secrets, "Password"),
                        "Tenant": secret(secrets, "Tenant")}

@@ -35,25 +35,27 @@ def accounts_to_read(snap: PsaSnapshot, identifiers: Sequence[str],
 
 
 async def read_lines(snap: PsaSnapshot, fetch: Callable[[str], Awaitable[list[PsaLine]]],
-                     accounts: set[str] | None = None) -> None:
+                     accounts: set[str] | None = None, *, concurrency: int = 6) -> None:
     """A route the host does not serve fails every contract alike: after the first such
     answer the rest are not asked (on Kaseya each call spends the hourly budget), and every
     one of them carries the route's error, which the plan reports per customer."""
     missing: list[RemoteError] = []
+    slots = asyncio.Semaphore(max(1, concurrency))  # the client's bound: none waits long
 
     async def read(k: PsaContract) -> None:
-        if missing:
-            snap.missing_routes[k.id] = missing[0].message
-            return
-        try:
-            snap.lines[k.id] = await fetch(k.id)
-        except RemoteError as exc:
-            if exc.kind in ("auth", "decode", "budget") or isinstance(exc, DeadlinePassed):
-                raise  # every later call fails too
-            if exc.kind == "route":
-                missing.append(exc)
-                snap.missing_routes[k.id] = exc.message
+        async with slots:
+            if missing:
+                snap.missing_routes[k.id] = missing[0].message
                 return
-            snap.line_errors[k.id] = exc.message
+            try:
+                snap.lines[k.id] = await fetch(k.id)
+            except RemoteError as exc:
+                if exc.kind in ("auth", "decode", "budget") or isinstance(exc, DeadlinePassed):
+                    raise  # every later call fails too
+                if exc.kind == "route":
+                    missing.append(exc)
+                    snap.missing_routes[k.id] = exc.message
+                    return
+                snap.line_errors[k.id] = exc.message
 
     await asyncio.gather(*(read(k) for k in single_live_contracts(snap, accounts)))

@@ -1,4 +1,4 @@
-"""Telling "http:// to a TLS port" apart from other connection failures.
+"""Host and TLS: telling "http:// to a TLS port" apart, and `doctor`'s first checks.
 
 A plain request to a TLS port fails in ways that name nothing useful (the peer resets the
 connection, or answers with a TLS record that is an "illegal status line"), and the fix is
@@ -12,6 +12,8 @@ import asyncio
 import contextlib
 import ssl
 from urllib.parse import urlsplit
+
+from atria_tui.psa.doctor import Probe
 
 # A TLS record's first bytes (handshake 0x16 / alert 0x15, version 3.x), as an HTTP parser
 # quotes them when it is handed one instead of a status line.
@@ -56,3 +58,49 @@ async def speaks_tls(url: str, timeout: float = 5.0) -> bool:
     with contextlib.suppress(OSError, ssl.SSLError):
         await writer.wait_closed()
     return True
+
+
+async def host_checks(url: str, timeout: float = 10.0) -> list[Probe]:
+    """`doctor`'s first rows for one base URL: the host resolves; an https:// one completes
+    a verified TLS handshake (an http:// one that speaks TLS is told to use https://)."""
+    parts = urlsplit(url.strip())
+    host = parts.hostname or ""
+    try:
+        port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+    except ValueError:
+        return [Probe("host", "job", "", url, None, "failed", "the URL's port is not a number",
+                      True)]
+    loop = asyncio.get_running_loop()
+    try:
+        found = await asyncio.wait_for(loop.getaddrinfo(host, port), timeout)
+    except (OSError, TimeoutError, UnicodeError) as exc:
+        return [Probe("host", "job", "", f"{host}:{port}", None, "unreachable",
+                      f"{host} does not resolve ({exc}): check ApiUrl and the DNS", True)]
+    address = found[0][4][0] if found else ""
+    rows = [Probe("host", "job", "", f"{host}:{port}", None, "works",
+                  f"resolves to {address}", True)]
+    if parts.scheme.lower() != "https":
+        if await speaks_tls(url):
+            rows.append(Probe("tls", "job", "", f"{host}:{port}", None, "failed",
+                              "the port speaks TLS: use https:// in ApiUrl", True))
+        return rows
+    ctx = ssl.create_default_context()
+    try:
+        _, writer = await asyncio.wait_for(
+            asyncio.open_connection(host, port, ssl=ctx, server_hostname=host), timeout)
+    except ssl.SSLCertVerificationError as exc:
+        rows.append(Probe("tls", "job", "", f"{host}:{port}", None, "failed",
+                          f"the certificate is not trusted: {exc.verify_message}", True))
+        return rows
+    except (OSError, ssl.SSLError, TimeoutError, ValueError) as exc:
+        rows.append(Probe("tls", "job", "", f"{host}:{port}", None, "unreachable",
+                          f"no TLS handshake: {exc or type(exc).__name__}", True))
+        return rows
+    version = writer.get_extra_info("ssl_object").version() if writer.get_extra_info(
+        "ssl_object") else ""
+    writer.close()
+    with contextlib.suppress(OSError, ssl.SSLError):
+        await writer.wait_closed()
+    rows.append(Probe("tls", "job", "", f"{host}:{port}", None, "works",
+                      f"{version}, certificate trusted", True))
+    return rows

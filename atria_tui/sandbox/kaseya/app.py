@@ -321,6 +321,20 @@ def only_if(route_set: str, handler: Handler, status: int) -> Handler:
     return gated
 
 
+def only_if_write(route_set: str, handler: Handler) -> Handler:
+    """A guessed write route: when served, any other method on its path is 405 (the path
+    exists); when not served, the path does not exist for any method (404)."""
+
+    async def gated(request: Request, state: KsState) -> Response:
+        if state.config.lines_routes != route_set:
+            return html_page(404, "File or directory not found.")
+        if request.method != "PUT":
+            return html_page(405, "HTTP verb used to access this page is not allowed.")
+        return await handler(request, state)
+
+    return gated
+
+
 async def v1_token(request: Request, state: KsState) -> Response:
     """V1's token endpoint on the UI host: form grant_type/username/password/tenant."""
     form = await read_form(request)
@@ -368,22 +382,24 @@ def create_app(state: KsState | None = None) -> Starlette:
     api = [
         *v2,
         ("GET", RECURRING, only_if("v2", list_lines, 405), True),
-        ("PUT", RECURRING + "/{lineId}", only_if("v2", update_line, 404), True),
+        ("PUT", RECURRING + "/{lineId}", only_if_write("v2", update_line), True),
         # The web app's own route to v2, through the UI host.
         *[(m, "/api2" + t, h, a) for m, t, h, a in v2],
         ("GET", "/api2" + RECURRING, only_if("ui-api2", list_lines, 405), True),
-        ("PUT", "/api2" + RECURRING + "/{lineId}", only_if("ui-api2", update_line, 404), True),
+        ("PUT", "/api2" + RECURRING + "/{lineId}", only_if_write("ui-api2", update_line), True),
         # V1 under /api, with its own token.
         ("POST", "/api/token", v1_token, False),
         ("GET", "/api" + RECURRING[3:], only_if("v1", v1_list_lines, 404), True),
-        ("PUT", "/api" + RECURRING[3:] + "/{lineId}", only_if("v1", v1_update_line, 404), True),
+        ("PUT", "/api" + RECURRING[3:] + "/{lineId}", only_if_write("v1", v1_update_line), True),
     ]
     routes = []
     for method, template, handler, auth in api:
         path = template.replace("{contractId}", "{contract_id:int}").replace(
             "{lineId}", "{line_id:int}"
         )
-        routes.append(Route(path, guarded(ks, template, handler, auth=auth), methods=[method]))
+        # A guessed write path answers every method itself (404 when not served).
+        methods = ["GET", "PUT"] if method == "PUT" else [method]
+        routes.append(Route(path, guarded(ks, template, handler, auth=auth), methods=methods))
 
     async def not_found(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
