@@ -97,6 +97,10 @@ class CallBudget:
             except (OSError, ValueError, TypeError, AttributeError):
                 self._calls = {}  # an unreadable ledger only costs pacing accuracy
 
+    def endpoints(self) -> set[str]:
+        """The keys calls are counted under (route templates, or paths)."""
+        return set(self._calls)
+
     def wait_needed(self, endpoint: str) -> float:
         calls = self._calls.setdefault(endpoint, [])
         now = self.clock()

@@ -16,7 +16,7 @@ import pytest
 
 from atria_tui.adapters.http import CallBudget, ClientOptions
 from atria_tui.adapters.kaseya import KaseyaAdapter, bases
-from atria_tui.adapters.kaseya_routes import V2
+from atria_tui.adapters.kaseya_routes import V2, RouteError, routes_for
 from atria_tui.model import Action, Period, Task, norm
 from atria_tui.psa.errors import RemoteError
 from atria_tui.reconcile import MatchRule, ReconcileParams, plan
@@ -574,6 +574,76 @@ async def test_find_lines_and_add_line(make: Callable[..., KaseyaAdapter], state
     body = json.loads(post.content)
     assert isinstance(body, list) and body[0]["ServiceId"] == 104
     assert body[0]["ServiceName"] == "AV-EDR" and body[0]["Units"] == 7
+    service = state.services[104]   # price and cost from the catalog, never a silent 0
+    assert (body[0]["UnitPrice"], body[0]["UnitCost"]) == (service.unit_price,
+                                                           service.unit_cost)
+    assert service.unit_cost > 0 and body[0]["EffectiveDate"] == "2026-11-01T00:00:00"
+
+
+async def test_a_line_of_a_service_outside_the_catalog_read_is_not_sent(
+        make: Callable[..., KaseyaAdapter], transport: Hooked) -> None:
+    ad = make()
+    with pytest.raises(RemoteError, match="price and cost are unknown; nothing was sent"):
+        await ad.add_line("2002", "104", Decimal(7), "AV-EDR", date(2026, 11, 1))
+    await ad.aclose()
+    assert not [r for r in transport.seen if r.method == "POST" and
+                r.url.path.endswith("/services")]
+
+
+@pytest.mark.parametrize("end, live", [("0001-01-01T00:00:00", True),
+                                       ("1899-12-31T00:00:00", True),
+                                       ("2026-01-01T00:00:00", False),
+                                       ("2099-12-31T00:00:00", True)])
+async def test_an_end_date_before_1900_means_no_end(make: Callable[..., KaseyaAdapter],
+                                                    state: KsState, end: str,
+                                                    live: bool) -> None:
+    state.contracts[2002].end = end
+    ad = make()
+    found = dict((k.id, k.live) for k, _ in await ad.contracts(TYPE))
+    await ad.aclose()
+    assert found["2002"] is live
+
+
+async def test_the_call_budget_counts_per_template_or_per_path(
+        make: Callable[..., KaseyaAdapter]) -> None:
+    for scope, keys in (("template", {V2["list_lines"].path}),
+                        ("path", {V2["list_lines"].path.format(contractId=c)
+                                  for c in ("2002", "2003")})):
+        budget = CallBudget(1000)
+        ad = make(budget=budget, budget_scope=scope)
+        await ad.lines("2002")
+        await ad.lines("2003")
+        await ad.aclose()
+        assert {k for k in budget.endpoints() if "recurringservices" in k} == keys
+
+
+@pytest.mark.parametrize("table, message", [
+    ({"routes": "v3"}, "[endpoints] routes = 'v3': expected one of 'v2', 'ui-api2', 'v1-lines'"),
+    ({"set_unit": {"method": "PUT"}}, "[endpoints] set_unit: not a Kaseya route"),
+    ({"set_units": {"verb": "PUT"}}, "[endpoints.set_units] verb: unknown key"),
+    ({"set_units": {"method": "DELETE"}}, "method: expected GET, POST, PUT or PATCH"),
+    ({"set_units": {"path": "v2/x"}}, "path: expected a path starting with /"),
+    ({"set_units": {"path": "/v2/{contract}"}}, "unknown placeholder {contract}"),
+    ({"set_units": {"body": {"Units": "{qty}"}}}, "unknown placeholder {qty}"),
+    ({"list_lines": {"fields": {"quantity": "Units"}}}, "fields: unknown name 'quantity'"),
+])
+def test_a_bad_endpoints_table_names_the_key(table: dict[str, Any], message: str) -> None:
+    with pytest.raises(RouteError) as err:
+        routes_for(table)
+    assert message in str(err.value)
+
+
+async def test_an_overridden_route_is_what_is_sent(make: Callable[..., KaseyaAdapter],
+                                                   transport: Hooked,
+                                                   state: KsState) -> None:
+    state.config.lines_routes = "ui-api2"
+    ad = make(endpoints={"list_lines": {"path": "/api2" + V2["list_lines"].path}},
+              budget_scope="path")
+    lines = await ad.lines("2002")
+    await ad.aclose()
+    assert [ln.id for ln in lines] == ["3003", "3004", "3005", "3006"]
+    assert any(r.url.path == "/api2/v2/finance/contracts/recurringservices/2002/services"
+               for r in transport.seen)
 
 
 async def test_unknown_identifier_reads_the_unclaimed_accounts_lines_too(
