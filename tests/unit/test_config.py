@@ -185,7 +185,8 @@ def test_api_url_and_billing_period_content_not_judged(tmp_path: Path) -> None:
     (KASEYA_MIN + "[options]\nconcurency = 3\n",
      "job.toml: line 4: options.concurency: unknown option (expected one of concurrency, "
      "page_size, zero_mode, swing_threshold, call_budget_per_hour, timeout_seconds, "
-     "retries, max_quantity, run_deadline_minutes, units_rounding, unit_change_effective, call_budget_scope), got 3"),
+     "retries, max_quantity, run_deadline_minutes, units_rounding, unit_change_effective, "
+     "call_budget_scope), got 3"),
     (KASEYA_MIN + '[source]\nkind = "ftp"\n',
      'job.toml: line 4: source.kind: "file" or "api", got "ftp"'),
     (KASEYA_MIN + '[parameters]\nApiUrl = "x"\nSKUFieldMatch = "Name"\n',
@@ -198,7 +199,8 @@ def test_api_url_and_billing_period_content_not_judged(tmp_path: Path) -> None:
      "job.toml: line 5: apiurl: given twice (also as ApiUrl); keep one"),
     (KASEYA_MIN + 'log-level = "info"\n',
      'job.toml: line 3: log-level: unknown setting (expected one of id, label, task, '
-     'log_level, cron, enabled, period_start_day, source, parameters, options, endpoints), got "info"'),
+     'log_level, cron, enabled, period_start_day, source, parameters, options, endpoints), '
+     'got "info"'),
     ('label = "x"\ntask = \n', 'job.toml: line 2, column 8: valid TOML (Invalid value), '
                                'got task ='),
 ])
