@@ -662,3 +662,15 @@ async def test_unknown_identifier_reads_the_unclaimed_accounts_lines_too(
     assert len(known.lines) == 6
     assert len(fixing.lines) == len(missing.lines) > len(known.lines)
     assert set(known.lines) < set(fixing.lines)
+
+
+def test_the_readme_example_of_an_endpoints_table_is_accepted() -> None:
+    import re
+    import tomllib
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    [block] = [b for b in re.findall(r"```toml\n(.*?)```", readme, re.S) if "[endpoints]" in b]
+    routes = routes_for(tomllib.loads(block)["endpoints"])
+    assert routes["list_lines"].path.startswith("/api2/v2/") and routes["list_lines"].host == "ui"
+    assert routes["set_units"].method == "PATCH"
+    assert routes["set_units"].body == {"Units": "{units}", "EffectiveDate": "{effectiveDate}"}
