@@ -16,6 +16,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+import httpx
+
 from atria_tui.adapters.http import ClientOptions, HttpClient
 from atria_tui.adapters.lines import accounts_to_read, read_lines
 from atria_tui.adapters.paging import Deadline, Pages
@@ -105,6 +107,16 @@ def _ref(obj: Any, key: str) -> Any:
     return obj.get(key) if isinstance(obj, dict) else None
 
 
+def _more(resp: httpx.Response, rows: int, page_size: int) -> bool:
+    """Whether another page exists: the `Link` header says so when there is one (its URL is
+    not used), else a full page may have more. An empty page has nothing after it."""
+    if not rows:
+        return False
+    if "link" in resp.headers:
+        return "next" in resp.links
+    return rows >= page_size
+
+
 class ConnectWiseAdapter:
     def __init__(self, api_url: str, secrets: Mapping[str, str], *,
                  options: ClientOptions | None = None, page_size: int = 1000,
@@ -125,36 +137,33 @@ class ConnectWiseAdapter:
 
     # -- reading ---------------------------------------------------------------------------
 
-    async def _get_all(self, path: str, conditions: str | None = None,
-                       fields: str | None = None) -> list[dict[str, Any]]:
-        params: dict[str, Any] = {"pageSize": self.page_size, "page": 1, "orderBy": "id asc"}
-        if conditions:
+    def _list_params(self, page: int, conditions: str | None = None,
+                     fields: str | None = None) -> dict[str, Any]:
+        params: dict[str, Any] = {"pageSize": self.page_size, "page": page, "orderBy": "id asc"}
+        if conditions is not None:
             params["conditions"] = conditions
         if fields:
             params["fields"] = fields
+        return params
+
+    async def _get_all(self, path: str, conditions: str | None = None,
+                       fields: str | None = None) -> list[dict[str, Any]]:
+        """Every page of a list: our own parameters again with `page=N` each time (a
+        `Link` URL is never followed), until no page is left, within `Pages`' bounds."""
         rows: list[dict[str, Any]] = []
-        url: str | None = path
-        query: dict[str, Any] | None = params
-        seen: set[str] = set()
         pages = Pages(f"GET {path}", self.deadline)
-        while url:
+        while True:
             pages.next()
-            resp, body = await self.http.json("GET", url, params=query, endpoint=path)
+            params = self._list_params(pages.count, conditions, fields)
+            resp, body = await self.http.json("GET", path, params=params, endpoint=path)
             _raise_for(resp.status_code, body, f"GET {path}")
             if not isinstance(body, list):
                 raise RemoteError("decode", f"expected a list from GET {path}")
             page = [r for r in body if isinstance(r, dict)]
             pages.got(str(r["id"]) for r in page if r.get("id") is not None)
             rows.extend(page)
-            if not page:  # an empty page has nothing after it, whatever its link says
-                break
-            seen.add(str(resp.request.url))
-            nxt = resp.links.get("next", {}).get("url")
-            if nxt in seen:  # a `next` that does not advance would loop forever
-                raise RemoteError("decode", f"paging of GET {path} does not advance")
-            # The link carries its own query; params=None keeps it (an empty dict wipes it).
-            url, query = nxt, None
-        return rows
+            if not _more(resp, len(body), self.page_size):
+                return rows
 
     async def agreement_type_exists(self, name: str) -> bool:
         rows = await self._get_all(P_TYPES, f"name={quote(name)}")

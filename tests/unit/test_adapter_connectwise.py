@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.routing import Mount
 
 from atria_tui.adapters.connectwise import ConnectWiseAdapter, in_clauses, quote
 from atria_tui.adapters.http import ClientOptions
@@ -107,8 +111,6 @@ async def test_writes_patch_quantity_and_post_addition() -> None:
         await a.set_quantity(k.id, m365.id, Decimal(12))
         assert (await a.read_line(k.id, m365.id)).quantity == 12  # type: ignore[union-attr]
         av = next(i for i in snap.catalog if i.code == "AV-EDR")
-        from datetime import date
-
         new_id = await a.add_line(k.id, av.id, Decimal(7), "Endpoint", date(2026, 10, 26))
         found = await a.find_lines(k.id, "AV-EDR")
         assert [(ln.id, ln.quantity) for ln in found] == [(new_id, 7)]
@@ -116,3 +118,69 @@ async def test_writes_patch_quantity_and_post_addition() -> None:
     finally:
         await a.aclose()
     assert state.quantity_of("AcmeServices", "M365-BP") == [12]
+
+
+# --- wire details (issue 10, point 6) ---------------------------------------------------
+
+class Recording(httpx.AsyncBaseTransport):
+    """Another transport, with every request URL it carried kept."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.urls: list[httpx.URL] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.urls.append(request.url)
+        return await self.inner.handle_async_request(request)
+
+
+def mounted(state: CwState, prefix: str, **kw: Any) -> tuple[ConnectWiseAdapter, Recording]:
+    """The adapter on the emulator served under `prefix` (an ApiUrl of any length)."""
+    outer = Starlette(routes=[Mount(prefix, app=connectwise.create_app(state))])
+    rec = Recording(httpx.ASGITransport(app=outer))
+    return ConnectWiseAdapter(f"http://cw.test{prefix}", DEMO_SECRETS, transport=rec,
+                              options=ClientOptions(retries=0), **kw), rec
+
+
+async def test_paging_resends_our_parameters_and_never_follows_the_link() -> None:
+    clean = adapter(CwState(), page_size=5)
+    try:
+        expected = await clean.agreements(TYPE)
+    finally:
+        await clean.aclose()
+    state = CwState()
+    state.configure(link_omits=["conditions"])  # a `next` URL that would lose the filter
+    ad, rec = mounted(state, "/api", page_size=5)
+    try:
+        got = await ad.agreements(TYPE)
+    finally:
+        await ad.aclose()
+    assert got == expected
+    hosting = sum(1 for a in state.agreements.values() if a["type"]["name"] == TYPE)
+    assert len(rec.urls) == -(-hosting // 5) > 2
+    assert [u.params["page"] for u in rec.urls] == [str(n + 1) for n in range(len(rec.urls))]
+    assert {u.params["conditions"] for u in rec.urls} == {f'type/name="{TYPE}"'}
+    assert {(u.params["pageSize"], u.params["orderBy"]) for u in rec.urls} == {("5", "id asc")}
+
+
+@pytest.mark.parametrize("rows, link, requests", [
+    (12, None, 3),      # no Link header: 5, 5, then a short page of 2 ends it
+    (10, None, 3),      # 5, 5, then an empty page
+    (12, "last", 1),    # a Link header without rel="next": no other page, full or not
+    (3, "next", 2),     # a short page whose Link says "next": asked for (then empty)
+])
+async def test_link_or_a_short_page_says_whether_another_page_exists(
+        rows: int, link: str | None, requests: int) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params["page"])
+        chunk = [{"id": n, "name": TYPE} for n in range(1, rows + 1)][(page - 1) * 5:page * 5]
+        headers = {"Link": f'<http://elsewhere.test/x?page=99>; rel="{link}"'} if link else {}
+        return httpx.Response(200, json=chunk, headers=headers)
+
+    ad = ConnectWiseAdapter("http://cw.test", DEMO_SECRETS, page_size=5,
+                            transport=httpx.MockTransport(answer))
+    try:
+        assert await ad.agreement_type_exists(TYPE)
+    finally:
+        await ad.aclose()
+    assert ad.requests == requests

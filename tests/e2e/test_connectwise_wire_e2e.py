@@ -1,0 +1,59 @@
+"""ConnectWise wire details (issue 10, point 6) through the CLI against the served sandbox."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+from tests.e2e.conftest import CW_API, SAMPLES, Cli, Server, cw_job, edit_job
+
+TYPE = "Hosting and Cloud Services"
+MEDIA = "application/vnd.connectwise.com+json"
+ODD = 'é"\\ü"€漢"😀ñ"'  # quotes, a backslash, 2-, 3- and 4-byte UTF-8
+HEADER = ["CustomerCode", "CustomerName", "BillingIdentifier", "Sku", "LineDescription",
+          "SummaryDescription", "Quantity", "Billable", "PeriodEnd"]
+
+
+def odd(prefix: str, n: int, width: int = 40) -> str:
+    return (f"{prefix}{n:03d}" + ODD * width)[:width]
+
+
+def job_for(tmp_path: Path, server: Server, billing: Path, name: str = "cw",
+            **options: Any) -> Path:
+    return edit_job(SAMPLES / "demo-connectwise.toml", tmp_path / f"{name}.toml",
+                    parameters={"ApiUrl": server.base + CW_API},
+                    source={"kind": "file", "path": str(billing)}, options=options or None)
+
+
+def write_billing(path: Path, rows: list[list[Any]]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(HEADER)
+        writer.writerows(rows)
+    return path
+
+
+def stats(server: Server) -> dict[str, Any]:
+    result: dict[str, Any] = server.get(CW_API + "/_sandbox/stats")
+    return result
+
+
+def plan_items(out: dict[str, Any]) -> list[tuple[Any, ...]]:
+    return sorted((i["customer_code"], i["sku"], i["action"], i["code"], i["contract_id"],
+                   i["line_id"], i["psa_quantity"]) for i in out["items"])
+
+
+def test_a_link_that_drops_conditions_is_not_followed(tmp_path: Path, server: Server,
+                                                      cli: Cli) -> None:
+    job = str(cw_job(tmp_path, server))
+    small = edit_job(Path(job), tmp_path / "small.toml", options={"page_size": 10})
+    code, expected = cli.json("plan", str(small))
+    assert code == 0
+    server.post(CW_API + "/_sandbox/reset")
+    server.post(CW_API + "/_sandbox/config", {"link_omits": ["conditions"]})
+    code, out = cli.json("plan", str(small))
+    assert code == 0
+    assert plan_items(out) == plan_items(expected)
+    reads = stats(server)["requests"]["GET /finance/agreements"]
+    assert reads > 2                                       # paged, with our own conditions
