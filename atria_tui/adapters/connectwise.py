@@ -20,7 +20,7 @@ import httpx
 
 from atria_tui.adapters.http import ClientOptions, HttpClient
 from atria_tui.adapters.lines import accounts_to_read, read_lines
-from atria_tui.adapters.paging import Deadline, Pages
+from atria_tui.adapters.paging import MAX_PAGES, Deadline, Pages
 from atria_tui.adapters.values import psa_id, psa_id_value, psa_number
 from atria_tui.model import (
     CatalogItem,
@@ -33,7 +33,9 @@ from atria_tui.model import (
 from atria_tui.psa.errors import RemoteError
 
 ACCEPT = "application/vnd.connectwise.com+json; version=2025.8"
-MAX_CONDITION_CHARS = 1500
+# The whole request URL, percent-encoded: what mature clients batch `in (…)` lists to, and
+# under what IIS (maxQueryString 2048) and common proxies accept.
+MAX_URL_CHARS = 2000
 SECRET_NAMES = ("CompanyName", "PublicKey", "PrivateKey", "ClientId")
 
 P_COMPANIES = "/company/companies"
@@ -49,19 +51,29 @@ def quote(value: str | int) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def in_clauses(field: str, values: Sequence[str | int],
-               limit: int = MAX_CONDITION_CHARS) -> list[str]:
-    """`field in (…)` split so that no single condition grows past `limit` characters."""
+def encoded_length(text: str) -> int:
+    """Characters `text` takes as a query value, percent-encoded as httpx encodes it
+    (`"` %22, `,` %2C, a blank +, each UTF-8 byte of anything else non-safe %XX). The
+    encoding is character by character, so lengths of parts add up."""
+    return len(str(httpx.QueryParams({"q": text}))) - 2
+
+
+def in_clauses(field: str, values: Sequence[str | int], room: int) -> list[str]:
+    """`field in (…)` split so that each condition, percent-encoded, takes at most `room`
+    characters. A value too long to fit even alone gets a condition of its own (the URL
+    check refuses to send it)."""
+    head, tail, comma = encoded_length(f"{field} in ("), encoded_length(")"), encoded_length(",")
     out: list[str] = []
     chunk: list[str] = []
     size = 0
     for v in values:
         lit = quote(v)
-        if chunk and size + len(lit) + 2 > limit:
+        cost = encoded_length(lit)
+        if chunk and size + comma + cost > room:
             out.append(f"{field} in ({','.join(chunk)})")
-            chunk, size = [], 0
+            chunk = []
+        size = size + comma + cost if chunk else head + cost + tail
         chunk.append(lit)
-        size += len(lit) + 1
     if chunk:
         out.append(f"{field} in ({','.join(chunk)})")
     return out
@@ -146,6 +158,29 @@ class ConnectWiseAdapter:
             params["fields"] = fields
         return params
 
+    def url_of(self, path: str, params: Mapping[str, Any] | None = None) -> str:
+        """The request URL as httpx will send it (base URL, path, encoded query)."""
+        url = httpx.URL(self.http.base_url + path)
+        return str(url.copy_merge_params(dict(params)) if params else url)
+
+    def _room(self, path: str, fields: str | None = None) -> int:
+        """Encoded characters left for `conditions` in a list read of `path`, with the
+        longest page number a read may reach."""
+        return MAX_URL_CHARS - len(self.url_of(path, self._list_params(MAX_PAGES, "", fields)))
+
+    async def _call(self, method: str, path: str, *, endpoint: str,
+                    params: Mapping[str, Any] | None = None,
+                    json_body: Any = None) -> tuple[httpx.Response, Any]:
+        """One request, refused before it is sent when its URL is too long to be accepted."""
+        size = len(self.url_of(path, params))
+        if size > MAX_URL_CHARS:
+            raise RemoteError("http", f"{method} {endpoint}: the request URL would be "
+                              f"{size:,} characters, percent-encoded; ConnectWise (IIS) and "
+                              f"its proxies refuse more than {MAX_URL_CHARS:,}, so it was not "
+                              f"sent (ApiUrl takes {len(self.http.base_url):,})")
+        return await self.http.json(method, path, params=params, json_body=json_body,
+                                    endpoint=endpoint)
+
     async def _get_all(self, path: str, conditions: str | None = None,
                        fields: str | None = None) -> list[dict[str, Any]]:
         """Every page of a list: our own parameters again with `page=N` each time (a
@@ -155,7 +190,7 @@ class ConnectWiseAdapter:
         while True:
             pages.next()
             params = self._list_params(pages.count, conditions, fields)
-            resp, body = await self.http.json("GET", path, params=params, endpoint=path)
+            resp, body = await self._call("GET", path, params=params, endpoint=path)
             _raise_for(resp.status_code, body, f"GET {path}")
             if not isinstance(body, list):
                 raise RemoteError("decode", f"expected a list from GET {path}")
@@ -165,15 +200,21 @@ class ConnectWiseAdapter:
             if not _more(resp, len(body), self.page_size):
                 return rows
 
+    async def _get_in(self, path: str, field: str, values: Sequence[str]
+                      ) -> list[dict[str, Any]]:
+        """Rows whose `field` is one of `values`, read in as few `in (…)` requests as the
+        URL length allows."""
+        clauses = in_clauses(field, list(values), self._room(path))
+        results = await asyncio.gather(*(self._get_all(path, c) for c in clauses))
+        return [r for batch in results for r in batch]
+
     async def agreement_type_exists(self, name: str) -> bool:
         rows = await self._get_all(P_TYPES, f"name={quote(name)}")
         return any(norm(str(r.get("name", ""))) == norm(name) for r in rows)
 
     async def companies(self, identifiers: Sequence[str]) -> dict[str, PsaAccount]:
         found: dict[str, PsaAccount] = {}
-        clauses = in_clauses("identifier", list(identifiers))
-        results = await asyncio.gather(*(self._get_all(P_COMPANIES, c) for c in clauses))
-        for row in (r for batch in results for r in batch):
+        for row in await self._get_in(P_COMPANIES, "identifier", identifiers):
             if row.get("deletedFlag"):
                 continue
             acc = PsaAccount(_id(row, f"GET {P_COMPANIES}"), str(row.get("identifier", "")),
@@ -227,9 +268,7 @@ class ConnectWiseAdapter:
         return [self._line(r, agreement_id, what) for r in await self._get_all(path)]
 
     async def catalog(self, skus: Sequence[str]) -> list[CatalogItem]:
-        clauses = in_clauses("identifier", list(skus))
-        results = await asyncio.gather(*(self._get_all(P_CATALOG, c) for c in clauses))
-        return self._items(r for batch in results for r in batch)
+        return self._items(await self._get_in(P_CATALOG, "identifier", skus))
 
     @staticmethod
     def _items(rows: Iterable[dict[str, Any]]) -> list[CatalogItem]:
@@ -270,7 +309,7 @@ class ConnectWiseAdapter:
 
     async def read_line(self, contract_id: str, line_id: str) -> PsaLine | None:
         path = f"{P_AGREEMENTS}/{contract_id}/additions/{line_id}"
-        resp, body = await self.http.json("GET", path, endpoint=f"{P_AGREEMENTS}/additions")
+        resp, body = await self._call("GET", path, endpoint=f"{P_AGREEMENTS}/additions")
         if resp.status_code == 404:
             return None
         _raise_for(resp.status_code, body, f"GET {path}")
@@ -283,8 +322,8 @@ class ConnectWiseAdapter:
     async def set_quantity(self, contract_id: str, line_id: str, quantity: Decimal) -> None:
         path = f"{P_AGREEMENTS}/{contract_id}/additions/{line_id}"
         patch = [{"op": "replace", "path": "quantity", "value": _num(quantity)}]
-        resp, body = await self.http.json("PATCH", path, json_body=patch,
-                                          endpoint=f"{P_AGREEMENTS}/additions")
+        resp, body = await self._call("PATCH", path, json_body=patch,
+                                      endpoint=f"{P_AGREEMENTS}/additions")
         _raise_for(resp.status_code, body, f"PATCH {path}")
 
     async def end_line(self, contract_id: str, line_id: str, when: date) -> None:
@@ -292,8 +331,8 @@ class ConnectWiseAdapter:
         path = f"{P_AGREEMENTS}/{contract_id}/additions/{line_id}"
         patch = [{"op": "replace", "path": "cancelledDate",
                   "value": f"{when.isoformat()}T00:00:00Z"}]
-        resp, body = await self.http.json("PATCH", path, json_body=patch,
-                                          endpoint=f"{P_AGREEMENTS}/additions")
+        resp, body = await self._call("PATCH", path, json_body=patch,
+                                      endpoint=f"{P_AGREEMENTS}/additions")
         _raise_for(resp.status_code, body, f"PATCH {path}")
 
     async def add_line(self, contract_id: str, product_id: str, quantity: Decimal,
@@ -302,8 +341,8 @@ class ConnectWiseAdapter:
         body_out = {"product": {"id": int(product_id)}, "billCustomer": "Billable",
                     "quantity": _num(quantity), "description": description[:60],
                     "effectiveDate": f"{effective.isoformat()}T00:00:00Z"}
-        resp, body = await self.http.json("POST", path, json_body=body_out,
-                                          endpoint=f"{P_AGREEMENTS}/additions")
+        resp, body = await self._call("POST", path, json_body=body_out,
+                                      endpoint=f"{P_AGREEMENTS}/additions")
         _raise_for(resp.status_code, body, f"POST {path}")
         # Kept in the journal and spliced into later URLs (revert, resume): checked like
         # any id read from ConnectWise.

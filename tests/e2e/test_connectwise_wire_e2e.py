@@ -44,6 +44,41 @@ def plan_items(out: dict[str, Any]) -> list[tuple[Any, ...]]:
                    i["line_id"], i["psa_quantity"]) for i in out["items"])
 
 
+def test_500_customers_with_long_quoted_unicode_codes_stay_within_2000_characters(
+        tmp_path: Path, server: Server, cli: Cli) -> None:
+    n = 500
+    seed: dict[str, Any] = {
+        "agreementTypes": [{"id": 3, "name": TYPE}], "companies": [], "agreements": [],
+        "additions": [], "catalog": []}
+    rows = []
+    for i in range(n):
+        ident, sku = odd("C", i), odd("S", i)
+        seed["companies"].append({"id": 1000 + i, "identifier": ident, "name": f"Co {i}",
+                                  "deletedFlag": False})
+        seed["agreements"].append({
+            "id": 5000 + i, "name": f"Hosting {i}", "type": {"id": 3, "name": TYPE},
+            "company": {"id": 1000 + i, "identifier": ident, "name": f"Co {i}"},
+            "agreementStatus": "Active", "cancelledFlag": False})
+        seed["catalog"].append({"id": 9000 + i, "identifier": sku, "description": f"Item {i}",
+                                "inactiveFlag": False, "productClass": "Agreement",
+                                "price": 2.0})
+        rows.append([f"K{i:03d}", f"Co {i}", ident, sku, f"Item {i}", f"Item {i}", 3, "true",
+                     "2026-11-25"])
+    assert server.post(CW_API + "/_sandbox/seed", seed)["catalog"] == n
+    job = job_for(tmp_path, server, write_billing(tmp_path / "billing.csv", rows))
+    code, out = cli.json("plan", str(job))
+    assert code == 0, out["log"][-3:]
+    adds = [i for i in out["items"] if i["code"] == "CW08"]
+    assert len(adds) == n and len(out["items"]) == n        # every SKU found in one catalog read
+    assert {i["sku"] for i in adds} == {odd("S", i) for i in range(n)}
+    s = stats(server)
+    catalog_reads = s["requests"]["GET /procurement/catalog"]
+    print(f"longest URL {s['longest_url']}, catalog requests {catalog_reads}, "
+          f"total {s['total']} (CLI counted {out['requests']})")
+    assert 1900 < s["longest_url"] <= 2000                   # packed, and never refused (414)
+    assert 10 < catalog_reads < n and s["total"] == out["requests"]
+
+
 def test_a_link_that_drops_conditions_is_not_followed(tmp_path: Path, server: Server,
                                                       cli: Cli) -> None:
     job = str(cw_job(tmp_path, server))

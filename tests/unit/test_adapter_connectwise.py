@@ -11,7 +11,13 @@ import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from atria_tui.adapters.connectwise import ConnectWiseAdapter, in_clauses, quote
+from atria_tui.adapters.connectwise import (
+    MAX_URL_CHARS,
+    ConnectWiseAdapter,
+    encoded_length,
+    in_clauses,
+    quote,
+)
 from atria_tui.adapters.http import ClientOptions
 from atria_tui.psa.errors import RemoteError
 from atria_tui.sandbox import connectwise
@@ -39,8 +45,8 @@ def test_quote_escapes_quotes_and_backslashes() -> None:
     assert quote("O'Brien") == '"O\'Brien"'
     assert quote('Say "Hi" \\ Ltd') == '"Say \\"Hi\\" \\\\ Ltd"'
     assert quote(5) == "5"
-    chunks = in_clauses("identifier", [f"C{n:04d}" for n in range(600)], limit=200)
-    assert len(chunks) > 1 and all(len(c) < 240 for c in chunks)
+    chunks = in_clauses("identifier", [f"C{n:04d}" for n in range(600)], room=200)
+    assert len(chunks) > 1 and all(encoded_length(c) <= 200 for c in chunks)
     assert sum(c.count('"') // 2 for c in chunks) == 600
 
 
@@ -122,6 +128,20 @@ async def test_writes_patch_quantity_and_post_addition() -> None:
 
 # --- wire details (issue 10, point 6) ---------------------------------------------------
 
+ODD = 'é"\\ü"€漢"😀ñ"'  # quotes, a backslash, 2-, 3- and 4-byte UTF-8
+
+
+def odd_codes(n: int, width: int = 40) -> list[str]:
+    """`n` distinct `width`-character codes full of what percent-encoding makes long."""
+    return [(f"S{i:03d}" + ODD * width)[:width] for i in range(n)]
+
+
+def with_catalog(state: CwState, skus: list[str]) -> None:
+    for n, sku in enumerate(skus, start=10_000):
+        state.catalog[n] = {"id": n, "identifier": sku, "description": f"Item {n}",
+                            "inactiveFlag": False, "productClass": "Agreement", "price": 1.0}
+
+
 class Recording(httpx.AsyncBaseTransport):
     """Another transport, with every request URL it carried kept."""
 
@@ -140,6 +160,47 @@ def mounted(state: CwState, prefix: str, **kw: Any) -> tuple[ConnectWiseAdapter,
     rec = Recording(httpx.ASGITransport(app=outer))
     return ConnectWiseAdapter(f"http://cw.test{prefix}", DEMO_SECRETS, transport=rec,
                               options=ClientOptions(retries=0), **kw), rec
+
+
+@pytest.mark.parametrize("prefix_chars", [1, 300, 1500])
+async def test_in_lists_fit_2000_encoded_characters_whatever_the_api_url(
+        prefix_chars: int) -> None:
+    state = CwState()
+    skus = odd_codes(200)
+    with_catalog(state, skus)
+    ad, rec = mounted(state, "/" + "p" * (prefix_chars - 1) if prefix_chars > 1 else "/a")
+    try:
+        items = await ad.catalog(skus)
+    finally:
+        await ad.aclose()
+    assert sorted(i.code for i in items) == sorted(skus)
+    sent = [len(str(u)) for u in rec.urls]
+    assert max(sent) <= MAX_URL_CHARS and max(sent) == state.longest_url  # measured alike
+    widest = max(encoded_length(quote(s)) for s in skus) + encoded_length(",")
+    assert max(sent) > MAX_URL_CHARS - widest - 5       # packed full, not merely short
+    assert len(sent) == state.stats()["requests"]["GET /procurement/catalog"]
+    assert len(sent) < len(skus) or prefix_chars == 1500
+
+
+async def test_a_request_too_long_to_fit_is_refused_before_it_is_sent() -> None:
+    sent: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json=[])
+
+    ad = ConnectWiseAdapter("http://cw.test/" + "p" * 1990, DEMO_SECRETS,
+                            transport=httpx.MockTransport(answer))
+    try:
+        with pytest.raises(RemoteError) as err:
+            await ad.catalog(["M365-BP"])
+        assert err.value.kind == "http" and "2,000" in err.value.message
+        assert "ApiUrl takes 2,005" in err.value.message
+        with pytest.raises(RemoteError, match="not sent"):
+            await ad.set_quantity("600", "3000", Decimal(1))
+    finally:
+        await ad.aclose()
+    assert sent == []
 
 
 async def test_paging_resends_our_parameters_and_never_follows_the_link() -> None:
