@@ -202,11 +202,16 @@ class ConnectWiseAdapter:
 
     async def _get_in(self, path: str, field: str, values: Sequence[str]
                       ) -> list[dict[str, Any]]:
-        """Rows whose `field` is one of `values`, read in as few `in (…)` requests as the
-        URL length allows."""
+        """Rows whose `field` is one of `values` (trimmed, case-insensitive), read in as
+        few `in (…)` requests as the URL length allows; a row the server returns for
+        anything else (a filter ignored or lost) is dropped."""
+        wanted = {norm(v) for v in values}
+        if not wanted:
+            return []
         clauses = in_clauses(field, list(values), self._room(path))
         results = await asyncio.gather(*(self._get_all(path, c) for c in clauses))
-        return [r for batch in results for r in batch]
+        return [r for batch in results for r in batch
+                if norm(str(r.get(field) or "")) in wanted]
 
     async def agreement_type_exists(self, name: str) -> bool:
         rows = await self._get_all(P_TYPES, f"name={quote(name)}")
@@ -233,6 +238,8 @@ class ConnectWiseAdapter:
         accounts: dict[str, PsaAccount] = {}
         out: dict[str, list[PsaContract]] = {}
         for row in await self._get_all(P_AGREEMENTS, f"type/name={quote(agreement_type)}"):
+            if norm(str(_ref(row.get("type"), "name") or "")) != norm(agreement_type):
+                continue  # not of the type asked for: a filter the server ignored or lost
             live = (not row.get("cancelledFlag")
                     and str(row.get("agreementStatus") or "Active").lower() == "active")
             company = row.get("company") or {}
@@ -243,7 +250,7 @@ class ConnectWiseAdapter:
                 accounts.setdefault(norm(ident), PsaAccount(cid, ident,
                                                             str(_ref(company, "name") or "")))
             k = PsaContract(_id(row, f"GET {P_AGREEMENTS}"), cid, str(row.get("name", "")),
-                            str(_ref(row.get("type"), "name") or agreement_type), live)
+                            str(_ref(row.get("type"), "name")), live)
             out.setdefault(k.account_id, []).append(k)
         return accounts, out
 

@@ -92,3 +92,24 @@ def test_a_link_that_drops_conditions_is_not_followed(tmp_path: Path, server: Se
     assert plan_items(out) == plan_items(expected)
     reads = stats(server)["requests"]["GET /finance/agreements"]
     assert reads > 2                                       # paged, with our own conditions
+
+
+def test_a_server_ignoring_conditions_does_not_touch_other_agreements(
+        tmp_path: Path, server: Server, cli: Cli) -> None:
+    job = str(cw_job(tmp_path, server))
+    code, expected = cli.json("plan", job)
+    assert code == 0
+    server.post(CW_API + "/_sandbox/config", {"ignore_conditions": True})
+    code, out = cli.json("plan", job)
+    assert code == 0 and plan_items(out) == plan_items(expected)
+
+    def others() -> list[Any]:
+        return [a for a in server.get(CW_API + "/_sandbox/state")["agreements"]
+                if a["type"]["name"] != TYPE]
+
+    before = others()
+    assert before                      # Managed Services agreements of the same companies
+    code, applied = cli.json("apply", job, "--yes")
+    assert code == 0
+    assert others() == before
+    assert server.cw_additions()[("AcmeServices", "M365-BP")] == [12]

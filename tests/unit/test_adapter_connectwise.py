@@ -245,3 +245,50 @@ async def test_link_or_a_short_page_says_whether_another_page_exists(
     finally:
         await ad.aclose()
     assert ad.requests == requests
+
+
+async def test_rows_the_server_should_have_filtered_out_are_dropped() -> None:
+    async def read(state: CwState) -> tuple[Any, ...]:
+        a = adapter(state, page_size=25)
+        try:
+            return (await a.agreements(TYPE),
+                    await a.companies(["AcmeServices", "o'brien"]),
+                    sorted(i.code for i in await a.catalog(["m365-bp", "EXO-50"])))
+        finally:
+            await a.aclose()
+
+    expected = await read(CwState())
+    faulty = CwState()
+    faulty.configure(ignore_conditions=True)   # answers every row, whatever was asked
+    got = await read(faulty)
+    assert got == expected
+    (accounts, contracts), companies, catalog = got
+    assert {k.type_name for ks in contracts.values() for k in ks} == {TYPE}
+    assert set(companies) == {"acmeservices", "o'brien"} and catalog == ["EXO-50", "M365-BP"]
+
+
+async def test_agreement_type_and_identifiers_are_compared_trimmed_and_caseless() -> None:
+    company = {"id": 7, "identifier": "ACME", "name": "Acme"}
+    answers = {
+        "/finance/agreements": [
+            {"id": 1, "name": "a", "type": {"name": " hosting AND cloud services "},
+             "company": company},
+            {"id": 2, "name": "b", "type": {"name": "Managed Services"}, "company": company},
+            {"id": 3, "name": "c", "company": company},          # no type: not shown to be X
+        ],
+        "/company/companies": [{"id": 7, "identifier": " acme "},
+                               {"id": 8, "identifier": "Other"}],
+        "/procurement/catalog": [{"id": 5, "identifier": "m365-bp ", "price": 1},
+                                 {"id": 6, "identifier": "M365-BP-X", "price": 1}],
+    }
+    ad = ConnectWiseAdapter("http://cw.test", DEMO_SECRETS, transport=httpx.MockTransport(
+        lambda request: httpx.Response(200, json=answers[request.url.path])))
+    try:
+        _, contracts = await ad.agreements(TYPE.upper())
+        companies = await ad.companies(["ACME"])
+        catalog = await ad.catalog(["M365-BP"])
+    finally:
+        await ad.aclose()
+    assert [k.id for k in contracts["7"]] == ["1"]
+    assert [a.id for a in companies.values()] == ["7"]
+    assert [i.id for i in catalog] == ["5"]
