@@ -32,7 +32,7 @@ from atria_tui.model import (
 )
 from atria_tui.psa.errors import RemoteError
 
-ACCEPT = "application/vnd.connectwise.com+json; version=2025.8"
+MEDIA_TYPE = "application/vnd.connectwise.com+json"
 # The whole request URL, percent-encoded: what mature clients batch `in (…)` lists to, and
 # under what IIS (maxQueryString 2048) and common proxies accept.
 MAX_URL_CHARS = 2000
@@ -79,10 +79,16 @@ def in_clauses(field: str, values: Sequence[str | int], room: int) -> list[str]:
     return out
 
 
-def auth_headers(secrets: Mapping[str, str]) -> dict[str, str]:
+def accept_header(api_version: str = "") -> str:
+    """The media type, with `; version=…` only when the job names one."""
+    version = api_version.strip()
+    return f"{MEDIA_TYPE}; version={version}" if version else MEDIA_TYPE
+
+
+def auth_headers(secrets: Mapping[str, str], api_version: str = "") -> dict[str, str]:
     token = f"{secrets['CompanyName']}+{secrets['PublicKey']}:{secrets['PrivateKey']}"
     return {"Authorization": "Basic " + base64.b64encode(token.encode()).decode(),
-            "clientId": secrets["ClientId"], "Accept": ACCEPT}
+            "clientId": secrets["ClientId"], "Accept": accept_header(api_version)}
 
 
 def derived_secrets(secrets: Mapping[str, str]) -> list[str]:
@@ -133,9 +139,9 @@ class ConnectWiseAdapter:
     def __init__(self, api_url: str, secrets: Mapping[str, str], *,
                  options: ClientOptions | None = None, page_size: int = 1000,
                  today: date | None = None, deadline: Deadline | None = None,
-                 **client_kw: Any) -> None:
-        self.http = HttpClient(api_url, headers=auth_headers(secrets), options=options,
-                               **client_kw)
+                 api_version: str = "", **client_kw: Any) -> None:
+        self.http = HttpClient(api_url, headers=auth_headers(secrets, api_version),
+                               options=options, **client_kw)
         self.page_size = max(1, min(page_size, 1000))
         self.today = today or datetime.now(UTC).date()
         self.deadline = deadline

@@ -111,6 +111,10 @@ def open_session(job: JobConfig, api_url: str, secrets: Mapping[str, str], *,
                             else None)
     module, _, name = profile.adapter.partition(":")
     adapter = getattr(importlib.import_module(module), name)
+    # A PSA's own options go to the adapter that takes them (ConnectWise's API version).
+    own = {"api_version": o.connectwise_api_version}
+    takes = inspect.signature(adapter).parameters
+    extra = {**{k: v for k, v in own.items() if k in takes}, **extra}
     session: PsaSession = adapter(api_url, secrets, options=options, page_size=o.page_size,
                                   today=today, transport=transport, **extra)
     return session

@@ -113,3 +113,22 @@ def test_a_server_ignoring_conditions_does_not_touch_other_agreements(
     assert code == 0
     assert others() == before
     assert server.cw_additions()[("AcmeServices", "M365-BP")] == [12]
+
+
+def test_accept_version_is_a_job_option_unversioned_by_default(
+        tmp_path: Path, server: Server, cli: Cli) -> None:
+    job = cw_job(tmp_path, server)
+    code, _ = cli.json("plan", str(job))
+    assert code == 0 and set(stats(server)["accept"]) == {MEDIA}
+    server.post(CW_API + "/_sandbox/reset")
+    versioned = edit_job(job, tmp_path / "v.toml",
+                         options={"connectwise_api_version": "2025.1"})
+    code, _ = cli.json("plan", str(versioned))
+    assert code == 0 and set(stats(server)["accept"]) == {f"{MEDIA}; version=2025.1"}
+    bad = edit_job(job, tmp_path / "bad.toml", options={"connectwise_api_version": "v2025"})
+    res = cli.run("plan", str(bad))
+    line = next(n for n, text in enumerate(bad.read_text().splitlines(), 1)
+                if text.startswith("connectwise_api_version"))
+    assert res.returncode == 1 and "Traceback" not in res.stderr
+    assert (f'bad.toml: line {line}: options.connectwise_api_version: an API version such '
+            f'as "2025.1"') in res.stderr and 'got "v2025"' in res.stderr

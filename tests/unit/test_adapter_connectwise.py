@@ -26,7 +26,8 @@ from atria_tui.sandbox.connectwise.state import DEMO_SECRETS, CwState
 TYPE = "Hosting and Cloud Services"
 
 
-def adapter(state: CwState, page_size: int = 1000, **secrets: str) -> ConnectWiseAdapter:
+def adapter(state: CwState, page_size: int = 1000, api_version: str = "",
+            **secrets: str) -> ConnectWiseAdapter:
     sleeps: list[float] = []
 
     async def fake_sleep(s: float) -> None:
@@ -34,7 +35,7 @@ def adapter(state: CwState, page_size: int = 1000, **secrets: str) -> ConnectWis
 
     a = ConnectWiseAdapter("http://cw.test", {**DEMO_SECRETS, **secrets},
                            options=ClientOptions(concurrency=4, retries=3),
-                           page_size=page_size,
+                           page_size=page_size, api_version=api_version,
                            transport=httpx.ASGITransport(app=connectwise.create_app(state)),
                            sleep=fake_sleep)
     a.sleeps = sleeps  # type: ignore[attr-defined]
@@ -128,6 +129,7 @@ async def test_writes_patch_quantity_and_post_addition() -> None:
 
 # --- wire details (issue 10, point 6) ---------------------------------------------------
 
+MEDIA = "application/vnd.connectwise.com+json"
 ODD = 'é"\\ü"€漢"😀ñ"'  # quotes, a backslash, 2-, 3- and 4-byte UTF-8
 
 
@@ -292,3 +294,35 @@ async def test_agreement_type_and_identifiers_are_compared_trimmed_and_caseless(
     assert [k.id for k in contracts["7"]] == ["1"]
     assert [a.id for a in companies.values()] == ["7"]
     assert [i.id for i in catalog] == ["5"]
+
+
+@pytest.mark.parametrize("version, header", [("", MEDIA), ("2025.1", f"{MEDIA}; version=2025.1")])
+async def test_accept_names_a_version_only_when_asked(version: str, header: str) -> None:
+    state = CwState()
+    a = adapter(state, api_version=version)
+    try:
+        assert await a.agreement_type_exists(TYPE)
+    finally:
+        await a.aclose()
+    assert set(state.accept) == {header}
+
+
+async def test_open_session_hands_the_job_api_version_to_connectwise_only() -> None:
+    from atria_tui.job.file import new_job
+    from atria_tui.model import Task
+    from atria_tui.services.psa import open_session
+
+    state = CwState()
+    job = new_job(Task.CONNECTWISE)
+    job.options.connectwise_api_version = "2025.16"
+    cw = open_session(job, "http://cw.test", DEMO_SECRETS, today=date(2026, 11, 26),
+                      transport=httpx.ASGITransport(app=connectwise.create_app(state)))
+    try:
+        await cw.snapshot([], [], TYPE)
+    finally:
+        await cw.aclose()
+    assert set(state.accept) == {f"{MEDIA}; version=2025.16"}
+    ks_job = new_job(Task.KASEYA)
+    ks_job.options.connectwise_api_version = "2025.16"   # not Kaseya's: not handed to it
+    ks = open_session(ks_job, "http://ks.test", {}, today=date(2026, 11, 26))
+    await ks.aclose()
