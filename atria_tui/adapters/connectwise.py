@@ -1,10 +1,18 @@
 """ConnectWise Manage: the only module that knows its paths and JSON field names.
 
-Reads are bulk (`identifier in (…)`, chunked to keep URLs short) and paged by following
-`Link: rel="next"` so nothing past row 25 is lost. Additions have no cross-agreement
-endpoint, so they are read one agreement at a time, concurrently within the client's
-bound. Writes are JSON Patch on `quantity` only: patching `product` would make
-ConnectWise re-default price and description.
+Reads are bulk (`identifier in (…)`), split so that every request URL, percent-encoded as
+httpx sends it and with its paging parameters, stays within `MAX_URL_CHARS` (IIS and the
+proxies in front of ConnectWise refuse longer ones); a request that cannot fit is refused
+here, before it is sent. Lists are paged by re-sending our own parameters with `page=N`:
+the `Link: rel="next"` header (or, without one, a full page) only says that another page
+exists; its URL is never followed, since a server or generated client that drops
+`conditions` from it would hand us unfiltered rows. Every row is re-checked against the
+condition it was read by (agreement type, company or catalog identifier) and dropped if it
+does not match. Additions have no cross-agreement endpoint, so they are read one agreement
+at a time, concurrently within the client's bound. Writes are JSON Patch on `quantity`
+only (patching `product` would make ConnectWise re-default price and description); a new
+addition is sent with its whole description. `Accept` names the job's API version
+(`[options] connectwise_api_version`), or none: the unversioned media type.
 """
 
 from __future__ import annotations
@@ -352,7 +360,7 @@ class ConnectWiseAdapter:
                        description: str, effective: date) -> str:
         path = f"{P_AGREEMENTS}/{contract_id}/additions"
         body_out = {"product": {"id": int(product_id)}, "billCustomer": "Billable",
-                    "quantity": _num(quantity), "description": description[:60],
+                    "quantity": _num(quantity), "description": description,
                     "effectiveDate": f"{effective.isoformat()}T00:00:00Z"}
         resp, body = await self._call("POST", path, json_body=body_out,
                                       endpoint=f"{P_AGREEMENTS}/additions")

@@ -132,3 +132,21 @@ def test_accept_version_is_a_job_option_unversioned_by_default(
     assert res.returncode == 1 and "Traceback" not in res.stderr
     assert (f'bad.toml: line {line}: options.connectwise_api_version: an API version such '
             f'as "2025.1"') in res.stderr and 'got "v2025"' in res.stderr
+
+
+def test_a_new_addition_keeps_its_whole_description(tmp_path: Path, server: Server,
+                                                    cli: Cli) -> None:
+    long = ("Endpoint Protection EDR — managed detection and response, 24/7 monitoring, "
+            "incident handling and a monthly report (ünïcode ✓)")
+    assert len(long) > 100
+    source = SAMPLES / "demo-connectwise-billing.csv"
+    text = source.read_text(encoding="utf-8").replace(",Endpoint Protection EDR,",
+                                                      f',"{long}",')
+    billing = tmp_path / "billing.csv"
+    billing.write_text(text, encoding="utf-8")
+    code, out = cli.json("apply", str(job_for(tmp_path, server, billing)), "--yes")
+    assert code == 0, out["log"][-3:]
+    added = [ad for a in server.get(CW_API + "/_sandbox/state")["agreements"]
+             if a["company"]["identifier"] == "AcmeServices" and a["type"]["name"] == TYPE
+             for ad in a["additions"] if ad["sku"] == "AV-EDR"]
+    assert [ad["description"] for ad in added] == [long]

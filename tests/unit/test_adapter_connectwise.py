@@ -326,3 +326,16 @@ async def test_open_session_hands_the_job_api_version_to_connectwise_only() -> N
     ks_job.options.connectwise_api_version = "2025.16"   # not Kaseya's: not handed to it
     ks = open_session(ks_job, "http://ks.test", {}, today=date(2026, 11, 26))
     await ks.aclose()
+
+
+async def test_a_new_addition_keeps_its_whole_description() -> None:
+    state = CwState()
+    text = ("Endpoint Protection EDR — managed detection and response, 24/7 monitoring, "
+            "incident handling and monthly reporting (Ünïcode ✓)")
+    assert len(text) > 100
+    a = adapter(state)
+    try:
+        new_id = await a.add_line("600", "4", Decimal(7), text, date(2026, 10, 26))
+    finally:
+        await a.aclose()
+    assert state.additions[int(new_id)]["description"] == text
