@@ -1,10 +1,18 @@
 """ConnectWise Manage: the only module that knows its paths and JSON field names.
 
-Reads are bulk (`identifier in (…)`, chunked to keep URLs short) and paged by following
-`Link: rel="next"` so nothing past row 25 is lost. Additions have no cross-agreement
-endpoint, so they are read one agreement at a time, concurrently within the client's
-bound. Writes are JSON Patch on `quantity` only: patching `product` would make
-ConnectWise re-default price and description.
+Reads are bulk (`identifier in (…)`), split so that every request URL, percent-encoded as
+httpx sends it and with its paging parameters, stays within `MAX_URL_CHARS` (IIS and the
+proxies in front of ConnectWise refuse longer ones); a request that cannot fit is refused
+here, before it is sent. Lists are paged by re-sending our own parameters with `page=N`:
+the `Link: rel="next"` header (or, without one, a full page) only says that another page
+exists; its URL is never followed, since a server or generated client that drops
+`conditions` from it would hand us unfiltered rows. Every row is re-checked against the
+condition it was read by (agreement type, company or catalog identifier) and dropped if it
+does not match. Additions have no cross-agreement endpoint, so they are read one agreement
+at a time, concurrently within the client's bound. Writes are JSON Patch on `quantity`
+only (patching `product` would make ConnectWise re-default price and description); a new
+addition is sent with its whole description. `Accept` names the job's API version
+(`[options] connectwise_api_version`), or none: the unversioned media type.
 """
 
 from __future__ import annotations
@@ -16,9 +24,11 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+import httpx
+
 from atria_tui.adapters.http import ClientOptions, HttpClient
 from atria_tui.adapters.lines import accounts_to_read, read_lines
-from atria_tui.adapters.paging import Deadline, Pages
+from atria_tui.adapters.paging import MAX_PAGES, Deadline, Pages
 from atria_tui.adapters.values import psa_id, psa_id_value, psa_number
 from atria_tui.model import (
     CatalogItem,
@@ -30,8 +40,10 @@ from atria_tui.model import (
 )
 from atria_tui.psa.errors import RemoteError
 
-ACCEPT = "application/vnd.connectwise.com+json; version=2025.8"
-MAX_CONDITION_CHARS = 1500
+MEDIA_TYPE = "application/vnd.connectwise.com+json"
+# The whole request URL, percent-encoded: what mature clients batch `in (…)` lists to, and
+# under what IIS (maxQueryString 2048) and common proxies accept.
+MAX_URL_CHARS = 2000
 SECRET_NAMES = ("CompanyName", "PublicKey", "PrivateKey", "ClientId")
 
 P_COMPANIES = "/company/companies"
@@ -47,28 +59,44 @@ def quote(value: str | int) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def in_clauses(field: str, values: Sequence[str | int],
-               limit: int = MAX_CONDITION_CHARS) -> list[str]:
-    """`field in (…)` split so that no single condition grows past `limit` characters."""
+def encoded_length(text: str) -> int:
+    """Characters `text` takes as a query value, percent-encoded as httpx encodes it
+    (`"` %22, `,` %2C, a blank +, each UTF-8 byte of anything else non-safe %XX). The
+    encoding is character by character, so lengths of parts add up."""
+    return len(str(httpx.QueryParams({"q": text}))) - 2
+
+
+def in_clauses(field: str, values: Sequence[str | int], room: int) -> list[str]:
+    """`field in (…)` split so that each condition, percent-encoded, takes at most `room`
+    characters. A value too long to fit even alone gets a condition of its own (the URL
+    check refuses to send it)."""
+    head, tail, comma = encoded_length(f"{field} in ("), encoded_length(")"), encoded_length(",")
     out: list[str] = []
     chunk: list[str] = []
     size = 0
     for v in values:
         lit = quote(v)
-        if chunk and size + len(lit) + 2 > limit:
+        cost = encoded_length(lit)
+        if chunk and size + comma + cost > room:
             out.append(f"{field} in ({','.join(chunk)})")
-            chunk, size = [], 0
+            chunk = []
+        size = size + comma + cost if chunk else head + cost + tail
         chunk.append(lit)
-        size += len(lit) + 1
     if chunk:
         out.append(f"{field} in ({','.join(chunk)})")
     return out
 
 
-def auth_headers(secrets: Mapping[str, str]) -> dict[str, str]:
+def accept_header(api_version: str = "") -> str:
+    """The media type, with `; version=…` only when the job names one."""
+    version = api_version.strip()
+    return f"{MEDIA_TYPE}; version={version}" if version else MEDIA_TYPE
+
+
+def auth_headers(secrets: Mapping[str, str], api_version: str = "") -> dict[str, str]:
     token = f"{secrets['CompanyName']}+{secrets['PublicKey']}:{secrets['PrivateKey']}"
     return {"Authorization": "Basic " + base64.b64encode(token.encode()).decode(),
-            "clientId": secrets["ClientId"], "Accept": ACCEPT}
+            "clientId": secrets["ClientId"], "Accept": accept_header(api_version)}
 
 
 def derived_secrets(secrets: Mapping[str, str]) -> list[str]:
@@ -105,13 +133,23 @@ def _ref(obj: Any, key: str) -> Any:
     return obj.get(key) if isinstance(obj, dict) else None
 
 
+def _more(resp: httpx.Response, rows: int, page_size: int) -> bool:
+    """Whether another page exists: the `Link` header says so when there is one (its URL is
+    not used), else a full page may have more. An empty page has nothing after it."""
+    if not rows:
+        return False
+    if "link" in resp.headers:
+        return "next" in resp.links
+    return rows >= page_size
+
+
 class ConnectWiseAdapter:
     def __init__(self, api_url: str, secrets: Mapping[str, str], *,
                  options: ClientOptions | None = None, page_size: int = 1000,
                  today: date | None = None, deadline: Deadline | None = None,
-                 **client_kw: Any) -> None:
-        self.http = HttpClient(api_url, headers=auth_headers(secrets), options=options,
-                               **client_kw)
+                 api_version: str = "", **client_kw: Any) -> None:
+        self.http = HttpClient(api_url, headers=auth_headers(secrets, api_version),
+                               options=options, **client_kw)
         self.page_size = max(1, min(page_size, 1000))
         self.today = today or datetime.now(UTC).date()
         self.deadline = deadline
@@ -125,36 +163,69 @@ class ConnectWiseAdapter:
 
     # -- reading ---------------------------------------------------------------------------
 
-    async def _get_all(self, path: str, conditions: str | None = None,
-                       fields: str | None = None) -> list[dict[str, Any]]:
-        params: dict[str, Any] = {"pageSize": self.page_size, "page": 1, "orderBy": "id asc"}
-        if conditions:
+    def _list_params(self, page: int, conditions: str | None = None,
+                     fields: str | None = None) -> dict[str, Any]:
+        params: dict[str, Any] = {"pageSize": self.page_size, "page": page, "orderBy": "id asc"}
+        if conditions is not None:
             params["conditions"] = conditions
         if fields:
             params["fields"] = fields
+        return params
+
+    def url_of(self, path: str, params: Mapping[str, Any] | None = None) -> str:
+        """The request URL as httpx will send it (base URL, path, encoded query)."""
+        url = httpx.URL(self.http.base_url + path)
+        return str(url.copy_merge_params(dict(params)) if params else url)
+
+    def _room(self, path: str, fields: str | None = None) -> int:
+        """Encoded characters left for `conditions` in a list read of `path`, with the
+        longest page number a read may reach."""
+        return MAX_URL_CHARS - len(self.url_of(path, self._list_params(MAX_PAGES, "", fields)))
+
+    async def _call(self, method: str, path: str, *, endpoint: str,
+                    params: Mapping[str, Any] | None = None,
+                    json_body: Any = None) -> tuple[httpx.Response, Any]:
+        """One request, refused before it is sent when its URL is too long to be accepted."""
+        size = len(self.url_of(path, params))
+        if size > MAX_URL_CHARS:
+            raise RemoteError("http", f"{method} {endpoint}: the request URL would be "
+                              f"{size:,} characters, percent-encoded; ConnectWise (IIS) and "
+                              f"its proxies refuse more than {MAX_URL_CHARS:,}, so it was not "
+                              f"sent (ApiUrl takes {len(self.http.base_url):,})")
+        return await self.http.json(method, path, params=params, json_body=json_body,
+                                    endpoint=endpoint)
+
+    async def _get_all(self, path: str, conditions: str | None = None,
+                       fields: str | None = None) -> list[dict[str, Any]]:
+        """Every page of a list: our own parameters again with `page=N` each time (a
+        `Link` URL is never followed), until no page is left, within `Pages`' bounds."""
         rows: list[dict[str, Any]] = []
-        url: str | None = path
-        query: dict[str, Any] | None = params
-        seen: set[str] = set()
         pages = Pages(f"GET {path}", self.deadline)
-        while url:
+        while True:
             pages.next()
-            resp, body = await self.http.json("GET", url, params=query, endpoint=path)
+            params = self._list_params(pages.count, conditions, fields)
+            resp, body = await self._call("GET", path, params=params, endpoint=path)
             _raise_for(resp.status_code, body, f"GET {path}")
             if not isinstance(body, list):
                 raise RemoteError("decode", f"expected a list from GET {path}")
             page = [r for r in body if isinstance(r, dict)]
             pages.got(str(r["id"]) for r in page if r.get("id") is not None)
             rows.extend(page)
-            if not page:  # an empty page has nothing after it, whatever its link says
-                break
-            seen.add(str(resp.request.url))
-            nxt = resp.links.get("next", {}).get("url")
-            if nxt in seen:  # a `next` that does not advance would loop forever
-                raise RemoteError("decode", f"paging of GET {path} does not advance")
-            # The link carries its own query; params=None keeps it (an empty dict wipes it).
-            url, query = nxt, None
-        return rows
+            if not _more(resp, len(body), self.page_size):
+                return rows
+
+    async def _get_in(self, path: str, field: str, values: Sequence[str]
+                      ) -> list[dict[str, Any]]:
+        """Rows whose `field` is one of `values` (trimmed, case-insensitive), read in as
+        few `in (…)` requests as the URL length allows; a row the server returns for
+        anything else (a filter ignored or lost) is dropped."""
+        wanted = {norm(v) for v in values}
+        if not wanted:
+            return []
+        clauses = in_clauses(field, list(values), self._room(path))
+        results = await asyncio.gather(*(self._get_all(path, c) for c in clauses))
+        return [r for batch in results for r in batch
+                if norm(str(r.get(field) or "")) in wanted]
 
     async def agreement_type_exists(self, name: str) -> bool:
         rows = await self._get_all(P_TYPES, f"name={quote(name)}")
@@ -162,9 +233,7 @@ class ConnectWiseAdapter:
 
     async def companies(self, identifiers: Sequence[str]) -> dict[str, PsaAccount]:
         found: dict[str, PsaAccount] = {}
-        clauses = in_clauses("identifier", list(identifiers))
-        results = await asyncio.gather(*(self._get_all(P_COMPANIES, c) for c in clauses))
-        for row in (r for batch in results for r in batch):
+        for row in await self._get_in(P_COMPANIES, "identifier", identifiers):
             if row.get("deletedFlag"):
                 continue
             acc = PsaAccount(_id(row, f"GET {P_COMPANIES}"), str(row.get("identifier", "")),
@@ -183,6 +252,8 @@ class ConnectWiseAdapter:
         accounts: dict[str, PsaAccount] = {}
         out: dict[str, list[PsaContract]] = {}
         for row in await self._get_all(P_AGREEMENTS, f"type/name={quote(agreement_type)}"):
+            if norm(str(_ref(row.get("type"), "name") or "")) != norm(agreement_type):
+                continue  # not of the type asked for: a filter the server ignored or lost
             live = (not row.get("cancelledFlag")
                     and str(row.get("agreementStatus") or "Active").lower() == "active")
             company = row.get("company") or {}
@@ -193,7 +264,7 @@ class ConnectWiseAdapter:
                 accounts.setdefault(norm(ident), PsaAccount(cid, ident,
                                                             str(_ref(company, "name") or "")))
             k = PsaContract(_id(row, f"GET {P_AGREEMENTS}"), cid, str(row.get("name", "")),
-                            str(_ref(row.get("type"), "name") or agreement_type), live)
+                            str(_ref(row.get("type"), "name")), live)
             out.setdefault(k.account_id, []).append(k)
         return accounts, out
 
@@ -218,9 +289,7 @@ class ConnectWiseAdapter:
         return [self._line(r, agreement_id, what) for r in await self._get_all(path)]
 
     async def catalog(self, skus: Sequence[str]) -> list[CatalogItem]:
-        clauses = in_clauses("identifier", list(skus))
-        results = await asyncio.gather(*(self._get_all(P_CATALOG, c) for c in clauses))
-        return self._items(r for batch in results for r in batch)
+        return self._items(await self._get_in(P_CATALOG, "identifier", skus))
 
     @staticmethod
     def _items(rows: Iterable[dict[str, Any]]) -> list[CatalogItem]:
@@ -262,7 +331,7 @@ class ConnectWiseAdapter:
 
     async def read_line(self, contract_id: str, line_id: str) -> PsaLine | None:
         path = f"{P_AGREEMENTS}/{contract_id}/additions/{line_id}"
-        resp, body = await self.http.json("GET", path, endpoint=f"{P_AGREEMENTS}/additions")
+        resp, body = await self._call("GET", path, endpoint=f"{P_AGREEMENTS}/additions")
         if resp.status_code == 404:
             return None
         _raise_for(resp.status_code, body, f"GET {path}")
@@ -275,8 +344,8 @@ class ConnectWiseAdapter:
     async def set_quantity(self, contract_id: str, line_id: str, quantity: Decimal) -> None:
         path = f"{P_AGREEMENTS}/{contract_id}/additions/{line_id}"
         patch = [{"op": "replace", "path": "quantity", "value": _num(quantity)}]
-        resp, body = await self.http.json("PATCH", path, json_body=patch,
-                                          endpoint=f"{P_AGREEMENTS}/additions")
+        resp, body = await self._call("PATCH", path, json_body=patch,
+                                      endpoint=f"{P_AGREEMENTS}/additions")
         _raise_for(resp.status_code, body, f"PATCH {path}")
 
     async def end_line(self, contract_id: str, line_id: str, when: date) -> None:
@@ -284,18 +353,18 @@ class ConnectWiseAdapter:
         path = f"{P_AGREEMENTS}/{contract_id}/additions/{line_id}"
         patch = [{"op": "replace", "path": "cancelledDate",
                   "value": f"{when.isoformat()}T00:00:00Z"}]
-        resp, body = await self.http.json("PATCH", path, json_body=patch,
-                                          endpoint=f"{P_AGREEMENTS}/additions")
+        resp, body = await self._call("PATCH", path, json_body=patch,
+                                      endpoint=f"{P_AGREEMENTS}/additions")
         _raise_for(resp.status_code, body, f"PATCH {path}")
 
     async def add_line(self, contract_id: str, product_id: str, quantity: Decimal,
                        description: str, effective: date) -> str:
         path = f"{P_AGREEMENTS}/{contract_id}/additions"
         body_out = {"product": {"id": int(product_id)}, "billCustomer": "Billable",
-                    "quantity": _num(quantity), "description": description[:60],
+                    "quantity": _num(quantity), "description": description,
                     "effectiveDate": f"{effective.isoformat()}T00:00:00Z"}
-        resp, body = await self.http.json("POST", path, json_body=body_out,
-                                          endpoint=f"{P_AGREEMENTS}/additions")
+        resp, body = await self._call("POST", path, json_body=body_out,
+                                      endpoint=f"{P_AGREEMENTS}/additions")
         _raise_for(resp.status_code, body, f"POST {path}")
         # Kept in the journal and spliced into later URLs (revert, resume): checked like
         # any id read from ConnectWise.

@@ -10,6 +10,7 @@ Comments in a hand-edited file are not preserved when the console saves it (toml
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import datetime
@@ -68,6 +69,9 @@ class Options:
     # A run still reading the PSA after this long stops (a server paging forever, a tenant
     # far bigger than expected) instead of holding the next cron run back.
     run_deadline_minutes: float = 240.0
+    # ConnectWise's `Accept: …; version=2025.1`; empty sends the unversioned media type
+    # (the API's current version). Kaseya jobs ignore it.
+    connectwise_api_version: str = ""
     # Kaseya's Units is a whole number: how a fractional Atria quantity is rounded
     # ("up", "down", "nearest"); empty refuses it (AT16) so nobody is billed a guess.
     units_rounding: Literal["", "up", "down", "nearest"] = ""
@@ -79,8 +83,10 @@ class Options:
     call_budget_scope: Literal["template", "path"] = "template"
 
 
-# name -> (type, low, high) for numbers, or the allowed words for text options.
-_OPTION_RULES: dict[str, tuple[type, float, float] | tuple[str, ...]] = {
+# name -> (type, low, high) for numbers, the allowed words for text options, or the
+# pattern a text option must match (with what to say when it does not).
+_OPTION_RULES: dict[str, tuple[type, float, float] | tuple[str, ...]
+                   | tuple[re.Pattern[str], str]] = {
     "concurrency": (int, 1, 32),
     "page_size": (int, 1, 1000),
     "zero_mode": ("quantity", "cancel"),
@@ -90,6 +96,9 @@ _OPTION_RULES: dict[str, tuple[type, float, float] | tuple[str, ...]] = {
     "retries": (int, 0, 20),
     "max_quantity": (int, 1, 1_000_000_000),
     "run_deadline_minutes": (float, 0.01, 10080.0),
+    "connectwise_api_version": (re.compile(r"(\d{4}\.\d{1,3})?"),
+                                'an API version such as "2025.1" (year.release), or "" for '
+                                "none"),
     "units_rounding": ("", "up", "down", "nearest"),
     "unit_change_effective": ("period_start", "today"),
     "call_budget_scope": ("template", "path"),
@@ -290,7 +299,12 @@ def _parse_options(data: dict[str, Any], fail: _Fail) -> Options:
         if rule is None:
             raise fail("unknown option (expected one of " + ", ".join(_OPTION_RULES) + ")",
                        key, value, "options")
-        if isinstance(rule[0], type):
+        if isinstance(rule[0], re.Pattern):
+            pattern, expected = rule
+            if not isinstance(value, str) or not pattern.fullmatch(value.strip()):
+                raise fail(str(expected), key, value, "options")
+            value = value.strip()
+        elif isinstance(rule[0], type):
             kind, low, high = rule
             numeric = (int, float) if kind is float else (int,)
             if (isinstance(value, bool) or not isinstance(value, numeric)

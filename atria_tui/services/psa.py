@@ -113,7 +113,8 @@ def open_session(job: JobConfig, api_url: str, secrets: Mapping[str, str], *,
     module, _, name = profile.adapter.partition(":")
     adapter = getattr(importlib.import_module(module), name)
     # Job settings only some adapters take; the profile names them (adapter_options).
-    offered = {"endpoints": job.endpoints, "budget_scope": o.call_budget_scope, **extra}
+    offered = {"endpoints": job.endpoints, "budget_scope": o.call_budget_scope,
+               "api_version": o.connectwise_api_version, **extra}
     kw = {k: v for k, v in offered.items()
           if k not in ADAPTER_OPTIONS or k in profile.adapter_options}
     session: PsaSession = adapter(api_url, secrets, options=options, page_size=o.page_size,
@@ -122,4 +123,4 @@ def open_session(job: JobConfig, api_url: str, secrets: Mapping[str, str], *,
 
 
 # Keyword arguments an adapter takes only if its profile lists them.
-ADAPTER_OPTIONS = frozenset({"endpoints", "budget_scope", "unit_effective"})
+ADAPTER_OPTIONS = frozenset({"endpoints", "budget_scope", "unit_effective", "api_version"})

@@ -4,9 +4,10 @@ Routes are relative to the API root, so the app can be mounted at
 `/v4_6_release/apis/3.0` (as the real codebase path) or served bare; `Link` URLs are built
 from the incoming request URL and therefore carry whatever prefix it was mounted under.
 
-Every API call goes through `_guard`: count it, wait the configured latency, answer 429 on
-every Nth call, apply injected faults, then check auth. That order mirrors a real gateway
-(throttling and outages happen before the application looks at credentials), and it keeps
+Every API call goes through `_guard`: count it, refuse a URL longer than `MAX_URL_CHARS`,
+wait the configured latency, answer 429 on every Nth call, apply injected faults, then
+check auth. That order mirrors a real gateway (the web server refuses an overlong URL, and
+throttling and outages happen, before the application looks at credentials), and it keeps
 the per-endpoint counters honest for benchmarks, since retries are counted too.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import dataclasses
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -26,9 +28,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from atria_tui.sandbox.connectwise import query, writes
+from atria_tui.sandbox.connectwise.condition_tree import Everything
 from atria_tui.sandbox.connectwise.state import (
     API_VERSION,
     DEMO_SECRETS,
+    MAX_URL_CHARS,
     CwError,
     CwState,
     FaultRule,
@@ -41,6 +45,7 @@ _DEFAULT_ERRORS = {
     401: "Unauthorized",
     403: "Forbidden",
     404: "NotFound",
+    414: "RequestUriTooLong",
     429: "TooManyRequests",
 }
 
@@ -59,6 +64,27 @@ def _relative_path(request: Request) -> str:
     path: str = request.scope["path"]
     root: str = request.scope.get("root_path", "")
     return path[len(root) :] if root and path.startswith(root) else path
+
+
+def _url_length(request: Request) -> int:
+    """The request URL as the client sent it: scheme, host, raw (still percent-encoded)
+    path and query; under a mount, `raw_path` still holds the whole path."""
+    raw = request.scope.get("raw_path") or request.scope["path"].encode("utf-8")
+    query_string = request.scope.get("query_string", b"")
+    origin = f"{request.url.scheme}://{request.url.netloc}"
+    return len(origin) + len(raw) + (1 + len(query_string) if query_string else 0)
+
+
+def _check_url(length: int) -> None:
+    # 414 URI Too Long (RFC 9110 15.5.15), not IIS's 400 or 404.15: it is what http.sys
+    # and the proxies in front of the service answer for an overlong URL, and it cannot be
+    # mistaken for a bad query (400) or a missing record (404) by the client under test.
+    if length > MAX_URL_CHARS:
+        raise CwError(
+            414,
+            "RequestUriTooLong",
+            f"The request URL is {length} characters long; at most {MAX_URL_CHARS} are accepted.",
+        )
 
 
 def _check_auth(request: Request) -> None:
@@ -111,7 +137,12 @@ def _fault_response(rule: FaultRule) -> Response:
 def _guard(template: str, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         state: CwState = request.app.state.cw
-        seq = state.record_request(request.method, template)
+        length = _url_length(request)
+        seq = state.record_request(request.method, template, length, request.headers.get("accept"))
+        try:
+            _check_url(length)
+        except CwError as err:
+            return _error(err)
         if state.latency_ms:
             await asyncio.sleep(state.latency_ms / 1000)
         if state.rate_limited(seq):
@@ -142,14 +173,23 @@ def _params(request: Request) -> dict[str, str]:
     return {k.lower(): v for k, v in request.query_params.items()}
 
 
+def _list_query(request: Request, state: CwState, collection: str) -> query.ListQuery:
+    schema = query.known_paths(state.rows(collection))
+    q = query.parse_list_query(_params(request), request.headers, schema)
+    if state.ignore_conditions:  # the faulty-server knob: every row, whatever was asked
+        q = dataclasses.replace(q, condition=Everything())
+    return q
+
+
 def _list(collection: str, rows: Callable[[Request, CwState], list[dict[str, Any]]]) -> Handler:
     async def handler(request: Request, state: CwState) -> Response:
-        schema = query.known_paths(state.rows(collection))
-        q = query.parse_list_query(_params(request), request.headers, schema)
+        q = _list_query(request, state, collection)
         selected = query.select(rows(request, state), q)
         base = str(request.url.replace(query=""))
         base = base[:-1] if base.endswith("?") else base
-        page, link = query.paginate(selected, q, base, request.query_params.multi_items())
+        omit = {k.lower() for k in state.link_omits}
+        items = [(k, v) for k, v in request.query_params.multi_items() if k.lower() not in omit]
+        page, link = query.paginate(selected, q, base, items)
         headers = {"Link": link} if link else None
         return _json([query.project(r, q.fields) for r in page], headers=headers)
 
@@ -158,8 +198,7 @@ def _list(collection: str, rows: Callable[[Request, CwState], list[dict[str, Any
 
 def _count(collection: str, rows: Callable[[Request, CwState], list[dict[str, Any]]]) -> Handler:
     async def handler(request: Request, state: CwState) -> Response:
-        schema = query.known_paths(state.rows(collection))
-        q = query.parse_list_query(_params(request), request.headers, schema)
+        q = _list_query(request, state, collection)
         return _json({"count": len(query.select(rows(request, state), q))})
 
     return handler
@@ -259,6 +298,42 @@ async def _admin_stats(request: Request) -> Response:
     return _json(request.app.state.cw.stats())
 
 
+async def _admin_seed(request: Request) -> Response:
+    """Replace the data with the body's (the `data/connectwise.json` shape) until the next
+    reset; an empty body goes back to the demo seed now."""
+    state: CwState = request.app.state.cw
+    raw = await request.body()
+    try:
+        body = json.loads(raw) if raw.strip() else None
+        if body is None:
+            state.reset()
+            return _json({"ok": True})
+        if not isinstance(body, dict):
+            raise ValueError("the seed must be an object of record lists")
+        state.load(body)
+    except (ValueError, KeyError, TypeError) as exc:
+        return _json({"code": "InvalidObject", "message": f"bad seed: {exc!r}"}, 400)
+    return _json({"ok": True, **{k: len(v) for k, v in body.items() if isinstance(v, list)}})
+
+
+_CONFIG_TYPES: dict[str, str] = {
+    "latency_ms": "a non-negative integer",
+    "rate_limit_every": "a non-negative integer",
+    "ignore_conditions": "true or false",
+    "link_omits": "a list of query parameter names",
+}
+
+
+def _config_value_ok(key: str, val: Any) -> bool:
+    if val is None:
+        return True
+    if key == "ignore_conditions":
+        return isinstance(val, bool)
+    if key == "link_omits":
+        return isinstance(val, list) and all(isinstance(v, str) for v in val)
+    return isinstance(val, int) and not isinstance(val, bool)
+
+
 async def _admin_config(request: Request) -> Response:
     state: CwState = request.app.state.cw
     if request.method == "POST":
@@ -266,7 +341,7 @@ async def _admin_config(request: Request) -> Response:
             body = await _body(request)
         except CwError as err:
             return _error(err)
-        known = {"latency_ms", "rate_limit_every"}
+        known = set(_CONFIG_TYPES)
         if not isinstance(body, dict) or set(body) - known:
             return _json(
                 {
@@ -277,18 +352,16 @@ async def _admin_config(request: Request) -> Response:
             )
         values = {k: body.get(k) for k in known}
         for key, val in values.items():
-            if val is not None and (isinstance(val, bool) or not isinstance(val, int)):
+            if not _config_value_ok(key, val):
                 return _json(
-                    {"code": "InvalidObject", "message": f"{key} must be a non-negative integer"},
+                    {"code": "InvalidObject", "message": f"{key} must be {_CONFIG_TYPES[key]}"},
                     400,
                 )
         try:
-            state.configure(
-                latency_ms=values["latency_ms"], rate_limit_every=values["rate_limit_every"]
-            )
+            state.configure(**values)
         except ValueError as exc:
             return _json({"code": "InvalidObject", "message": str(exc)}, 400)
-    return _json({"latency_ms": state.latency_ms, "rate_limit_every": state.rate_limit_every})
+    return _json(state.config())
 
 
 # ---------------------------------------------------------------------------- app
@@ -319,6 +392,7 @@ def create_app(state: CwState | None = None) -> Starlette:
     routes = [
         Route("/_sandbox/state", _admin_state, methods=["GET"]),
         Route("/_sandbox/reset", _admin_reset, methods=["POST"]),
+        Route("/_sandbox/seed", _admin_seed, methods=["POST"]),
         Route("/_sandbox/faults", _admin_faults, methods=["POST", "DELETE"]),
         Route("/_sandbox/stats", _admin_stats, methods=["GET"]),
         Route("/_sandbox/config", _admin_config, methods=["GET", "POST"]),

@@ -55,6 +55,10 @@ DEMO_SECRETS: dict[str, str] = {
     "ClientId": "5a8c3a0e-0000-4000-8000-000000000001",
 }
 API_VERSION = "2025.8"
+# The longest request URL (scheme, host, path and percent-encoded query) the sandbox
+# accepts: the ~2,000 the vendor document tells clients to stay under (IIS refuses a query
+# string past 2,048, and proxies in front of it less generous still).
+MAX_URL_CHARS = 2000
 SEED_PATH = Path(__file__).parent.parent / "data" / "connectwise.json"
 
 # Collection name -> key in the seed JSON.
@@ -163,17 +167,39 @@ class CwState:
         self.faults: list[FaultRule] = []
         self.latency_ms = 0
         self.rate_limit_every = 0
+        # Knobs for a faulty server: `conditions` ignored (every row answered), and query
+        # parameters left out of the `Link` URLs it builds (e.g. ["conditions"]).
+        self.ignore_conditions = False
+        self.link_omits: tuple[str, ...] = ()
         self.requests: Counter[tuple[str, str]] = Counter()
         self.request_seq = 0
+        self.longest_url = 0
+        self.accept: Counter[str] = Counter()
         self.reset()
 
     # ------------------------------------------------------------------ data
 
     def reset(self) -> None:
-        """Back to the seed: data, faults, latency, rate limiting and counters."""
+        """Back to the seed: data, faults, knobs and counters."""
+        self.load(self._seed)
+        self.faults = []
+        self.latency_ms = 0
+        self.rate_limit_every = 0
+        self.ignore_conditions = False
+        self.link_omits = ()
+        self.requests = Counter()
+        self.request_seq = 0
+        self.longest_url = 0
+        self.accept = Counter()
+
+    def load(self, data: Mapping[str, Any]) -> None:
+        """Replace the data with `data` (the `data/connectwise.json` shape) until the next
+        `reset`, which goes back to the seed the state was built with."""
 
         def index(key: str) -> dict[int, dict[str, Any]]:
-            rows = copy.deepcopy(self._seed.get(key, []))
+            rows = copy.deepcopy(data.get(key, []))
+            if not isinstance(rows, list):
+                raise ValueError(f"{key} must be a list of records")
             return {int(r["id"]): r for r in rows}
 
         self.companies = index("companies")
@@ -185,11 +211,6 @@ class CwState:
         self.agreement_faults = {
             aid: int(a.pop("_fault")) for aid, a in self.agreements.items() if "_fault" in a
         }
-        self.faults = []
-        self.latency_ms = 0
-        self.rate_limit_every = 0
-        self.requests = Counter()
-        self.request_seq = 0
 
     def rows(self, collection: str) -> list[dict[str, Any]]:
         """All records of a collection, ordered by id (the service's natural order)."""
@@ -259,7 +280,12 @@ class CwState:
         self.faults = []
 
     def configure(
-        self, *, latency_ms: int | None = None, rate_limit_every: int | None = None
+        self,
+        *,
+        latency_ms: int | None = None,
+        rate_limit_every: int | None = None,
+        ignore_conditions: bool | None = None,
+        link_omits: Iterable[str] | None = None,
     ) -> None:
         if latency_ms is not None:
             if latency_ms < 0:
@@ -269,11 +295,28 @@ class CwState:
             if rate_limit_every < 0:
                 raise ValueError("rate_limit_every must be >= 0 (0 disables it)")
             self.rate_limit_every = rate_limit_every
+        if ignore_conditions is not None:
+            self.ignore_conditions = ignore_conditions
+        if link_omits is not None:
+            self.link_omits = tuple(link_omits)
 
-    def record_request(self, method: str, template: str) -> int:
-        """Count a call per (method, path template); return its sequence number (1-based)."""
+    def config(self) -> dict[str, Any]:
+        return {
+            "latency_ms": self.latency_ms,
+            "rate_limit_every": self.rate_limit_every,
+            "ignore_conditions": self.ignore_conditions,
+            "link_omits": list(self.link_omits),
+        }
+
+    def record_request(
+        self, method: str, template: str, url_length: int = 0, accept: str | None = None
+    ) -> int:
+        """Count a call per (method, path template), note its URL length and `Accept`
+        header; return its sequence number (1-based)."""
         self.requests[(method.upper(), template)] += 1
         self.request_seq += 1
+        self.longest_url = max(self.longest_url, url_length)
+        self.accept[accept if accept is not None else ""] += 1
         return self.request_seq
 
     def rate_limited(self, seq: int) -> bool:
@@ -292,4 +335,6 @@ class CwState:
         return {
             "total": sum(self.requests.values()),
             "requests": {f"{m} {t}": n for (m, t), n in sorted(self.requests.items())},
+            "longest_url": self.longest_url,
+            "accept": dict(sorted(self.accept.items())),
         }
