@@ -445,6 +445,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (StoreError, CommandFailed) as exc:
         _say(str(exc))
         return 2
+    except BrokenPipeError:
+        # The reader went away (`| head`): what it wanted it has; say nothing more, and
+        # keep Python from complaining about the closed stdout at exit.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except KeyboardInterrupt:
         print("atria-tui: interrupted; run `atria-tui apply` again to finish pending writes",
               file=sys.stderr)

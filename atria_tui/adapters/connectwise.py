@@ -20,12 +20,14 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 import httpx
 
+from atria_tui.adapters.connectwise_routes import Route, routes_for
 from atria_tui.adapters.http import ClientOptions, HttpClient
 from atria_tui.adapters.lines import accounts_to_read, read_lines
 from atria_tui.adapters.paging import MAX_PAGES, Deadline, Pages
@@ -38,6 +40,7 @@ from atria_tui.model import (
     PsaSnapshot,
     norm,
 )
+from atria_tui.psa.doctor import Probe, verdict_of
 from atria_tui.psa.errors import RemoteError
 
 MEDIA_TYPE = "application/vnd.connectwise.com+json"
@@ -46,10 +49,6 @@ MEDIA_TYPE = "application/vnd.connectwise.com+json"
 MAX_URL_CHARS = 2000
 SECRET_NAMES = ("CompanyName", "PublicKey", "PrivateKey", "ClientId")
 
-P_COMPANIES = "/company/companies"
-P_AGREEMENTS = "/finance/agreements"
-P_TYPES = "/finance/agreements/types"
-P_CATALOG = "/procurement/catalog"
 
 
 def quote(value: str | int) -> str:
@@ -147,7 +146,9 @@ class ConnectWiseAdapter:
     def __init__(self, api_url: str, secrets: Mapping[str, str], *,
                  options: ClientOptions | None = None, page_size: int = 1000,
                  today: date | None = None, deadline: Deadline | None = None,
-                 api_version: str = "", **client_kw: Any) -> None:
+                 api_version: str = "", endpoints: Mapping[str, Any] | None = None,
+                 **client_kw: Any) -> None:
+        self.routes = routes_for(endpoints)
         self.http = HttpClient(api_url, headers=auth_headers(secrets, api_version),
                                options=options, **client_kw)
         self.page_size = max(1, min(page_size, 1000))
@@ -228,15 +229,16 @@ class ConnectWiseAdapter:
                 if norm(str(r.get(field) or "")) in wanted]
 
     async def agreement_type_exists(self, name: str) -> bool:
-        rows = await self._get_all(P_TYPES, f"name={quote(name)}")
+        rows = await self._get_all(self.routes["agreement_types"].path, f"name={quote(name)}")
         return any(norm(str(r.get("name", ""))) == norm(name) for r in rows)
 
     async def companies(self, identifiers: Sequence[str]) -> dict[str, PsaAccount]:
         found: dict[str, PsaAccount] = {}
-        for row in await self._get_in(P_COMPANIES, "identifier", identifiers):
+        path = self.routes["companies"].path
+        for row in await self._get_in(path, "identifier", identifiers):
             if row.get("deletedFlag"):
                 continue
-            acc = PsaAccount(_id(row, f"GET {P_COMPANIES}"), str(row.get("identifier", "")),
+            acc = PsaAccount(_id(row, f"GET {path}"), str(row.get("identifier", "")),
                              str(row.get("name", "")))
             found[norm(acc.identifier)] = acc
         return found
@@ -251,19 +253,20 @@ class ConnectWiseAdapter:
         """
         accounts: dict[str, PsaAccount] = {}
         out: dict[str, list[PsaContract]] = {}
-        for row in await self._get_all(P_AGREEMENTS, f"type/name={quote(agreement_type)}"):
+        path = self.routes["agreements"].path
+        for row in await self._get_all(path, f"type/name={quote(agreement_type)}"):
             if norm(str(_ref(row.get("type"), "name") or "")) != norm(agreement_type):
                 continue  # not of the type asked for: a filter the server ignored or lost
             live = (not row.get("cancelledFlag")
                     and str(row.get("agreementStatus") or "Active").lower() == "active")
             company = row.get("company") or {}
-            cid = psa_id_value(_ref(company, "id"), f"GET {P_AGREEMENTS}: company",
+            cid = psa_id_value(_ref(company, "id"), f"GET {path}: company",
                                numeric=True, optional=True)
             ident = str(_ref(company, "identifier") or "")
             if ident:
                 accounts.setdefault(norm(ident), PsaAccount(cid, ident,
                                                             str(_ref(company, "name") or "")))
-            k = PsaContract(_id(row, f"GET {P_AGREEMENTS}"), cid, str(row.get("name", "")),
+            k = PsaContract(_id(row, f"GET {path}"), cid, str(row.get("name", "")),
                             str(_ref(row.get("type"), "name")), live)
             out.setdefault(k.account_id, []).append(k)
         return accounts, out
@@ -284,16 +287,17 @@ class ConnectWiseAdapter:
             live=not _past(row.get("cancelledDate"), self.today))
 
     async def additions(self, agreement_id: str) -> list[PsaLine]:
-        path = f"{P_AGREEMENTS}/{agreement_id}/additions"
-        what = f"GET {P_AGREEMENTS}/{{id}}/additions"
+        route = self.routes["additions"]
+        path = route.path.format(agreementId=agreement_id)
+        what = route.label()
         return [self._line(r, agreement_id, what) for r in await self._get_all(path)]
 
     async def catalog(self, skus: Sequence[str]) -> list[CatalogItem]:
-        return self._items(await self._get_in(P_CATALOG, "identifier", skus))
+        return self._items(await self._get_in(self.routes["catalog"].path, "identifier", skus),
+                           self.routes["catalog"].label())
 
     @staticmethod
-    def _items(rows: Iterable[dict[str, Any]]) -> list[CatalogItem]:
-        what = f"GET {P_CATALOG}"
+    def _items(rows: Iterable[dict[str, Any]], what: str) -> list[CatalogItem]:
         return [CatalogItem(_id(r, what), str(r.get("identifier", "")),
                             str(r.get("description", "")), str(r.get("description", "")),
                             _dec(r.get("price"), f"{what}: price"), not r.get("inactiveFlag"),
@@ -321,7 +325,8 @@ class ConnectWiseAdapter:
 
     async def all_catalog(self) -> list[CatalogItem]:
         """The whole catalog, for the console's product picker (read once, on demand)."""
-        return self._items(await self._get_all(P_CATALOG))
+        route = self.routes["catalog"]
+        return self._items(await self._get_all(route.path), route.label())
 
     # -- writing (apply) ---------------------------------------------------------------------
 
@@ -330,46 +335,135 @@ class ConnectWiseAdapter:
         return await self.additions(contract_id)
 
     async def read_line(self, contract_id: str, line_id: str) -> PsaLine | None:
-        path = f"{P_AGREEMENTS}/{contract_id}/additions/{line_id}"
-        resp, body = await self._call("GET", path, endpoint=f"{P_AGREEMENTS}/additions")
+        route = self.routes["addition"]
+        path = route.path.format(agreementId=contract_id, additionId=line_id)
+        resp, body = await self._call(route.method, path, endpoint=route.path)
         if resp.status_code == 404:
             return None
         _raise_for(resp.status_code, body, f"GET {path}")
-        return self._line(body, contract_id, f"GET {P_AGREEMENTS}/{{id}}/additions/{{id}}")
+        return self._line(body, contract_id, route.label())
 
     async def find_lines(self, contract_id: str, product_code: str) -> list[PsaLine]:
         return [ln for ln in await self.additions(contract_id)
                 if ln.live and norm(ln.product_code) == norm(product_code)]
 
+    async def _patch(self, contract_id: str, line_id: str, patch: list[dict[str, Any]]
+                     ) -> None:
+        route = self.routes["set_quantity"]
+        path = route.path.format(agreementId=contract_id, additionId=line_id)
+        resp, body = await self._call(route.method, path, json_body=patch,
+                                      endpoint=route.path)
+        _raise_for(resp.status_code, body, f"{route.method} {path}")
+
     async def set_quantity(self, contract_id: str, line_id: str, quantity: Decimal) -> None:
-        path = f"{P_AGREEMENTS}/{contract_id}/additions/{line_id}"
-        patch = [{"op": "replace", "path": "quantity", "value": _num(quantity)}]
-        resp, body = await self._call("PATCH", path, json_body=patch,
-                                      endpoint=f"{P_AGREEMENTS}/additions")
-        _raise_for(resp.status_code, body, f"PATCH {path}")
+        await self._patch(contract_id, line_id,
+                          [{"op": "replace", "path": "quantity", "value": _num(quantity)}])
 
     async def end_line(self, contract_id: str, line_id: str, when: date) -> None:
         """The PSA-native way to stop billing a line (`zero_mode = "cancel"`)."""
-        path = f"{P_AGREEMENTS}/{contract_id}/additions/{line_id}"
-        patch = [{"op": "replace", "path": "cancelledDate",
-                  "value": f"{when.isoformat()}T00:00:00Z"}]
-        resp, body = await self._call("PATCH", path, json_body=patch,
-                                      endpoint=f"{P_AGREEMENTS}/additions")
-        _raise_for(resp.status_code, body, f"PATCH {path}")
+        await self._patch(contract_id, line_id, [{"op": "replace", "path": "cancelledDate",
+                                                  "value": f"{when.isoformat()}T00:00:00Z"}])
 
     async def add_line(self, contract_id: str, product_id: str, quantity: Decimal,
                        description: str, effective: date) -> str:
-        path = f"{P_AGREEMENTS}/{contract_id}/additions"
+        route = self.routes["add_addition"]
+        path = route.path.format(agreementId=contract_id)
         body_out = {"product": {"id": int(product_id)}, "billCustomer": "Billable",
                     "quantity": _num(quantity), "description": description,
                     "effectiveDate": f"{effective.isoformat()}T00:00:00Z"}
-        resp, body = await self._call("POST", path, json_body=body_out,
-                                      endpoint=f"{P_AGREEMENTS}/additions")
-        _raise_for(resp.status_code, body, f"POST {path}")
+        resp, body = await self._call(route.method, path, json_body=body_out,
+                                      endpoint=route.path)
+        _raise_for(resp.status_code, body, f"{route.method} {path}")
         # Kept in the journal and spliced into later URLs (revert, resume): checked like
         # any id read from ConnectWise.
-        return psa_id_value(_ref(body, "id"), f"POST {P_AGREEMENTS}/{{id}}/additions",
-                            numeric=True, optional=True)
+        return psa_id_value(_ref(body, "id"), route.label(), numeric=True, optional=True)
+
+    # -- doctor: which routes this tenant answers, read-only --------------------------------
+
+    async def doctor(self, contract_type: str) -> list[Probe]:
+        """Each route a run uses, with the smallest read (pageSize=1); the write routes
+        looked up with a GET on their paths (an addition, and the additions list)."""
+        probes: list[Probe] = []
+        one = {"pageSize": 1, "page": 1}
+
+        async def probe(name: str, path: str, params: Mapping[str, Any] | None = None, *,
+                        write: bool = False, step: str = "", needed: bool = True
+                        ) -> tuple[Probe, Any]:
+            route = self.routes[name]
+            status: int | None
+            try:
+                resp, body = await self._call("GET", path, params=params, endpoint=route.path)
+                status, is_json = resp.status_code, True
+            except RemoteError as exc:  # 401/403, or an answer that is not JSON
+                status, body, is_json = exc.status, None, exc.kind != "decode"
+                if exc.status is None:
+                    found = Probe(step or name, "job", "GET" if write else route.method, path,
+                                  None, "unreachable", exc.message, needed)
+                    probes.append(found)
+                    return found, None
+            verdict = verdict_of(status, is_json, write=write)
+            advice = _cw_advice(step or name, verdict, route)
+            if write and verdict == "exists":
+                advice = (f"the path answers; {route.method} itself was not tried (it would "
+                          "write): check the first apply's log")
+            found = Probe(step or name, "job", "GET" if write else route.method, path, status,
+                          verdict, advice, needed)
+            probes.append(found)
+            return found, body
+
+        # The first authenticated read doubles as the login check (Basic auth has no
+        # login of its own).
+        types = self.routes["agreement_types"]
+        login, found = await probe("agreement_types", types.path,
+                                   {**one, "conditions": f"name={quote(contract_type)}"},
+                                   step="login")
+        if not login.ok:
+            return probes
+        probes.append(replace(login, step="agreement_types"))
+        if not (isinstance(found, list) and found):
+            probes[-1] = replace(probes[-1], verdict="failed", advice=(
+                f"no agreement type named {contract_type!r} (CW21): check AgreementType"))
+        _, rows = await probe("agreements", self.routes["agreements"].path,
+                              {**one, "conditions": f"type/name={quote(contract_type)}"})
+        await probe("companies", self.routes["companies"].path, one)
+        await probe("catalog", self.routes["catalog"].path, one)
+        agreement = _first_id(rows)
+        if agreement is None:
+            for name in ("additions", "set_quantity", "add_addition"):
+                route = self.routes[name]
+                probes.append(Probe(name, "job", route.method, route.path, None, "skipped",
+                                    f"no agreement of type {contract_type!r} to try it on",
+                                    True))
+            return probes
+        additions = self.routes["additions"].path.format(agreementId=agreement)
+        _, lines = await probe("additions", additions, one)
+        addition = _first_id(lines) or "0"
+        await probe("set_quantity", self.routes["set_quantity"].path.format(
+            agreementId=agreement, additionId=addition), write=True)
+        await probe("add_addition", self.routes["add_addition"].path.format(
+            agreementId=agreement), one, write=True)
+        return probes
+
+
+def _first_id(rows: Any) -> str | None:
+    if isinstance(rows, list) and rows and isinstance(rows[0], dict):
+        value = rows[0].get("id")
+        return str(value) if value is not None else None
+    return None
+
+
+def _cw_advice(step: str, verdict: str, route: Route) -> str:
+    if verdict in ("works", "exists"):
+        return ""
+    if verdict == "refused":
+        return ("check CompanyName, PublicKey, PrivateKey and ClientId, and the API member's "
+                "security role" if step == "login" else
+                "the API member's security role does not allow this route")
+    if verdict in ("not found", "not allowed", "not JSON"):
+        return ("ApiUrl does not end in the API's base (…/v4_6_release/apis/3.0)"
+                if step == "login" else f"this host does not serve {route.label()}: set its "
+                "method and path in the job's [endpoints]")
+    return "see the HTTP status"
 
 
 def _num(q: Decimal) -> int | float:

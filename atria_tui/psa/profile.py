@@ -84,7 +84,8 @@ CONNECTWISE = PsaProfile(
     adapter="atria_tui.adapters.connectwise:ConnectWiseAdapter",
     derived_secrets="atria_tui.adapters.connectwise:derived_secrets",
     match_by_product_code=True, call_budget=False, catalog_in_snapshot=False,
-    adapter_options=("api_version",),
+    adapter_options=("api_version", "endpoints"),
+    endpoints_check="atria_tui.adapters.connectwise_routes:routes_for",
     codes=PsaCodes(
         started="CW01", finished="CW23", psa_unreachable="CW02", source_unreadable="CW03",
         invalid_answer="CW13", period_invalid="CW19", api_url_missing="CW17",

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import KS_API, Cli, Server, ks_job, ks_units
+from tests.e2e.conftest import CW_API, KS_API, Cli, Server, cw_job, ks_job, ks_units
 
 WRITES = ("PUT", "PATCH", "DELETE")
 
@@ -103,3 +103,41 @@ def test_a_plan_on_a_tenant_without_the_lines_route_says_so_per_customer_and_sto
     lines = "GET /v2/finance/contracts/recurringservices/{contractId}/services"
     assert stats[lines] <= 6  # the client's bound: those already sent when the first failed
     assert writes(ks_server) == {}
+
+
+# --- ConnectWise: every route is documented; doctor still checks each one --------------
+
+
+def cw_writes(server: Server) -> list[str]:
+    return [k for k, v in server.get(CW_API + "/_sandbox/stats")["requests"].items()
+            if k.startswith(("PATCH", "POST", "PUT", "DELETE")) and v]
+
+
+def test_connectwise_doctor_checks_each_route_and_writes_nothing(tmp_path: Path,
+                                                                server: Server,
+                                                                cli: Cli) -> None:
+    code, report, table = doctor(cli, cw_job(tmp_path, server))
+    assert code == 0 and report["ok"], report
+    assert needed(report) == {"host": "works", "login": "works", "agreement_types": "works",
+                              "agreements": "works", "companies": "works", "catalog": "works",
+                              "additions": "works", "set_quantity": "exists",
+                              "add_addition": "exists"}
+    assert cw_writes(server) == []
+
+
+def test_connectwise_doctor_says_what_is_wrong(tmp_path: Path, server: Server,
+                                               cli: Cli) -> None:
+    code, report, _ = doctor(cli, cw_job(tmp_path, server, AgreementType="No Such Type"))
+    assert code == 2
+    types = next(p for p in report["probes"] if p["step"] == "agreement_types")
+    assert types["verdict"] == "failed" and "CW21" in types["advice"]
+    wrong = Cli(cli.home, {**cli.env, "ATRIA_TUI_PRIVATEKEY": "wrong"})
+    code, report, table = doctor(wrong, cw_job(tmp_path, server, name="wrong"))
+    assert code == 2 and needed(report)["login"] == "refused"
+    assert "PrivateKey" in table and "wrong" not in json.dumps(report)
+    moved = cw_job(tmp_path, server, name="moved")
+    moved.write_text(moved.read_text() + '\n[endpoints.additions]\npath = '
+                     '"/finance/agreements/{agreementId}/lines"\n')
+    code, report, _ = doctor(cli, moved)
+    assert code == 2 and needed(report)["additions"] == "not found"
+    assert cw_writes(server) == []
