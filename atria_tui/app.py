@@ -25,10 +25,10 @@ from textual.screen import Screen
 
 from atria_tui.commands import AtriaCommands
 from atria_tui.job.file import JobConfig
-from atria_tui.model import Level
 from atria_tui.paths import config_dir
-from atria_tui.reconcile import needs_review
+from atria_tui.services import history
 from atria_tui.services.engine import RunResult, plan_job
+from atria_tui.services.review import run_now_text
 from atria_tui.services.runtime import Runtime
 
 __all__ = ["AtriaApp", "app_of", "make_app"]
@@ -78,7 +78,7 @@ class AtriaApp(App[None]):
             self.push_screen(screen(job))
 
     def open_log(self, run_id: int) -> None:
-        if self.services.store.run(run_id) is None:
+        if history.run(self.services, run_id) is None:
             self.notify(f"Run {run_id} does not exist", severity="error")
             return
         screen = _review_screen(self, "log", "LogScreen")
@@ -133,21 +133,11 @@ class AtriaApp(App[None]):
             self.notify(f"{job.label}: nothing applied. {why} (run {result.run_id} has the log)",
                         title="Run now", severity="error", timeout=10)
             return
-        changes = [i for i in plan.changes if i.approved]
-        if not changes:
+        body = run_now_text(plan, job.options.swing_threshold, job.task.psa_name)
+        if body is None:
             self.notify(f"{job.label}: the PSA already matches Atria for period "
                         f"{plan.period.end}; nothing to write", title="Run now")
             return
-        review = sum(1 for i in changes if needs_review(i, job.options.swing_threshold))
-        problems = sum(1 for i in plan.items if i.level.rank >= Level.WARNING.rank)
-        money = plan.money_delta
-        lines = [f"Period ending {plan.period.end}: {len(changes)} change(s) to write to "
-                 f"{job.task.psa_name}, money Δ {money:+,.2f} per period."]
-        if review:
-            lines.append(f"{review} of them are decreases or large swings.")
-        if problems:
-            lines.append(f"{problems} row(s) have warnings or errors and are not written.")
-        lines.append("To check them one by one first, cancel and press p (Preview).")
 
         def answered(ok: bool | None) -> None:
             if ok:
@@ -155,7 +145,7 @@ class AtriaApp(App[None]):
                 if screen is not None:
                     self.push_screen(screen(job, plan))
 
-        self.push_screen(ConfirmScreen(f"Run {job.label} now?", "\n".join(lines),
+        self.push_screen(ConfirmScreen(f"Run {job.label} now?", body,
                                        confirm="Apply", danger=True), answered)
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from atria_tui.services import history
 from atria_tui.services.jobs import list_jobs
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ class PaletteEntry:
 def palette_entries(app: AtriaApp) -> list[PaletteEntry]:
     """What the palette offers now; broken job files offer nothing but Help."""
     entries: list[PaletteEntry] = []
-    for row in list_jobs(app.jobs_dir, app.services.store, app.now):
+    for row in list_jobs(app.jobs_dir, app.services, app.now):
         job = row.job
         if job is None:
             continue
@@ -48,7 +49,7 @@ def palette_entries(app: AtriaApp) -> list[PaletteEntry]:
             PaletteEntry(f"Edit {row.label}", f"{task}: parameters, schedule, secrets",
                          partial(app.edit_job, job)),
         ]
-    for run in app.services.store.runs(None, RECENT_RUNS):
+    for run in history.runs(app.services, None, RECENT_RUNS):
         entries.append(PaletteEntry(f"Open run {run.id} log",
                                     f"{run.kind} of {run.label}: {run.status}",
                                     partial(app.open_log, run.id)))

@@ -22,9 +22,10 @@ from textual.widgets import DataTable, Footer, Header, Static
 from atria_tui.app import app_of
 from atria_tui.job.file import JobConfig
 from atria_tui.joblock import JobLocked
+from atria_tui.services import history
 from atria_tui.services.engine import RunResult, revert_run
+from atria_tui.services.history import FAILED, INTERRUPTED, RUNNING, SUCCESS, WARNINGS, RunRow
 from atria_tui.services.jobs import find_job
-from atria_tui.store import FAILED, INTERRUPTED, RUNNING, SUCCESS, WARNINGS, RunRow
 
 __all__ = ["RunsScreen", "fmt_stamp"]
 
@@ -86,8 +87,7 @@ class RunsScreen(Screen[None]):
         self.refresh_runs()
 
     def refresh_runs(self, select: int | None = None) -> None:
-        store = app_of(self).services.store
-        runs = store.runs(None if self.show_all else self.job_id)
+        runs = history.runs(app_of(self).services, None if self.show_all else self.job_id)
         table = self.query_one("#runs-table", DataTable)
         keep = str(select) if select is not None else (
             str(self.selected.id) if self.selected else None)

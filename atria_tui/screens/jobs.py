@@ -20,6 +20,7 @@ from atria_tui.job.file import JobConfig, new_job
 from atria_tui.job.form_checks import fmt_when
 from atria_tui.job.parameters import ConfigError
 from atria_tui.model import Task
+from atria_tui.services.history import FAILED, INTERRUPTED, SUCCESS, WARNINGS
 from atria_tui.services.jobs import (
     JobRow,
     delete_job,
@@ -28,7 +29,6 @@ from atria_tui.services.jobs import (
     set_enabled,
     shown_path,
 )
-from atria_tui.store import FAILED, INTERRUPTED, SUCCESS, WARNINGS
 
 __all__ = ["JobsScreen"]
 
@@ -88,7 +88,7 @@ class JobsScreen(Screen[None]):
         app = app_of(self)
         table = self.query_one("#jobs-table", DataTable)
         keep = select or (self.selected.path.as_posix() if self.selected else None)
-        rows = list_jobs(app.jobs_dir, app.services.store, app.now)
+        rows = list_jobs(app.jobs_dir, app.services, app.now)
         self.rows = {r.path.as_posix(): r for r in rows}
         table.clear()
         for key, row in self.rows.items():

@@ -23,8 +23,9 @@ from atria_tui import gc_pause
 from atria_tui.app import app_of
 from atria_tui.model import LogEntry
 from atria_tui.screens.apply import export_log
+from atria_tui.services import history
 from atria_tui.services.engine import stored_notes
-from atria_tui.store import FAILED, RunRow
+from atria_tui.services.history import FAILED, RunRow
 from atria_tui.widgets.log_table import LogTable
 
 __all__ = ["LogScreen"]
@@ -86,9 +87,9 @@ class LogScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="log-load", exit_on_error=False)
     def _load(self) -> None:
         svc = app_of(self).services
-        run = svc.store.run(self.run_id)
+        run = history.run(svc, self.run_id)
         with gc_pause.building():
-            entries = svc.store.log(self.run_id)
+            entries = history.run_log(svc, self.run_id)
         self.post_message(self.Loaded(run, entries))
         notes: dict[tuple[str, str], str] = {}
         try:

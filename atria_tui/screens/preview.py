@@ -26,15 +26,15 @@ from atria_tui import codes, gc_pause
 from atria_tui.app import app_of
 from atria_tui.export import PLAN_HEADER, plan_rows
 from atria_tui.job.file import JobConfig
-from atria_tui.model import Level, PlanItem
+from atria_tui.model import Level, LogEntry, PlanItem
+from atria_tui.services import history
 from atria_tui.services import review as rv
 from atria_tui.services.engine import RunResult, plan_job
-from atria_tui.store import INTERRUPTED, RUNNING
-from atria_tui.widgets.code_badge import badge_style, badge_text, row_style, summary_text
+from atria_tui.widgets.code_badge import badge_style, badge_text, row_style
 from atria_tui.widgets.grid import Column, Grid
 from atria_tui.widgets.log_table import LEVEL_FILTERS
 
-__all__ = ["PLAN_COLUMNS", "PreviewScreen"]
+__all__ = ["PLAN_COLUMNS", "PreviewScreen", "summary_text"]
 
 
 def _qty(q: Decimal | None) -> str:
@@ -83,6 +83,23 @@ PLAN_COLUMNS: list[Column[PlanItem]] = [
            style=lambda i: badge_style(i.level, i.code)),
     Column("note", "✎", lambda i: "✎" if i.note else "", sort=lambda i: i.note, width=1),
 ]
+
+
+def summary_text(head: str, s: rv.Summary, fatal: LogEntry | None = None) -> Text:
+    """The preview's header: counts per code as badges, changes, approvals, money."""
+    text = Text(head + "\n", "dim")
+    for code, count in sorted(s.counts.items()):
+        level = codes.CATALOG[code].level if code in codes.CATALOG else Level.INFO
+        text.append(badge_text(f"{code} {count}"), badge_style(level, code))
+        text.append(" ")
+    text.append("\n")
+    text.append(f"{s.changes} change(s)", "bold")
+    text.append(f" · {s.approved} approved · ")
+    text.append(f"{s.to_review} to review", "bold #f0c05a" if s.to_review else "")
+    text.append(f" · Δ money {rv.money(s.money)} (approved {rv.money(s.approved_money)})")
+    if fatal is not None:
+        text.append(f"\n{fatal.code}: {fatal.message}", "bold #ff6b6b")
+    return text
 
 
 def _search(i: PlanItem) -> str:
@@ -172,8 +189,7 @@ class PreviewScreen(Screen[None]):
     def _plan_worker(self) -> None:
         app = app_of(self)
         svc, job = app.services, self.job
-        runs = svc.store.runs(job.key, limit=1)
-        before = runs[0].id if runs else 0
+        before = history.last_run_id(svc, job.key)
 
         def progress(step: str, done: int, total: int) -> None:
             self.post_message(self.Progress(step, done, total))
@@ -192,9 +208,7 @@ class PreviewScreen(Screen[None]):
             with gc_pause.building():
                 result = asyncio.run(main())
         except asyncio.CancelledError:
-            for run in svc.store.runs(job.key, limit=5):
-                if run.id > before and run.kind == "plan" and run.status == RUNNING:
-                    svc.store.finish_run(run.id, INTERRUPTED)
+            history.interrupt_cancelled_plan(svc, job.key, before)
             self.post_message(self.Planned(None))
             return
         except Exception as exc:  # a bug must not take the console down mid-review
