@@ -1,37 +1,42 @@
 """The console application: one factory for the CLI, the demo and the tests.
 
-The app owns what every screen shares (the services, the jobs folder, the clock) and the
-flows that can start from anywhere (the Jobs screen, the command palette): preview, run
-now, edit, open a run's log, help. The review screens (preview, apply, log) belong to
-another module set and are imported only when opened, so the shell starts (and its
-tests run) without them. The clock is the runtime's, so next-run times, run starts and
-log times in a snapshot test all come from one fixed clock.
+The app owns what every screen shares (the services, the jobs folder, the clock: the
+`ConsoleHost` protocol the screens see) and the flows that can start from anywhere (the
+Jobs and Runs screens, the command palette): preview, run now, edit, open a run's log,
+help. Screens ask for a flow by posting a message (`OpenPreview`, `RunNow`, `EditJob`,
+`OpenLog`) that bubbles up to this App; they never import it, so the imports point one
+way: the app imports the screens. The clock is the runtime's, so next-run times, run
+starts and log times in a snapshot test all come from one fixed clock.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from textual import work
 from textual.app import App
 from textual.binding import Binding
-from textual.dom import DOMNode
 from textual.reactive import reactive
-from textual.screen import Screen
 
 from atria_tui.commands import AtriaCommands
 from atria_tui.job.file import JobConfig
 from atria_tui.paths import config_dir
+from atria_tui.screens.apply import ApplyScreen
+from atria_tui.screens.confirm import ConfirmScreen
+from atria_tui.screens.help import HelpScreen
+from atria_tui.screens.host import ConsoleHost, EditJob, OpenLog, OpenPreview, RunNow
+from atria_tui.screens.job_form import JobFormScreen
+from atria_tui.screens.jobs import JobsScreen
+from atria_tui.screens.log import LogScreen
+from atria_tui.screens.preview import PreviewScreen
 from atria_tui.services import history
 from atria_tui.services.engine import RunResult, plan_job
 from atria_tui.services.review import run_now_text
 from atria_tui.services.runtime import Runtime
 
-__all__ = ["AtriaApp", "app_of", "make_app"]
+__all__ = ["AtriaApp", "make_app"]
 
 
 class AtriaApp(App[None]):
@@ -60,40 +65,40 @@ class AtriaApp(App[None]):
         return self.services.now().astimezone()
 
     def on_mount(self) -> None:
-        from atria_tui.screens.jobs import JobsScreen
-
         self.push_screen(JobsScreen())
 
-    # --- flows shared by the Jobs screen and the command palette ------------------------
+    # --- flows shared by the screens and the command palette -----------------------------
+
+    def on_open_preview(self, message: OpenPreview) -> None:
+        self.open_preview(message.job)
+
+    def on_run_now(self, message: RunNow) -> None:
+        self.run_now(message.job)
+
+    def on_edit_job(self, message: EditJob) -> None:
+        self.edit_job(message.job)
+
+    def on_open_log(self, message: OpenLog) -> None:
+        self.open_log(message.run_id)
 
     def action_help(self) -> None:
-        from atria_tui.screens.help import HelpScreen
-
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
     def open_preview(self, job: JobConfig) -> None:
-        screen = _review_screen(self, "preview", "PreviewScreen")
-        if screen is not None:
-            self.push_screen(screen(job))
+        self.push_screen(PreviewScreen(job))
 
     def open_log(self, run_id: int) -> None:
         if history.run(self.services, run_id) is None:
             self.notify(f"Run {run_id} does not exist", severity="error")
             return
-        screen = _review_screen(self, "log", "LogScreen")
-        if screen is not None:
-            self.push_screen(screen(run_id))
+        self.push_screen(LogScreen(run_id))
 
     def edit_job(self, job: JobConfig) -> None:
-        from atria_tui.screens.job_form import JobFormScreen
-
         self.push_screen(JobFormScreen(job))
 
     def run_now(self, job: JobConfig) -> None:
         """Plan, show what would be written, and apply the approved changes on "Apply"."""
-        from atria_tui.screens.jobs import JobsScreen
-
         if self.activity:
             self.notify(f"Busy: {self.activity}", severity="warning")
             return
@@ -124,8 +129,6 @@ class AtriaApp(App[None]):
                     severity="error", timeout=15)
 
     def _confirm_run(self, result: RunResult) -> None:
-        from atria_tui.screens.confirm import ConfirmScreen
-
         self.activity = ""
         job, plan = result.job, result.plan
         if plan is None or result.fatal is not None:
@@ -141,27 +144,10 @@ class AtriaApp(App[None]):
 
         def answered(ok: bool | None) -> None:
             if ok:
-                screen = _review_screen(self, "apply", "ApplyScreen")
-                if screen is not None:
-                    self.push_screen(screen(job, plan))
+                self.push_screen(ApplyScreen(job, plan))
 
         self.push_screen(ConfirmScreen(f"Run {job.label} now?", body,
                                        confirm="Apply", danger=True), answered)
-
-
-def _review_screen(app: App[Any], module: str, name: str) -> Callable[..., Screen[Any]] | None:
-    """A review screen class from `atria_tui.screens.<module>`, imported when first used."""
-    import importlib
-
-    qualified = f"atria_tui.screens.{module}"
-    try:
-        found = getattr(importlib.import_module(qualified), name)
-    except ModuleNotFoundError as exc:
-        if exc.name != qualified:
-            raise
-        app.notify(f"The {module} screen is not available in this build", severity="error")
-        return None
-    return found
 
 
 def make_app(*, services: Runtime, jobs_dir: Path | None = None,
@@ -172,9 +158,4 @@ def make_app(*, services: Runtime, jobs_dir: Path | None = None,
                     services=services, demo=demo)
 
 
-def app_of(node: DOMNode) -> AtriaApp:
-    """The running AtriaApp, typed, for screens and widgets."""
-    app = node.app
-    if not isinstance(app, AtriaApp):
-        raise TypeError(f"{type(node).__name__} runs outside AtriaApp")
-    return app
+_HOST: type[ConsoleHost] = AtriaApp  # mypy checks the app is what the screens expect

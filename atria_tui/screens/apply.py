@@ -24,11 +24,12 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, ProgressBar, Static
 
 from atria_tui import gc_pause
-from atria_tui.app import app_of
 from atria_tui.export import LOG_HEADER, log_rows
 from atria_tui.job.file import JobConfig
 from atria_tui.joblock import JobLocked
 from atria_tui.model import LogEntry, Plan, PlanItem
+from atria_tui.screens.export import export_csv
+from atria_tui.screens.host import host_of
 from atria_tui.services.engine import RunResult, apply_job
 from atria_tui.services.review import notes_of
 from atria_tui.widgets.log_table import LogTable
@@ -39,8 +40,6 @@ __all__ = ["ApplyScreen", "export_log"]
 def export_log(screen: Screen[Any], log: LogTable, default: Path,
                notes: dict[tuple[str, str], str]) -> None:
     """The export dialog for a log table (Apply and Log screens): rows as shown, notes."""
-    from atria_tui.screens.export import export_csv
-
     entries = log.visible_entries()
     export_csv(screen, "Export the log to CSV", default, LOG_HEADER, log_rows(entries, notes),
                f"{len(entries)} row(s) as shown, with the reviewers' notes")
@@ -93,7 +92,7 @@ class ApplyScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="apply", exit_on_error=False)
     def _apply_worker(self, log: LogTable) -> None:
-        app = app_of(self)
+        app = host_of(self)
 
         def sink(entry: LogEntry, item: PlanItem | None) -> None:
             log.feed(entry)
@@ -159,7 +158,7 @@ class ApplyScreen(Screen[None]):
         self.app.pop_screen()
 
     def action_export(self) -> None:
-        folder = self.job.path.parent if self.job.path else app_of(self).jobs_dir
+        folder = self.job.path.parent if self.job.path else host_of(self).jobs_dir
         stem = self.job.path.stem if self.job.path else "apply"
         run = f"run-{self.result.run_id}" if self.result else "apply"
         export_log(self, self.log_table, folder / f"{stem}-{run}-log.csv",

@@ -20,8 +20,10 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from atria_tui import codes
-from atria_tui.app import app_of
 from atria_tui.model import CatalogItem, Plan
+from atria_tui.screens.export import export_csv
+from atria_tui.screens.host import host_of
+from atria_tui.screens.pickers import PickerScreen
 from atria_tui.services.review import (
     FIX_GROUPS,
     FIX_HEADER,
@@ -149,7 +151,7 @@ class FixesScreen(Screen[bool]):
 
     @work(thread=True, exclusive=True, group="fixes-catalog", exit_on_error=False)
     def _read_catalog(self, fix: Fix) -> None:
-        svc = app_of(self).services
+        svc = host_of(self).services
         try:
             items = asyncio.run(full_catalog(svc, self.session.job, self.session.ctx.snapshot))
         except ReviewError as exc:
@@ -168,8 +170,6 @@ class FixesScreen(Screen[bool]):
         self.open_picker(event.fix)
 
     def open_picker(self, fix: Fix) -> None:
-        from atria_tui.screens.pickers import PickerScreen
-
         psa = self.session.job.task.psa_name
         if fix.wants == "account":
             title = f"{fix.code} · {fix.customer_code}: choose the {psa} company"
@@ -222,10 +222,8 @@ class FixesScreen(Screen[bool]):
         self.notify(f"{fix.message}\n\n{text}", title=f"{fix.code} · resolution", timeout=20)
 
     def action_export(self) -> None:
-        from atria_tui.screens.export import export_csv
-
         job = self.session.job
-        folder = job.path.parent if job.path else app_of(self).jobs_dir
+        folder = job.path.parent if job.path else host_of(self).jobs_dir
         stem = job.path.stem if job.path else "job"
         export_csv(self, "Export the fixes to CSV (to enter them in Atria)",
                    folder / f"{stem}-fixes-{self.session.plan.period.end}.csv", FIX_HEADER,

@@ -20,9 +20,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from atria_tui import gc_pause
-from atria_tui.app import app_of
 from atria_tui.model import LogEntry
 from atria_tui.screens.apply import export_log
+from atria_tui.screens.host import host_of
 from atria_tui.services import history
 from atria_tui.services.engine import stored_notes
 from atria_tui.services.history import FAILED, RunRow
@@ -86,7 +86,7 @@ class LogScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="log-load", exit_on_error=False)
     def _load(self) -> None:
-        svc = app_of(self).services
+        svc = host_of(self).services
         run = history.run(svc, self.run_id)
         with gc_pause.building():
             entries = history.run_log(svc, self.run_id)
@@ -125,7 +125,7 @@ class LogScreen(Screen[None]):
             self.notify("Reading the reviewers' notes; the export opens in a moment",
                         timeout=3)
             return
-        app = app_of(self)
+        app = host_of(self)
         stem = self.run.job_id if self.run else "run"
         export_log(self, self.log_table, app.jobs_dir / f"{stem}-run-{self.run_id}-log.csv",
                    self.notes)

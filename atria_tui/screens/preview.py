@@ -23,10 +23,15 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, ProgressBar, Static
 
 from atria_tui import codes, gc_pause
-from atria_tui.app import app_of
 from atria_tui.export import PLAN_HEADER, plan_rows
 from atria_tui.job.file import JobConfig
 from atria_tui.model import Level, LogEntry, PlanItem
+from atria_tui.screens.apply import ApplyScreen
+from atria_tui.screens.confirm import ConfirmScreen
+from atria_tui.screens.export import export_csv
+from atria_tui.screens.fixes import FixesScreen
+from atria_tui.screens.host import host_of
+from atria_tui.screens.pickers import NoteScreen
 from atria_tui.services import history
 from atria_tui.services import review as rv
 from atria_tui.services.engine import RunResult, plan_job
@@ -187,7 +192,7 @@ class PreviewScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="preview-plan", exit_on_error=False)
     def _plan_worker(self) -> None:
-        app = app_of(self)
+        app = host_of(self)
         svc, job = app.services, self.job
         before = history.last_run_id(svc, job.key)
 
@@ -212,7 +217,7 @@ class PreviewScreen(Screen[None]):
             self.post_message(self.Planned(None))
             return
         except Exception as exc:  # a bug must not take the console down mid-review
-            app.call_from_thread(app.report_crash, f"Preview of {job.label}", exc)
+            self.app.call_from_thread(app.report_crash, f"Preview of {job.label}", exc)
             self.post_message(self.Planned(None))
             return
         finally:
@@ -348,8 +353,6 @@ class PreviewScreen(Screen[None]):
         self.notify(f"{verb} {count} change(s) among the rows shown", timeout=3)
 
     def action_note(self) -> None:
-        from atria_tui.screens.pickers import NoteScreen
-
         item = self._current()
         if item is None:
             return
@@ -372,16 +375,11 @@ class PreviewScreen(Screen[None]):
                     timeout=20)
 
     def action_fixes(self) -> None:
-        from atria_tui.screens.fixes import FixesScreen
-
         if self.session is None or self.planning:
             return
         self.app.push_screen(FixesScreen(self.session), lambda _: self.show_plan())
 
     def action_apply(self) -> None:
-        from atria_tui.screens.apply import ApplyScreen
-        from atria_tui.screens.confirm import ConfirmScreen
-
         if self.session is None or self.planning:
             return
         plan = self.session.plan
@@ -402,12 +400,10 @@ class PreviewScreen(Screen[None]):
                                            confirm="Apply", danger=True), answered)
 
     def action_export(self) -> None:
-        from atria_tui.screens.export import export_csv
-
         if self.session is None or self.planning:
             return
         rows = list(self.grid.visible_rows())
-        folder = self.job.path.parent if self.job.path else app_of(self).jobs_dir
+        folder = self.job.path.parent if self.job.path else host_of(self).jobs_dir
         stem = self.job.path.stem if self.job.path else "preview"
         export_csv(self, "Export the preview to CSV",
                    folder / f"{stem}-preview-{self.session.plan.period.end}.csv",
