@@ -11,13 +11,13 @@ starts and log times in a snapshot test all come from one fixed clock.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from pathlib import Path
 
 from textual import work
 from textual.app import App
 from textual.binding import Binding
+from textual.message import Message
 from textual.reactive import reactive
 
 from atria_tui.commands import AtriaCommands
@@ -26,11 +26,12 @@ from atria_tui.paths import config_dir
 from atria_tui.screens.apply import ApplyScreen
 from atria_tui.screens.confirm import ConfirmScreen
 from atria_tui.screens.help import HelpScreen
-from atria_tui.screens.host import ConsoleHost, EditJob, OpenLog, OpenPreview, RunNow
+from atria_tui.screens.host import ConsoleHost, Crashed, EditJob, OpenLog, OpenPreview, RunNow
 from atria_tui.screens.job_form import JobFormScreen
 from atria_tui.screens.jobs import JobsScreen
 from atria_tui.screens.log import LogScreen
 from atria_tui.screens.preview import PreviewScreen
+from atria_tui.screens.workers import run_service
 from atria_tui.services import history
 from atria_tui.services.engine import RunResult, plan_job
 from atria_tui.services.review import run_now_text
@@ -49,6 +50,13 @@ class AtriaApp(App[None]):
 
     activity: reactive[str] = reactive("")
     """What a background flow (run now) is doing; the Jobs screen shows it."""
+
+    class Planned(Message):
+        """Run now: the plan is ready (or the run ended before it had one)."""
+
+        def __init__(self, result: RunResult) -> None:
+            super().__init__()
+            self.result = result
 
     def __init__(self, *, jobs_dir: Path, services: Runtime, demo: bool = False) -> None:
         super().__init__()
@@ -108,19 +116,22 @@ class AtriaApp(App[None]):
                         title="Run now")
         self._plan_for_run(job)
 
-    @work(thread=True, exclusive=True, group="run-now")
+    @work(thread=True, exclusive=True, group="run-now", exit_on_error=False)
     def _plan_for_run(self, job: JobConfig) -> None:
         def progress(step: str, done: int, total: int) -> None:
             count = f" ({done}/{total})" if total else ""
             self.call_from_thread(setattr, self, "activity",
                                   f"Run now · {job.label}: {step}{count}…")
 
-        try:
-            result = asyncio.run(plan_job(self.services, job, progress=progress))
-        except Exception as exc:  # a bug must not take the console down mid-flow
-            self.call_from_thread(self.report_crash, f"Run {job.label}", exc)
-            return
-        self.call_from_thread(self._confirm_run, result)
+        run_service(self, f"Run {job.label}",
+                    lambda: plan_job(self.services, job, progress=progress),
+                    done=self.Planned)
+
+    def on_atria_app_planned(self, message: Planned) -> None:
+        self._confirm_run(message.result)
+
+    def on_crashed(self, message: Crashed) -> None:
+        self.report_crash(message.what, message.error)
 
     def report_crash(self, what: str, exc: BaseException) -> None:
         """An unexpected error in a worker, as a notification instead of a traceback."""

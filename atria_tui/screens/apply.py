@@ -9,7 +9,6 @@ journal would let an interrupted apply resume, but nobody should have to.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
 from typing import Any, ClassVar
@@ -30,6 +29,7 @@ from atria_tui.joblock import JobLocked
 from atria_tui.model import LogEntry, Plan, PlanItem
 from atria_tui.screens.export import export_csv
 from atria_tui.screens.host import host_of
+from atria_tui.screens.workers import run_service
 from atria_tui.services.engine import RunResult, apply_job
 from atria_tui.services.review import notes_of
 from atria_tui.widgets.log_table import LogTable
@@ -92,7 +92,7 @@ class ApplyScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="apply", exit_on_error=False)
     def _apply_worker(self, log: LogTable) -> None:
-        app = host_of(self)
+        svc = host_of(self).services
 
         def sink(entry: LogEntry, item: PlanItem | None) -> None:
             log.feed(entry)
@@ -103,17 +103,13 @@ class ApplyScreen(Screen[None]):
                 self._last_progress = now
                 self.post_message(self.Progress(step, done, total))
 
-        try:
-            with gc_pause.building():
-                result = asyncio.run(apply_job(app.services, self.job, reviewed=self.plan,
-                                               sink=sink, progress=progress))
-        except JobLocked as exc:  # another apply or revert of this job is running
-            self.post_message(self.Finished(None, str(exc)))
-            return
-        except Exception as exc:  # a bug must not take the console down mid-apply
-            self.post_message(self.Finished(None, f"{type(exc).__name__}: {exc}"))
-            return
-        self.post_message(self.Finished(result))
+        with gc_pause.building():
+            run_service(self, f"Apply of {self.job.label}",
+                        lambda: apply_job(svc, self.job, reviewed=self.plan, sink=sink,
+                                          progress=progress),
+                        done=self.Finished, failed=lambda error: self.Finished(None, error),
+                        expected=(JobLocked,),  # another apply or revert of the job runs
+                        report=False)  # the screen shows any error as "Apply stopped"
 
     def on_apply_screen_progress(self, event: Progress) -> None:
         bar = self.query_one("#apply-progress", ProgressBar)

@@ -7,7 +7,6 @@ already read (no PSA request), so the reviewer sees the customer's rows move fro
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from typing import ClassVar
 
@@ -24,6 +23,7 @@ from atria_tui.model import CatalogItem, Plan
 from atria_tui.screens.export import export_csv
 from atria_tui.screens.host import host_of
 from atria_tui.screens.pickers import PickerScreen
+from atria_tui.screens.workers import run_service
 from atria_tui.services.review import (
     FIX_GROUPS,
     FIX_HEADER,
@@ -151,13 +151,13 @@ class FixesScreen(Screen[bool]):
 
     @work(thread=True, exclusive=True, group="fixes-catalog", exit_on_error=False)
     def _read_catalog(self, fix: Fix) -> None:
-        svc = host_of(self).services
-        try:
-            items = asyncio.run(full_catalog(svc, self.session.job, self.session.ctx.snapshot))
-        except ReviewError as exc:
-            self.post_message(self.CatalogRead(fix, None, str(exc)))
-            return
-        self.post_message(self.CatalogRead(fix, items))
+        svc, session = host_of(self).services, self.session
+        run_service(self, "Reading the catalog",
+                    lambda: full_catalog(svc, session.job, session.ctx.snapshot),
+                    done=lambda items: self.CatalogRead(fix, items),
+                    failed=lambda error: self.CatalogRead(fix, None, error),
+                    expected=(ReviewError,),
+                    report=False)  # the screen shows any error, and the queue stays usable
 
     def on_fixes_screen_catalog_read(self, event: CatalogRead) -> None:
         self.busy = False
@@ -187,12 +187,12 @@ class FixesScreen(Screen[bool]):
 
     @work(thread=True, exclusive=True, group="fixes-save", exit_on_error=False)
     def _save(self, fix: Fix, choice: Choice) -> None:
-        try:
-            plan = self.session.fix(fix, choice)
-        except ReviewError as exc:
-            self.post_message(self.Fixed(fix, choice, None, str(exc)))
-            return
-        self.post_message(self.Fixed(fix, choice, plan))
+        run_service(self, f"Saving the fix for {fix.source}",
+                    lambda: self.session.fix(fix, choice),
+                    done=lambda plan: self.Fixed(fix, choice, plan),
+                    failed=lambda error: self.Fixed(fix, choice, None, error),
+                    expected=(ReviewError,),
+                    report=False)  # the screen shows any error as "Fix not saved"
 
     def on_fixes_screen_fixed(self, event: Fixed) -> None:
         self.busy = False

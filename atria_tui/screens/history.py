@@ -7,7 +7,6 @@ log), and the table is re-read so the revert appears on top.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 
 from rich.text import Text
@@ -23,6 +22,7 @@ from atria_tui.job.file import JobConfig
 from atria_tui.joblock import JobLocked
 from atria_tui.screens.confirm import ConfirmScreen
 from atria_tui.screens.host import OpenLog, host_of
+from atria_tui.screens.workers import run_service
 from atria_tui.services import history
 from atria_tui.services.engine import RunResult, revert_run
 from atria_tui.services.history import FAILED, INTERRUPTED, RUNNING, SUCCESS, WARNINGS, RunRow
@@ -173,18 +173,13 @@ class RunsScreen(Screen[None]):
         self.app.push_screen(ConfirmScreen(f"Revert run {run.id}?", body, confirm="Revert",
                                            danger=True), answered)
 
-    @work(thread=True, exclusive=True, group="revert")
+    @work(thread=True, exclusive=True, group="revert", exit_on_error=False)
     def _revert(self, job: JobConfig, run_id: int) -> None:
         services = host_of(self).services
-        try:
-            result = asyncio.run(revert_run(services, job, run_id))
-        except JobLocked as exc:  # another apply or revert of this job is running
-            self.post_message(self.Reverted(None, str(exc)))
-            return
-        except Exception as exc:  # shown, never a traceback that ends the console
-            self.post_message(self.Reverted(None, f"{type(exc).__name__}: {exc}"))
-            return
-        self.post_message(self.Reverted(result))
+        run_service(self, f"Revert of run {run_id}", lambda: revert_run(services, job, run_id),
+                    done=self.Reverted, failed=lambda error: self.Reverted(None, error),
+                    expected=(JobLocked,),  # another apply or revert of the job is running
+                    report=False)  # the screen shows any error as "Revert stopped"
 
     def on_runs_screen_reverted(self, message: Reverted) -> None:
         self.reverting = False

@@ -6,7 +6,8 @@ screen reaching back up would close an import cycle. What a screen reads from th
 `host_of(self)`. A flow that starts from more than one place (preview a job, run it now,
 edit it, open a run's log: from the Jobs screen, the Runs screen and the command
 palette) is a message: the screen posts it, it bubbles up to the App, and the App's
-handler (`on_open_preview`, ...) runs the flow.
+handler (`on_open_preview`, ...) runs the flow. `Crashed` is how a worker thread hands
+the App an error nobody expected, to show instead of a traceback.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from textual.message_pump import MessagePump
 from atria_tui.job.file import JobConfig
 from atria_tui.services.runtime import Runtime
 
-__all__ = ["ConsoleHost", "EditJob", "OpenLog", "OpenPreview", "RunNow",
+__all__ = ["ConsoleHost", "Crashed", "EditJob", "OpenLog", "OpenPreview", "RunNow",
            "host_of"]
 
 
@@ -83,3 +84,10 @@ class OpenLog(Message):
         super().__init__()
         self.run_id = run_id
 
+
+class Crashed(Message):
+    """A worker stopped on an error nothing expected; posted to the App from its thread."""
+
+    def __init__(self, what: str, error: BaseException) -> None:
+        super().__init__()
+        self.what, self.error = what, error

@@ -32,6 +32,7 @@ from atria_tui.screens.export import export_csv
 from atria_tui.screens.fixes import FixesScreen
 from atria_tui.screens.host import host_of
 from atria_tui.screens.pickers import NoteScreen
+from atria_tui.screens.workers import run_service
 from atria_tui.services import history
 from atria_tui.services import review as rv
 from atria_tui.services.engine import RunResult, plan_job
@@ -192,39 +193,41 @@ class PreviewScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="preview-plan", exit_on_error=False)
     def _plan_worker(self) -> None:
-        app = host_of(self)
-        svc, job = app.services, self.job
-        before = history.last_run_id(svc, job.key)
+        svc, job = host_of(self).services, self.job
 
         def progress(step: str, done: int, total: int) -> None:
             self.post_message(self.Progress(step, done, total))
 
-        async def main() -> RunResult:
-            loop = asyncio.get_running_loop()
-            task = asyncio.current_task()
+        async def plan() -> RunResult | None:
+            """The plan, or None when cancelled (Esc or c) through `self._cancel`."""
+            before = history.last_run_id(svc, job.key)
+            loop, task = asyncio.get_running_loop(), asyncio.current_task()
             if task is not None:
                 def cancel() -> None:
                     loop.call_soon_threadsafe(task.cancel)
 
                 self._cancel = cancel
-            return await plan_job(svc, job, progress=progress)
+            try:
+                return await plan_job(svc, job, progress=progress)
+            except asyncio.CancelledError:  # the plan run it started must not stay Running
+                history.interrupt_cancelled_plan(svc, job.key, before)
+                return None
+            finally:
+                self._cancel = None
 
-        try:
-            with gc_pause.building():
-                result = asyncio.run(main())
-        except asyncio.CancelledError:
-            history.interrupt_cancelled_plan(svc, job.key, before)
-            self.post_message(self.Planned(None))
-            return
-        except Exception as exc:  # a bug must not take the console down mid-review
-            self.app.call_from_thread(app.report_crash, f"Preview of {job.label}", exc)
-            self.post_message(self.Planned(None))
-            return
-        finally:
-            self._cancel = None
-        p, t = result.plan, job.options.swing_threshold  # reviewed here, not on the UI thread
-        summary = rv.summarize(rv.initial_review(p, t).items, t) if p and result.context else None
-        self.post_message(self.Planned(result, summary))  # (~100 ms at 50,000 rows)
+        def reviewed(result: RunResult | None) -> PreviewScreen.Planned:
+            """The initial review, made here and not on the UI thread (~100 ms at 50,000
+            rows)."""
+            if result is None:
+                return self.Planned(None)
+            p, t = result.plan, job.options.swing_threshold
+            summary = (rv.summarize(rv.initial_review(p, t).items, t)
+                       if p and result.context else None)
+            return self.Planned(result, summary)
+
+        with gc_pause.building():
+            run_service(self, f"Preview of {job.label}", plan, done=reviewed,
+                        failed=lambda _: self.Planned(None))
 
     def on_preview_screen_progress(self, event: Progress) -> None:
         self.query_one("#preview-step", Static).update(event.step + "…")
