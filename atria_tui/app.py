@@ -51,6 +51,16 @@ class AtriaApp(App[None]):
     activity: reactive[str] = reactive("")
     """What a background flow (run now) is doing; the Jobs screen shows it."""
 
+    class Activity(Message):
+        """Run now's step, from its worker: the newest of a burst replaces the rest."""
+
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, AtriaApp.Activity)
+
     class Planned(Message):
         """Run now: the plan is ready (or the run ended before it had one)."""
 
@@ -120,12 +130,14 @@ class AtriaApp(App[None]):
     def _plan_for_run(self, job: JobConfig) -> None:
         def progress(step: str, done: int, total: int) -> None:
             count = f" ({done}/{total})" if total else ""
-            self.call_from_thread(setattr, self, "activity",
-                                  f"Run now · {job.label}: {step}{count}…")
+            self.post_message(self.Activity(f"Run now · {job.label}: {step}{count}…"))
 
         run_service(self, f"Run {job.label}",
                     lambda: plan_job(self.services, job, progress=progress),
                     done=self.Planned)
+
+    def on_atria_app_activity(self, message: Activity) -> None:
+        self.activity = message.text
 
     def on_atria_app_planned(self, message: Planned) -> None:
         self._confirm_run(message.result)

@@ -27,6 +27,7 @@ from atria_tui.export import LOG_HEADER, log_rows
 from atria_tui.job.file import JobConfig
 from atria_tui.joblock import JobLocked
 from atria_tui.model import LogEntry, Plan, PlanItem
+from atria_tui.screens import workers
 from atria_tui.screens.export import export_csv
 from atria_tui.screens.host import host_of
 from atria_tui.screens.workers import run_service
@@ -51,10 +52,8 @@ class ApplyScreen(Screen[None]):
         Binding("x", "export", "Export CSV", id="apply.export"),
     ]
 
-    class Progress(Message):
-        def __init__(self, step: str, done: int, total: int) -> None:
-            super().__init__()
-            self.step, self.done, self.total = step, done, total
+    class Progress(workers.Progress):
+        """Writes done of total: the newest one counts."""
 
     class Finished(Message):
         def __init__(self, result: RunResult | None, error: str = "") -> None:
@@ -95,9 +94,11 @@ class ApplyScreen(Screen[None]):
         svc = host_of(self).services
 
         def sink(entry: LogEntry, item: PlanItem | None) -> None:
-            log.feed(entry)
+            log.feed(entry)  # the table's thread-safe buffer, drained by the UI
 
         def progress(step: str, done: int, total: int) -> None:
+            # One write is one step: at most 20 a second cross to the UI thread (each post
+            # wakes its loop), and a queued one is replaced by the next (can_replace).
             now = time.monotonic()
             if done >= total or now - self._last_progress >= 0.05:
                 self._last_progress = now

@@ -26,6 +26,7 @@ from atria_tui import codes, gc_pause
 from atria_tui.export import PLAN_HEADER, plan_rows
 from atria_tui.job.file import JobConfig
 from atria_tui.model import Level, LogEntry, PlanItem
+from atria_tui.screens import workers
 from atria_tui.screens.apply import ApplyScreen
 from atria_tui.screens.confirm import ConfirmScreen
 from atria_tui.screens.export import export_csv
@@ -131,10 +132,8 @@ class PreviewScreen(Screen[None]):
         Binding("question_mark", "explain", "Why?", id="preview.explain"),
     ]
 
-    class Progress(Message):
-        def __init__(self, step: str, done: int, total: int) -> None:
-            super().__init__()
-            self.step, self.done, self.total = step, done, total
+    class Progress(workers.Progress):
+        """The plan's step (reading the PSA page by page): the newest one counts."""
 
     class Planned(Message):  # with a summary: the worker made the initial review
         def __init__(self, result: RunResult | None, summary: rv.Summary | None = None) -> None:

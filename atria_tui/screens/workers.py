@@ -9,7 +9,9 @@ screen's failure message; and never let an error nobody expected end the console
 a traceback, or leave a screen waiting for ever: it is reported by the App as a
 notification (`Crashed`), and the screen still gets its failure message so it can leave
 its busy state. A worker never touches a widget: it posts messages, and their handlers
-run on the UI thread.
+run on the UI thread. Progress messages come in bursts (a step per PSA page, per write),
+so each says everything its screen shows and replaces the ones still queued before it
+(`can_replace`): the screen draws the newest, not every one.
 """
 
 from __future__ import annotations
@@ -24,11 +26,23 @@ from textual.message_pump import MessagePump
 
 from atria_tui.screens.host import Crashed
 
-__all__ = ["run_service"]
+__all__ = ["Progress", "run_service"]
 
 T = TypeVar("T")
 
 Failed = Callable[[str], Message]
+
+
+class Progress(Message):
+    """A long call's step, `done` of `total` (0: unknown); subclass it per screen so each
+    screen has its own handler. A newer one replaces any still waiting in the queue."""
+
+    def __init__(self, step: str, done: int, total: int) -> None:
+        super().__init__()
+        self.step, self.done, self.total = step, done, total
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, type(self))
 
 
 @overload

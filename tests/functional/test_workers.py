@@ -12,6 +12,7 @@ from textual.app import App
 from textual.message import Message
 
 from atria_tui.app import AtriaApp
+from atria_tui.screens.apply import ApplyScreen
 from atria_tui.screens.host import Crashed
 from atria_tui.screens.jobs import JobsScreen
 from atria_tui.screens.preview import PreviewScreen
@@ -105,3 +106,14 @@ async def test_a_crashed_preview_is_a_notification(app_factory: Callable[..., At
         await wait_for(pilot, lambda: any(n.message == expected for n in app._notifications))
         await pilot.press("escape")
         assert isinstance(app.screen, JobsScreen)
+
+
+def test_a_burst_of_progress_collapses_to_the_newest() -> None:
+    older = PreviewScreen.Progress("Reading agreements", 1, 9)
+    assert older.can_replace(PreviewScreen.Progress("Reading agreements", 2, 9))
+    assert not older.can_replace(ApplyScreen.Progress("Writing", 2, 9))
+    assert not older.can_replace(PreviewScreen.Planned(None))
+    assert ApplyScreen.Progress("Writing", 1, 9).can_replace(ApplyScreen.Progress("", 2, 9))
+    activity = AtriaApp.Activity("Run now · x: planning…")
+    assert activity.can_replace(AtriaApp.Activity("Run now · x: reading (1/3)…"))
+    assert not activity.can_replace(Outcome(None))
