@@ -1,37 +1,43 @@
 """The console application: one factory for the CLI, the demo and the tests.
 
-The app owns what every screen shares (the services, the jobs folder, the clock) and the
-flows that can start from anywhere (the Jobs screen, the command palette): preview, run
-now, edit, open a run's log, help. The review screens (preview, apply, log) belong to
-another module set and are imported only when opened, so the shell starts (and its
-tests run) without them. The clock is the runtime's, so next-run times, run starts and
-log times in a snapshot test all come from one fixed clock.
+The app owns what every screen shares (the services, the jobs folder, the clock: the
+`ConsoleHost` protocol the screens see) and the flows that can start from anywhere (the
+Jobs and Runs screens, the command palette): preview, run now, edit, open a run's log,
+help. Screens ask for a flow by posting a message (`OpenPreview`, `RunNow`, `EditJob`,
+`OpenLog`) that bubbles up to this App; they never import it, so the imports point one
+way: the app imports the screens. The clock is the runtime's, so next-run times, run
+starts and log times in a snapshot test all come from one fixed clock.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from textual import work
 from textual.app import App
 from textual.binding import Binding
-from textual.dom import DOMNode
+from textual.message import Message
 from textual.reactive import reactive
-from textual.screen import Screen
 
 from atria_tui.commands import AtriaCommands
 from atria_tui.job.file import JobConfig
-from atria_tui.model import Level
 from atria_tui.paths import config_dir
-from atria_tui.reconcile import needs_review
+from atria_tui.screens.apply import ApplyScreen
+from atria_tui.screens.confirm import ConfirmScreen
+from atria_tui.screens.help import HelpScreen
+from atria_tui.screens.host import ConsoleHost, Crashed, EditJob, OpenLog, OpenPreview, RunNow
+from atria_tui.screens.job_form import JobFormScreen
+from atria_tui.screens.jobs import JobsScreen
+from atria_tui.screens.log import LogScreen
+from atria_tui.screens.preview import PreviewScreen
+from atria_tui.screens.workers import run_service
+from atria_tui.services import history
 from atria_tui.services.engine import RunResult, plan_job
+from atria_tui.services.review import run_now_text
 from atria_tui.services.runtime import Runtime
 
-__all__ = ["AtriaApp", "app_of", "make_app"]
+__all__ = ["AtriaApp", "make_app"]
 
 
 class AtriaApp(App[None]):
@@ -44,6 +50,23 @@ class AtriaApp(App[None]):
 
     activity: reactive[str] = reactive("")
     """What a background flow (run now) is doing; the Jobs screen shows it."""
+
+    class Activity(Message):
+        """Run now's step, from its worker: the newest of a burst replaces the rest."""
+
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, AtriaApp.Activity)
+
+    class Planned(Message):
+        """Run now: the plan is ready (or the run ended before it had one)."""
+
+        def __init__(self, result: RunResult) -> None:
+            super().__init__()
+            self.result = result
 
     def __init__(self, *, jobs_dir: Path, services: Runtime, demo: bool = False) -> None:
         super().__init__()
@@ -60,40 +83,40 @@ class AtriaApp(App[None]):
         return self.services.now().astimezone()
 
     def on_mount(self) -> None:
-        from atria_tui.screens.jobs import JobsScreen
-
         self.push_screen(JobsScreen())
 
-    # --- flows shared by the Jobs screen and the command palette ------------------------
+    # --- flows shared by the screens and the command palette -----------------------------
+
+    def on_open_preview(self, message: OpenPreview) -> None:
+        self.open_preview(message.job)
+
+    def on_run_now(self, message: RunNow) -> None:
+        self.run_now(message.job)
+
+    def on_edit_job(self, message: EditJob) -> None:
+        self.edit_job(message.job)
+
+    def on_open_log(self, message: OpenLog) -> None:
+        self.open_log(message.run_id)
 
     def action_help(self) -> None:
-        from atria_tui.screens.help import HelpScreen
-
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
     def open_preview(self, job: JobConfig) -> None:
-        screen = _review_screen(self, "preview", "PreviewScreen")
-        if screen is not None:
-            self.push_screen(screen(job))
+        self.push_screen(PreviewScreen(job))
 
     def open_log(self, run_id: int) -> None:
-        if self.services.store.run(run_id) is None:
+        if history.run(self.services, run_id) is None:
             self.notify(f"Run {run_id} does not exist", severity="error")
             return
-        screen = _review_screen(self, "log", "LogScreen")
-        if screen is not None:
-            self.push_screen(screen(run_id))
+        self.push_screen(LogScreen(run_id))
 
     def edit_job(self, job: JobConfig) -> None:
-        from atria_tui.screens.job_form import JobFormScreen
-
         self.push_screen(JobFormScreen(job))
 
     def run_now(self, job: JobConfig) -> None:
         """Plan, show what would be written, and apply the approved changes on "Apply"."""
-        from atria_tui.screens.jobs import JobsScreen
-
         if self.activity:
             self.notify(f"Busy: {self.activity}", severity="warning")
             return
@@ -103,19 +126,24 @@ class AtriaApp(App[None]):
                         title="Run now")
         self._plan_for_run(job)
 
-    @work(thread=True, exclusive=True, group="run-now")
+    @work(thread=True, exclusive=True, group="run-now", exit_on_error=False)
     def _plan_for_run(self, job: JobConfig) -> None:
         def progress(step: str, done: int, total: int) -> None:
             count = f" ({done}/{total})" if total else ""
-            self.call_from_thread(setattr, self, "activity",
-                                  f"Run now · {job.label}: {step}{count}…")
+            self.post_message(self.Activity(f"Run now · {job.label}: {step}{count}…"))
 
-        try:
-            result = asyncio.run(plan_job(self.services, job, progress=progress))
-        except Exception as exc:  # a bug must not take the console down mid-flow
-            self.call_from_thread(self.report_crash, f"Run {job.label}", exc)
-            return
-        self.call_from_thread(self._confirm_run, result)
+        run_service(self, f"Run {job.label}",
+                    lambda: plan_job(self.services, job, progress=progress),
+                    done=self.Planned)
+
+    def on_atria_app_activity(self, message: Activity) -> None:
+        self.activity = message.text
+
+    def on_atria_app_planned(self, message: Planned) -> None:
+        self._confirm_run(message.result)
+
+    def on_crashed(self, message: Crashed) -> None:
+        self.report_crash(message.what, message.error)
 
     def report_crash(self, what: str, exc: BaseException) -> None:
         """An unexpected error in a worker, as a notification instead of a traceback."""
@@ -124,8 +152,6 @@ class AtriaApp(App[None]):
                     severity="error", timeout=15)
 
     def _confirm_run(self, result: RunResult) -> None:
-        from atria_tui.screens.confirm import ConfirmScreen
-
         self.activity = ""
         job, plan = result.job, result.plan
         if plan is None or result.fatal is not None:
@@ -133,45 +159,18 @@ class AtriaApp(App[None]):
             self.notify(f"{job.label}: nothing applied. {why} (run {result.run_id} has the log)",
                         title="Run now", severity="error", timeout=10)
             return
-        changes = [i for i in plan.changes if i.approved]
-        if not changes:
+        body = run_now_text(plan, job.options.swing_threshold, job.task.psa_name)
+        if body is None:
             self.notify(f"{job.label}: the PSA already matches Atria for period "
                         f"{plan.period.end}; nothing to write", title="Run now")
             return
-        review = sum(1 for i in changes if needs_review(i, job.options.swing_threshold))
-        problems = sum(1 for i in plan.items if i.level.rank >= Level.WARNING.rank)
-        money = plan.money_delta
-        lines = [f"Period ending {plan.period.end}: {len(changes)} change(s) to write to "
-                 f"{job.task.psa_name}, money Δ {money:+,.2f} per period."]
-        if review:
-            lines.append(f"{review} of them are decreases or large swings.")
-        if problems:
-            lines.append(f"{problems} row(s) have warnings or errors and are not written.")
-        lines.append("To check them one by one first, cancel and press p (Preview).")
 
         def answered(ok: bool | None) -> None:
             if ok:
-                screen = _review_screen(self, "apply", "ApplyScreen")
-                if screen is not None:
-                    self.push_screen(screen(job, plan))
+                self.push_screen(ApplyScreen(job, plan))
 
-        self.push_screen(ConfirmScreen(f"Run {job.label} now?", "\n".join(lines),
+        self.push_screen(ConfirmScreen(f"Run {job.label} now?", body,
                                        confirm="Apply", danger=True), answered)
-
-
-def _review_screen(app: App[Any], module: str, name: str) -> Callable[..., Screen[Any]] | None:
-    """A review screen class from `atria_tui.screens.<module>`, imported when first used."""
-    import importlib
-
-    qualified = f"atria_tui.screens.{module}"
-    try:
-        found = getattr(importlib.import_module(qualified), name)
-    except ModuleNotFoundError as exc:
-        if exc.name != qualified:
-            raise
-        app.notify(f"The {module} screen is not available in this build", severity="error")
-        return None
-    return found
 
 
 def make_app(*, services: Runtime, jobs_dir: Path | None = None,
@@ -182,9 +181,4 @@ def make_app(*, services: Runtime, jobs_dir: Path | None = None,
                     services=services, demo=demo)
 
 
-def app_of(node: DOMNode) -> AtriaApp:
-    """The running AtriaApp, typed, for screens and widgets."""
-    app = node.app
-    if not isinstance(app, AtriaApp):
-        raise TypeError(f"{type(node).__name__} runs outside AtriaApp")
-    return app
+_HOST: type[ConsoleHost] = AtriaApp  # mypy checks the app is what the screens expect

@@ -2,7 +2,9 @@
 
 Billing staff know their jobs by label ("Kaseya month end"), not by position in a list,
 and they look for a run by its number from an email or a ticket; the palette gets them
-there from any screen. Jobs and runs are read once, when the palette opens.
+there from any screen. Jobs and runs are read once, when the palette opens. A chosen
+entry posts the same request message a screen would (`OpenPreview`, `RunNow`, ...) to
+the App, so the palette needs nothing of the App but the `ConsoleHost` protocol.
 """
 
 from __future__ import annotations
@@ -11,18 +13,21 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TypeVar
 
+from textual.app import App
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.message import Message
 
+from atria_tui.screens.host import ConsoleHost, EditJob, OpenLog, OpenPreview, RunNow, host_of
+from atria_tui.services import history
 from atria_tui.services.jobs import list_jobs
-
-if TYPE_CHECKING:
-    from atria_tui.app import AtriaApp
 
 __all__ = ["AtriaCommands", "PaletteEntry", "palette_entries"]
 
 RECENT_RUNS = 30
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,29 +37,36 @@ class PaletteEntry:
     command: Callable[[], object]
 
 
-def palette_entries(app: AtriaApp) -> list[PaletteEntry]:
+def _request(app: App[object], message: Callable[[_T], Message], arg: _T
+             ) -> Callable[[], object]:
+    """A command that posts a fresh `message(arg)` to the App when chosen."""
+    return lambda: app.post_message(message(arg))
+
+
+def palette_entries(app: App[object]) -> list[PaletteEntry]:
     """What the palette offers now; broken job files offer nothing but Help."""
+    host = host_of(app)
     entries: list[PaletteEntry] = []
-    for row in list_jobs(app.jobs_dir, app.services.store, app.now):
+    for row in list_jobs(host.jobs_dir, host.services, host.now):
         job = row.job
         if job is None:
             continue
         task = job.task.psa_name
         entries += [
             PaletteEntry(f"Preview {row.label}", f"{task}: plan and review, write nothing",
-                         partial(app.open_preview, job)),
+                         _request(app, OpenPreview, job)),
             PaletteEntry(f"Run {row.label} now", f"{task}: plan, confirm, apply",
-                         partial(app.run_now, job)),
+                         _request(app, RunNow, job)),
             PaletteEntry(f"Edit {row.label}", f"{task}: parameters, schedule, secrets",
-                         partial(app.edit_job, job)),
+                         _request(app, EditJob, job)),
         ]
-    for run in app.services.store.runs(None, RECENT_RUNS):
+    for run in history.runs(host.services, None, RECENT_RUNS):
         entries.append(PaletteEntry(f"Open run {run.id} log",
                                     f"{run.kind} of {run.label}: {run.status}",
-                                    partial(app.open_log, run.id)))
+                                    _request(app, OpenLog, run.id)))
     entries.append(PaletteEntry("Help: log codes",
                                 "every code with its level, message and resolution",
-                                app.action_help))
+                                partial(app.run_action, "app.help")))
     return entries
 
 
@@ -65,15 +77,9 @@ class AtriaCommands(Provider):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._entries: list[PaletteEntry] = []
 
-    def _atria(self) -> AtriaApp | None:
-        from atria_tui.app import AtriaApp
-
-        return self.app if isinstance(self.app, AtriaApp) else None
-
     async def startup(self) -> None:
-        app = self._atria()
-        if app is not None:
-            self._entries = await asyncio.to_thread(palette_entries, app)
+        if isinstance(self.app, ConsoleHost):
+            self._entries = await asyncio.to_thread(palette_entries, self.app)
 
     async def discover(self) -> Hits:
         for entry in self._entries:

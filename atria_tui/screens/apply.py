@@ -9,7 +9,6 @@ journal would let an interrupted apply resume, but nobody should have to.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
 from typing import Any, ClassVar
@@ -24,11 +23,14 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, ProgressBar, Static
 
 from atria_tui import gc_pause
-from atria_tui.app import app_of
 from atria_tui.export import LOG_HEADER, log_rows
 from atria_tui.job.file import JobConfig
 from atria_tui.joblock import JobLocked
 from atria_tui.model import LogEntry, Plan, PlanItem
+from atria_tui.screens import workers
+from atria_tui.screens.export import export_csv
+from atria_tui.screens.host import host_of
+from atria_tui.screens.workers import run_service
 from atria_tui.services.engine import RunResult, apply_job
 from atria_tui.services.review import notes_of
 from atria_tui.widgets.log_table import LogTable
@@ -39,8 +41,6 @@ __all__ = ["ApplyScreen", "export_log"]
 def export_log(screen: Screen[Any], log: LogTable, default: Path,
                notes: dict[tuple[str, str], str]) -> None:
     """The export dialog for a log table (Apply and Log screens): rows as shown, notes."""
-    from atria_tui.screens.export import export_csv
-
     entries = log.visible_entries()
     export_csv(screen, "Export the log to CSV", default, LOG_HEADER, log_rows(entries, notes),
                f"{len(entries)} row(s) as shown, with the reviewers' notes")
@@ -52,10 +52,8 @@ class ApplyScreen(Screen[None]):
         Binding("x", "export", "Export CSV", id="apply.export"),
     ]
 
-    class Progress(Message):
-        def __init__(self, step: str, done: int, total: int) -> None:
-            super().__init__()
-            self.step, self.done, self.total = step, done, total
+    class Progress(workers.Progress):
+        """Writes done of total: the newest one counts."""
 
     class Finished(Message):
         def __init__(self, result: RunResult | None, error: str = "") -> None:
@@ -93,28 +91,26 @@ class ApplyScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="apply", exit_on_error=False)
     def _apply_worker(self, log: LogTable) -> None:
-        app = app_of(self)
+        svc = host_of(self).services
 
         def sink(entry: LogEntry, item: PlanItem | None) -> None:
-            log.feed(entry)
+            log.feed(entry)  # the table's thread-safe buffer, drained by the UI
 
         def progress(step: str, done: int, total: int) -> None:
+            # One write is one step: at most 20 a second cross to the UI thread (each post
+            # wakes its loop), and a queued one is replaced by the next (can_replace).
             now = time.monotonic()
             if done >= total or now - self._last_progress >= 0.05:
                 self._last_progress = now
                 self.post_message(self.Progress(step, done, total))
 
-        try:
-            with gc_pause.building():
-                result = asyncio.run(apply_job(app.services, self.job, reviewed=self.plan,
-                                               sink=sink, progress=progress))
-        except JobLocked as exc:  # another apply or revert of this job is running
-            self.post_message(self.Finished(None, str(exc)))
-            return
-        except Exception as exc:  # a bug must not take the console down mid-apply
-            self.post_message(self.Finished(None, f"{type(exc).__name__}: {exc}"))
-            return
-        self.post_message(self.Finished(result))
+        with gc_pause.building():
+            run_service(self, f"Apply of {self.job.label}",
+                        lambda: apply_job(svc, self.job, reviewed=self.plan, sink=sink,
+                                          progress=progress),
+                        done=self.Finished, failed=lambda error: self.Finished(None, error),
+                        expected=(JobLocked,),  # another apply or revert of the job runs
+                        report=False)  # the screen shows any error as "Apply stopped"
 
     def on_apply_screen_progress(self, event: Progress) -> None:
         bar = self.query_one("#apply-progress", ProgressBar)
@@ -159,7 +155,7 @@ class ApplyScreen(Screen[None]):
         self.app.pop_screen()
 
     def action_export(self) -> None:
-        folder = self.job.path.parent if self.job.path else app_of(self).jobs_dir
+        folder = self.job.path.parent if self.job.path else host_of(self).jobs_dir
         stem = self.job.path.stem if self.job.path else "apply"
         run = f"run-{self.result.run_id}" if self.result else "apply"
         export_log(self, self.log_table, folder / f"{stem}-{run}-log.csv",

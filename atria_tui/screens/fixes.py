@@ -7,7 +7,6 @@ already read (no PSA request), so the reviewer sees the customer's rows move fro
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from typing import ClassVar
 
@@ -20,8 +19,11 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from atria_tui import codes
-from atria_tui.app import app_of
 from atria_tui.model import CatalogItem, Plan
+from atria_tui.screens.export import export_csv
+from atria_tui.screens.host import host_of
+from atria_tui.screens.pickers import PickerScreen
+from atria_tui.screens.workers import run_service
 from atria_tui.services.review import (
     FIX_GROUPS,
     FIX_HEADER,
@@ -149,13 +151,13 @@ class FixesScreen(Screen[bool]):
 
     @work(thread=True, exclusive=True, group="fixes-catalog", exit_on_error=False)
     def _read_catalog(self, fix: Fix) -> None:
-        svc = app_of(self).services
-        try:
-            items = asyncio.run(full_catalog(svc, self.session.job, self.session.ctx.snapshot))
-        except ReviewError as exc:
-            self.post_message(self.CatalogRead(fix, None, str(exc)))
-            return
-        self.post_message(self.CatalogRead(fix, items))
+        svc, session = host_of(self).services, self.session
+        run_service(self, "Reading the catalog",
+                    lambda: full_catalog(svc, session.job, session.ctx.snapshot),
+                    done=lambda items: self.CatalogRead(fix, items),
+                    failed=lambda error: self.CatalogRead(fix, None, error),
+                    expected=(ReviewError,),
+                    report=False)  # the screen shows any error, and the queue stays usable
 
     def on_fixes_screen_catalog_read(self, event: CatalogRead) -> None:
         self.busy = False
@@ -168,8 +170,6 @@ class FixesScreen(Screen[bool]):
         self.open_picker(event.fix)
 
     def open_picker(self, fix: Fix) -> None:
-        from atria_tui.screens.pickers import PickerScreen
-
         psa = self.session.job.task.psa_name
         if fix.wants == "account":
             title = f"{fix.code} · {fix.customer_code}: choose the {psa} company"
@@ -187,12 +187,12 @@ class FixesScreen(Screen[bool]):
 
     @work(thread=True, exclusive=True, group="fixes-save", exit_on_error=False)
     def _save(self, fix: Fix, choice: Choice) -> None:
-        try:
-            plan = self.session.fix(fix, choice)
-        except ReviewError as exc:
-            self.post_message(self.Fixed(fix, choice, None, str(exc)))
-            return
-        self.post_message(self.Fixed(fix, choice, plan))
+        run_service(self, f"Saving the fix for {fix.source}",
+                    lambda: self.session.fix(fix, choice),
+                    done=lambda plan: self.Fixed(fix, choice, plan),
+                    failed=lambda error: self.Fixed(fix, choice, None, error),
+                    expected=(ReviewError,),
+                    report=False)  # the screen shows any error as "Fix not saved"
 
     def on_fixes_screen_fixed(self, event: Fixed) -> None:
         self.busy = False
@@ -222,10 +222,8 @@ class FixesScreen(Screen[bool]):
         self.notify(f"{fix.message}\n\n{text}", title=f"{fix.code} · resolution", timeout=20)
 
     def action_export(self) -> None:
-        from atria_tui.screens.export import export_csv
-
         job = self.session.job
-        folder = job.path.parent if job.path else app_of(self).jobs_dir
+        folder = job.path.parent if job.path else host_of(self).jobs_dir
         stem = job.path.stem if job.path else "job"
         export_csv(self, "Export the fixes to CSV (to enter them in Atria)",
                    folder / f"{stem}-fixes-{self.session.plan.period.end}.csv", FIX_HEADER,

@@ -7,7 +7,6 @@ log), and the table is re-read so the revert appears on top.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 
 from rich.text import Text
@@ -19,12 +18,15 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from atria_tui.app import app_of
 from atria_tui.job.file import JobConfig
 from atria_tui.joblock import JobLocked
+from atria_tui.screens.confirm import ConfirmScreen
+from atria_tui.screens.host import OpenLog, host_of
+from atria_tui.screens.workers import run_service
+from atria_tui.services import history
 from atria_tui.services.engine import RunResult, revert_run
+from atria_tui.services.history import FAILED, INTERRUPTED, RUNNING, SUCCESS, WARNINGS, RunRow
 from atria_tui.services.jobs import find_job
-from atria_tui.store import FAILED, INTERRUPTED, RUNNING, SUCCESS, WARNINGS, RunRow
 
 __all__ = ["RunsScreen", "fmt_stamp"]
 
@@ -86,8 +88,7 @@ class RunsScreen(Screen[None]):
         self.refresh_runs()
 
     def refresh_runs(self, select: int | None = None) -> None:
-        store = app_of(self).services.store
-        runs = store.runs(None if self.show_all else self.job_id)
+        runs = history.runs(host_of(self).services, None if self.show_all else self.job_id)
         table = self.query_one("#runs-table", DataTable)
         keep = str(select) if select is not None else (
             str(self.selected.id) if self.selected else None)
@@ -136,11 +137,9 @@ class RunsScreen(Screen[None]):
     def action_open_log(self) -> None:
         run = self.selected
         if run is not None:
-            app_of(self).open_log(run.id)
+            self.post_message(OpenLog(run.id))
 
     def action_revert(self) -> None:
-        from atria_tui.screens.confirm import ConfirmScreen
-
         run = self.selected
         if run is None:
             return
@@ -154,7 +153,7 @@ class RunsScreen(Screen[None]):
         if run.status == RUNNING:
             self.notify(f"Run {run.id} is still running", severity="warning")
             return
-        app = app_of(self)
+        app = host_of(self)
         job = find_job(app.jobs_dir, run.job_id)
         if job is None:
             self.notify(f"Run {run.id} belongs to job {run.job_id!r}, which is not in "
@@ -174,18 +173,13 @@ class RunsScreen(Screen[None]):
         self.app.push_screen(ConfirmScreen(f"Revert run {run.id}?", body, confirm="Revert",
                                            danger=True), answered)
 
-    @work(thread=True, exclusive=True, group="revert")
+    @work(thread=True, exclusive=True, group="revert", exit_on_error=False)
     def _revert(self, job: JobConfig, run_id: int) -> None:
-        services = app_of(self).services
-        try:
-            result = asyncio.run(revert_run(services, job, run_id))
-        except JobLocked as exc:  # another apply or revert of this job is running
-            self.post_message(self.Reverted(None, str(exc)))
-            return
-        except Exception as exc:  # shown, never a traceback that ends the console
-            self.post_message(self.Reverted(None, f"{type(exc).__name__}: {exc}"))
-            return
-        self.post_message(self.Reverted(result))
+        services = host_of(self).services
+        run_service(self, f"Revert of run {run_id}", lambda: revert_run(services, job, run_id),
+                    done=self.Reverted, failed=lambda error: self.Reverted(None, error),
+                    expected=(JobLocked,),  # another apply or revert of the job is running
+                    report=False)  # the screen shows any error as "Revert stopped"
 
     def on_runs_screen_reverted(self, message: Reverted) -> None:
         self.reverting = False

@@ -21,7 +21,6 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Button, Footer, Header, Input, Label, Select, Static, Switch
 
-from atria_tui.app import app_of
 from atria_tui.job import form_checks as check
 from atria_tui.job.file import JobConfig, SourceConfig, save_job
 from atria_tui.job.parameters import (
@@ -36,6 +35,7 @@ from atria_tui.job.parameters import (
 from atria_tui.model import Level
 from atria_tui.screens.confirm import ConfirmScreen
 from atria_tui.screens.form_modals import SeedImport, SeedPasteScreen, TaskChoiceScreen
+from atria_tui.screens.host import host_of
 from atria_tui.secret_store import SecretError, env_name
 from atria_tui.services.jobs import add_job, shown_path
 
@@ -67,7 +67,7 @@ class JobFormScreen(Screen[JobConfig | None]):
 
     @property
     def folder(self) -> Path:
-        return self.job.path.parent if self.job.path else app_of(self).jobs_dir
+        return self.job.path.parent if self.job.path else host_of(self).jobs_dir
 
     def _row(self, title: str, widget: Widget, hint_id: str = "") -> Horizontal:
         if isinstance(widget, Input | Select):
@@ -148,7 +148,7 @@ class JobFormScreen(Screen[JobConfig | None]):
         self.query_one("#f-label", Input).focus()
 
     def _secret_status(self) -> None:
-        app = app_of(self)
+        app = host_of(self)
         stored = set()
         if not self.new:
             try:
@@ -180,7 +180,7 @@ class JobFormScreen(Screen[JobConfig | None]):
         return values
 
     def _checks(self) -> dict[str, check.Check]:
-        app = app_of(self)
+        app = host_of(self)
         now = app.now()
         day_check, day = check.start_day(self._input("f-day"))
         kind = self.query_one("#f-kind", Select).value
@@ -283,7 +283,7 @@ class JobFormScreen(Screen[JobConfig | None]):
             self.query_one(f"#{bad[0]}").focus()
             return
         job = self._build()
-        app = app_of(self)
+        app = host_of(self)
         try:
             if self.new:
                 add_job(app.jobs_dir, job)

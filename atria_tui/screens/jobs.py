@@ -15,11 +15,15 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from atria_tui.app import app_of
 from atria_tui.job.file import JobConfig, new_job
 from atria_tui.job.form_checks import fmt_when
 from atria_tui.job.parameters import ConfigError
 from atria_tui.model import Task
+from atria_tui.screens.confirm import ConfirmScreen
+from atria_tui.screens.history import RunsScreen
+from atria_tui.screens.host import EditJob, OpenPreview, RunNow, host_of
+from atria_tui.screens.job_form import JobFormScreen, TaskChoiceScreen
+from atria_tui.services.history import FAILED, INTERRUPTED, SUCCESS, WARNINGS
 from atria_tui.services.jobs import (
     JobRow,
     delete_job,
@@ -28,7 +32,6 @@ from atria_tui.services.jobs import (
     set_enabled,
     shown_path,
 )
-from atria_tui.store import FAILED, INTERRUPTED, SUCCESS, WARNINGS
 
 __all__ = ["JobsScreen"]
 
@@ -71,7 +74,7 @@ class JobsScreen(Screen[None]):
             table.add_column(title, key=key)
         self.refresh_jobs()
         table.focus()
-        self.watch(app_of(self), "activity", self._show_activity)
+        self.watch(self.app, "activity", self._show_activity)
 
     def _show_activity(self, text: str) -> None:
         status = self.query_one("#jobs-status", Static)
@@ -85,10 +88,10 @@ class JobsScreen(Screen[None]):
 
     def refresh_jobs(self, select: str | None = None) -> None:
         """Re-read the folder; keep the cursor on `select` (a path) or the current job."""
-        app = app_of(self)
+        app = host_of(self)
         table = self.query_one("#jobs-table", DataTable)
         keep = select or (self.selected.path.as_posix() if self.selected else None)
-        rows = list_jobs(app.jobs_dir, app.services.store, app.now)
+        rows = list_jobs(app.jobs_dir, app.services, app.now)
         self.rows = {r.path.as_posix(): r for r in rows}
         table.clear()
         for key, row in self.rows.items():
@@ -172,21 +175,19 @@ class JobsScreen(Screen[None]):
     def action_preview(self) -> None:
         job = self._job("preview")
         if job is not None:
-            app_of(self).open_preview(job)
+            self.post_message(OpenPreview(job))
 
     def action_run_now(self) -> None:
         job = self._job("run")
         if job is not None:
-            app_of(self).run_now(job)
+            self.post_message(RunNow(job))
 
     def action_edit(self) -> None:
         job = self._job("edit")
         if job is not None:
-            app_of(self).edit_job(job)
+            self.post_message(EditJob(job))
 
     def action_add(self) -> None:
-        from atria_tui.screens.job_form import JobFormScreen, TaskChoiceScreen
-
         def chosen(task: Task | None) -> None:
             if task is not None:
                 self.app.push_screen(JobFormScreen(new_job(task), new=True), saved)
@@ -211,8 +212,6 @@ class JobsScreen(Screen[None]):
         self.notify(f"{job.label}: {state}")
 
     def action_delete(self) -> None:
-        from atria_tui.screens.confirm import ConfirmScreen
-
         row = self.selected
         if row is None:
             return
@@ -221,7 +220,7 @@ class JobsScreen(Screen[None]):
             if not ok:
                 return
             try:
-                delete_job(row.path, app_of(self).services.secrets)
+                delete_job(row.path, host_of(self).services.secrets)
             except OSError as exc:
                 self.notify(f"{row.path}: {exc.strerror or exc}", severity="error")
                 return
@@ -234,13 +233,9 @@ class JobsScreen(Screen[None]):
                                            danger=True), answered)
 
     def action_history(self) -> None:
-        from atria_tui.screens.history import RunsScreen
-
         row = self.selected
         if row is not None:
             self.app.push_screen(RunsScreen(job_id=row.job_id, label=row.label))
 
     def action_all_runs(self) -> None:
-        from atria_tui.screens.history import RunsScreen
-
         self.app.push_screen(RunsScreen())

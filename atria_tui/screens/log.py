@@ -20,11 +20,13 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from atria_tui import gc_pause
-from atria_tui.app import app_of
 from atria_tui.model import LogEntry
 from atria_tui.screens.apply import export_log
+from atria_tui.screens.host import host_of
+from atria_tui.screens.workers import run_service
+from atria_tui.services import history
 from atria_tui.services.engine import stored_notes
-from atria_tui.store import FAILED, RunRow
+from atria_tui.services.history import FAILED, RunRow
 from atria_tui.widgets.log_table import LogTable
 
 __all__ = ["LogScreen"]
@@ -85,18 +87,21 @@ class LogScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="log-load", exit_on_error=False)
     def _load(self) -> None:
-        svc = app_of(self).services
-        run = svc.store.run(self.run_id)
-        with gc_pause.building():
-            entries = svc.store.log(self.run_id)
-        self.post_message(self.Loaded(run, entries))
-        notes: dict[tuple[str, str], str] = {}
-        try:
-            notes = stored_notes(svc, self.run_id)
-        except (ValueError, KeyError, TypeError):  # an unreadable stored plan: no notes
-            pass
-        finally:  # whatever happened, an export must not wait for ever
-            self.post_message(self.NotesLoaded(notes))
+        svc, run_id = host_of(self).services, self.run_id
+
+        def read() -> tuple[RunRow | None, list[LogEntry]]:
+            run = history.run(svc, run_id)
+            with gc_pause.building():
+                return run, history.run_log(svc, run_id)
+
+        if run_service(self, f"Reading the log of run {run_id}", read,
+                       done=lambda loaded: self.Loaded(*loaded)):
+            # An unreadable stored plan has no notes; whatever happens, NotesLoaded is
+            # posted, so an export asked for meanwhile does not wait for ever.
+            run_service(self, f"Reading the notes of run {run_id}",
+                        lambda: stored_notes(svc, run_id), done=self.NotesLoaded,
+                        failed=lambda _: self.NotesLoaded({}),
+                        expected=(ValueError, KeyError, TypeError))
 
     def on_log_screen_loaded(self, event: Loaded) -> None:
         self.run = event.run
@@ -124,7 +129,7 @@ class LogScreen(Screen[None]):
             self.notify("Reading the reviewers' notes; the export opens in a moment",
                         timeout=3)
             return
-        app = app_of(self)
+        app = host_of(self)
         stem = self.run.job_id if self.run else "run"
         export_log(self, self.log_table, app.jobs_dir / f"{stem}-run-{self.run_id}-log.csv",
                    self.notes)

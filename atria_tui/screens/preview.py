@@ -23,18 +23,25 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, ProgressBar, Static
 
 from atria_tui import codes, gc_pause
-from atria_tui.app import app_of
 from atria_tui.export import PLAN_HEADER, plan_rows
 from atria_tui.job.file import JobConfig
-from atria_tui.model import Level, PlanItem
+from atria_tui.model import Level, LogEntry, PlanItem
+from atria_tui.screens import workers
+from atria_tui.screens.apply import ApplyScreen
+from atria_tui.screens.confirm import ConfirmScreen
+from atria_tui.screens.export import export_csv
+from atria_tui.screens.fixes import FixesScreen
+from atria_tui.screens.host import host_of
+from atria_tui.screens.pickers import NoteScreen
+from atria_tui.screens.workers import run_service
+from atria_tui.services import history
 from atria_tui.services import review as rv
 from atria_tui.services.engine import RunResult, plan_job
-from atria_tui.store import INTERRUPTED, RUNNING
-from atria_tui.widgets.code_badge import badge_style, badge_text, row_style, summary_text
+from atria_tui.widgets.code_badge import badge_style, badge_text, row_style
 from atria_tui.widgets.grid import Column, Grid
 from atria_tui.widgets.log_table import LEVEL_FILTERS
 
-__all__ = ["PLAN_COLUMNS", "PreviewScreen"]
+__all__ = ["PLAN_COLUMNS", "PreviewScreen", "summary_text"]
 
 
 def _qty(q: Decimal | None) -> str:
@@ -85,6 +92,23 @@ PLAN_COLUMNS: list[Column[PlanItem]] = [
 ]
 
 
+def summary_text(head: str, s: rv.Summary, fatal: LogEntry | None = None) -> Text:
+    """The preview's header: counts per code as badges, changes, approvals, money."""
+    text = Text(head + "\n", "dim")
+    for code, count in sorted(s.counts.items()):
+        level = codes.CATALOG[code].level if code in codes.CATALOG else Level.INFO
+        text.append(badge_text(f"{code} {count}"), badge_style(level, code))
+        text.append(" ")
+    text.append("\n")
+    text.append(f"{s.changes} change(s)", "bold")
+    text.append(f" · {s.approved} approved · ")
+    text.append(f"{s.to_review} to review", "bold #f0c05a" if s.to_review else "")
+    text.append(f" · Δ money {rv.money(s.money)} (approved {rv.money(s.approved_money)})")
+    if fatal is not None:
+        text.append(f"\n{fatal.code}: {fatal.message}", "bold #ff6b6b")
+    return text
+
+
 def _search(i: PlanItem) -> str:
     return " ".join((i.customer_code, i.customer_name, i.sku, i.description, i.code,
                      i.contract_name, i.product_code, i.note))
@@ -108,10 +132,8 @@ class PreviewScreen(Screen[None]):
         Binding("question_mark", "explain", "Why?", id="preview.explain"),
     ]
 
-    class Progress(Message):
-        def __init__(self, step: str, done: int, total: int) -> None:
-            super().__init__()
-            self.step, self.done, self.total = step, done, total
+    class Progress(workers.Progress):
+        """The plan's step (reading the PSA page by page): the newest one counts."""
 
     class Planned(Message):  # with a summary: the worker made the initial review
         def __init__(self, result: RunResult | None, summary: rv.Summary | None = None) -> None:
@@ -170,42 +192,41 @@ class PreviewScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="preview-plan", exit_on_error=False)
     def _plan_worker(self) -> None:
-        app = app_of(self)
-        svc, job = app.services, self.job
-        runs = svc.store.runs(job.key, limit=1)
-        before = runs[0].id if runs else 0
+        svc, job = host_of(self).services, self.job
 
         def progress(step: str, done: int, total: int) -> None:
             self.post_message(self.Progress(step, done, total))
 
-        async def main() -> RunResult:
-            loop = asyncio.get_running_loop()
-            task = asyncio.current_task()
+        async def plan() -> RunResult | None:
+            """The plan, or None when cancelled (Esc or c) through `self._cancel`."""
+            before = history.last_run_id(svc, job.key)
+            loop, task = asyncio.get_running_loop(), asyncio.current_task()
             if task is not None:
                 def cancel() -> None:
                     loop.call_soon_threadsafe(task.cancel)
 
                 self._cancel = cancel
-            return await plan_job(svc, job, progress=progress)
+            try:
+                return await plan_job(svc, job, progress=progress)
+            except asyncio.CancelledError:  # the plan run it started must not stay Running
+                history.interrupt_cancelled_plan(svc, job.key, before)
+                return None
+            finally:
+                self._cancel = None
 
-        try:
-            with gc_pause.building():
-                result = asyncio.run(main())
-        except asyncio.CancelledError:
-            for run in svc.store.runs(job.key, limit=5):
-                if run.id > before and run.kind == "plan" and run.status == RUNNING:
-                    svc.store.finish_run(run.id, INTERRUPTED)
-            self.post_message(self.Planned(None))
-            return
-        except Exception as exc:  # a bug must not take the console down mid-review
-            app.call_from_thread(app.report_crash, f"Preview of {job.label}", exc)
-            self.post_message(self.Planned(None))
-            return
-        finally:
-            self._cancel = None
-        p, t = result.plan, job.options.swing_threshold  # reviewed here, not on the UI thread
-        summary = rv.summarize(rv.initial_review(p, t).items, t) if p and result.context else None
-        self.post_message(self.Planned(result, summary))  # (~100 ms at 50,000 rows)
+        def reviewed(result: RunResult | None) -> PreviewScreen.Planned:
+            """The initial review, made here and not on the UI thread (~100 ms at 50,000
+            rows)."""
+            if result is None:
+                return self.Planned(None)
+            p, t = result.plan, job.options.swing_threshold
+            summary = (rv.summarize(rv.initial_review(p, t).items, t)
+                       if p and result.context else None)
+            return self.Planned(result, summary)
+
+        with gc_pause.building():
+            run_service(self, f"Preview of {job.label}", plan, done=reviewed,
+                        failed=lambda _: self.Planned(None))
 
     def on_preview_screen_progress(self, event: Progress) -> None:
         self.query_one("#preview-step", Static).update(event.step + "…")
@@ -334,8 +355,6 @@ class PreviewScreen(Screen[None]):
         self.notify(f"{verb} {count} change(s) among the rows shown", timeout=3)
 
     def action_note(self) -> None:
-        from atria_tui.screens.pickers import NoteScreen
-
         item = self._current()
         if item is None:
             return
@@ -358,16 +377,11 @@ class PreviewScreen(Screen[None]):
                     timeout=20)
 
     def action_fixes(self) -> None:
-        from atria_tui.screens.fixes import FixesScreen
-
         if self.session is None or self.planning:
             return
         self.app.push_screen(FixesScreen(self.session), lambda _: self.show_plan())
 
     def action_apply(self) -> None:
-        from atria_tui.screens.apply import ApplyScreen
-        from atria_tui.screens.confirm import ConfirmScreen
-
         if self.session is None or self.planning:
             return
         plan = self.session.plan
@@ -388,12 +402,10 @@ class PreviewScreen(Screen[None]):
                                            confirm="Apply", danger=True), answered)
 
     def action_export(self) -> None:
-        from atria_tui.screens.export import export_csv
-
         if self.session is None or self.planning:
             return
         rows = list(self.grid.visible_rows())
-        folder = self.job.path.parent if self.job.path else app_of(self).jobs_dir
+        folder = self.job.path.parent if self.job.path else host_of(self).jobs_dir
         stem = self.job.path.stem if self.job.path else "preview"
         export_csv(self, "Export the preview to CSV",
                    folder / f"{stem}-preview-{self.session.plan.period.end}.csv",

@@ -22,7 +22,8 @@ from atria_tui.job.mappings import mappings_path
 from atria_tui.job.parameters import ConfigError
 from atria_tui.model import Task
 from atria_tui.secret_store import SecretStore
-from atria_tui.store import RunRow, Store
+from atria_tui.services.history import RunRow, last_run
+from atria_tui.services.runtime import Runtime
 
 __all__ = ["JobRow", "add_job", "delete_job", "find_job",
            "last_result", "list_jobs", "set_enabled", "shown_path", "toggle_job"]
@@ -59,8 +60,12 @@ def last_result(run: RunRow | None) -> str:
     return f"{run.status} ({run.kind} #{run.id})"
 
 
-def list_jobs(folder: Path, store: Store | None, now: Callable[[], datetime]) -> list[JobRow]:
-    """Every job file in `folder` as a row; a broken file is a row with its error."""
+def list_jobs(folder: Path, svc: Runtime | None, now: Callable[[], datetime]
+              ) -> list[JobRow]:
+    """Every job file in `folder` as a row; a broken file is a row with its error.
+
+    The last result of each job comes from `svc`'s run history (none without a runtime);
+    next runs are counted from `now()`, the wall clock the cron fields mean."""
     rows: list[JobRow] = []
     when = now()
     for path in job_files(folder):
@@ -69,22 +74,19 @@ def list_jobs(folder: Path, store: Store | None, now: Callable[[], datetime]) ->
         except ConfigError as exc:
             rows.append(JobRow(path=path.absolute(), job_id=path.stem, label=path.name,
                                task=None, cron="", enabled=False, next_run=None,
-                               last_run=_last_run(store, path.stem), error=str(exc)))
+                               last_run=_last_run(svc, path.stem), error=str(exc)))
             continue
         key = job.key
         upcoming = next_runs(job.cron, when, 1) if job.enabled else []
         rows.append(JobRow(path=path.absolute(), job_id=key, label=job.label or path.stem,
                            task=job.task, cron=job.cron, enabled=job.enabled,
                            next_run=upcoming[0] if upcoming else None,
-                           last_run=_last_run(store, key), job=job))
+                           last_run=_last_run(svc, key), job=job))
     return rows
 
 
-def _last_run(store: Store | None, job_id: str) -> RunRow | None:
-    if store is None:
-        return None
-    runs = store.runs(job_id, 1)
-    return runs[0] if runs else None
+def _last_run(svc: Runtime | None, job_id: str) -> RunRow | None:
+    return last_run(svc, job_id) if svc is not None else None
 
 
 def find_job(folder: Path, job_id: str) -> JobConfig | None:

@@ -147,6 +147,25 @@ def confirm_text(s: Summary, plan: Plan, psa: str) -> str:
     return body
 
 
+def run_now_text(plan: Plan, swing_threshold: float, psa: str) -> str | None:
+    """What "Run now" asks before applying a plan nobody reviewed row by row: how many
+    changes, the money, and how many of them a reviewer would have been asked about
+    (decreases, big swings) or cannot be written; None when the plan writes nothing."""
+    changes = [i for i in plan.changes if i.approved]
+    if not changes:
+        return None
+    review = sum(1 for i in changes if needs_review(i, swing_threshold))
+    problems = sum(1 for i in plan.items if i.level.rank >= Level.WARNING.rank)
+    lines = [f"Period ending {plan.period.end}: {len(changes)} change(s) to write to "
+             f"{psa}, money Δ {plan.money_delta:+,.2f} per period."]
+    if review:
+        lines.append(f"{review} of them are decreases or large swings.")
+    if problems:
+        lines.append(f"{problems} row(s) have warnings or errors and are not written.")
+    lines.append("To check them one by one first, cancel and press p (Preview).")
+    return "\n".join(lines)
+
+
 def notes_of(items: Iterable[PlanItem]) -> dict[tuple[str, str], str]:
     """Reviewers' notes keyed as export.log_rows expects them: (customer, SKU)."""
     return {(i.customer_code, i.sku): i.note for i in items if i.note.strip()}

@@ -9,15 +9,7 @@ applied per line by the Line API grid.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from rich.text import Text
-
-from atria_tui import codes
-from atria_tui.model import Level, LogEntry
-
-if TYPE_CHECKING:  # the log widgets must not pull in the review services
-    from atria_tui.services.review import Summary
+from atria_tui.model import Level
 
 CONFLICT = "AT01"
 
@@ -53,21 +45,3 @@ def badge_text(code: str) -> str:
 
 LEVEL_MARK = {Level.ERROR: "✖", Level.WARNING: "▲", Level.INFO: "•", Level.VERBOSE: "·"}
 
-
-def summary_text(head: str, s: Summary, fatal: LogEntry | None = None) -> Text:
-    """The preview's header: counts per code as badges, changes, approvals, money."""
-    from atria_tui.services.review import money
-
-    text = Text(head + "\n", "dim")
-    for code, count in sorted(s.counts.items()):
-        level = codes.CATALOG[code].level if code in codes.CATALOG else Level.INFO
-        text.append(badge_text(f"{code} {count}"), badge_style(level, code))
-        text.append(" ")
-    text.append("\n")
-    text.append(f"{s.changes} change(s)", "bold")
-    text.append(f" · {s.approved} approved · ")
-    text.append(f"{s.to_review} to review", "bold #f0c05a" if s.to_review else "")
-    text.append(f" · Δ money {money(s.money)} (approved {money(s.approved_money)})")
-    if fatal is not None:
-        text.append(f"\n{fatal.code}: {fatal.message}", "bold #ff6b6b")
-    return text

@@ -7,11 +7,10 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from textual.command import CommandList
 from textual.widgets import DataTable, Input, Static
 
-from atria_tui.app import AtriaApp, app_of
+from atria_tui.app import AtriaApp
 from atria_tui.commands import palette_entries
 from atria_tui.job.file import load_job
 from atria_tui.screens.confirm import ConfirmScreen
@@ -19,6 +18,7 @@ from atria_tui.screens.help import HelpScreen
 from atria_tui.screens.history import RunsScreen
 from atria_tui.screens.job_form import JobFormScreen
 from atria_tui.screens.jobs import JobsScreen
+from atria_tui.screens.preview import PreviewScreen
 from atria_tui.services.runtime import Runtime
 from atria_tui.store import SUCCESS
 
@@ -175,7 +175,7 @@ async def test_command_palette_offers_jobs_runs_and_help(app_factory: AppFactory
     services.store.start_run("demo-kaseya", "Demo Kaseya", "kaseya-bms", "plan")
     app = app_factory()
     async with app.run_test(size=(140, 40)) as pilot:
-        texts = [e.text for e in await asyncio.to_thread(palette_entries, app_of(app.screen))]
+        texts = [e.text for e in await asyncio.to_thread(palette_entries, app)]
         label = "Demo: Transfer Billing Data to ConnectWise (sandbox)"
         assert f"Preview {label}" in texts
         assert f"Run {label} now" in texts
@@ -194,12 +194,11 @@ async def test_command_palette_offers_jobs_runs_and_help(app_factory: AppFactory
 
 
 async def test_preview_key_opens_the_review_screen(app_factory: AppFactory) -> None:
-    preview = pytest.importorskip("atria_tui.screens.preview")
     app = app_factory()
     async with app.run_test(size=(140, 40)) as pilot:
         await pilot.press("down", "p")  # Kaseya: its sandbox answers at once
         await pilot.pause()
-        assert isinstance(app.screen, preview.PreviewScreen)
+        assert isinstance(app.screen, PreviewScreen)
         assert app.screen.job.id == "demo-kaseya"
 
 

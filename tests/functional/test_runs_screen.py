@@ -5,11 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from textual.app import App
 from textual.widgets import DataTable, Static
 
 from atria_tui.app import AtriaApp
 from atria_tui.screens.confirm import ConfirmScreen
 from atria_tui.screens.history import RunsScreen
+from atria_tui.screens.host import EditJob, OpenLog, host_of
+from atria_tui.screens.job_form import JobFormScreen
+from atria_tui.screens.log import LogScreen
+from atria_tui.services.jobs import find_job
 from atria_tui.services.runtime import Runtime
 from atria_tui.store import FAILED, SUCCESS
 
@@ -85,11 +90,39 @@ async def test_revert_only_apply_runs_after_confirmation(app_factory: AppFactory
 
 
 async def test_enter_opens_the_run_log(app_factory: AppFactory, services: Runtime) -> None:
-    log = pytest.importorskip("atria_tui.screens.log")
     _, apply, _ = seed_runs(services)
     app = app_factory()
     async with app.run_test(size=(140, 40)) as pilot:
         await open_runs(app, pilot)
         await pilot.press("enter")
         await pilot.pause()
-        assert isinstance(app.screen, log.LogScreen)
+        assert isinstance(app.screen, LogScreen)
+
+
+async def test_a_screen_asks_the_app_for_a_flow_by_message(app_factory: AppFactory,
+                                                           services: Runtime) -> None:
+    """Screens never call the app: their request messages bubble up and the App runs
+    the flow, from whichever screen posted them."""
+    _, apply, _ = seed_runs(services)
+    app = app_factory()
+    async with app.run_test(size=(140, 40)) as pilot:
+        runs = await open_runs(app, pilot)
+        runs.post_message(OpenLog(999))
+        await pilot.pause()
+        assert app.screen is runs
+        assert any("Run 999 does not exist" in n.message for n in app._notifications)
+        runs.post_message(OpenLog(apply))
+        await pilot.pause()
+        assert isinstance(app.screen, LogScreen) and app.screen.run_id == apply
+        job = find_job(app.jobs_dir, "demo-kaseya")
+        assert job is not None
+        app.screen.post_message(EditJob(job))
+        await pilot.pause()
+        assert isinstance(app.screen, JobFormScreen) and app.screen.job.id == "demo-kaseya"
+
+
+async def test_a_screen_outside_the_console_is_told_so() -> None:
+    app: App[None] = App()
+    async with app.run_test():
+        with pytest.raises(TypeError, match="RunsScreen runs outside the atria-tui console"):
+            host_of(RunsScreen())

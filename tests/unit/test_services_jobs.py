@@ -12,6 +12,7 @@ from atria_tui.job.file import load_job, new_job, save_job
 from atria_tui.job.folder import job_files
 from atria_tui.model import Task
 from atria_tui.secret_store import SecretStore
+from atria_tui.services.history import SUCCESS
 from atria_tui.services.jobs import (
     add_job,
     delete_job,
@@ -22,7 +23,8 @@ from atria_tui.services.jobs import (
     shown_path,
     toggle_job,
 )
-from atria_tui.store import SUCCESS, Store
+from atria_tui.services.runtime import Runtime
+from atria_tui.store import Store
 
 NOW = datetime(2026, 11, 20, 9, 30)
 
@@ -51,7 +53,8 @@ def test_list_jobs_rows(folder: Path, store: Store) -> None:
     run = store.start_run("demo-kaseya", "x", "kaseya-bms", "apply")
     store.finish_run(run, SUCCESS)
     set_enabled(folder / "demo-connectwise.toml", False)
-    rows = {r.path.name: r for r in list_jobs(folder, store, lambda: NOW)}
+    svc = Runtime(store=store, secrets=SecretStore(folder.parent))
+    rows = {r.path.name: r for r in list_jobs(folder, svc, lambda: NOW)}
     cw, ks = rows["demo-connectwise.toml"], rows["demo-kaseya.toml"]
     assert cw.task is Task.CONNECTWISE and not cw.enabled and cw.next_run is None
     assert last_result(cw.last_run) == "never run"
