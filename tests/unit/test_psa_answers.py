@@ -124,7 +124,7 @@ async def test_cw_catalog_price_must_be_finite() -> None:
 
 
 @pytest.mark.parametrize("pattern, endpoint", [
-    (r"/additions$", "GET /finance/agreements/{id}/additions"),
+    (r"/additions$", "GET /finance/agreements/{agreementId}/additions"),
     (r"/finance/agreements$", "GET /finance/agreements"),
     (r"/procurement/catalog$", "GET /procurement/catalog"),
 ])
