@@ -35,10 +35,10 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from atria_tui.model import item_entry
-from atria_tui.serialize import plan_from_json, plan_to_json
+from atria_tui.core.model import item_entry
+from atria_tui.core.serialize import plan_from_json, plan_to_json
+from atria_tui.engine.store import SUCCESS, Store
 from atria_tui.services.runtime import Runtime
-from atria_tui.store import SUCCESS, Store
 from benchmarks.console_probe import TICK, BenchError, Probe, gil_hold, until
 from benchmarks.console_workload import Fakes, Workload, build_workload
 
@@ -98,7 +98,7 @@ class Bench:
                            lambda: self.pilot.press("l"))
 
     async def preview(self) -> None:
-        from atria_tui.screens.preview import PreviewScreen
+        from atria_tui.console.screens.preview import PreviewScreen
 
         work = self.fakes.work
         self.fakes.ready = work.plan()
@@ -118,7 +118,7 @@ class Bench:
         self.app.pop_screen()
 
     async def log(self) -> None:
-        from atria_tui.screens.log import LogScreen
+        from atria_tui.console.screens.log import LogScreen
 
         plan, _ = self.fakes.work.plan()
         store, job = self.fakes.svc.store, self.fakes.work.job
@@ -153,8 +153,8 @@ class Bench:
 
     async def stream(self, label: str, apply: bool, plan: bool) -> None:
         """Apply log fed from a thread and/or a plan in a worker, the UI's stalls meanwhile."""
-        from atria_tui.screens.apply import ApplyScreen
-        from atria_tui.screens.preview import PreviewScreen
+        from atria_tui.console.screens.apply import ApplyScreen
+        from atria_tui.console.screens.preview import PreviewScreen
 
         work = self.fakes.work
         reviewed, _ = work.plan()
@@ -217,8 +217,8 @@ def json_causes(work: Workload) -> list[str]:
 
 
 async def run_bench(rows: int, home: Path, log: Callable[[str], None]) -> Bench:
-    from atria_tui.app import make_app
-    from atria_tui.secret_store import SecretStore
+    from atria_tui.console.app import make_app
+    from atria_tui.engine.secret_store import SecretStore
 
     t0 = time.perf_counter()
     work = build_workload(rows)
@@ -290,7 +290,7 @@ def report(bench: Bench, argv: list[str]) -> str:
 
 
 REMEDIES = [
-    ("full GC", "Applied: `atria_tui.gc_pause.building()` pauses automatic collection while a "
+    ("full GC", "Applied: `atria_tui.core.gc_pause.building()` pauses automatic collection while a "
      "worker builds a plan or log and then freezes what it built, so later full "
      "collections no longer walk 50,000 rows of acyclic data."),
     ("plan_to_json", "Applied: the stored plan is JSON lines (`serialize.plan_to_json`), one "

@@ -47,7 +47,7 @@ class Probe:
         from textual.message_pump import MessagePump
         from textual.timer import Timer
 
-        from atria_tui.widgets.grid import Grid
+        from atria_tui.console.widgets.grid import Grid
 
         render, dispatch, tick = Grid.render_lines, MessagePump._dispatch_message, Timer._tick
         probe = self

@@ -23,9 +23,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from atria_tui.apply import ApplyOutcome, journal_rows
-from atria_tui.job.file import JobConfig, new_job
-from atria_tui.model import (
+from atria_tui.core.model import (
     BillingRecord,
     CatalogItem,
     LogEntry,
@@ -39,11 +37,13 @@ from atria_tui.model import (
     Task,
     item_entry,
 )
-from atria_tui.reconcile import ReconcileParams, plan_entries
-from atria_tui.serialize import plan_to_json
+from atria_tui.core.serialize import plan_to_json
+from atria_tui.engine.apply import ApplyOutcome, journal_rows
+from atria_tui.engine.reconcile import ReconcileParams, plan_entries
+from atria_tui.engine.store import SUCCESS
+from atria_tui.job.file import JobConfig, new_job
 from atria_tui.services.engine import PlanContext, RunResult
 from atria_tui.services.runtime import Runtime
-from atria_tui.store import SUCCESS
 
 __all__ = ["Fakes", "Workload", "build_workload", "swapped"]
 
@@ -234,23 +234,23 @@ class Fakes:
 
         The log screen's `stored_notes` is only wrapped, to time it (it runs as it is).
         """
-        import atria_tui.app
-        import atria_tui.screens.apply
-        import atria_tui.screens.log
-        import atria_tui.screens.preview
+        import atria_tui.console.app
+        import atria_tui.console.screens.apply
+        import atria_tui.console.screens.log
+        import atria_tui.console.screens.preview
         import atria_tui.services.engine
 
         def stored_notes(svc: Runtime, run_id: int) -> dict[tuple[str, str], str]:
             with self.mark("notes_from_json (worker)"):
                 return real_stored_notes(svc, run_id)
 
-        real_stored_notes = atria_tui.screens.log.stored_notes
+        real_stored_notes = atria_tui.console.screens.log.stored_notes
         swaps: list[tuple[object, str, object]] = [
-            (atria_tui.screens.log, "stored_notes", stored_notes),
-            (atria_tui.app, "plan_job", self.plan_job),
-            (atria_tui.screens.preview, "plan_job", self.plan_job),
+            (atria_tui.console.screens.log, "stored_notes", stored_notes),
+            (atria_tui.console.app, "plan_job", self.plan_job),
+            (atria_tui.console.screens.preview, "plan_job", self.plan_job),
             (atria_tui.services.engine, "plan_job", self.plan_job),
-            (atria_tui.screens.apply, "apply_job", self.apply_job)]
+            (atria_tui.console.screens.apply, "apply_job", self.apply_job)]
         with swapped(swaps):
             yield
 

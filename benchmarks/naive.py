@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 
 from atria_tui.adapters.connectwise import auth_headers, quote
-from atria_tui.model import BillingRecord, norm
+from atria_tui.core.model import BillingRecord, norm
 
 Sleep = Callable[[float], Awaitable[None]]
 

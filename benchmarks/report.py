@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from atria_tui.model import norm
+from atria_tui.core.model import norm
 
 CW_PAGE = 1000
 KS_PAGE = 100

@@ -31,17 +31,17 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from atria_tui.adapters.http import CallBudget
+from atria_tui.core.model import Mappings, Plan, Task, norm
+from atria_tui.core.records import read_records
+from atria_tui.engine.reconcile import scope
+from atria_tui.engine.secret_store import SecretStore, env_name
+from atria_tui.engine.store import Store
 from atria_tui.job.file import load_job
-from atria_tui.model import Mappings, Plan, Task, norm
-from atria_tui.reconcile import scope
-from atria_tui.records import read_records
 from atria_tui.sandbox.connectwise.state import DEMO_SECRETS as CW_SECRETS
 from atria_tui.sandbox.kaseya.state import DEMO_SECRETS as KS_SECRETS
-from atria_tui.secret_store import SecretStore, env_name
 from atria_tui.services import engine as runs
 from atria_tui.services.engine import PlanContext, apply_job, plan_job
 from atria_tui.services.runtime import Runtime
-from atria_tui.store import Store
 from benchmarks import report
 from benchmarks.generate import Generated, generate, identifier_for
 from benchmarks.naive import NaiveConnectWise, NaiveKaseya, NaiveResult, billed
@@ -214,8 +214,8 @@ async def naive(gen: Generated, served: Served, runs_: list[Pending],
 
     async def one(task: Task) -> None:
         job = load_job(gen.cw_job if task is Task.CONNECTWISE else gen.ks_job)
+        from atria_tui.core.periods import resolve_period
         from atria_tui.job.file import job_params
-        from atria_tui.periods import resolve_period
 
         params = job_params(job)
         period = resolve_period(params.billing_period, job.period_start_day,

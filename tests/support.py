@@ -12,11 +12,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from atria_tui.paths import data_dir
+from atria_tui.core.paths import data_dir
+from atria_tui.engine.secret_store import SecretStore
+from atria_tui.engine.store import Store
 from atria_tui.sandbox.embedded import EMBEDDED
-from atria_tui.secret_store import SecretStore
 from atria_tui.services.runtime import Runtime
-from atria_tui.store import Store
 
 FIXED_NOW = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
 

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from atria_tui.adapters.http import ClientOptions, HttpClient, is_embedded
-from atria_tui.model import DEFAULT_MAX_QUANTITY, BillingRecord, Period
+from atria_tui.core.model import DEFAULT_MAX_QUANTITY, BillingRecord, Period
 from atria_tui.psa.errors import RemoteError
 
 # BillingRecord field → accepted API field names (compared case-insensitively, so the

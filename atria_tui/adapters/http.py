@@ -130,7 +130,7 @@ class CallBudget:
     def save(self) -> None:
         if self.ledger is None:
             return
-        from atria_tui.paths import atomic_write
+        from atria_tui.core.paths import atomic_write
 
         span = self.window + self.margin
         now = self.clock()
@@ -143,7 +143,7 @@ _SHARED_BUDGETS: dict[tuple[str, str, int], CallBudget] = {}
 
 def shared_budget(base_url: str, per_hour: int) -> CallBudget:
     """One budget per tenant (base URL) in a process, kept in the data folder between runs."""
-    from atria_tui.paths import data_dir
+    from atria_tui.core.paths import data_dir
 
     folder = data_dir() / "call-budget"
     key = (str(folder), base_url, per_hour)

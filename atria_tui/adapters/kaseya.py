@@ -29,7 +29,7 @@ from atria_tui.adapters.kaseya_routes import SHIPPED, Route, fill, routes_for
 from atria_tui.adapters.lines import accounts_to_read, read_lines
 from atria_tui.adapters.paging import Deadline, Pages
 from atria_tui.adapters.values import psa_id, psa_id_value, psa_number
-from atria_tui.model import (
+from atria_tui.core.model import (
     CatalogItem,
     PsaAccount,
     PsaContract,

@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
 from atria_tui.adapters.paging import DeadlinePassed
-from atria_tui.model import PsaContract, PsaLine, PsaSnapshot, norm
+from atria_tui.core.model import PsaContract, PsaLine, PsaSnapshot, norm
 from atria_tui.psa.errors import RemoteError
 
 

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from atria_tui.model import ZERO
+from atria_tui.core.model import ZERO
 from atria_tui.psa.errors import RemoteError
 
 # No contract line carries a trillion of anything, nor costs a trillion a unit; a value

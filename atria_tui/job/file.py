@@ -20,6 +20,8 @@ from typing import Any, Literal
 import tomli_w
 from cronsim import CronSim, CronSimError
 
+from atria_tui.core.model import DEFAULT_MAX_QUANTITY, Level, Task
+from atria_tui.core.paths import atomic_write, config_dir
 from atria_tui.job.folder import free_path
 from atria_tui.job.parameters import (
     PARAMETER_NAMES,
@@ -33,8 +35,6 @@ from atria_tui.job.parameters import (
     to_bool,
     validate_parameters,
 )
-from atria_tui.model import DEFAULT_MAX_QUANTITY, Level, Task
-from atria_tui.paths import atomic_write, config_dir
 from atria_tui.psa import profile_of
 
 __all__ = [

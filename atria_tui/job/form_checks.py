@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
+from atria_tui.core.periods import PeriodError, resolve_period
 from atria_tui.job.file import next_runs, validate_cron
 from atria_tui.job.parameters import check_api_url
-from atria_tui.periods import PeriodError, resolve_period
 
 __all__ = ["Check", "api_url", "billing_period", "contract_type", "cron", "customers",
            "fmt_when", "label", "parse_customers", "source_path", "start_day"]

@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from atria_tui.core.model import Task
 from atria_tui.job.parameters import (
     PARAMETER_NAMES,
     SECRET_NAMES,
@@ -24,7 +25,6 @@ from atria_tui.job.parameters import (
     canonical_name,
     normalize_parameters,
 )
-from atria_tui.model import Task
 
 __all__ = ["PARAMETER_NAMES", "SECRET_NAMES", "import_blocks", "parse_block"]
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import tomli_w
 
+from atria_tui.core.model import Mappings
+from atria_tui.core.paths import atomic_write
 from atria_tui.job.parameters import ConfigError, line_of, load_toml
-from atria_tui.model import Mappings
-from atria_tui.paths import atomic_write
 
 __all__ = ["load_mappings", "mappings_path", "save_mappings"]
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar, cast
 from urllib.parse import urlsplit
 
-from atria_tui.model import Task
+from atria_tui.core.model import Task
 from atria_tui.psa import PROFILES
 
 _T = TypeVar("_T")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from atria_tui.model import Task
+from atria_tui.core.model import Task
 
 
 @dataclass(frozen=True, slots=True)

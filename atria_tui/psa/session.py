@@ -10,7 +10,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Protocol
 
-from atria_tui.model import PsaLine, PsaSnapshot
+from atria_tui.core.model import PsaLine, PsaSnapshot
 
 
 class PsaSession(Protocol):

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 import httpx
 
-from atria_tui.model import Task
+from atria_tui.core.model import Task
 
 
 class EmbeddedSandbox:

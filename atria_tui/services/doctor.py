@@ -14,10 +14,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from atria_tui.adapters.tls import host_checks
+from atria_tui.engine.secret_store import redact
 from atria_tui.job.file import JobConfig
 from atria_tui.psa.doctor import Probe
 from atria_tui.psa.errors import RemoteError
-from atria_tui.secret_store import redact
 from atria_tui.services.psa import RedactingSession, open_session, secret_texts
 from atria_tui.services.run_checks import RunAbort, prepare, resolve_secrets
 from atria_tui.services.runtime import Runtime, is_sandbox

@@ -15,12 +15,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from typing import Any, ParamSpec, TypeVar
 
-from atria_tui import codes
 from atria_tui.adapters.paging import Deadline
-from atria_tui.apply import Applier, ApplyOutcome, revert
-from atria_tui.job.file import JobConfig
-from atria_tui.job.parameters import ConfigError
-from atria_tui.model import (
+from atria_tui.core import codes
+from atria_tui.core.model import (
     BillingRecord,
     Level,
     LogEntry,
@@ -29,12 +26,16 @@ from atria_tui.model import (
     PlanItem,
     PsaSnapshot,
 )
+from atria_tui.core.records import RecordsError, iter_records, sum_records
+from atria_tui.core.serialize import notes_from_json, plan_from_json, plan_to_json
+from atria_tui.engine.apply import Applier, ApplyOutcome, revert
+from atria_tui.engine.reconcile import ReconcileParams, plan, plan_entries, scope
+from atria_tui.engine.secret_store import SecretError, redact
+from atria_tui.engine.store import ERRORS, FAILED, INTERRUPTED, SUCCESS, WARNINGS
+from atria_tui.job.file import JobConfig
+from atria_tui.job.parameters import ConfigError
 from atria_tui.psa import profile_of
 from atria_tui.psa.errors import RemoteError
-from atria_tui.reconcile import ReconcileParams, plan, plan_entries, scope
-from atria_tui.records import RecordsError, iter_records, sum_records
-from atria_tui.secret_store import SecretError, redact
-from atria_tui.serialize import notes_from_json, plan_from_json, plan_to_json
 from atria_tui.services.psa import (
     PsaSession,
     RedactingSession,
@@ -50,7 +51,6 @@ from atria_tui.services.run_checks import (
     resolve_secrets,
 )
 from atria_tui.services.runtime import Runtime
-from atria_tui.store import ERRORS, FAILED, INTERRUPTED, SUCCESS, WARNINGS
 
 Sink = Callable[[LogEntry, PlanItem | None], Awaitable[None] | None]
 Progress = Callable[[str, int, int], None]

@@ -10,9 +10,9 @@ until the next start-up reaped it.
 
 from __future__ import annotations
 
-from atria_tui.model import LogEntry
+from atria_tui.core.model import LogEntry
+from atria_tui.engine.store import ERRORS, FAILED, INTERRUPTED, RUNNING, SUCCESS, WARNINGS, RunRow
 from atria_tui.services.runtime import Runtime
-from atria_tui.store import ERRORS, FAILED, INTERRUPTED, RUNNING, SUCCESS, WARNINGS, RunRow
 
 __all__ = ["ERRORS", "FAILED", "INTERRUPTED", "RUNNING", "SUCCESS", "WARNINGS", "RunRow",
            "interrupt_cancelled_plan", "last_run", "last_run_id", "run", "run_log", "runs"]

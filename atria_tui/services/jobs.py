@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from atria_tui.core.model import Task
+from atria_tui.engine.secret_store import SecretStore
 from atria_tui.job.file import JobConfig, load_job, next_runs, save_job
 from atria_tui.job.folder import free_path, job_files
 from atria_tui.job.mappings import mappings_path
 from atria_tui.job.parameters import ConfigError
-from atria_tui.model import Task
-from atria_tui.secret_store import SecretStore
 from atria_tui.services.history import RunRow, last_run
 from atria_tui.services.runtime import Runtime
 

@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 import httpx
 
 from atria_tui.adapters.http import ClientOptions
+from atria_tui.core.model import PsaLine, PsaSnapshot, Task
 from atria_tui.job.file import JobConfig
-from atria_tui.model import PsaLine, PsaSnapshot, Task
 from atria_tui.psa import profile_of
 from atria_tui.psa.errors import RemoteError
 from atria_tui.psa.session import PsaSession

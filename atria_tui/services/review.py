@@ -18,11 +18,8 @@ from typing import Literal
 
 from rapidfuzz import fuzz, utils
 
-from atria_tui import codes
-from atria_tui.job.file import JobConfig
-from atria_tui.job.mappings import load_mappings, mappings_path, save_mappings
-from atria_tui.job.parameters import ConfigError
-from atria_tui.model import (
+from atria_tui.core import codes
+from atria_tui.core.model import (
     ZERO,
     CatalogItem,
     Level,
@@ -32,9 +29,12 @@ from atria_tui.model import (
     PsaSnapshot,
     norm,
 )
+from atria_tui.engine.reconcile import needs_review
+from atria_tui.job.file import JobConfig
+from atria_tui.job.mappings import load_mappings, mappings_path, save_mappings
+from atria_tui.job.parameters import ConfigError
 from atria_tui.psa import PROFILES, profile_of
 from atria_tui.psa.errors import RemoteError
-from atria_tui.reconcile import needs_review
 from atria_tui.services.engine import PlanContext
 from atria_tui.services.run_checks import RunAbort, job_session
 from atria_tui.services.runtime import Runtime

@@ -13,17 +13,17 @@ from dataclasses import replace
 
 import httpx
 
-from atria_tui import codes
 from atria_tui.adapters.tls import host_port, looks_like_tls, speaks_tls
+from atria_tui.core import codes
+from atria_tui.core.model import LogEntry, Mappings, Task
+from atria_tui.core.periods import PeriodError, previous_period, resolve_period
+from atria_tui.engine.reconcile import ReconcileParams
+from atria_tui.engine.secret_store import SecretError, redact
 from atria_tui.job.file import JobConfig, job_params
 from atria_tui.job.mappings import load_mappings, mappings_path
 from atria_tui.job.parameters import ConfigError, check_api_url
-from atria_tui.model import LogEntry, Mappings, Task
-from atria_tui.periods import PeriodError, previous_period, resolve_period
 from atria_tui.psa import profile_of
 from atria_tui.psa.errors import RemoteError
-from atria_tui.reconcile import ReconcileParams
-from atria_tui.secret_store import SecretError, redact
 from atria_tui.services.psa import (
     PsaSession,
     RedactingSession,

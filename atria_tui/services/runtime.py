@@ -20,12 +20,12 @@ from typing import Protocol
 
 import httpx
 
+from atria_tui.core.model import Task
+from atria_tui.core.paths import data_dir, db_path
+from atria_tui.engine.joblock import is_free, job_lock
+from atria_tui.engine.secret_store import SecretStore
+from atria_tui.engine.store import Store
 from atria_tui.job.file import JobConfig
-from atria_tui.joblock import is_free, job_lock
-from atria_tui.model import Task
-from atria_tui.paths import data_dir, db_path
-from atria_tui.secret_store import SecretStore
-from atria_tui.store import Store
 
 SANDBOX_SCHEME = "sandbox://"
 

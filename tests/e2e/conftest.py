@@ -61,7 +61,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     # (clients killed mid-request make uvicorn log tracebacks) the server blocks in a write.
     log = tmp_path_factory.mktemp("sandbox") / "sandbox.log"
     with log.open("wb") as sink:
-        proc = subprocess.Popen([sys.executable, "-m", "atria_tui.cli", "sandbox", "--port",
+        proc = subprocess.Popen([sys.executable, "-m", "atria_tui.cli.main", "sandbox", "--port",
                                  str(port)], stdout=subprocess.DEVNULL, stderr=sink)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 20
@@ -92,7 +92,7 @@ class Cli:
     env: dict[str, str]
 
     def run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "atria_tui.cli", *args], env=self.env,
+        return subprocess.run([sys.executable, "-m", "atria_tui.cli.main", *args], env=self.env,
                               capture_output=True, text=True, timeout=timeout)
 
     def json(self, *args: str) -> tuple[int, dict[str, Any]]:
@@ -101,7 +101,7 @@ class Cli:
         return res.returncode, json.loads(res.stdout)
 
     def popen(self, *args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen([sys.executable, "-m", "atria_tui.cli", *args], env=self.env,
+        return subprocess.Popen([sys.executable, "-m", "atria_tui.cli.main", *args], env=self.env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -135,8 +135,8 @@ KS_API = "/kaseya"
 
 
 def _ks_env() -> dict[str, str]:
+    from atria_tui.engine.secret_store import env_name
     from atria_tui.sandbox.kaseya.state import DEMO_SECRETS
-    from atria_tui.secret_store import env_name
 
     return {env_name(k): v for k, v in DEMO_SECRETS.items()}
 

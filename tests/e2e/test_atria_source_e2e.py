@@ -72,7 +72,7 @@ def test_kaseya_api_source_plans_like_the_file(tmp_path: Path, ks_server: Server
 
     # The token can live in the encrypted store instead of the environment.
     stored = with_token(ks_cli, None)
-    put = subprocess.run([sys.executable, "-m", "atria_tui.cli", "secret", str(api_job),
+    put = subprocess.run([sys.executable, "-m", "atria_tui.cli.main", "secret", str(api_job),
                           "AtriaToken", "--stdin"], input=DEMO_ATRIA_TOKEN + "\n",
                          env=stored.env, capture_output=True, text=True, timeout=30)
     assert put.returncode == 0, put.stderr

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from atria_tui.store import DONE, ERROR
+from atria_tui.engine.store import DONE, ERROR
 from tests.e2e.conftest import (
     KS_API,
     KS_SECRETS,

@@ -8,12 +8,12 @@ from pathlib import Path
 
 from textual.widgets import Input, Static, Switch, TextArea
 
-from atria_tui.app import AtriaApp
+from atria_tui.console.app import AtriaApp
+from atria_tui.console.screens.confirm import ConfirmScreen
+from atria_tui.console.screens.form_modals import SeedPasteScreen
+from atria_tui.console.screens.job_form import JobFormScreen
+from atria_tui.console.screens.jobs import JobsScreen
 from atria_tui.job.file import load_job
-from atria_tui.screens.confirm import ConfirmScreen
-from atria_tui.screens.form_modals import SeedPasteScreen
-from atria_tui.screens.job_form import JobFormScreen
-from atria_tui.screens.jobs import JobsScreen
 from atria_tui.services.runtime import Runtime
 
 AppFactory = Callable[..., AtriaApp]

@@ -10,17 +10,17 @@ from pathlib import Path
 from textual.command import CommandList
 from textual.widgets import DataTable, Input, Static
 
-from atria_tui.app import AtriaApp
-from atria_tui.commands import palette_entries
+from atria_tui.console.app import AtriaApp
+from atria_tui.console.commands import palette_entries
+from atria_tui.console.screens.confirm import ConfirmScreen
+from atria_tui.console.screens.help import HelpScreen
+from atria_tui.console.screens.history import RunsScreen
+from atria_tui.console.screens.job_form import JobFormScreen
+from atria_tui.console.screens.jobs import JobsScreen
+from atria_tui.console.screens.preview import PreviewScreen
+from atria_tui.engine.store import SUCCESS
 from atria_tui.job.file import load_job
-from atria_tui.screens.confirm import ConfirmScreen
-from atria_tui.screens.help import HelpScreen
-from atria_tui.screens.history import RunsScreen
-from atria_tui.screens.job_form import JobFormScreen
-from atria_tui.screens.jobs import JobsScreen
-from atria_tui.screens.preview import PreviewScreen
 from atria_tui.services.runtime import Runtime
-from atria_tui.store import SUCCESS
 
 AppFactory = Callable[..., AtriaApp]
 CW = "demo-connectwise.toml"
@@ -213,7 +213,7 @@ async def test_empty_folder_says_what_to_do(app_factory: AppFactory, tmp_path: P
 
 
 def test_demo_folder_points_at_the_shipped_billing_files(tmp_path: Path) -> None:
-    from atria_tui.demo import SAMPLES, setup_demo
+    from atria_tui.cli.demo import SAMPLES, setup_demo
 
     written = setup_demo(tmp_path / "jobs")
     assert sorted(p.name for p in written) == [CW, KS]

@@ -12,10 +12,10 @@ import pytest
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 
-from atria_tui.model import Level, LogEntry
+from atria_tui.console.widgets.grid import Grid
+from atria_tui.console.widgets.log_table import LogTable
+from atria_tui.core.model import Level, LogEntry
 from atria_tui.sandbox.server import reset_shared
-from atria_tui.widgets.grid import Grid
-from atria_tui.widgets.log_table import LogTable
 
 pytestmark = pytest.mark.timeout(60)
 CODES = [("CW01", Level.INFO), ("CW04", Level.WARNING), ("CW07", Level.INFO),

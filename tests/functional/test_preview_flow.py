@@ -14,21 +14,21 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from atria_tui.app import AtriaApp, make_app
-from atria_tui.demo import SAMPLES
-from atria_tui.export import LOG_HEADER
+from atria_tui.cli.demo import SAMPLES
+from atria_tui.console.app import AtriaApp, make_app
+from atria_tui.console.screens.apply import ApplyScreen
+from atria_tui.console.screens.confirm import ConfirmScreen
+from atria_tui.console.screens.export import ExportScreen
+from atria_tui.console.screens.fixes import FixesScreen
+from atria_tui.console.screens.log import LogScreen
+from atria_tui.console.screens.pickers import NoteScreen, PickerScreen
+from atria_tui.console.screens.preview import PreviewScreen
+from atria_tui.core.export import LOG_HEADER
+from atria_tui.core.model import Action
+from atria_tui.engine.store import INTERRUPTED
 from atria_tui.job.file import load_job, save_job
 from atria_tui.job.mappings import mappings_path
-from atria_tui.model import Action
 from atria_tui.sandbox.server import shared
-from atria_tui.screens.apply import ApplyScreen
-from atria_tui.screens.confirm import ConfirmScreen
-from atria_tui.screens.export import ExportScreen
-from atria_tui.screens.fixes import FixesScreen
-from atria_tui.screens.log import LogScreen
-from atria_tui.screens.pickers import NoteScreen, PickerScreen
-from atria_tui.screens.preview import PreviewScreen
-from atria_tui.store import INTERRUPTED
 from tests.support import fixed, runtime
 
 pytestmark = pytest.mark.timeout(60)

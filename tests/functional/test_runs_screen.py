@@ -8,15 +8,15 @@ import pytest
 from textual.app import App
 from textual.widgets import DataTable, Static
 
-from atria_tui.app import AtriaApp
-from atria_tui.screens.confirm import ConfirmScreen
-from atria_tui.screens.history import RunsScreen
-from atria_tui.screens.host import EditJob, OpenLog, host_of
-from atria_tui.screens.job_form import JobFormScreen
-from atria_tui.screens.log import LogScreen
+from atria_tui.console.app import AtriaApp
+from atria_tui.console.screens.confirm import ConfirmScreen
+from atria_tui.console.screens.history import RunsScreen
+from atria_tui.console.screens.host import EditJob, OpenLog, host_of
+from atria_tui.console.screens.job_form import JobFormScreen
+from atria_tui.console.screens.log import LogScreen
+from atria_tui.engine.store import FAILED, SUCCESS
 from atria_tui.services.jobs import find_job
 from atria_tui.services.runtime import Runtime
-from atria_tui.store import FAILED, SUCCESS
 
 AppFactory = Callable[..., AtriaApp]
 

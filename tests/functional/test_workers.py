@@ -11,12 +11,12 @@ import pytest
 from textual.app import App
 from textual.message import Message
 
-from atria_tui.app import AtriaApp
-from atria_tui.screens.apply import ApplyScreen
-from atria_tui.screens.host import Crashed
-from atria_tui.screens.jobs import JobsScreen
-from atria_tui.screens.preview import PreviewScreen
-from atria_tui.screens.workers import run_service
+from atria_tui.console.app import AtriaApp
+from atria_tui.console.screens.apply import ApplyScreen
+from atria_tui.console.screens.host import Crashed
+from atria_tui.console.screens.jobs import JobsScreen
+from atria_tui.console.screens.preview import PreviewScreen
+from atria_tui.console.screens.workers import run_service
 
 
 async def wait_for(pilot: Any, cond: Callable[[], bool]) -> None:
@@ -93,7 +93,7 @@ async def test_a_crashed_preview_is_a_notification(app_factory: Callable[..., At
     async def broken(*args: object, **kw: object) -> None:
         raise RuntimeError("planner bug")
 
-    monkeypatch.setattr("atria_tui.screens.preview.plan_job", broken)
+    monkeypatch.setattr("atria_tui.console.screens.preview.plan_job", broken)
     app = app_factory()
     async with app.run_test(size=(140, 40)) as pilot:
         await pilot.press("down", "p")

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from atria_tui.app import AtriaApp, make_app
-from atria_tui.demo import SAMPLES
+from atria_tui.cli.demo import SAMPLES
+from atria_tui.console.app import AtriaApp, make_app
 from tests.support import fixed, runtime
 
 SIZE = (140, 40)

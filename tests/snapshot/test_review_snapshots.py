@@ -17,15 +17,15 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from atria_tui.app import AtriaApp, make_app
-from atria_tui.demo import SAMPLES
+from atria_tui.cli.demo import SAMPLES
+from atria_tui.console.app import AtriaApp, make_app
+from atria_tui.console.screens.apply import ApplyScreen
+from atria_tui.console.screens.fixes import FixesScreen
+from atria_tui.console.screens.log import LogScreen
+from atria_tui.console.screens.pickers import PickerScreen
+from atria_tui.console.screens.preview import PreviewScreen
 from atria_tui.job.file import load_job, save_job
 from atria_tui.sandbox.server import reset_shared
-from atria_tui.screens.apply import ApplyScreen
-from atria_tui.screens.fixes import FixesScreen
-from atria_tui.screens.log import LogScreen
-from atria_tui.screens.pickers import PickerScreen
-from atria_tui.screens.preview import PreviewScreen
 from tests.support import fixed, runtime
 
 SIZE = (140, 40)

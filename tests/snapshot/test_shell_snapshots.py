@@ -8,7 +8,7 @@ from typing import Any
 from textual.pilot import Pilot
 from textual.widgets import Input, TextArea
 
-from atria_tui.app import AtriaApp
+from atria_tui.console.app import AtriaApp
 
 SIZE = (140, 40)  # the contract's fixed size
 Build = Callable[[], AtriaApp]

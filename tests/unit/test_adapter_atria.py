@@ -14,7 +14,7 @@ import pytest
 
 from atria_tui.adapters.atria import FIELD_MAP, fetch_records
 from atria_tui.adapters.http import ClientOptions
-from atria_tui.model import BillingRecord, Period
+from atria_tui.core.model import BillingRecord, Period
 from atria_tui.psa.errors import RemoteError
 from atria_tui.sandbox.atria_api import DEMO_ATRIA_TOKEN, create_app
 from atria_tui.sandbox.embedded import EMBEDDED

@@ -308,8 +308,8 @@ async def test_accept_names_a_version_only_when_asked(version: str, header: str)
 
 
 async def test_open_session_hands_the_job_api_version_to_connectwise_only() -> None:
+    from atria_tui.core.model import Task
     from atria_tui.job.file import new_job
-    from atria_tui.model import Task
     from atria_tui.services.psa import open_session
 
     state = CwState()

@@ -17,10 +17,10 @@ import pytest
 from atria_tui.adapters.http import CallBudget, ClientOptions
 from atria_tui.adapters.kaseya import KaseyaAdapter, bases
 from atria_tui.adapters.kaseya_routes import V2, RouteError, routes_for
-from atria_tui.model import Action, Period, Task, norm
+from atria_tui.core.model import Action, Period, Task, norm
+from atria_tui.core.records import read_records, sum_records
+from atria_tui.engine.reconcile import MatchRule, ReconcileParams, plan
 from atria_tui.psa.errors import RemoteError
-from atria_tui.reconcile import MatchRule, ReconcileParams, plan
-from atria_tui.records import read_records, sum_records
 from atria_tui.sandbox import kaseya
 from atria_tui.sandbox.embedded import EMBEDDED
 from atria_tui.sandbox.kaseya.state import DEMO_SECRETS, FaultRule, KsState

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from atria_tui.apply import Applier, revert
-from atria_tui.model import Action, Level, Period, Plan, PlanItem, PsaLine, Status, Task
+from atria_tui.core.model import Action, Level, Period, Plan, PlanItem, PsaLine, Status, Task
+from atria_tui.engine.apply import Applier, revert
+from atria_tui.engine.store import CONFLICT, DONE, SENT, Store
 from atria_tui.psa.errors import RemoteError
-from atria_tui.store import CONFLICT, DONE, SENT, Store
 
 PERIOD = Period(date(2026, 10, 26), date(2026, 11, 25))
 
@@ -86,7 +86,7 @@ async def test_writes_approved_and_reports_rejected_conflict_and_failure() -> No
 async def killed_after_two_writes_landed(store: Store, psa: FakePsa, p: Plan) -> int:
     """An apply run whose process died after L1's PATCH and the add's POST landed in the
     PSA, before either was marked done: both rows are left `sent`."""
-    from atria_tui.apply import journal_rows
+    from atria_tui.engine.apply import journal_rows
 
     run = store.start_run("job", "Job", "connectwise-manage", "apply")
     store.journal_add(run, journal_rows(p))

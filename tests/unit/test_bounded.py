@@ -22,16 +22,18 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from atria_tui import cli
 from atria_tui.adapters import paging
 from atria_tui.adapters.connectwise import ConnectWiseAdapter
 from atria_tui.adapters.http import ClientOptions
 from atria_tui.adapters.kaseya import KaseyaAdapter
 from atria_tui.adapters.kaseya_routes import V2
 from atria_tui.adapters.paging import Deadline
+from atria_tui.cli import main as cli
+from atria_tui.core.model import Level, LogEntry, printable
+from atria_tui.core.paths import db_path
+from atria_tui.engine.secret_store import env_name, redact
+from atria_tui.engine.store import Store
 from atria_tui.job.file import load_job
-from atria_tui.model import Level, LogEntry, printable
-from atria_tui.paths import db_path
 from atria_tui.psa.errors import RemoteError
 from atria_tui.sandbox import kaseya
 from atria_tui.sandbox.connectwise import create_app as cw_app
@@ -39,9 +41,7 @@ from atria_tui.sandbox.connectwise.state import DEMO_SECRETS as CW_DEMO
 from atria_tui.sandbox.connectwise.state import CwState
 from atria_tui.sandbox.kaseya.state import DEMO_SECRETS as KS_DEMO
 from atria_tui.sandbox.server import shared
-from atria_tui.secret_store import env_name, redact
 from atria_tui.services.engine import plan_job
-from atria_tui.store import Store
 from tests.sandbox_helpers import ks_state
 from tests.support import runtime
 

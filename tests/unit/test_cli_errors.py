@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from atria_tui import store as store_module
-from atria_tui.cli import main
-from atria_tui.paths import data_dir, db_path
-from atria_tui.store import RUNNING, Store
+from atria_tui.cli.main import main
+from atria_tui.core.paths import data_dir, db_path
+from atria_tui.engine import store as store_module
+from atria_tui.engine.store import RUNNING, Store
 from tests.support import runtime
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_configs"
@@ -254,7 +254,7 @@ def test_an_unexpected_error_is_one_line_with_the_traceback_in_crash_log(
     def broken(*args: object) -> None:
         raise RuntimeError("something nobody planned for\nsecond line")
 
-    monkeypatch.setattr("atria_tui.cli.out.print_runs", broken)
+    monkeypatch.setattr("atria_tui.cli.main.out.print_runs", broken)
     assert main(["runs"]) == 2
     err = capsys.readouterr().err
     crash = data_dir() / "crash.log"
@@ -264,7 +264,7 @@ def test_an_unexpected_error_is_one_line_with_the_traceback_in_crash_log(
 
 
 def test_the_secret_store_under_a_file_is_a_secret_error(tmp_path: Path) -> None:
-    from atria_tui.secret_store import SecretError, SecretStore
+    from atria_tui.engine.secret_store import SecretError, SecretStore
 
     (tmp_path / "home").write_text("")
     with pytest.raises(SecretError, match="it is a file, not a folder|cannot write"):

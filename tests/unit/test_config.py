@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from atria_tui.core.model import Level, Task
 from atria_tui.job.file import (
     JobConfig,
     Options,
@@ -21,7 +22,6 @@ from atria_tui.job.file import (
     validate_cron,
 )
 from atria_tui.job.parameters import ConfigError, check_api_url, validate_parameters
-from atria_tui.model import Level, Task
 
 DESIGN_EXAMPLE = """\
 label = "Transfer Billing Data to ConnectWise on 26th of each month"

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-import atria_tui.screens.apply
-import atria_tui.screens.log
-import atria_tui.screens.preview
+import atria_tui.console.screens.apply
+import atria_tui.console.screens.log
+import atria_tui.console.screens.preview
 import atria_tui.services.engine
-from atria_tui.model import Level
-from atria_tui.widgets.grid import Grid
+from atria_tui.console.widgets.grid import Grid
+from atria_tui.core.model import Level
 from benchmarks.console_bench import main
 from benchmarks.console_workload import build_workload
 
@@ -43,8 +43,9 @@ def test_a_tiny_run_reports_every_metric_and_restores_the_app(
 ) -> None:
     monkeypatch.setenv("ATRIA_TUI_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("ATRIA_TUI_KEYRING", "0")
-    originals = (atria_tui.screens.preview.plan_job, atria_tui.screens.apply.apply_job,
-                 atria_tui.screens.log.stored_notes, Grid.render_lines)
+    screens = atria_tui.console.screens
+    originals = (screens.preview.plan_job, screens.apply.apply_job, screens.log.stored_notes,
+                 Grid.render_lines)
     out = tmp_path / "RESULTS-console.md"
 
     assert main(["--rows", "200", "--out", str(out)]) == 0
@@ -74,8 +75,8 @@ def test_a_tiny_run_reports_every_metric_and_restores_the_app(
     assert "A full garbage collection over this heap" in text and "`plan_to_json`" in text
 
     # Nothing of the script's stand-ins or probes outlives it.
-    assert (atria_tui.screens.preview.plan_job, atria_tui.screens.apply.apply_job,
-            atria_tui.screens.log.stored_notes, Grid.render_lines) == originals
+    assert (atria_tui.console.screens.preview.plan_job, atria_tui.console.screens.apply.apply_job,
+            atria_tui.console.screens.log.stored_notes, Grid.render_lines) == originals
     assert atria_tui.services.engine.plan_job is originals[0]
 
 

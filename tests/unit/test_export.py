@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from atria_tui.export import (
+from atria_tui.core.export import (
     LOG_HEADER,
     PLAN_HEADER,
     csv_text,
@@ -16,7 +16,7 @@ from atria_tui.export import (
     safe_cell,
     write_csv,
 )
-from atria_tui.model import Action, Level, LogEntry, PlanItem, Status
+from atria_tui.core.model import Action, Level, LogEntry, PlanItem, Status
 
 
 @pytest.mark.parametrize("text", ["=1+1", "+SUM(A1)", "-2+3", "@cmd", "\tx", "\rx",

@@ -19,15 +19,15 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from atria_tui.cli import main
+from atria_tui.cli.main import main
+from atria_tui.core.model import DEFAULT_MAX_QUANTITY, Task
+from atria_tui.core.paths import db_path
+from atria_tui.core.records import RecordsError, parse_records
+from atria_tui.engine.store import RUNNING, Store
 from atria_tui.job.file import job_params, load_job
 from atria_tui.job.guide_import import import_blocks
 from atria_tui.job.mappings import load_mappings
 from atria_tui.job.parameters import ConfigError
-from atria_tui.model import DEFAULT_MAX_QUANTITY, Task
-from atria_tui.paths import db_path
-from atria_tui.records import RecordsError, parse_records
-from atria_tui.store import RUNNING, Store
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_configs"
 _ON_DEMAND = int(os.environ.get("ATRIA_FUZZ_EXAMPLES", "0") or 0)

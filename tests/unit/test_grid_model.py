@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from atria_tui.widgets.grid_model import Column, GridModel, Query, fit, measure, sample
+from atria_tui.console.widgets.grid_model import Column, GridModel, Query, fit, measure, sample
 
 
 @dataclass

@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from atria_tui import cli
+from atria_tui.cli import main as cli
+from atria_tui.core.model import Task
+from atria_tui.engine.secret_store import STORE_FILE, SecretStore
 from atria_tui.job.file import load_job
-from atria_tui.model import Task
 from atria_tui.sandbox.kaseya.state import DEMO_SECRETS
-from atria_tui.secret_store import STORE_FILE, SecretStore
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_configs"
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from atria_tui.core.model import Mappings
 from atria_tui.job.mappings import load_mappings, mappings_path, save_mappings
 from atria_tui.job.parameters import ConfigError
-from atria_tui.model import Mappings
 
 
 def test_path_is_beside_the_job() -> None:

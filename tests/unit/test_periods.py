@@ -3,8 +3,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from atria_tui.model import Period
-from atria_tui.periods import PeriodError, period_containing, previous_period, resolve_period
+from atria_tui.core.model import Period
+from atria_tui.core.periods import PeriodError, period_containing, previous_period, resolve_period
 
 
 def _days(first: date, last: date) -> Iterator[date]:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from atria_tui import codes
-from atria_tui.model import Level, Task
+from atria_tui.core import codes
+from atria_tui.core.model import Level, Task
 from atria_tui.psa import PROFILES, profile_of
 
 PKG = Path(__file__).resolve().parents[2] / "atria_tui"
@@ -49,7 +49,7 @@ def test_the_engine_chooses_no_code_per_psa_inline() -> None:
     offenders = []
     for path in PKG.rglob("*.py"):
         rel = path.relative_to(PKG).as_posix()
-        if rel.startswith(("sandbox/", "psa/")) or rel == "codes.py":
+        if rel.startswith(("sandbox/", "psa/")) or rel == "core/codes.py":
             continue
         offenders += [f"{rel}: {m.group(0)}" for m in spelled.finditer(path.read_text())]
     assert offenders == []

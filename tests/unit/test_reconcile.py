@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from atria_tui.model import (
+from atria_tui.core.model import (
     Action,
     BillingRecord,
     CatalogItem,
@@ -19,7 +19,14 @@ from atria_tui.model import (
     PsaSnapshot,
     Task,
 )
-from atria_tui.reconcile import MatchRule, ReconcileParams, needs_review, plan, plan_entries, scope
+from atria_tui.engine.reconcile import (
+    MatchRule,
+    ReconcileParams,
+    needs_review,
+    plan,
+    plan_entries,
+    scope,
+)
 
 NOW = Period(date(2026, 10, 26), date(2026, 11, 25))
 PREV = Period(date(2026, 9, 26), date(2026, 10, 25))

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from atria_tui.model import BillingRecord
-from atria_tui.records import (
+from atria_tui.core.model import BillingRecord
+from atria_tui.core.records import (
     RecordsError,
     iter_records,
     parse_records,

@@ -15,8 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from atria_tui.engine.store import SUCCESS
 from atria_tui.job.file import JobConfig
-from atria_tui.schedule import (
+from atria_tui.services.engine import RunResult
+from atria_tui.services.runtime import Runtime
+from atria_tui.services.schedule import (
     CRASHED,
     DISABLED,
     INVALID,
@@ -31,9 +34,6 @@ from atria_tui.schedule import (
     run_due,
     serve,
 )
-from atria_tui.services.engine import RunResult
-from atria_tui.services.runtime import Runtime
-from atria_tui.store import SUCCESS
 from tests.support import runtime
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -254,7 +254,7 @@ async def test_serve_stops_promptly_while_sleeping(
 
 
 async def test_run_due_applies_the_demo_job_on_the_sandbox(jobs: Path) -> None:
-    from atria_tui.paths import data_dir
+    from atria_tui.core.paths import data_dir
     from atria_tui.sandbox.server import shared
 
     svc = runtime()
@@ -280,7 +280,7 @@ async def test_run_due_applies_the_demo_job_on_the_sandbox(jobs: Path) -> None:
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "atria_tui.cli", *args], env=env,
+    return subprocess.run([sys.executable, "-m", "atria_tui.cli.main", *args], env=env,
                           capture_output=True, text=True, timeout=60, cwd=ROOT)
 
 
@@ -325,7 +325,7 @@ def test_cli_schedule_stays_up_until_ctrl_c(tmp_path: Path) -> None:
     write_job(jobs)
     env = {k: v for k, v in os.environ.items() if not k.startswith("ATRIA_TUI_")}
     env.update(ATRIA_TUI_HOME=str(tmp_path / "home"), ATRIA_TUI_KEYRING="0")
-    proc = subprocess.Popen([sys.executable, "-m", "atria_tui.cli", "schedule", "--jobs",
+    proc = subprocess.Popen([sys.executable, "-m", "atria_tui.cli.main", "schedule", "--jobs",
                              str(jobs)], env=env, cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from atria_tui import paths
-from atria_tui.secret_store import SecretError, Secrets, SecretStore, redact
+from atria_tui.core import paths
+from atria_tui.engine.secret_store import SecretError, Secrets, SecretStore, redact
 
 VALUE = "pr1v4te-K3y-value"
 NAMES = ("CompanyName", "PublicKey", "PrivateKey", "ClientId")

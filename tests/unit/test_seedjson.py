@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from atria_tui.core.model import Task
 from atria_tui.job.guide_import import import_blocks, parse_block
 from atria_tui.job.parameters import PARAMETER_NAMES, SECRET_NAMES, ConfigError
-from atria_tui.model import Task
 
 # Verbatim from /work/shared/seeds/connectwise-manage-integration.txt.
 CW_PARAMS = """\

@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from atria_tui import codes
-from atria_tui.model import Action, Level, Period, Plan, PlanItem, Status, Task
-from atria_tui.serialize import plan_from_json, plan_to_json
+from atria_tui.core import codes
+from atria_tui.core.model import Action, Level, Period, Plan, PlanItem, Status, Task
+from atria_tui.core.serialize import plan_from_json, plan_to_json
 
 
 def sample() -> Plan:
@@ -33,7 +33,7 @@ def test_truncated_plan_is_refused() -> None:
 
 
 def test_notes_are_read_without_the_rest_of_the_plan() -> None:
-    from atria_tui.serialize import notes_from_json
+    from atria_tui.core.serialize import notes_from_json
 
     p = sample()
     p.items = [PlanItem(f"k{n}", f"C{n}", "n", "BI", f"S{n}", "d", None, None, Action.NONE,

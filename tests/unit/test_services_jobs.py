@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from atria_tui.demo import cleanup, demo_home, setup_demo
+from atria_tui.cli.demo import cleanup, demo_home, setup_demo
+from atria_tui.core.model import Task
+from atria_tui.engine.secret_store import SecretStore
+from atria_tui.engine.store import Store
 from atria_tui.job.file import load_job, new_job, save_job
 from atria_tui.job.folder import job_files
-from atria_tui.model import Task
-from atria_tui.secret_store import SecretStore
 from atria_tui.services.history import SUCCESS
 from atria_tui.services.jobs import (
     add_job,
@@ -24,7 +25,6 @@ from atria_tui.services.jobs import (
     toggle_job,
 )
 from atria_tui.services.runtime import Runtime
-from atria_tui.store import Store
 
 NOW = datetime(2026, 11, 20, 9, 30)
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from atria_tui.demo import SAMPLES
+from atria_tui.cli.demo import SAMPLES
+from atria_tui.core.model import Action, Level, Period, Plan, PlanItem, Task
 from atria_tui.job.file import load_job, save_job
 from atria_tui.job.mappings import mappings_path
-from atria_tui.model import Action, Level, Period, Plan, PlanItem, Task
 from atria_tui.sandbox.server import reset_shared, shared
 from atria_tui.services import review as rv
 from atria_tui.services.engine import RunResult, plan_job

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from atria_tui.core.paths import data_dir
 from atria_tui.job.file import load_job
-from atria_tui.paths import data_dir
 from atria_tui.sandbox.server import shared
 from atria_tui.services.engine import apply_job, plan_job
 from atria_tui.services.runtime import Runtime
@@ -81,7 +81,7 @@ async def test_missing_billing_file_is_cw03_and_empty_period_cw15(tmp_path: Path
 
 
 async def test_replan_after_fix_makes_no_request(tmp_path: Path) -> None:
-    from atria_tui.model import Mappings
+    from atria_tui.core.model import Mappings
 
     res = await plan_job(svc(), load_job(demo_job(tmp_path)))
     assert res.context is not None
@@ -95,7 +95,7 @@ async def test_replan_after_fix_makes_no_request(tmp_path: Path) -> None:
 HOLDER = """
 import sys
 from pathlib import Path
-from atria_tui.joblock import job_lock
+from atria_tui.engine.joblock import job_lock
 with job_lock(Path(sys.argv[1]), sys.argv[2], "atria-tui schedule"):
     print("held", flush=True)
     sys.stdin.read()
@@ -109,7 +109,7 @@ async def test_apply_and_revert_refuse_while_another_process_holds_the_job(
     import subprocess
     import sys
 
-    from atria_tui.joblock import JobLocked
+    from atria_tui.engine.joblock import JobLocked
     from atria_tui.services.engine import revert_run
 
     job = load_job(demo_job(tmp_path))
@@ -135,8 +135,8 @@ async def test_apply_and_revert_refuse_while_another_process_holds_the_job(
 
 async def test_a_run_is_marked_interrupted_only_when_nobody_holds_its_lock(
         tmp_path: Path) -> None:
-    from atria_tui.joblock import job_lock
-    from atria_tui.store import INTERRUPTED, RUNNING
+    from atria_tui.engine.joblock import job_lock
+    from atria_tui.engine.store import INTERRUPTED, RUNNING
 
     s = svc()
     live = s.store.start_run("live", "Live", "connectwise-manage", "apply")
@@ -149,7 +149,7 @@ async def test_a_run_is_marked_interrupted_only_when_nobody_holds_its_lock(
 
 async def test_a_damaged_stored_plan_is_one_clear_error_not_a_crash(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from atria_tui.cli import main
+    from atria_tui.cli.main import main
     from atria_tui.services.engine import StoredPlanError, stored_plan
 
     job_path = demo_job(tmp_path)

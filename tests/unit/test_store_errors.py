@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from atria_tui import store as store_module
-from atria_tui.model import Level, LogEntry
-from atria_tui.store import RUNNING, Store, StoreError
+from atria_tui.core.model import Level, LogEntry
+from atria_tui.engine import store as store_module
+from atria_tui.engine.store import RUNNING, Store, StoreError
 
 
 def error_of(fn, *args) -> str:  # type: ignore[no-untyped-def]

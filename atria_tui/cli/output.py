@@ -1,0 +1,129 @@
+"""How the CLI prints plans, logs and runs: a table for people, JSON/CSV for machines."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from atria_tui.core.export import LOG_HEADER, PLAN_HEADER, csv_text, log_rows, plan_rows
+from atria_tui.core.model import Level, LogEntry, Plan
+from atria_tui.core.serialize import entry_dict, item_dict
+from atria_tui.engine.reconcile import fmt_qty
+from atria_tui.engine.store import RunRow
+from atria_tui.services.doctor import DoctorReport
+
+LEVEL_STYLE = {Level.VERBOSE: "dim", Level.INFO: "", Level.WARNING: "yellow",
+               Level.ERROR: "bold red"}
+
+
+def console(stream: TextIO | None = None) -> Console:
+    """Piped output gets a wide fixed width: logs and tables are read in files, not 80 cols."""
+    stream = stream or sys.stdout
+    width = None if stream.isatty() else 200
+    return Console(file=stream, highlight=False, soft_wrap=False, width=width)
+
+
+def result_json(task: str, period_end: str, plan: Plan | None,
+                entries: Sequence[LogEntry], **extra: Any) -> str:
+    return json.dumps({
+        "task": task, "period_end": period_end,
+        "items": [item_dict(i) for i in plan.items] if plan else [],
+        "log": [entry_dict(e) for e in entries], **extra}, indent=2)
+
+
+def plan_csv(plan: Plan | None) -> str:
+    return csv_text(PLAN_HEADER, plan_rows(plan.items if plan else []))
+
+
+def log_csv(entries: Iterable[LogEntry]) -> str:
+    return csv_text(LOG_HEADER, log_rows(entries))
+
+
+def print_plan(out: Console, plan: Plan) -> None:
+    t = Table(title=f"{plan.task.psa_name} plan — billing period ending {plan.period.end}",
+              show_lines=False, header_style="bold")
+    for col, justify in (("Customer", "left"), ("SKU", "left"), ("Description", "left"),
+                         ("Atria", "right"), ("PSA", "right"), ("Δ", "right"),
+                         ("Δ money", "right"), ("Action", "left"), ("Code", "left")):
+        t.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for i in plan.items:
+        delta = i.delta
+        t.add_row(i.customer_code, i.sku, i.description[:40],
+                  "" if i.atria_quantity is None else fmt_qty(i.atria_quantity),
+                  "" if i.psa_quantity is None else fmt_qty(i.psa_quantity),
+                  f"{delta:+.2f}" if delta else "", f"{i.money_delta:+.2f}" if delta else "",
+                  i.action.value + (f" ({i.status.value})" if i.status else ""),
+                  Text(i.code, style=LEVEL_STYLE[i.level]))
+    out.print(t)
+    changes = plan.changes
+    out.print(f"{len(changes)} change(s), money Δ {plan.money_delta:+.2f} per period; "
+              f"{len(plan.items)} row(s)")
+
+
+def print_log(out: Console, entries: Iterable[LogEntry]) -> None:
+    """One entry a line. Piped, a line is never wrapped however long: scripts grep and
+    count log lines, and a message folded at the console width would be two entries."""
+    piped = not out.is_terminal
+    for e in entries:
+        when = e.time.strftime("%H:%M:%S") if e.time else "--:--:--"
+        line = Text(f"{when} {e.level.value:<7} {e.code} ")
+        line.append(e.message, style=LEVEL_STYLE[e.level])
+        out.print(line, soft_wrap=piped, crop=not piped)
+
+
+def print_outcome(stream: TextIO, run_id: int, status: str, requests: int,
+                  fatal: LogEntry | None) -> None:
+    """How a run ended, in one or two plain lines (for stderr beside machine output)."""
+    if fatal is not None:
+        print(f"atria-tui: {fatal.code} {fatal.message}", file=stream)
+    print(f"atria-tui: run {run_id}: {status} ({requests} PSA request(s))", file=stream)
+
+
+def print_runs(out: Console, runs: Sequence[RunRow]) -> None:
+    t = Table(header_style="bold")
+    for col in ("Run", "Job", "Task", "Kind", "Period", "Status", "Started", "Finished"):
+        t.add_column(col)
+    for r in runs:
+        t.add_row(str(r.id), r.label, r.task, r.kind + (f" of {r.of_run}" if r.of_run else ""),
+                  r.period_end, r.status, r.started_at, r.finished_at or "")
+    out.print(t)
+
+
+VERDICT_STYLE = {"works": "green", "exists": "green", "skipped": "dim"}
+
+
+def print_doctor(out: Console, report: DoctorReport) -> None:
+    """The doctor's table: one row per check; alternatives dimmed unless they are the fix."""
+    job = report.job
+    out.print(Text(f"{job.label} · {job.task.psa_name} · ApiUrl {report.api_url or '(empty)'}",
+                   "bold"))
+    for name, base in report.bases:
+        out.print(Text(f"{name}: {base}", "dim"))
+    if report.fatal:
+        out.print(Text(f"Stopped: {report.fatal}", "bold red"))
+        return
+    table = Table(show_edge=False, pad_edge=False, header_style="bold")
+    for name in ("Check", "Candidate", "Request", "HTTP", "Verdict", "Next"):
+        table.add_column(name, overflow="fold")
+    fixes = {id(p) for p in report.alternatives}
+    for p in report.probes:
+        style = VERDICT_STYLE.get(p.verdict, "bold red" if p.needed else "yellow")
+        row_style = "" if p.needed or id(p) in fixes else "dim"
+        request = f"{p.method} {p.url}".strip()
+        table.add_row(p.step, p.candidate, Text(request), str(p.status or ""),
+                      Text(p.verdict, style), Text(p.advice), style=row_style)
+    out.print(table)
+    if report.ok:
+        out.print(Text("Every route this job needs answers.", "green"))
+    else:
+        failing = sorted({p.step for p in report.probes if p.needed and not p.ok})
+        out.print(Text(f"Not ready: {', '.join(failing)}.", "bold red"))
+        for p in report.alternatives:
+            out.print(Text(f"  {p.step}: the shipped route set {p.candidate!r} works here: set "
+                           f'[endpoints] routes = "{p.candidate}" in the job file.'))

@@ -1,0 +1,106 @@
+"""Help (? / F1): the log-code catalog, the keys, and what to do about each code.
+
+Users arrive here holding a code from a log or an email ("KS09 again"), so the screen is
+a filterable table of every code with its level, trigger and message, and the
+highlighted code's resolution in full below it (the seeds' resolution guide, the part
+they actually need).
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Static
+
+from atria_tui.core.codes import CATALOG, CodeDef
+from atria_tui.core.model import Level
+
+__all__ = ["HelpScreen", "matching_codes"]
+
+KEYS = ("Jobs: p preview · r run now · e edit · a add · space on/off · d delete · "
+        "h/⏎ runs · H all runs.  Runs: ⏎ log · R revert · a all jobs.  "
+        "Everywhere: ctrl+p commands · ? help · esc back · ctrl+q quit.")
+LEVEL_STYLE = {Level.VERBOSE: "dim", Level.INFO: "", Level.WARNING: "yellow",
+               Level.ERROR: "bold red"}
+SOURCE = {"CW": "ConnectWise guide", "KS": "Kaseya guide", "AT": "atria-tui"}
+
+
+def matching_codes(query: str) -> list[CodeDef]:
+    """Codes whose code, level, trigger, message or resolution contain every word."""
+    words = query.casefold().split()
+    found = []
+    for d in CATALOG.values():
+        hay = " ".join((d.code, d.level.value, d.when, d.template, d.resolution)).casefold()
+        if all(w in hay for w in words):
+            found.append(d)
+    return found
+
+
+class HelpScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape", "close", "Back", id="help.back"),
+        Binding("slash", "search", "Search", key_display="/", id="help.search"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(KEYS, id="help-keys", markup=False)
+        yield Input(placeholder="Filter codes: KS09, warning, billing identifier…",
+                    id="help-filter")
+        yield DataTable(id="help-table", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="help-detail", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "log codes"
+        table = self.query_one("#help-table", DataTable)
+        table.add_column("Code", key="code")
+        table.add_column("Level", key="level")
+        table.add_column("When", key="when", width=34)
+        table.add_column("Message", key="message")
+        self._fill("")
+        table.focus()
+
+    def _fill(self, query: str) -> None:
+        table = self.query_one("#help-table", DataTable)
+        table.clear()
+        for d in matching_codes(query):
+            table.add_row(Text(d.code, style="bold"),
+                          Text(d.level.value, style=LEVEL_STYLE[d.level]),
+                          Text(d.when), Text(d.template), key=d.code)
+        self._detail()
+
+    def _detail(self) -> None:
+        table = self.query_one("#help-table", DataTable)
+        detail = self.query_one("#help-detail", Static)
+        if table.row_count == 0:
+            detail.update("No code matches the filter.")
+            return
+        code = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value or ""
+        d = CATALOG[code]
+        lines = [f"{d.code} · {d.level.value} · {SOURCE.get(d.code[:2], '')}"
+                 + (" · ends the run" if d.ends_run else ""),
+                 f"When: {d.when}", f"Message: {d.template}",
+                 f"Resolution: {d.resolution or 'no action listed in the guide'}"]
+        detail.update("\n".join(lines))
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self._fill(event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.query_one("#help-table", DataTable).focus()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._detail()
+
+    def action_search(self) -> None:
+        self.query_one("#help-filter", Input).focus()
+
+    def action_close(self) -> None:
+        if self.query_one("#help-filter", Input).has_focus and \
+                self.query_one("#help-filter", Input).value:
+            self.query_one("#help-filter", Input).value = ""
+            return
+        self.dismiss()

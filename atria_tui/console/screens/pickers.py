@@ -1,0 +1,131 @@
+"""Modal pickers of the review screens: a PSA company/product with fuzzy search, a note.
+
+The picker opens with suggestions already ranked by similarity to the Atria name, so
+the usual fix ("Ujala Traders" → the company "Ujala Traders") is one Enter; typing
+narrows the list (rapidfuzz) while the arrow keys keep moving the list's cursor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Static
+
+from atria_tui.console.widgets.grid import Column, Grid
+from atria_tui.services.review import Choice, rank
+
+__all__ = ["NoteScreen", "PickerScreen"]
+
+
+def _score(c: Choice) -> str:
+    return f"{c.score:.0f}" if c.score else ""
+
+
+PICK_COLUMNS: list[Column[Choice]] = [
+    Column("label", "Name", lambda c: c.label, flex=True, min_width=20, max_width=34),
+    Column("value", "Identifier / code", lambda c: c.value, max_width=24),
+    Column("detail", "Detail", lambda c: c.detail, max_width=42),
+    Column("score", "Match", _score, sort=lambda c: c.score, width=5, align="right"),
+]
+
+
+class PickerScreen(ModalScreen[Choice | None]):
+    """Dismisses with the chosen PSA account/product, or None (Escape)."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="picker.cancel"),
+        Binding("down", "move(1)", "Down", show=False, id="picker.down"),
+        Binding("up", "move(-1)", "Up", show=False, id="picker.up"),
+        Binding("pagedown", "move(10)", "Page down", show=False, id="picker.pagedown"),
+        Binding("pageup", "move(-10)", "Page up", show=False, id="picker.pageup"),
+    ]
+
+    def __init__(self, title: str, subject: str, choices: Sequence[Choice],
+                 hint: str = "") -> None:
+        super().__init__()
+        self.title_text = title
+        self.subject = subject
+        self.choices = list(choices)
+        self.hint = hint
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="picker-dialog", classes="dialog"):
+            yield Static(self.title_text, classes="dialog-title", markup=False)
+            yield Static(f"Atria: {self.subject}", id="picker-subject", markup=False)
+            yield Input(placeholder="Type to search (fuzzy)…", id="picker-search")
+            yield Grid(PICK_COLUMNS, id="picker-grid",
+                       row_style=lambda c: "" if c.usable else "#8a8f98",
+                       empty_text="Nothing matches; try fewer letters.")
+            yield Static(self.hint or "Enter choose · ↑↓ move · Esc cancel",
+                         id="picker-hint", classes="hint", markup=False)
+
+    @property
+    def grid(self) -> Grid[Choice]:
+        grid: Grid[Choice] = self.query_one("#picker-grid", Grid)
+        return grid
+
+    def on_mount(self) -> None:
+        self.grid.set_rows(rank(self.choices, "", self.subject), keep_cursor=False)
+        self.set_focus(self.query_one("#picker-search", Input))
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self.grid.set_rows(rank(self.choices, event.value, self.subject), keep_cursor=False)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.choose(self.grid.cursor_row)
+
+    def on_grid_selected(self, event: Grid.Selected) -> None:
+        event.stop()
+        self.choose(event.row)
+
+    def choose(self, choice: Choice | None) -> None:
+        hint = self.query_one("#picker-hint", Static)
+        if choice is None:
+            hint.update("Nothing to choose: change the search.")
+            return
+        if not choice.usable:
+            why = ("has no single live contract of the configured type"
+                   if choice.kind == "account" else "is inactive or cannot be a contract line")
+            hint.update(f"{choice.label} {why}: choose another.")
+            return
+        self.dismiss(choice)
+
+    def action_move(self, step: int) -> None:
+        self.grid.action_cursor(step)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class NoteScreen(ModalScreen[str | None]):
+    """A reviewer's note on one preview row (goes into the CSV exports)."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="note.cancel")]
+
+    def __init__(self, title: str, note: str = "") -> None:
+        super().__init__()
+        self.title_text = title
+        self.note = note
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="note-dialog", classes="dialog"):
+            yield Static(self.title_text, classes="dialog-title", markup=False)
+            yield Input(self.note, placeholder="Note (Enter saves, empty clears)",
+                        id="note-input")
+            yield Static("Enter save · Esc cancel", classes="hint")
+
+    def on_mount(self) -> None:
+        self.set_focus(self.query_one("#note-input", Input))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.dismiss(event.value.strip())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,412 @@
+"""Preview: Atria against the PSA per customer and SKU, reviewed row by row before apply.
+
+Planning runs in a thread (the PSA is read once, with progress, cancellable); the plan
+is then a reviewable object, as Terraform's plan is: decreases and big swings start
+unapproved, every approval and note survives a re-plan after a fix, and Apply executes
+exactly the approved rows of this plan, not a fresh guess.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from decimal import Decimal
+from typing import ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, ProgressBar, Static
+
+from atria_tui.console.screens import workers
+from atria_tui.console.screens.apply import ApplyScreen
+from atria_tui.console.screens.confirm import ConfirmScreen
+from atria_tui.console.screens.export import export_csv
+from atria_tui.console.screens.fixes import FixesScreen
+from atria_tui.console.screens.host import host_of
+from atria_tui.console.screens.pickers import NoteScreen
+from atria_tui.console.screens.workers import run_service
+from atria_tui.console.widgets.code_badge import badge_style, badge_text, row_style
+from atria_tui.console.widgets.grid import Column, Grid
+from atria_tui.console.widgets.log_table import LEVEL_FILTERS
+from atria_tui.core import codes, gc_pause
+from atria_tui.core.export import PLAN_HEADER, plan_rows
+from atria_tui.core.model import Level, LogEntry, PlanItem
+from atria_tui.job.file import JobConfig
+from atria_tui.services import history
+from atria_tui.services import review as rv
+from atria_tui.services.engine import RunResult, plan_job
+
+__all__ = ["PLAN_COLUMNS", "PreviewScreen", "summary_text"]
+
+
+def _qty(q: Decimal | None) -> str:
+    return "" if q is None else f"{q:,.2f}".rstrip("0").rstrip(".")
+
+
+def _num_key(q: Decimal | None) -> tuple[bool, Decimal]:
+    return (q is None, q if q is not None else Decimal(0))
+
+
+def _signed(q: Decimal, item: PlanItem, money: bool = False) -> str:
+    if not item.action.writes or q == 0:
+        return ""
+    text = f"{q:+,.2f}"
+    return text if money else text.rstrip("0").rstrip(".")
+
+
+def _mark(i: PlanItem) -> str:
+    return ("✓" if i.approved else "✗") if i.action.writes else ""
+
+
+def _mark_style(i: PlanItem) -> str:
+    return ("bold #5fd75f" if i.approved else "bold #ff6b6b") if i.action.writes else ""
+
+
+PLAN_COLUMNS: list[Column[PlanItem]] = [
+    Column("ok", "✓", _mark, sort=lambda i: (not i.action.writes, i.approved), width=1,
+           style=_mark_style),
+    Column("customer", "Customer", lambda i: i.customer_code, max_width=9),
+    Column("sku", "Atria SKU", lambda i: i.sku, max_width=14),
+    Column("description", "Summary description", lambda i: i.description, flex=True,
+           min_width=14, max_width=16),
+    Column("atria", "Atria", lambda i: _qty(i.atria_quantity),
+           sort=lambda i: _num_key(i.atria_quantity), width=6, align="right"),
+    Column("contract", "Agreement", lambda i: i.contract_name, max_width=22),
+    Column("line", "PSA line", lambda i: i.product_code, max_width=13),
+    Column("psa", "PSA", lambda i: _qty(i.psa_quantity),
+           sort=lambda i: _num_key(i.psa_quantity), width=6, align="right"),
+    Column("price", "Unit", lambda i: f"{i.unit_price:,.2f}" if i.unit_price else "",
+           sort=lambda i: i.unit_price, width=8, align="right"),
+    Column("delta", "Δ qty", lambda i: _signed(i.delta, i), sort=lambda i: i.delta, width=6,
+           align="right"),
+    Column("money", "Δ money", lambda i: _signed(i.money_delta, i, money=True),
+           sort=lambda i: i.money_delta, width=9, align="right"),
+    Column("code", "Code", lambda i: badge_text(i.code), sort=lambda i: i.code, width=6,
+           style=lambda i: badge_style(i.level, i.code)),
+    Column("note", "✎", lambda i: "✎" if i.note else "", sort=lambda i: i.note, width=1),
+]
+
+
+def summary_text(head: str, s: rv.Summary, fatal: LogEntry | None = None) -> Text:
+    """The preview's header: counts per code as badges, changes, approvals, money."""
+    text = Text(head + "\n", "dim")
+    for code, count in sorted(s.counts.items()):
+        level = codes.CATALOG[code].level if code in codes.CATALOG else Level.INFO
+        text.append(badge_text(f"{code} {count}"), badge_style(level, code))
+        text.append(" ")
+    text.append("\n")
+    text.append(f"{s.changes} change(s)", "bold")
+    text.append(f" · {s.approved} approved · ")
+    text.append(f"{s.to_review} to review", "bold #f0c05a" if s.to_review else "")
+    text.append(f" · Δ money {rv.money(s.money)} (approved {rv.money(s.approved_money)})")
+    if fatal is not None:
+        text.append(f"\n{fatal.code}: {fatal.message}", "bold #ff6b6b")
+    return text
+
+
+def _search(i: PlanItem) -> str:
+    return " ".join((i.customer_code, i.customer_name, i.sku, i.description, i.code,
+                     i.contract_name, i.product_code, i.note))
+
+
+class PreviewScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back", id="preview.back"),
+        Binding("c", "cancel_plan", "Cancel plan", show=False, id="preview.cancel"),
+        Binding("space", "toggle_approval", "✓/✗", id="preview.toggle"),
+        Binding("A", "approve_shown(True)", "Approve all", id="preview.approve_all"),
+        Binding("R", "approve_shown(False)", "Reject all", id="preview.reject_all"),
+        Binding("n", "note", "Note", id="preview.note"),
+        Binding("f", "fixes", "Fixes", id="preview.fixes"),
+        Binding("a", "apply", "Apply", id="preview.apply"),
+        Binding("x", "export", "Export", id="preview.export"),
+        Binding("slash", "filter", "Filter", show=False, priority=True, id="preview.filter"),
+        Binding("l", "cycle_level", "Level", show=False, id="preview.level"),
+        Binding("k", "cycle_code", "Code", show=False, id="preview.code"),
+        Binding("w", "changes_only", "Changes only", show=False, id="preview.changes"),
+        Binding("question_mark", "explain", "Why?", id="preview.explain"),
+    ]
+
+    class Progress(workers.Progress):
+        """The plan's step (reading the PSA page by page): the newest one counts."""
+
+    class Planned(Message):  # with a summary: the worker made the initial review
+        def __init__(self, result: RunResult | None, summary: rv.Summary | None = None) -> None:
+            super().__init__()
+            self.result, self.summary = result, summary
+
+    def __init__(self, job: JobConfig) -> None:
+        super().__init__()
+        self.job = job
+        self.session: rv.ReviewSession | None = None
+        self.result: RunResult | None = None
+        self.planning = False
+        self.level: Level | None = None
+        self.code: str | None = None
+        self.changes_only = False
+        self._cancel: Callable[[], None] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(self.job.label, id="preview-title", markup=False)
+        yield Static("", id="preview-summary")
+        with Vertical(id="preview-loading"):
+            yield Static("Planning…", id="preview-step", markup=False)
+            yield ProgressBar(id="preview-progress", show_eta=False)
+            yield Static("Esc or c cancels", classes="hint")
+        with Horizontal(id="preview-filters"):
+            yield Input(placeholder="Filter: customer, SKU, description or code  ( / )",
+                        id="preview-filter")
+            yield Static("", id="preview-mode")
+        yield Grid(PLAN_COLUMNS, id="preview-grid", search=_search, row_key=lambda i: i.key,
+                   row_style=lambda i: row_style(i.level, i.code),
+                   empty_text="The plan has no rows.")
+        yield Footer()
+
+    @property
+    def grid(self) -> Grid[PlanItem]:
+        grid: Grid[PlanItem] = self.query_one("#preview-grid", Grid)
+        return grid
+
+    @property
+    def items(self) -> list[PlanItem]:
+        return self.session.plan.items if self.session else []
+
+    def on_mount(self) -> None:
+        self.title = f"Preview · {self.job.label}"
+        self._show_mode()
+        self.start_plan()
+
+    # -- planning ----------------------------------------------------------------------------
+
+    def start_plan(self) -> None:
+        self.planning = True
+        self.add_class("-planning")
+        self.query_one("#preview-step", Static).update("Planning…")
+        self._plan_worker()
+
+    @work(thread=True, exclusive=True, group="preview-plan", exit_on_error=False)
+    def _plan_worker(self) -> None:
+        svc, job = host_of(self).services, self.job
+
+        def progress(step: str, done: int, total: int) -> None:
+            self.post_message(self.Progress(step, done, total))
+
+        async def plan() -> RunResult | None:
+            """The plan, or None when cancelled (Esc or c) through `self._cancel`."""
+            before = history.last_run_id(svc, job.key)
+            loop, task = asyncio.get_running_loop(), asyncio.current_task()
+            if task is not None:
+                def cancel() -> None:
+                    loop.call_soon_threadsafe(task.cancel)
+
+                self._cancel = cancel
+            try:
+                return await plan_job(svc, job, progress=progress)
+            except asyncio.CancelledError:  # the plan run it started must not stay Running
+                history.interrupt_cancelled_plan(svc, job.key, before)
+                return None
+            finally:
+                self._cancel = None
+
+        def reviewed(result: RunResult | None) -> PreviewScreen.Planned:
+            """The initial review, made here and not on the UI thread (~100 ms at 50,000
+            rows)."""
+            if result is None:
+                return self.Planned(None)
+            p, t = result.plan, job.options.swing_threshold
+            summary = (rv.summarize(rv.initial_review(p, t).items, t)
+                       if p and result.context else None)
+            return self.Planned(result, summary)
+
+        with gc_pause.building():
+            run_service(self, f"Preview of {job.label}", plan, done=reviewed,
+                        failed=lambda _: self.Planned(None))
+
+    def on_preview_screen_progress(self, event: Progress) -> None:
+        self.query_one("#preview-step", Static).update(event.step + "…")
+        bar = self.query_one("#preview-progress", ProgressBar)
+        bar.update(total=event.total or None, progress=event.done)
+
+    def on_preview_screen_planned(self, event: Planned) -> None:
+        self.planning = False
+        self.result = result = event.result
+        if result is None:
+            self.query_one("#preview-step", Static).update(
+                "Planning cancelled. Esc goes back.")
+            self.query_one("#preview-progress", ProgressBar).update(total=1, progress=0)
+            return
+        self.remove_class("-planning")
+        if result.plan is None or result.context is None:
+            why = result.fatal.message if result.fatal else result.status
+            self.add_class("-failed")
+            self.query_one("#preview-summary", Static).update(Text.assemble(
+                ("Planning failed: ", "bold #ff6b6b"), why,
+                f"  (run {result.run_id} has the log)"))
+            return
+        if event.summary is None:  # not reviewed by the worker
+            rv.initial_review(result.plan, self.job.options.swing_threshold)
+        self.session = rv.ReviewSession(self.job, result.context, result.plan, result.run_id)
+        self.show_plan(event.summary)
+        self.set_focus(self.grid)
+
+    def action_cancel_plan(self) -> None:
+        if self.planning and self._cancel is not None:
+            self._cancel()
+            self.query_one("#preview-step", Static).update("Cancelling…")
+
+    def action_back(self) -> None:
+        if self.planning:
+            self.action_cancel_plan()
+            return
+        self.app.pop_screen()
+
+    # -- showing -----------------------------------------------------------------------------
+
+    def show_plan(self, summary: rv.Summary | None = None) -> None:
+        """(Re)load the grid from the session's plan, keeping the cursor's row."""
+        self.grid.set_rows(self.items)
+        self.show_summary(summary)
+
+    def show_summary(self, summary: rv.Summary | None = None) -> None:
+        if self.session is None:
+            return
+        plan = self.session.plan
+        s = summary if summary is not None else rv.summarize(plan.items, self.session.threshold)
+        head = (f"Period {plan.period.start} → {plan.period.end} · {self.job.task.psa_name} · "
+                f"run {self.session.run_id}")
+        self.query_one("#preview-summary", Static).update(summary_text(head, s, plan.fatal))
+
+    def _show_mode(self) -> None:
+        level = self.level.value + ("+" if self.level is not Level.ERROR else "") \
+            if self.level else "all"
+        text = Text.assemble(("Level ", "dim"), (level, "bold"), (" (l)  ", "dim"),
+                             ("Code ", "dim"), (self.code or "all", "bold"), (" (k)  ", "dim"),
+                             ("Rows ", "dim"), ("changes" if self.changes_only else "all",
+                                                "bold"), (" (w)", "dim"))
+        self.query_one("#preview-mode", Static).update(text)
+
+    def _apply_predicate(self) -> None:
+        self.grid.set_predicate(rv.plan_filter(self.level, self.code, self.changes_only))
+        self._show_mode()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "preview-filter":
+            event.stop()
+            self.grid.set_filter(event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "preview-filter":
+            event.stop()
+            self.set_focus(self.grid)  # now, not later: typed keys follow at once
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # "/" is a priority key (the focus moves before the next key is routed) except
+        # while typing in a box, where it is just a character.
+        return not (action == "filter" and isinstance(self.focused, Input))
+
+    def action_filter(self) -> None:
+        self.set_focus(self.query_one("#preview-filter", Input))
+
+    def action_cycle_level(self) -> None:
+        at = LEVEL_FILTERS.index(self.level)
+        self.level = LEVEL_FILTERS[(at + 1) % len(LEVEL_FILTERS)]
+        self._apply_predicate()
+
+    def action_cycle_code(self) -> None:
+        present: list[str | None] = [None, *sorted({i.code for i in self.items})]
+        at = present.index(self.code) if self.code in present else 0
+        self.code = present[(at + 1) % len(present)]
+        self._apply_predicate()
+
+    def action_changes_only(self) -> None:
+        self.changes_only = not self.changes_only
+        self._apply_predicate()
+
+    # -- reviewing ---------------------------------------------------------------------------
+
+    def _current(self) -> PlanItem | None:
+        return self.grid.cursor_row if self.session and not self.planning else None
+
+    def action_toggle_approval(self) -> None:
+        item = self._current()
+        if item is None:
+            return
+        if not item.action.writes:
+            self.notify(f"{item.code}: this row writes nothing to approve", timeout=3)
+            return
+        item.approved = not item.approved
+        self.grid.refresh_rows([self.grid.model.row_number(self.grid.cursor)])
+        self.show_summary()
+        self.grid.action_cursor(1)
+
+    def action_approve_shown(self, approved: bool) -> None:
+        if self.session is None or self.planning:
+            return
+        count = rv.set_approved(self.grid.visible_rows(), approved)
+        self.grid.refresh_rows(None)
+        self.show_summary()
+        verb = "Approved" if approved else "Rejected"
+        self.notify(f"{verb} {count} change(s) among the rows shown", timeout=3)
+
+    def action_note(self) -> None:
+        item = self._current()
+        if item is None:
+            return
+
+        def done(note: str | None) -> None:
+            if note is not None:
+                item.note = note
+                self.grid.refresh_rows(None)
+
+        self.app.push_screen(NoteScreen(f"Note · {item.customer_code} {item.sku or ''}",
+                                        item.note), done)
+
+    def action_explain(self) -> None:
+        item = self._current()
+        if item is None:
+            return
+        d = codes.CATALOG.get(item.code)
+        text = codes.resolution(item.code) or "No resolution in the guide for this code."
+        self.notify(f"{item.message}\n\n{text}", title=f"{item.code} · {d.when if d else ''}",
+                    timeout=20)
+
+    def action_fixes(self) -> None:
+        if self.session is None or self.planning:
+            return
+        self.app.push_screen(FixesScreen(self.session), lambda _: self.show_plan())
+
+    def action_apply(self) -> None:
+        if self.session is None or self.planning:
+            return
+        plan = self.session.plan
+        if plan.fatal is not None:
+            self.notify(f"{plan.fatal.code}: nothing can be applied", severity="error")
+            return
+        s = rv.summarize(plan.items, self.session.threshold)
+        if not s.approved:
+            self.notify("No approved changes to apply", severity="warning")
+            return
+        body = rv.confirm_text(s, plan, self.job.task.psa_name)
+
+        def answered(ok: bool | None) -> None:
+            if ok:
+                self.app.switch_screen(ApplyScreen(self.job, plan))
+
+        self.app.push_screen(ConfirmScreen(f"Apply to {self.job.task.psa_name}?", body,
+                                           confirm="Apply", danger=True), answered)
+
+    def action_export(self) -> None:
+        if self.session is None or self.planning:
+            return
+        rows = list(self.grid.visible_rows())
+        folder = self.job.path.parent if self.job.path else host_of(self).jobs_dir
+        stem = self.job.path.stem if self.job.path else "preview"
+        export_csv(self, "Export the preview to CSV",
+                   folder / f"{stem}-preview-{self.session.plan.period.end}.csv",
+                   PLAN_HEADER, plan_rows(rows), f"{len(rows)} row(s) as shown, with notes")

@@ -1,0 +1,297 @@
+"""The log-code catalog: every code of the two integration guides, as they word it.
+
+Billing staff search logs by these codes and read the guides' resolution tables, so the
+level and message text are kept as the seeds print them; only the placeholders are given
+names (`{customer_code}`, `{sku}` …). Where a seed row is garbled, the comment says what
+was read into it. Codes AT01–AT16 are this tool's own (conflicts, ambiguity, resume,
+revert): the seeds have no words for them, and overloading a seed code would mislead
+someone following the seed's resolution guide.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass
+
+from atria_tui.core.model import Level, LogEntry
+
+VB, IN, WN, ER = Level.VERBOSE, Level.INFO, Level.WARNING, Level.ERROR
+
+
+@dataclass(frozen=True, slots=True)
+class CodeDef:
+    code: str
+    level: Level
+    when: str
+    template: str
+    resolution: str = ""
+    ends_run: bool = False
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return tuple(f for _, f, _, _ in string.Formatter().parse(self.template) if f)
+
+
+_CW_RES = {
+    "CW04": "Locate the Company in ConnectWise, copy the CompanyID. Locate the Customer in "
+    "Atria, Paste the CompanyID into the Billing Identifier field. Save.",
+    "CW05": "If you do not want this data in ConnectWise, you can ignore or filter using an "
+    "Atria billing rule. If this needs to be invoiced, ensure a product exists in ConnectWise "
+    "and that the SKU code is stored against the Service in Atria.",
+    "CW06": "Check the Product SKU and make sure it is configured within ConnectWise.",
+    "CW14": "Locate the company in ConnectWise and make sure an agreement of the correct type "
+    "is configured.",
+    "CW15": "This could mean that an incorrect date was used or the Bill Processing has not "
+    "executed successfully.",
+    "CW20": "The quantity is set as 0 on the addition line. There is no specific action "
+    "required.",
+    "CW22": "If AllowAtriaCreateAdditions is set to False, Atria will not automatically add "
+    "Additions. To resolve, manually add an addition to the Agreement, or change this setting "
+    "to True.",
+}
+
+# The Kaseya guide files its "customer has no Billing Identifier" resolution under KS05,
+# but the code table gives that trigger to KS09 (KS05 is "no contract"); the text follows
+# the trigger it describes.
+_KS_RES = {
+    "KS09": "Locate the Account in Kaseya, copy the Account Code. Locate Customer in Atria, "
+    "paste the Account Code into the Billing Identifier field and Save.",
+    "KS06": 'Check that the Account in Kaseya has a "Recurring Services" Contract configured '
+    "and that a service line exists for the service specified.",
+    "KS23": "If you do not want this data in Kaseya, you can ignore or filter using an Atria "
+    "billing rule. If this needs to be invoiced, ensure a service exists in Kaseya and that "
+    "the SKU code is stored against the Service in Atria.",
+    "KS14": "This means that the Service referenced din the SKU does not match anything in the "
+    "Kaseya Service catalog.  Check the Service Identifier stored in Atria or add the service "
+    "to Kaseya if missing.",
+    "KS15": "This is a warning - it could mean that the billing process has not executed.  "
+    "Check the billing report in Atria for the specified period.",
+}
+
+_DEFS: list[CodeDef] = [
+    # --- ConnectWise Manage -----------------------------------------------------------
+    CodeDef("CW01", IN, "Start of Process",
+            "Billing Process Started : For Billing Period {period_end}"),
+    CodeDef("CW02", ER, "Cannot connect to Connectwise",
+            "Failed to connect to Connectwise: Error reported was : {error}", ends_run=True),
+    CodeDef("CW03", ER, "Cannot connect to Atria",
+            "Failed to connect to Atria: Error reported was : {error}", ends_run=True),
+    CodeDef("CW04", WN, "Company ID missing in Atria",
+            "{customer_code} CompanyID Missing Unable to process records for Atria Customer "
+            "{customer_name} – Please add CompanyID from ConnectWise into Billing Identifier "
+            "field on Customer"),
+    CodeDef("CW05", WN, "SKU Missing in Atria",
+            "{customer_code} SKU Missing in Atria : {customer_code} : Skipped Line "
+            "{line_description} for Customer {customer_name} as no SKU was provided"),
+    CodeDef("CW06", WN, "Product doesn't exist in ConnectWise",
+            "{customer_code} Product Missing : Skipped Line {line_description} with Product ID "
+            "{sku} for Customer {customer_name} as the SKU could not be located in ConnectWise. "
+            "Please add this product in ConnectWise portal"),
+    CodeDef("CW07", IN, "Contract quantity Change",
+            "{customer_code} Quantity Update : Line located for {line_description} with Product "
+            "ID {sku} and updated from {before} to {after}"),
+    CodeDef("CW08", IN, "New Contract Line Added",
+            "{customer_code} Contract Line Added : New Line added for {line_description} with "
+            "Product ID {sku}"),
+    CodeDef("CW09", VB, "Contract Line has no changes",
+            "{customer_code} Contract Line for {line_description} located – quantity is "
+            "unchanged"),
+    CodeDef("CW10", ER, "Error on retrieving agreement addition ConnectWise",
+            "{customer_code} Contract Line {line_description}, SKU {sku}, Error Details {error}"),
+    # The seed prints the line description where the SKU belongs; the SKU is meant.
+    CodeDef("CW11", ER, "Error on creating new product catalog item",
+            "{customer_name} Catalog Item {line_description}, SKU {sku}, Error Details {error}"),
+    CodeDef("CW12", ER, "Error creating agreement addition",
+            "{customer_name} Addition {sku}, Error Details {error}"),
+    CodeDef("CW13", ER, "Error Deserializing Json objects",
+            "Failed to Deserialize object: Error reported was: {error}", ends_run=True),
+    CodeDef("CW14", WN, "Error when customer or agreement doesn't exist in ConnectWise",
+            "No Agreement exists for the customer {customer_name}. Check ConnectWise to see if "
+            "the customer: {customer_name} with Id: {billing_identifier} and agreement type: "
+            "{agreement_type} exists."),
+    CodeDef("CW15", WN, "Error when no data exists in the billing period specified.",
+            "No records found in Atria for billing period {period_end}."),
+    CodeDef("CW16", ER, "Error reading connectwise configuration secrets",
+            "Failed to retrieve ConnectWise secrets. Error occurred is: {error}", ends_run=True),
+    CodeDef("CW17", ER, "api url is null or empty",
+            "Failed to Retrieve Job Task Parameters: Error reported was: api url is not "
+            "available", ends_run=True),
+    CodeDef("CW18", ER, "invalid value for secrets",
+            "Failed to validate ConnectWise secrets. {field} must have a valid value",
+            ends_run=True),
+    CodeDef("CW19", ER, "invalid Billing period date or format",
+            "Incorrect billing period date or format", ends_run=True),
+    CodeDef("CW20", WN, "Product has been removed from customer in this period.",
+            "{customer_name}| Line located for {line_description} with Product ID {sku} is been "
+            "removed in the selected billing period. The Quantity is updated from {before} to "
+            "0.00"),
+    CodeDef("CW21", ER, "Agreement type is invalid.",
+            "Invalid agreement type. Please check agreement type in job parameters.",
+            ends_run=True),
+    CodeDef("CW22", WN, "Contract Line doesn't exist in ConnectWise",
+            "Contract Line Missing in ConnectWise : Skipped Line {line_description} with Product "
+            "ID {sku} for Customer {customer_name} as the SKU could not be located in "
+            "ConnectWise"),
+    CodeDef("CW23", IN, "End of Process", "Billing Process Completed with status {result}"),
+    # --- Kaseya BMS ---------------------------------------------------------------------
+    CodeDef("KS01", IN, "Process of updating billing items starts",
+            "Billing Process Started: For Billing Period {period_end}"),
+    CodeDef("KS02", ER, "When a request from Atria to communicate with Kaseya fails",
+            "Cannot connect to Kaseya. The error occurred is: {error}", ends_run=True),
+    CodeDef("KS03", ER, "Atria fails to retrieve billing information or an incorrect billing "
+            "end period date is detected",
+            "Failed to connect to Atria: Error reported was : {error}", ends_run=True),
+    CodeDef("KS04", VB, "No changes between Atria and Kaseya contract line quantity was found",
+            "No changes made in quantity for Product {sku} - no update to contract required for "
+            "Customer {customer_name}"),
+    CodeDef("KS05", WN, "When Account Exists in Kaseya but no Contract for Account is found",
+            "Customer Contract for {customer_name} - {billing_identifier} ({contract_type}) does "
+            "not exist in Kaseya portal."),
+    # Seed: "Product [0] not linked … for Customer Customer {11}" (placeholders garbled).
+    CodeDef("KS06", WN, "When no service line is found for a contract",
+            "Product {sku} not linked to a contract in Kaseya database for Customer "
+            "{customer_name}"),
+    CodeDef("KS07", IN, "When contract line is found and updated successfully",
+            "Product {sku} quantity updated from {before} to {after} for Customer "
+            "{customer_name}"),
+    CodeDef("KS08", ER, "When the request from Atria to update contract line quantity fails",
+            "Failed to update service line quantity for Customer {customer_name}. The error is: "
+            "{error}"),
+    CodeDef("KS09", WN, "There is a customer in Atria but it doesn't have any billing ID "
+            "defined in Atria.",
+            "{customer_code} CompanyID Missing Unable to process records for Atria Customer "
+            "{customer_name} – Please add CompanyID from Kaseya into Billing Identifer field on "
+            "Customer within Atria."),
+    CodeDef("KS10", ER, "Validating billing period fails",
+            "Incorrect billing period date or format recognized.", ends_run=True),
+    CodeDef("KS11", WN, "A removed line item in Atria is detected and process updates its "
+            "quantity to zero in Kaseya portal",
+            "{customer_name} Line located for {line_description} with Product ID {sku} is been "
+            "removed in the selected billing period. The Quantity is updated from {before} to "
+            "0.00"),
+    CodeDef("KS12", ER, "Task Parameter Validation",
+            "Invalid contract type. Please check contract type in task parameters.",
+            ends_run=True),
+    CodeDef("KS13", ER, "Process fails to desterilize a Json object retrieved from Kaseya",
+            "Failed to Deserialize Job Task Parameters: Error reported was: {error}",
+            ends_run=True),
+    CodeDef("KS14", ER, "There is a billing item with SKU defined in Atria but no such a service "
+            "is defined in Kaseya portal using SKUMatchField in Job Parameters",
+            "Service Missing in Kaseya. Please check Kaseya portal to see if a Service with "
+            "'{sku_field_match}': '{sku}' exists and is active."),
+    CodeDef("KS15", WN, "A period is selected that doesn't have any billing item record.",
+            "No invoice is received for the billing period: {period_end}"),
+    CodeDef("KS16", ER, "When at least one of the secret values is null",
+            "Failed to retrieve Kaseya secrets. Error occurred is: {error}", ends_run=True),
+    CodeDef("KS17", ER, "Process of generating token to access Kaseya API fails",
+            "Token could not be found", ends_run=True),
+    CodeDef("KS18", VB, "Process of Reducing deprovisioned items to zero starts",
+            "Start Processing Deprovisioned Customers"),
+    CodeDef("KS19", VB, "Process of Reducing deprovisioned items to zero finishes",
+            "Processing Deprovisioned Customers Completed"),
+    # The seed gives KS20 the Info level although it ends the run; kept as printed.
+    CodeDef("KS20", IN, "When API Url is empty",
+            "Failed to Retrieve Job Task Parameters: Error reported was: api url is not "
+            "available", ends_run=True),
+    CodeDef("KS21", ER, "When at least one of the Kaseya secrets has null value",
+            "Failed to validate Kaseya secrets.", ends_run=True),
+    CodeDef("KS22", ER, "No Account is found in Kaseya that matches with the Billing ID of the "
+            "customer in Atria",
+            "Atria Customer for Account Code '{billing_identifier}' is not defined as a valid "
+            "Kaseya Account"),
+    # The seed's KS23 row has its "When" and "Message" columns swapped; the sentence is used.
+    CodeDef("KS23", WN, "SKU Missing in Atria",
+            "SKU Missing in Atria : {customer_name} : Skipped Line {line_description} for "
+            "Customer {customer_name} as no SKU was provided"),
+    CodeDef("KS24", IN, "The whole process of updating contract lines ends",
+            "Billing Process Completed with status {result}"),
+    # --- this tool's own ------------------------------------------------------------------
+    CodeDef("AT01", WN, "A PSA line changed since the preview; not overwritten",
+            "{customer_code} Conflict : Line {line_description} with Product ID {sku} is "
+            "{current} in the PSA but was {before} when previewed; not overwritten",
+            "Someone edited the line in the PSA after the preview. Preview again, check the "
+            "new quantity and apply again."),
+    CodeDef("AT02", WN, "More than one live agreement/contract of the configured type",
+            "{customer_code} Ambiguous : {count} live contracts of type {contract_type} for "
+            "customer {customer_name}; none was changed",
+            "Cancel or end the extra agreements/contracts so that exactly one of the configured "
+            "type is live, then preview again."),
+    CodeDef("AT03", WN, "More than one live line for one SKU in a contract",
+            "{customer_code} Ambiguous : {count} live lines match Product ID {sku} in "
+            "{contract_name}; none was changed",
+            "Merge or cancel the duplicate lines in the PSA so one live line carries the SKU."),
+    CodeDef("AT04", IN, "Change rejected by the reviewer",
+            "{customer_code} Not applied : {line_description} with Product ID {sku} was "
+            "rejected in review ({before} → {after})"),
+    CodeDef("AT05", IN, "An interrupted apply is resumed",
+            "Resuming run {run_id}: {pending} change(s) still pending"),
+    CodeDef("AT06", IN, "A run's writes are reverted",
+            "{customer_code} Reverted : {line_description} with Product ID {sku} set back from "
+            "{after} to {before}"),
+    CodeDef("AT07", WN, "A line written by this tool is no longer found in the PSA",
+            "{customer_code} Line {line_description} with Product ID {sku} is gone from the PSA; "
+            "nothing to write"),
+    CodeDef("AT08", ER, "The PSA answered an apply write with an error",
+            "{customer_code} Write failed : {line_description} with Product ID {sku}, Error "
+            "Details {error}"),
+    CodeDef("AT09", IN, "A SKU matched more than one catalog service",
+            "{customer_code} Ambiguous : {count} catalog items match Product ID {sku}; none was "
+            "chosen",
+            "Make the SKU match exactly one active catalog item (or fix it in the console)."),
+    CodeDef("AT10", ER, "A write got no answer and was not found in the PSA on a re-read",
+            "{customer_code} Not confirmed : {line_description} with Product ID {sku} "
+            "({before} → {after}): {error}; not found on a re-read and not sent again",
+            "The PSA may still carry the write out. Run apply again once the PSA answers: "
+            "it re-reads the line first and writes only what is missing, never twice."),
+    CodeDef("AT11", IN, "A write whose answer was lost is found in the PSA",
+            "{customer_code} Confirmed : {line_description} with Product ID {sku} is {after} "
+            "in the PSA; the write landed although its answer was lost ({error})"),
+    CodeDef("AT12", IN, "What a revert found to restore",
+            "Revert of run {run_id}: {restored} line(s) restored, {unchanged} already as before "
+            "the run, {changed} changed since (left alone), {missing} not found"),
+    CodeDef("AT13", WN, "A SKU matches more than one active service in the catalog",
+            "{customer_code} Ambiguous : Product ID {sku} matches {count} active services "
+            "({services}); no line of this SKU was written",
+            "Make the SKU match exactly one active service under SKUFieldMatch (rename, "
+            "re-describe or deactivate the others), then preview again."),
+    CodeDef("AT14", IN, "Which API base a run uses",
+            "{psa_name} API base {base} ({reason})"),
+    CodeDef("AT15", ER, "The PSA host does not serve a route the run needs",
+            "{customer_code} Not read : the lines of {contract_name} ({sku}): {error}",
+            "Run `atria-tui doctor JOB.toml`: it tries the shipped alternatives, read-only, and "
+            "says which route this tenant answers; put it in the job's [endpoints] table."),
+    CodeDef("AT16", WN, "A fractional quantity for a PSA that takes whole units",
+            "{customer_code} Not written : Product ID {sku} quantity {after} is not a whole "
+            "number, and {psa_name} takes whole units",
+            "Bill whole units in Atria, or set [options] units_rounding = \"up\", \"down\" "
+            "or \"nearest\" in the job to round them."),
+]
+
+for _d in list(_DEFS):
+    _res = _CW_RES.get(_d.code) or _KS_RES.get(_d.code)
+    if _res:
+        _DEFS[_DEFS.index(_d)] = CodeDef(_d.code, _d.level, _d.when, _d.template, _res,
+                                         _d.ends_run)
+
+CATALOG: dict[str, CodeDef] = {d.code: d for d in _DEFS}
+
+
+class _Blank(dict[str, object]):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def message(code: str, **fields: object) -> str:
+    """The seed's sentence with its placeholders filled; a missing field prints empty."""
+    return CATALOG[code].template.format_map(_Blank(fields))
+
+
+def entry(code: str, *, customer: str = "", sku: str = "", **fields: object) -> LogEntry:
+    """A log entry for `code`; the time is stamped where it is written (store, sink)."""
+    d = CATALOG[code]
+    return LogEntry(code, d.level, message(code, sku=sku, **fields), customer, sku)
+
+
+def resolution(code: str) -> str:
+    d = CATALOG.get(code)
+    return d.resolution if d else ""

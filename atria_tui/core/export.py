@@ -1,0 +1,147 @@
+"""CSV files for people who open them in Excel: the log export, the fixes, the plan.
+
+Billing staff double-click these files, so two things matter more than CSV purity: text
+that Excel would run as a formula (a customer named "=HYPERLINK(...)" coming from Atria or
+the PSA) is neutralised, and the file is written atomically, because a half-written export
+of a billing run looks complete and is worse than none.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import errno
+import io
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from pathlib import Path
+from types import MappingProxyType
+from typing import IO
+
+from atria_tui.core.model import LogEntry, PlanItem, norm
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: object) -> str | int | float:
+    """One cell as written: numbers stay numbers, text cannot start a formula.
+
+    Numbers are not neutralised on purpose: a quantity of -3 must stay a number people can
+    sum. Only text gets the leading apostrophe, which Excel hides and treats as "this is text".
+    """
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return value
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    if isinstance(value, date):
+        return value.isoformat()
+    text = value.value if isinstance(value, Enum) else value
+    text = text if isinstance(text, str) else str(text)
+    if text.startswith(_FORMULA_START):
+        return "'" + text
+    return text
+
+
+def _write(stream: IO[str], header: Sequence[str], rows: Iterable[Sequence[object]],
+           line_end: str) -> int:
+    writer = csv.writer(stream, lineterminator=line_end)
+    writer.writerow([safe_cell(h) for h in header])
+    count = 0
+    for row in rows:
+        writer.writerow([safe_cell(v) for v in row])
+        count += 1
+    return count
+
+
+def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> int:
+    """Write to a temp file beside `path`, then swap it in; returns the number of data rows.
+
+    The temp file lives in the same folder so os.replace is a rename on one file system;
+    if `rows` raises (a generator reading the store, a disk filling up) the temp file is
+    removed and whatever `path` held before is untouched.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a folder, not a file", str(path))
+    if path.exists() and not path.is_file():
+        # A device or a pipe (/dev/stdout, a FIFO) is written in place: swapping in a temp
+        # file would replace the device node itself with a plain file.
+        with path.open("w", encoding="utf-8-sig", newline="") as stream:
+            return _write(stream, header, rows, "\r\n")
+    folder = path.parent
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as stream:
+            count = _write(stream, header, rows, "\r\n")
+            stream.flush()
+            os.fsync(stream.fileno())
+        _copy_mode(path, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    return count
+
+
+def _copy_mode(target: Path, tmp: Path) -> None:
+    """mkstemp makes 0600 files; an export should get the permissions a plain save would."""
+    try:
+        mode = target.stat().st_mode & 0o777
+    except OSError:
+        mode = 0o644
+    with contextlib.suppress(OSError):
+        os.chmod(tmp, mode)
+
+
+def csv_text(header: Sequence[str], rows: Iterable[Sequence[object]], *,
+             line_end: str = "\n") -> str:
+    """The same cells as `write_csv`, for stdout: no BOM, and "\\n" so pipes stay clean."""
+    stream = io.StringIO()
+    _write(stream, header, rows, line_end)
+    return stream.getvalue()
+
+
+# --- the log ---------------------------------------------------------------------------------
+
+LOG_HEADER = ["time", "level", "code", "customer", "sku", "message", "note"]
+_NO_NOTES: Mapping[tuple[str, str], str] = MappingProxyType({})
+
+
+def log_rows(entries: Iterable[LogEntry],
+             notes: Mapping[tuple[str, str], str] = _NO_NOTES) -> Iterator[list[object]]:
+    """Log entries as rows; a note typed on a (customer, SKU) row follows it into the file.
+
+    Notes are matched the way customers and SKUs are compared everywhere (trimmed,
+    case-insensitive), so a note saved against "asp"/"ms-365" still lands on "ASP"/"MS-365".
+    """
+    keyed = {(norm(c), norm(s)): note for (c, s), note in notes.items()}
+    for e in entries:
+        note = keyed.get((norm(e.customer), norm(e.sku)), "") if keyed else ""
+        yield [e.time, e.level.value, e.code, e.customer, e.sku, e.message, note]
+
+
+# --- the plan --------------------------------------------------------------------------------
+
+PLAN_HEADER = ["customer_code", "customer_name", "billing_identifier", "sku", "description",
+               "atria_quantity", "psa_quantity", "delta", "unit_price", "money_delta", "action",
+               "code", "level", "message", "status", "approved", "note"]
+
+
+def plan_rows(items: Iterable[PlanItem]) -> Iterator[list[object]]:
+    for i in items:
+        yield [i.customer_code, i.customer_name, i.billing_identifier, i.sku, i.description,
+               i.atria_quantity, i.psa_quantity, i.delta, i.unit_price, i.money_delta,
+               i.action.value, i.code, i.level.value, i.message,
+               i.status.value if i.status is not None else "", i.approved, i.note]

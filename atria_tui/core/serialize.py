@@ -1,0 +1,123 @@
+"""Plans and log entries as JSON: the CLI's `--format json` and the plan kept with a run.
+
+A stored plan is what apply executes (the Terraform model): reviewing one plan and
+applying a fresh guess would defeat the preview.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import fields
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from atria_tui.core.model import Action, Level, LogEntry, Period, Plan, PlanItem, Status, Task
+
+
+def num(q: Decimal | None) -> int | float | None:
+    if q is None:
+        return None
+    return int(q) if q == q.to_integral_value() else float(q)
+
+
+def entry_dict(e: LogEntry) -> dict[str, Any]:
+    return {"time": e.time.isoformat(timespec="seconds") if e.time else None,
+            "code": e.code, "level": e.level.value, "message": e.message,
+            "customer": e.customer, "sku": e.sku}
+
+
+def item_dict(i: PlanItem) -> dict[str, Any]:
+    return {
+        "key": i.key, "customer_code": i.customer_code, "customer_name": i.customer_name,
+        "billing_identifier": i.billing_identifier, "sku": i.sku,
+        "description": i.description, "atria_quantity": num(i.atria_quantity),
+        "psa_quantity": num(i.psa_quantity), "delta": num(i.delta),
+        "unit_price": num(i.unit_price), "money_delta": num(i.money_delta),
+        "action": i.action.value, "code": i.code, "level": i.level.value,
+        "message": i.message, "account_id": i.account_id, "account_name": i.account_name,
+        "contract_id": i.contract_id, "contract_name": i.contract_name, "line_id": i.line_id,
+        "product_id": i.product_id, "product_code": i.product_code, "approved": i.approved,
+        "note": i.note, **({"status": i.status.value} if i.status else {}),
+    }
+
+
+_DECIMALS = {"atria_quantity", "psa_quantity", "unit_price"}
+
+
+def item_from(d: dict[str, Any]) -> PlanItem:
+    kw: dict[str, Any] = {}
+    for f in fields(PlanItem):
+        if f.name not in d:
+            continue
+        v = d[f.name]
+        if f.name in _DECIMALS:
+            v = None if v is None else Decimal(str(v))
+        elif f.name == "action":
+            v = Action(v)
+        elif f.name == "level":
+            v = Level(v)
+        elif f.name == "status":
+            v = Status(v) if v else None
+        kw[f.name] = v
+    return PlanItem(**kw)
+
+
+def entry_from(d: dict[str, Any]) -> LogEntry:
+    return LogEntry(d["code"], Level(d["level"]), d["message"], d.get("customer", ""),
+                    d.get("sku", ""))
+
+
+def plan_to_json(plan: Plan) -> str:
+    """JSON lines: a header object, then one line per item.
+
+    One `json.dumps` over a 50,000-row plan holds the GIL for ~0.4 s and freezes the
+    console; an object per line keeps every call short, in both directions.
+    """
+    header = json.dumps({
+        "task": plan.task.value, "period_start": plan.period.start.isoformat(),
+        "period_end": plan.period.end.isoformat(),
+        "log": [entry_dict(e) for e in plan.log],
+        "fatal": entry_dict(plan.fatal) if plan.fatal else None,
+        "deprovisioned_from": plan.deprovisioned_from, "items": len(plan.items),
+    })
+    return "\n".join([header, *(json.dumps(item_dict(i)) for i in plan.items)])
+
+
+def plan_from_json(text: str) -> Plan:
+    lines = text.split("\n")
+    d = json.loads(lines[0])
+    items = [item_from(json.loads(line)) for line in lines[1:] if line]
+    if len(items) != d["items"]:
+        raise ValueError(f"stored plan is incomplete: {len(items)} of {d['items']} items")
+    period = Period(date.fromisoformat(d["period_start"]), date.fromisoformat(d["period_end"]))
+    return Plan(Task(d["task"]), period, items, [entry_from(e) for e in d["log"]],
+                entry_from(d["fatal"]) if d.get("fatal") else None,
+                d.get("deprovisioned_from"))
+
+
+def notes_from_json(text: str) -> dict[tuple[str, str], str]:
+    """Only the reviewers' notes of a stored plan, keyed by (customer, SKU).
+
+    The log screen needs nothing else. It jumps from one non-empty note to the next and
+    parses just those lines: splitting or parsing the whole 50,000-row text would hold the
+    GIL long enough to stall the console.
+    """
+    notes: dict[tuple[str, str], str] = {}
+    marker = '"note": "'
+    at = text.find("\n")
+    while at != -1:
+        at = text.find(marker, at)
+        if at == -1:
+            break
+        if text.startswith('"', at + len(marker)):  # an empty note
+            at += len(marker)
+            continue
+        start = text.rfind("\n", 0, at) + 1
+        end = text.find("\n", at)
+        line = text[start:] if end == -1 else text[start:end]
+        d = json.loads(line)
+        if str(d.get("note") or "").strip():
+            notes[(d["customer_code"], d["sku"])] = d["note"]
+        at = len(text) if end == -1 else end
+    return notes

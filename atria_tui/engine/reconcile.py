@@ -1,0 +1,431 @@
+"""The matching rules of design.md, once, for both PSAs.
+
+`plan()` is pure and deterministic: the same records, snapshot, parameters and mappings
+always give the same plan, so a preview can be recomputed after a console fix without
+touching the PSA, and apply executes exactly what was reviewed. The only PSA-specific
+part is how a SKU is compared with a line or a catalog item (`MatchRule`).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+
+from atria_tui.core import codes
+from atria_tui.core.model import (
+    ZERO,
+    Action,
+    BillingRecord,
+    CatalogItem,
+    LogEntry,
+    Mappings,
+    Period,
+    Plan,
+    PlanItem,
+    PsaContract,
+    PsaLine,
+    PsaSnapshot,
+    Task,
+    item_entry,
+    norm,
+)
+from atria_tui.engine.matching import MatchRule
+from atria_tui.psa import profile_of
+
+ROUNDING = {"up": ROUND_CEILING, "down": ROUND_FLOOR, "nearest": ROUND_HALF_UP}
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileParams:
+    task: Task
+    period: Period
+    previous: Period
+    customers_filter: tuple[str, ...] = ()
+    allow_create: bool = False
+    sku_field_match: str = "ServiceName"
+    contract_type: str = ""
+    # A PSA that takes whole units only (Kaseya's Units is int32): how a fractional Atria
+    # quantity becomes one ("up", "down", "nearest"), or "" to refuse it (AT16).
+    units_rounding: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What to read from the PSA: nothing more than the plan can use."""
+
+    identifiers: tuple[str, ...]
+    skus: tuple[str, ...]
+    missing_identifier: bool = False
+
+
+def fmt_qty(q: Decimal | None) -> str:
+    return f"{(q or ZERO):.2f}"
+
+
+def in_scope(records: Iterable[BillingRecord], params: ReconcileParams
+             ) -> tuple[list[BillingRecord], list[BillingRecord]]:
+    """Rule 1: billable records of the filtered customers, split into this and last period."""
+    wanted = {norm(c) for c in params.customers_filter if c.strip()}
+    current: list[BillingRecord] = []
+    previous: list[BillingRecord] = []
+    for r in records:
+        if not r.billable or (wanted and norm(r.customer_code) not in wanted):
+            continue
+        if r.period_end is None or r.period_end == params.period.end:
+            current.append(r)
+        elif r.period_end == params.previous.end:
+            previous.append(r)
+    return current, previous
+
+
+def product_code(r: BillingRecord, mappings: Mappings) -> str:
+    """The PSA product code a record bills: a console fix wins over Atria's SKU."""
+    if r.sku.strip():
+        return mappings.skus.get(norm(r.sku), r.sku.strip())
+    return mappings.descriptions.get(norm(r.summary_description), "")
+
+
+def billing_identifier(code: str, records: Sequence[BillingRecord], mappings: Mappings) -> str:
+    fixed = mappings.customers.get(norm(code))
+    if fixed:
+        return fixed.strip()
+    return next((r.billing_identifier.strip() for r in records if r.billing_identifier.strip()),
+                "")
+
+
+def scope(records: Iterable[BillingRecord], params: ReconcileParams,
+          mappings: Mappings) -> Scope:
+    mappings = normalized(mappings)
+    current, previous = in_scope(records, params)
+    ids: dict[str, str] = {}
+    skus: dict[str, str] = {}
+    missing = False
+    now = {norm(r.customer_code) for r in current}
+    for code, recs in _by_customer([*current, *previous]).items():
+        bi = billing_identifier(code, recs, mappings)
+        if bi:
+            ids.setdefault(norm(bi), bi)
+        elif code in now:
+            missing = True
+        for r in recs:
+            pc = product_code(r, mappings)
+            if pc:
+                skus.setdefault(norm(pc), pc)
+    return Scope(tuple(sorted(ids.values())), tuple(sorted(skus.values())), missing)
+
+
+def _by_customer(records: Iterable[BillingRecord]) -> dict[str, list[BillingRecord]]:
+    out: dict[str, list[BillingRecord]] = defaultdict(list)
+    for r in records:
+        out[norm(r.customer_code)].append(r)
+    return out
+
+
+@dataclass(slots=True)
+class _Billed:
+    """One (customer, product) of this or the previous period, summed (rule 3)."""
+
+    code: str
+    sku: str
+    description: str
+    quantity: Decimal = ZERO
+
+
+@dataclass(slots=True)
+class _Customer:
+    code: str
+    name: str
+    identifier: str
+    current: dict[str, _Billed] = field(default_factory=dict)
+    previous: dict[str, _Billed] = field(default_factory=dict)
+    missing_sku: dict[str, _Billed] = field(default_factory=dict)
+
+
+def _customer(code: str, recs: list[BillingRecord], mappings: Mappings, *,
+              now: bool) -> _Customer:
+    first = recs[0]
+    c = _Customer(first.customer_code.strip(), first.customer_name.strip(),
+                  billing_identifier(code, recs, mappings))
+    for r in recs:
+        pc = product_code(r, mappings)
+        desc = r.summary_description.strip() or r.line_description.strip()
+        if not pc:
+            if now:
+                b = c.missing_sku.setdefault(norm(desc), _Billed("", "", desc))
+                b.quantity += r.quantity
+            continue
+        bucket = c.current if now else c.previous
+        b = bucket.setdefault(norm(pc), _Billed(pc, r.sku.strip() or pc, desc))
+        b.quantity += r.quantity
+    return c
+
+
+@dataclass(frozen=True, slots=True)
+class _Ctx:
+    contract: PsaContract
+    account_name: str
+
+
+class _Planner:
+    def __init__(self, snapshot: PsaSnapshot, params: ReconcileParams,
+                 mappings: Mappings) -> None:
+        self.snap = snapshot
+        self.p = params
+        self.m = mappings
+        self.rule = MatchRule(params.task, params.sku_field_match,
+                              {i.id: i for i in snapshot.catalog})
+        self.codes = profile_of(params.task).codes
+        self.whole_units = profile_of(params.task).whole_units
+        self.catalog: dict[str, list[CatalogItem]] = defaultdict(list)
+        for item in snapshot.catalog:
+            k = self.rule.item_key(item)
+            if k:
+                self.catalog[k].append(item)
+        self.items: list[PlanItem] = []
+
+    # -- item construction --------------------------------------------------------------
+
+    def add(self, c: _Customer, code: str, action: Action, *, sku: str = "",
+            description: str = "", atria: Decimal | None = None, psa: Decimal | None = None,
+            line: PsaLine | None = None, ctx: _Ctx | None = None,
+            account_name: str = "", catalog: CatalogItem | None = None,
+            product: str = "", **fields: object) -> None:
+        contract = ctx.contract if ctx else None
+        account_name = ctx.account_name if ctx else account_name
+        fields = {"customer_code": c.code, "customer_name": c.name, "sku": sku,
+                  "line_description": description, "billing_identifier": c.identifier,
+                  "agreement_type": self.p.contract_type, "contract_type": self.p.contract_type,
+                  "sku_field_match": self.p.sku_field_match, "before": fmt_qty(psa),
+                  "after": fmt_qty(ZERO if action is Action.ZERO else atria),
+                  "contract_name": contract.name if contract else "",
+                  "psa_name": self.p.task.psa_name, **fields}
+        level = codes.CATALOG[code].level
+        text = codes.message(code, **fields)
+        unit_price = line.unit_price if line else (catalog.price if catalog else ZERO)
+        key = "|".join((norm(c.code), norm(sku or description), line.id if line else "",
+                        code))
+        self.items.append(PlanItem(
+            key=key, customer_code=c.code, customer_name=c.name,
+            billing_identifier=c.identifier, sku=sku, description=description,
+            atria_quantity=atria, psa_quantity=psa, action=action, code=code, level=level,
+            message=text, account_name=account_name,
+            account_id=contract.account_id if contract else "",
+            contract_id=contract.id if contract else "",
+            contract_name=contract.name if contract else "",
+            line_id=line.id if line else "",
+            product_id=line.product_id if line else (catalog.id if catalog else ""),
+            product_code=product or (line.product_code if line else ""),
+            unit_price=unit_price))
+
+    # -- rules ----------------------------------------------------------------------------
+
+    def customer(self, c: _Customer, *, deprovisioned: bool = False) -> None:
+        codes_ = self.codes
+        if not c.identifier:
+            if not deprovisioned:
+                self.add(c, codes_.identifier_missing, Action.SKIP)
+            return
+        account = self.snap.accounts.get(norm(c.identifier))
+        if account is None:
+            if not deprovisioned:
+                self.add(c, codes_.account_unknown, Action.SKIP)
+            return
+        live = [k for k in self.snap.contracts.get(account.id, []) if k.live]
+        if len(live) != 1:
+            if not deprovisioned:
+                if live:
+                    self.add(c, "AT02", Action.SKIP, account_name=account.name,
+                             count=len(live))
+                else:
+                    self.add(c, codes_.contract_missing, Action.SKIP,
+                             account_name=account.name)
+            return
+        contract = live[0]
+        ctx = _Ctx(contract, account.name)
+        if contract.id in self.snap.missing_routes:
+            err = self.snap.missing_routes[contract.id]
+            for _, b in sorted(c.current.items()):
+                self.add(c, "AT15", Action.SKIP, sku=b.sku, description=b.description,
+                         atria=b.quantity, error=err, ctx=ctx)
+            return
+        if contract.id in self.snap.line_errors:
+            err = self.snap.line_errors[contract.id]
+            for _, b in sorted(c.current.items()):
+                self.add(c, codes_.lines_unreadable, Action.SKIP, sku=b.sku,
+                         description=b.description, atria=b.quantity, error=err, ctx=ctx)
+            return
+        by_key: dict[str, list[PsaLine]] = defaultdict(list)
+        for line in self.snap.lines.get(contract.id, []):
+            if line.live:
+                by_key[self.rule.line_key(line)].append(line)
+        for _, b in sorted(c.missing_sku.items()):
+            self.add(c, codes_.sku_missing, Action.SKIP, description=b.description,
+                     atria=b.quantity, ctx=ctx)
+        for k, b in sorted(c.current.items()):
+            self.billed(c, k, b, by_key.get(k, []), ctx)
+        self.removed(c, by_key, ctx)
+
+    def billed(self, c: _Customer, k: str, b: _Billed, lines: list[PsaLine],
+               ctx: _Ctx) -> None:
+        desc = b.description
+        if self.whole_units and b.quantity != b.quantity.to_integral_value():
+            if self.p.units_rounding not in ROUNDING:
+                self.add(c, "AT16", Action.SKIP, sku=b.sku, description=desc,
+                         atria=b.quantity, product=b.code, ctx=ctx)
+                return
+            b = _Billed(b.code, b.sku, b.description,
+                        b.quantity.to_integral_value(ROUNDING[self.p.units_rounding]))
+        if not self.rule.by_code:
+            # Service first, then its line, as the guide's process does: a SKU with no
+            # active service is KS14 even when an inactive one matches or sits on the
+            # contract; two active services are ambiguous and nothing of the SKU is written.
+            active = [i for i in self.catalog.get(k, []) if i.active]
+            if not active:
+                self.add(c, self.codes.unknown_sku, Action.SKIP, sku=b.sku, description=desc,
+                         atria=b.quantity, product=b.code, ctx=ctx)
+                return
+            if len(active) > 1:
+                self.ambiguous(c, b.sku, desc, b.quantity, active, ctx)
+                return
+            lines = [ln for ln in lines if ln.product_id == active[0].id]
+        if len(lines) > 1:
+            self.add(c, "AT03", Action.SKIP, sku=b.sku, description=desc, atria=b.quantity,
+                     count=len(lines), product=b.code, ctx=ctx)
+            return
+        if lines:
+            line = lines[0]
+            same = line.quantity == b.quantity
+            code = self.codes.unchanged if same else self.codes.updated
+            self.add(c, code, Action.NONE if same else Action.UPDATE, sku=b.sku,
+                     description=desc or line.description, atria=b.quantity, psa=line.quantity,
+                     line=line, ctx=ctx)
+            return
+        found = self.catalog.get(k, [])
+        if not found:
+            self.add(c, self.codes.unknown_sku, Action.SKIP, sku=b.sku,
+                     description=desc, atria=b.quantity, product=b.code,
+                     ctx=ctx)
+            return
+        if self.codes.added is None:  # this PSA's job never adds a line
+            self.add(c, self.codes.not_on_contract or self.codes.unknown_sku, Action.SKIP,
+                     sku=b.sku, description=desc, atria=b.quantity, catalog=found[0],
+                     product=b.code, ctx=ctx)
+            return
+        usable = [i for i in found if i.active and i.can_be_line]
+        if self.p.allow_create and len(usable) == 1:
+            self.add(c, self.codes.added, Action.ADD, sku=b.sku, description=desc,
+                     atria=b.quantity,
+                     psa=ZERO, catalog=usable[0], product=usable[0].code,
+                     ctx=ctx)
+        elif self.p.allow_create and len(usable) > 1:
+            self.add(c, "AT09", Action.SKIP, sku=b.sku, description=desc, atria=b.quantity,
+                     count=len(usable), product=b.code, ctx=ctx)
+        else:
+            self.add(c, self.codes.add_refused or self.codes.unknown_sku, Action.SKIP,
+                     sku=b.sku, description=desc, atria=b.quantity,
+                     catalog=found[0], product=b.code, ctx=ctx)
+
+    def ambiguous(self, c: _Customer, sku: str, desc: str, atria: Decimal | None,
+                  services: list[CatalogItem], ctx: _Ctx) -> None:
+        names = ", ".join(f"{i.name or i.code} (id {i.id})" for i in services[:5])
+        more = f" and {len(services) - 5} more" if len(services) > 5 else ""
+        self.add(c, "AT13", Action.SKIP, sku=sku, description=desc, atria=atria,
+                 count=len(services), services=names + more, ctx=ctx)
+
+    def removed(self, c: _Customer, by_key: dict[str, list[PsaLine]],
+                ctx: _Ctx) -> None:
+        """Rule 6: managed lines no longer billed go to 0; other lines are never touched."""
+        for k, lines in sorted(by_key.items()):
+            if k in c.current or not k:
+                continue
+            prev = c.previous.get(k)
+            active = [i for i in self.catalog.get(k, []) if i.active]
+            if not self.rule.by_code and len(active) > 1 and (
+                    prev is not None or any(ln.id in self.m.managed for ln in lines)):
+                self.ambiguous(c, prev.sku if prev else lines[0].product_code,
+                               prev.description if prev else "", ZERO, active, ctx)
+                continue
+            for line in lines:
+                if prev is None and line.id not in self.m.managed:
+                    continue
+                sku = prev.sku if prev else line.product_code
+                desc = (prev.description if prev else "") or line.description
+                if line.quantity == ZERO:
+                    self.add(c, self.codes.unchanged, Action.NONE, sku=sku,
+                             description=desc, atria=ZERO, psa=ZERO, line=line,
+                             ctx=ctx)
+                else:
+                    self.add(c, self.codes.zeroed, Action.ZERO, sku=sku,
+                             description=desc, atria=ZERO, psa=line.quantity, line=line,
+                             ctx=ctx)
+
+
+def normalized(m: Mappings) -> Mappings:
+    """Mapping keys compared as everything else is (a hand-edited file may say "ASP")."""
+    return Mappings({norm(k): v for k, v in m.customers.items()},
+                    {norm(k): v for k, v in m.skus.items()},
+                    {norm(k): v for k, v in m.descriptions.items()}, set(m.managed))
+
+
+def plan(records: Iterable[BillingRecord], snapshot: PsaSnapshot, params: ReconcileParams,
+         mappings: Mappings | None = None) -> Plan:
+    mappings = normalized(mappings or Mappings())
+    result = Plan(params.task, params.period)
+    psa_codes = profile_of(params.task).codes
+    if not snapshot.contract_type_valid:
+        result.fatal = codes.entry(psa_codes.contract_type_unknown)
+        result.log.append(result.fatal)
+        return result
+    current, previous = in_scope(records, params)
+    if not current:
+        result.log.append(codes.entry(psa_codes.nothing_billed,
+                                      period_end=params.period.end.isoformat()))
+        return result
+    now = _by_customer(current)
+    before = _by_customer(previous)
+    planner = _Planner(snapshot, params, mappings)
+    for key in sorted(now):
+        c = _customer(key, now[key], mappings, now=True)
+        if key in before:
+            c.previous = _customer(key, before[key], mappings, now=False).previous
+        planner.customer(c)
+    gone = sorted(k for k in before if k not in now)
+    result.deprovisioned_from = len(planner.items)
+    for key in gone:
+        planner.customer(_customer(key, before[key], mappings, now=False),
+                         deprovisioned=True)
+    result.items = planner.items
+    return result
+
+
+def plan_entries(plan: Plan, item_entries: Sequence[LogEntry] | None = None) -> list[LogEntry]:
+    """The run's log in reading order: head entries, then one per item.
+
+    Kaseya's guide brackets the zeroing of deprovisioned customers with KS18/KS19;
+    ConnectWise's has no such codes. `item_entries` replaces the items' planned entries
+    with what apply actually logged.
+    """
+    per_item = list(item_entries) if item_entries is not None else [item_entry(i)
+                                                                     for i in plan.items]
+    out = list(plan.log)
+    cut = plan.deprovisioned_from
+    marks = profile_of(plan.task).codes.deprovisioned_bracket
+    if marks and cut is not None:
+        out += [*per_item[:cut], codes.entry(marks[0]), *per_item[cut:], codes.entry(marks[1])]
+    else:
+        out += per_item
+    return out
+
+
+def needs_review(item: PlanItem, swing_threshold: float) -> bool:
+    """Decreases and large swings cost or refund money: they want an explicit approval."""
+    if not item.action.writes:
+        return False
+    if item.delta < 0:
+        return True
+    before = item.psa_quantity or ZERO
+    if before == 0:
+        return False
+    return abs(item.delta) / before > Decimal(str(swing_threshold))
