@@ -10,11 +10,12 @@ connection".
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from atria_tui.adapters.tls import host_checks
-from atria_tui.engine.secret_store import redact
+from atria_tui.engine.secret_store import env_name, redact
 from atria_tui.job.file import JobConfig
 from atria_tui.psa.doctor import Probe
 from atria_tui.psa.errors import RemoteError
@@ -50,8 +51,14 @@ class DoctorReport:
                 "probes": [p.to_json() for p in self.probes]}
 
 
-async def doctor_job(svc: Runtime, job: JobConfig) -> DoctorReport:
+async def doctor_job(svc: Runtime, job: JobConfig,
+                     typed: Mapping[str, str] | None = None) -> DoctorReport:
+    """`typed`: secrets entered in the console's job form and not saved yet; they win over
+    the stored ones, as the environment's do."""
     report = DoctorReport(job)
+    if typed:
+        overrides = {env_name(k): v for k, v in typed.items() if v.strip()}
+        svc = replace(svc, environ={**svc.environ, **overrides})
     try:
         params, api_url = prepare(svc, job)
         report.api_url = api_url

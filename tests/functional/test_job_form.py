@@ -6,7 +6,7 @@ import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
-from textual.widgets import Input, Static, Switch, TextArea
+from textual.widgets import Button, Input, Static, Switch, TextArea
 
 from atria_tui.console.app import AtriaApp
 from atria_tui.console.screens.confirm import ConfirmScreen
@@ -173,3 +173,47 @@ async def test_kaseya_form_has_its_own_parameters(app_factory: AppFactory) -> No
         assert not form.query("#p-AgreementType")
         assert {w.id for w in form.query("Input.-textual-compact")} >= {"s-UserName",
                                                                         "s-Tenant"}
+
+
+async def test_test_connection_runs_doctor_on_the_form_as_it_stands(
+        app_factory: AppFactory) -> None:
+    import time
+
+    from textual.widgets import DataTable
+
+    from atria_tui.console.screens.doctor import DoctorScreen
+    from atria_tui.sandbox.server import shared
+
+    async def checked(app: AtriaApp, pilot: object) -> DoctorScreen:
+        screen = app.screen
+        assert isinstance(screen, DoctorScreen)
+        end = time.monotonic() + 20
+        while "Checking" in str(screen.query_one("#doctor-status", Static).render()):
+            assert time.monotonic() < end, "doctor did not finish"
+            await pilot.pause(0.05)  # type: ignore[attr-defined]
+        return screen
+
+    app = app_factory()
+    async with app.run_test(size=(140, 40)) as pilot:
+        form = await open_form(app, pilot)
+        form.query_one("#s-PrivateKey", Input).value = "not-the-key"   # typed, not saved
+        await pilot.press("f5")
+        screen = await checked(app, pilot)
+        status = str(screen.query_one("#doctor-status", Static).render())
+        assert status.startswith("Not ready: login")
+        rows = screen.query_one(DataTable)
+        assert rows.row_count == 1 and "refused" in str(rows.get_row_at(0)[4])
+        await pilot.press("escape")
+        assert app.screen is form
+        form.query_one("#s-PrivateKey", Input).value = ""                # the stored one
+        form.query_one("#test-connection", Button).press()
+        await pilot.pause()
+        screen = await checked(app, pilot)
+        assert str(screen.query_one("#doctor-status", Static).render()) == \
+            "Every route this job needs answers."
+        verdicts = [str(screen.query_one(DataTable).get_row_at(i)[4])
+                    for i in range(screen.query_one(DataTable).row_count)]
+        assert verdicts.count("works") >= 6 and "exists" in verdicts
+        await pilot.press("escape")
+    # Read-only: the sandbox's quantities are the seed's.
+    assert shared().connectwise.quantity_of("AcmeServices", "M365-BP") == [10]

@@ -38,6 +38,23 @@ def test_job_form_secrets_section(snap_compare: Any, shell_app: Build) -> None:
     assert snap_compare(shell_app(), terminal_size=SIZE, run_before=scroll_down)
 
 
+def test_test_connection_of_the_kaseya_demo_job(snap_compare: Any, shell_app: Build) -> None:
+    async def test(pilot: Pilot[None]) -> None:
+        import time
+
+        from textual.widgets import Static
+
+        await pilot.press("down", "e", "f5")
+        end = time.monotonic() + 20
+        while "Checking" in str(pilot.app.screen.query_one("#doctor-status",
+                                                          Static).render()):
+            assert time.monotonic() < end
+            await pilot.pause(0.05)
+        await pilot.pause()
+
+    assert snap_compare(shell_app(), terminal_size=SIZE, run_before=test)
+
+
 def test_delete_confirmation(snap_compare: Any, shell_app: Build) -> None:
     assert snap_compare(shell_app(), press=["down", "d"], terminal_size=SIZE)
 

@@ -22,6 +22,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Footer, Header, Input, Label, Select, Static, Switch
 
 from atria_tui.console.screens.confirm import ConfirmScreen
+from atria_tui.console.screens.doctor import DoctorScreen
 from atria_tui.console.screens.form_modals import SeedImport, SeedPasteScreen, TaskChoiceScreen
 from atria_tui.console.screens.host import host_of
 from atria_tui.core.model import Level
@@ -51,6 +52,7 @@ class JobFormScreen(Screen[JobConfig | None]):
     BINDINGS = [
         Binding("ctrl+s", "save", "Save", id="form.save"),
         Binding("f2", "paste_seed", "Paste seed JSON", id="form.seed"),
+        Binding("f5", "test_connection", "Test connection", id="form.test"),
         Binding("escape", "cancel", "Cancel", id="form.cancel"),
     ]
 
@@ -111,6 +113,7 @@ class JobFormScreen(Screen[JobConfig | None]):
             with Horizontal(classes="form-buttons"):
                 yield Button("Save", id="save", variant="primary")
                 yield Button("Paste seed JSON", id="paste-seed")
+                yield Button("Test connection", id="test-connection")
                 yield Button("Cancel", id="cancel")
         yield Footer()
 
@@ -241,6 +244,7 @@ class JobFormScreen(Screen[JobConfig | None]):
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
         {"save": self.action_save, "paste-seed": self.action_paste_seed,
+         "test-connection": self.action_test_connection,
          "cancel": self.action_cancel}[event.button.id or "cancel"]()
 
     def action_cancel(self) -> None:
@@ -275,6 +279,17 @@ class JobFormScreen(Screen[JobConfig | None]):
         self.validate()
         self.notify(f"Filled {len(data.parameters)} parameter(s) and {len(data.secrets)} "
                     "secret(s); check them and save (ctrl+s)", title="Seed JSON")
+
+    def action_test_connection(self) -> None:
+        """`atria-tui doctor` on the form as it stands (typed secrets included), read-only."""
+        bad = self.validate()
+        if bad:
+            self.notify(f"{len(bad)} field(s) need attention before a test", severity="error")
+            self.query_one(f"#{bad[0]}").focus()
+            return
+        typed = {name: self.query_one(f"#s-{name}", Input).value
+                 for name in SECRET_NAMES[self.job_task]}
+        self.app.push_screen(DoctorScreen(self._build(), typed))
 
     def action_save(self) -> None:
         bad = self.validate()
