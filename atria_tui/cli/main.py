@@ -178,17 +178,12 @@ def cmd_revert(args: argparse.Namespace) -> int:
 
 def _find_job(job_id: str) -> JobConfig:
     from atria_tui.core.paths import config_dir
+    from atria_tui.services.jobs import find_job
 
-    for path in sorted(config_dir().glob("*.toml")):
-        if path.name.endswith(".mappings.toml"):
-            continue
-        try:
-            job = load_job(path)
-        except ConfigError:
-            continue
-        if job.key == job_id:
-            return job
-    raise UsageError(f"job {job_id!r} not found in {config_dir()}: pass --job JOB.toml")
+    job = find_job(config_dir(), job_id)
+    if job is None:
+        raise UsageError(f"job {job_id!r} not found in {config_dir()}: pass --job JOB.toml")
+    return job
 
 
 def cmd_runs(args: argparse.Namespace) -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -15,22 +14,10 @@ from atria_tui.sandbox.connectwise import create_app
 from atria_tui.sandbox.connectwise.state import DEMO_SECRETS, CwState
 from tests.sandbox_helpers import CW_AUTH as AUTH
 from tests.sandbox_helpers import CW_HEADERS as HEADERS
-from tests.sandbox_helpers import cw_client
 
 PREFIX = "/v4_6_release/apis/3.0"
 ACME_HOSTING = 600
 BIG_HOSTING = 614
-
-
-@pytest.fixture
-def state() -> CwState:
-    return CwState()
-
-
-@pytest.fixture
-async def client(state: CwState) -> AsyncIterator[httpx.AsyncClient]:
-    async with cw_client(state) as c:
-        yield c
 
 
 def links(response: httpx.Response) -> dict[str, str]:

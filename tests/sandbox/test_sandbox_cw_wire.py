@@ -5,30 +5,17 @@ header it was sent, and replacing its data for a test."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
 import httpx
-import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from atria_tui.sandbox.connectwise import create_app
 from atria_tui.sandbox.connectwise.state import MAX_URL_CHARS, CwState
-from tests.sandbox_helpers import CW_HEADERS, cw_client
+from tests.sandbox_helpers import CW_HEADERS
 
 PREFIX = "/v4_6_release/apis/3.0"
 TYPE = "Hosting and Cloud Services"
-
-
-@pytest.fixture
-def state() -> CwState:
-    return CwState()
-
-
-@pytest.fixture
-async def client(state: CwState) -> AsyncIterator[httpx.AsyncClient]:
-    async with cw_client(state) as c:
-        yield c
 
 
 def next_link(response: httpx.Response) -> str | None:

@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
 from atria_tui.sandbox.connectwise.state import CwState
-from tests.sandbox_helpers import cw_client
 
 ACME_HOSTING = 600
 FAULTY_HOSTING = 613
 BIG_HOSTING = 614
-
-
-@pytest.fixture
-def state() -> CwState:
-    return CwState()
-
-
-@pytest.fixture
-async def client(state: CwState) -> AsyncIterator[httpx.AsyncClient]:
-    async with cw_client(state) as c:
-        yield c
 
 
 def addition(state: CwState, agreement_id: int, sku: str) -> dict[str, Any]:

@@ -282,20 +282,22 @@ class JobFormScreen(Screen[JobConfig | None]):
 
     def action_test_connection(self) -> None:
         """`atria-tui doctor` on the form as it stands (typed secrets included), read-only."""
-        bad = self.validate()
-        if bad:
-            self.notify(f"{len(bad)} field(s) need attention before a test", severity="error")
-            self.query_one(f"#{bad[0]}").focus()
+        if not self._ready("a test"):
             return
         typed = {name: self.query_one(f"#s-{name}", Input).value
                  for name in SECRET_NAMES[self.job_task]}
         self.app.push_screen(DoctorScreen(self._build(), typed))
 
-    def action_save(self) -> None:
+    def _ready(self, what: str) -> bool:
+        """Every field passes its check; else say how many do not and go to the first."""
         bad = self.validate()
         if bad:
-            self.notify(f"{len(bad)} field(s) need attention before saving", severity="error")
+            self.notify(f"{len(bad)} field(s) need attention before {what}", severity="error")
             self.query_one(f"#{bad[0]}").focus()
+        return not bad
+
+    def action_save(self) -> None:
+        if not self._ready("saving"):
             return
         job = self._build()
         app = host_of(self)
