@@ -282,13 +282,13 @@ class JobFormScreen(Screen[JobConfig | None]):
 
     def action_test_connection(self) -> None:
         """`atria-tui doctor` on the form as it stands (typed secrets included), read-only."""
-        if not self._ready("a test"):
+        if not self._fields_ok("a test"):
             return
         typed = {name: self.query_one(f"#s-{name}", Input).value
                  for name in SECRET_NAMES[self.job_task]}
         self.app.push_screen(DoctorScreen(self._build(), typed))
 
-    def _ready(self, what: str) -> bool:
+    def _fields_ok(self, what: str) -> bool:
         """Every field passes its check; else say how many do not and go to the first."""
         bad = self.validate()
         if bad:
@@ -297,7 +297,7 @@ class JobFormScreen(Screen[JobConfig | None]):
         return not bad
 
     def action_save(self) -> None:
-        if not self._ready("saving"):
+        if not self._fields_ok("saving"):
             return
         job = self._build()
         app = host_of(self)
