@@ -9,14 +9,30 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from textual.widgets import Input
 
 from atria_tui.cli.demo import SAMPLES
 from atria_tui.console.app import AtriaApp, make_app
 from tests.support import fixed, runtime
 
 SIZE = (140, 40)
+
+
+@pytest.fixture(autouse=True)
+def _steady_cursor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inputs without a blinking cursor: whether a blink is on at the moment of the
+    screenshot depends on how busy the machine is, so a focused input shows its cursor
+    steadily instead."""
+    original = Input._on_mount
+
+    def mount(self: Input, event: Any) -> None:
+        self.cursor_blink = False
+        original(self, event)
+
+    monkeypatch.setattr(Input, "_on_mount", mount)
 
 
 @pytest.fixture
