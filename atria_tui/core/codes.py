@@ -286,6 +286,24 @@ def message(code: str, **fields: object) -> str:
     return CATALOG[code].template.format_map(_Blank(fields))
 
 
+# A plan writes nothing, so its log must not say "updated" or "added": the guide's done
+# wording, with the verb made conditional, for each code that stands for a write.
+_DRY: dict[str, tuple[str, str]] = {
+    "CW07": ("and updated from", "and would be updated from"),
+    "CW08": ("Contract Line Added : New Line added",
+             "Contract Line To Add : New Line would be added"),
+    "CW20": ("The Quantity is updated from", "The Quantity would be updated from"),
+    "KS07": ("quantity updated from", "quantity would be updated from"),
+    "KS11": ("The Quantity is updated from", "The Quantity would be updated from"),
+}
+
+
+def planned(code: str, text: str) -> str:
+    """`text` (a write's done wording) as a dry run states it: "would be updated"."""
+    done, dry = _DRY.get(code, ("", ""))
+    return text.replace(done, dry, 1) if done else text
+
+
 def entry(code: str, *, customer: str = "", sku: str = "", **fields: object) -> LogEntry:
     """A log entry for `code`; the time is stamped where it is written (store, sink)."""
     d = CATALOG[code]

@@ -32,7 +32,7 @@ __all__ = ["RunsScreen", "fmt_stamp"]
 
 COLUMNS = (("id", "Run"), ("job", "Job"), ("kind", "Kind"), ("period", "Period end"),
            ("status", "Status"), ("started", "Started"), ("finished", "Finished"),
-           ("of", "Of run"))
+           ("of", "Related"))
 STATUS_STYLE = {SUCCESS: "green", WARNINGS: "yellow", FAILED: "bold red",
                 INTERRUPTED: "magenta", RUNNING: "cyan"}
 
@@ -69,6 +69,7 @@ class RunsScreen(Screen[None]):
         self.show_all = job_id is None
         self.reverting = False
         self.runs: dict[str, RunRow] = {}
+        self.reverts: dict[int, int] = {}
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -93,9 +94,12 @@ class RunsScreen(Screen[None]):
         keep = str(select) if select is not None else (
             str(self.selected.id) if self.selected else None)
         self.runs = {str(r.id): r for r in runs}
+        services = host_of(self).services
+        self.reverts = {r.id: by for r in runs if r.kind == "apply"
+                        and (by := history.reverted_by(services, r.id)) is not None}
         table.clear()
         for key, run in self.runs.items():
-            table.add_row(*self._cells(run), key=key)
+            table.add_row(*self._cells(run, self.reverts.get(run.id)), key=key)
         if keep in self.runs:
             table.move_cursor(row=table.get_row_index(keep))
         whose = "all jobs" if self.show_all else self.label or self.job_id or ""
@@ -105,11 +109,13 @@ class RunsScreen(Screen[None]):
         self.query_one("#runs-title", Static).update(title)
 
     @staticmethod
-    def _cells(run: RunRow) -> list[Text]:
+    def _cells(run: RunRow, reverted_by: int | None = None) -> list[Text]:
+        related = Text(f"of run {run.of_run}" if run.of_run else "")
+        if reverted_by is not None:  # an apply whose writes were put back
+            related = Text(f"reverted by run {reverted_by}", style="magenta")
         return [Text(str(run.id), justify="right"), Text(run.label), Text(run.kind),
                 Text(run.period_end), Text(run.status, style=STATUS_STYLE.get(run.status, "")),
-                Text(fmt_stamp(run.started_at)), Text(fmt_stamp(run.finished_at)),
-                Text(str(run.of_run) if run.of_run else "")]
+                Text(fmt_stamp(run.started_at)), Text(fmt_stamp(run.finished_at)), related]
 
     @property
     def selected(self) -> RunRow | None:
@@ -163,6 +169,12 @@ class RunsScreen(Screen[None]):
         body = (f"Run {run.id} ({run.label}, period ending {run.period_end or '?'}).\n\n"
                 f"Every quantity it changed in {job.task.psa_name} is set back to what it "
                 "was before. Lines someone edited since are left alone and reported.")
+        earlier = self.reverts.get(run.id)
+        if earlier is not None:
+            body = (f"Run {run.id} was already reverted by run {earlier}.\n\n"
+                    "Reverting again re-reads every line it wrote and writes only those that "
+                    "hold its quantities again; lines already as before are left alone and "
+                    "not reported as restored.")
 
         def answered(ok: bool | None) -> None:
             if ok:
