@@ -209,6 +209,29 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from atria_tui.services.report import ReportError, default_name, render_report, write_report
+
+    svc = services()
+    try:
+        html = render_report(svc, args.run, prepared_by=args.by or getpass.getuser())
+    except ReportError as exc:
+        raise UsageError(str(exc)) from None
+    run = svc.store.run(args.run)
+    assert run is not None  # render_report checked it
+    target = Path(args.out) if args.out else Path(default_name(run))
+    if target.exists() and not args.force:
+        raise UsageError(f"--out {target}: exists; pass --force to replace it, or another "
+                         "--out")
+    try:
+        write_report(target, html)
+    except OSError as exc:
+        raise _write_failed("--out", target, "the sign-off summary", exc) from None
+    print(f"Sign-off summary of run {args.run} written to {target} (open it in a browser "
+          "and print to A4/Letter or PDF)")
+    return 0
+
+
 def cmd_log(args: argparse.Namespace) -> int:
     svc = services()
     if svc.store.run(args.run) is None:
@@ -368,6 +391,13 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("run", type=int)
     sp.add_argument("--csv", metavar="FILE", help="write the log as CSV")
     sp.add_argument("--format", choices=("table", "json"), default="table")
+    sp = add("report", cmd_report, "write a run's month-end sign-off summary: a "
+             "self-contained HTML page that prints to A4/Letter")
+    sp.add_argument("run", type=int)
+    sp.add_argument("--out", metavar="FILE",
+                    help="the HTML file (default JOB-run-N-signoff.html here)")
+    sp.add_argument("--by", metavar="NAME", help="who prepared it (default: your login)")
+    sp.add_argument("--force", action="store_true", help="replace an existing file")
     sp = add("import-job", cmd_import_job, "make a job from the guide's JSON blocks")
     sp.add_argument("--task", choices=[t.value for t in Task], required=True)
     sp.add_argument("--params", required=True, help="parameters JSON file, or - for stdin")

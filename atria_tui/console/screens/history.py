@@ -7,7 +7,9 @@ log), and the table is re-read so the revert appears on top.
 
 from __future__ import annotations
 
+import getpass
 from datetime import datetime
+from pathlib import Path
 
 from rich.text import Text
 from textual import work
@@ -27,6 +29,8 @@ from atria_tui.services import history
 from atria_tui.services.engine import RunResult, revert_run
 from atria_tui.services.history import FAILED, INTERRUPTED, RUNNING, SUCCESS, WARNINGS, RunRow
 from atria_tui.services.jobs import find_job
+from atria_tui.services.report import ReportError, save_report
+from atria_tui.services.runtime import Runtime
 
 __all__ = ["RunsScreen", "fmt_stamp"]
 
@@ -53,6 +57,7 @@ class RunsScreen(Screen[None]):
         Binding("l", "open_log", "Log", key_display="l/⏎", id="runs.log"),
         Binding("R", "revert", "Revert", id="runs.revert"),
         Binding("a", "toggle_all", "All jobs", id="runs.all"),
+        Binding("o", "report", "Sign-off page", id="runs.report"),
         Binding("f5", "refresh", "Refresh", id="runs.refresh"),
     ]
 
@@ -184,6 +189,42 @@ class RunsScreen(Screen[None]):
 
         self.app.push_screen(ConfirmScreen(f"Revert run {run.id}?", body, confirm="Revert",
                                            danger=True), answered)
+
+    class ReportWritten(Message):
+        def __init__(self, path: Path | None, error: str = "") -> None:
+            super().__init__()
+            self.path = path
+            self.error = error
+
+    def action_report(self) -> None:
+        """The run's month-end sign-off summary (`atria-tui report RUN`), as an HTML page
+        in the working folder, never over an earlier one."""
+        run = self.selected
+        if run is None:
+            return
+        services, folder = host_of(self).services, Path.cwd()
+        self.query_one("#runs-status", Static).update(
+            f"Writing the sign-off page of run {run.id}…")
+        self._write_report(services, run.id, folder)
+
+    @work(thread=True, exclusive=True, group="report", exit_on_error=False)
+    def _write_report(self, services: Runtime, run_id: int, folder: Path) -> None:
+        run_service(self, f"Sign-off page of run {run_id}",
+                    lambda: save_report(services, run_id, folder,
+                                        prepared_by=getpass.getuser()),
+                    done=self.ReportWritten,
+                    failed=lambda error: self.ReportWritten(None, error),
+                    expected=(ReportError, OSError), report=False)
+
+    def on_runs_screen_report_written(self, message: ReportWritten) -> None:
+        status = self.query_one("#runs-status", Static)
+        if message.path is None:
+            status.update(f"No sign-off page: {message.error}")
+            self.notify(message.error, title="Sign-off page", severity="error", timeout=10)
+            return
+        status.update(f"Sign-off page written to {message.path}: open it in a browser to "
+                      "print or save as PDF.")
+        self.notify(str(message.path), title="Sign-off page written", timeout=10)
 
     @work(thread=True, exclusive=True, group="revert", exit_on_error=False)
     def _revert(self, job: JobConfig, run_id: int) -> None:
