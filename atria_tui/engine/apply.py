@@ -361,7 +361,8 @@ def _status_of(state: str) -> Status:
 
 
 async def revert(journal: list[JournalRow], writer: PsaSession, store: Store, run_id: int,
-                 of_run: int, sink: Sink | None = None) -> ApplyOutcome:
+                 of_run: int, sink: Sink | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> ApplyOutcome:
     """Put back what an apply run changed in the PSA, and only that.
 
     Candidates are the run's `done` writes and those left `sent` (a process killed, or an
@@ -431,8 +432,12 @@ async def revert(journal: list[JournalRow], writer: PsaSession, store: Store, ru
                                        **_fields(row, before=fmt_qty(row.after),
                                                  after=fmt_qty(row.before))), None)
 
-    for row in todo:
+    if progress:
+        progress(0, len(todo))
+    for n, row in enumerate(todo, 1):
         await one(row)
+        if progress:  # a slow PSA: the clerk sees the lines go by, not one still line
+            progress(n, len(todo))
     applier.outcome.unchanged = counts["unchanged"]
     await applier.emit(codes.entry("AT12", run_id=of_run, restored=counts["restored"],
                                    unchanged=counts["unchanged"], changed=counts["changed"],

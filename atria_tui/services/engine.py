@@ -448,18 +448,18 @@ async def _resume(svc: Runtime, job: JobConfig, run_id: int, sink: Sink | None,
 
 @_never_left_running
 async def revert_run(svc: Runtime, job: JobConfig, run_id: int, *,
-                     sink: Sink | None = None) -> RunResult:
+                     sink: Sink | None = None, progress: Progress | None = None) -> RunResult:
     """Restore the quantities an apply run changed; lines edited since are left alone.
 
     Holds the job's write lock like apply. A reverted apply is closed: a later apply
     plans afresh instead of resuming it.
     """
     with svc.writer(job, "revert"):
-        return await _revert_locked(svc, job, run_id, sink)
+        return await _revert_locked(svc, job, run_id, sink, progress)
 
 
 async def _revert_locked(svc: Runtime, job: JobConfig, run_id: int,
-                         sink: Sink | None) -> RunResult:
+                         sink: Sink | None, progress: Progress | None = None) -> RunResult:
     run = _Run(svc, job, "revert", sink, of_run=run_id)
     try:
         session, api_url = run.psa()
@@ -468,8 +468,12 @@ async def _revert_locked(svc: Runtime, job: JobConfig, run_id: int,
         return RunResult(run.run_id, job, await run.finish(abort.entry), run.entries,
                          fatal=run.clean(abort.entry))
     try:
+        def tick(done: int, total: int) -> None:
+            if progress:
+                progress(f"Reverting run {run_id}", done, total)
+
         outcome = await revert(svc.store.journal(run_id), session, svc.store, run.run_id,
-                               run_id, sink=run.log)
+                               run_id, sink=run.log, progress=tick)
     except RemoteError as exc:
         hinted = await connect_hint(exc, api_url)
         failed = psa_abort(job.task, hinted).entry

@@ -20,6 +20,7 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from atria_tui.console.screens import workers
 from atria_tui.console.screens.confirm import ConfirmScreen
 from atria_tui.console.screens.host import OpenLog, host_of
 from atria_tui.console.screens.workers import run_service
@@ -226,13 +227,27 @@ class RunsScreen(Screen[None]):
                       "print or save as PDF.")
         self.notify(str(message.path), title="Sign-off page written", timeout=10)
 
+    class RevertProgress(workers.Progress):
+        """A revert's lines re-read and set back so far (a slow PSA takes minutes)."""
+
     @work(thread=True, exclusive=True, group="revert", exit_on_error=False)
     def _revert(self, job: JobConfig, run_id: int) -> None:
         services = host_of(self).services
-        run_service(self, f"Revert of run {run_id}", lambda: revert_run(services, job, run_id),
+
+        def progress(step: str, done: int, total: int) -> None:
+            self.post_message(self.RevertProgress(step, done, total))
+
+        run_service(self, f"Revert of run {run_id}",
+                    lambda: revert_run(services, job, run_id, progress=progress),
                     done=self.Reverted, failed=lambda error: self.Reverted(None, error),
                     expected=(JobLocked,),  # another apply or revert of the job is running
                     report=False)  # the screen shows any error as "Revert stopped"
+
+    def on_runs_screen_revert_progress(self, message: RevertProgress) -> None:
+        if not self.reverting:
+            return  # a late one after the outcome
+        total = f": {message.done} of {message.total} line(s) checked" if message.total else ""
+        self.query_one("#runs-status", Static).update(f"{message.step}{total}…")
 
     def on_runs_screen_reverted(self, message: Reverted) -> None:
         self.reverting = False
