@@ -220,9 +220,9 @@ _DEFS: list[CodeDef] = [
             "{customer_code} Ambiguous : {count} live lines match Product ID {sku} in "
             "{contract_name}; none was changed",
             "Merge or cancel the duplicate lines in the PSA so one live line carries the SKU."),
-    CodeDef("AT04", IN, "Change rejected by the reviewer",
+    CodeDef("AT04", IN, "Change not approved (rejected, or held for review)",
             "{customer_code} Not applied : {line_description} with Product ID {sku} was "
-            "rejected in review ({before} → {after})"),
+            "not approved in review ({before} → {after})"),
     CodeDef("AT05", IN, "An interrupted apply is resumed",
             "Resuming run {run_id}: {pending} change(s) still pending"),
     CodeDef("AT06", IN, "A run's writes are reverted",

@@ -320,7 +320,7 @@ async def test_job_budget_paces_the_run_to_the_tenants_budget(
     svc = runtime(tmp_path, db="db.sqlite", environ=env,
                   now=fixed(datetime(2026, 11, 22, 12, 0, tzinfo=UTC)),
                   transport=httpx.ASGITransport(app=create_app(state)))
-    res = await apply_job(svc, job)
+    res = await apply_job(svc, job, approve_all=True)  # pacing, not review, is tested
     codes = [e.code for e in res.entries]
     assert state.stats.throttled == 0                            # paced, never refused
     assert "KS17" not in codes and "KS02" not in codes, res.entries[-3:]

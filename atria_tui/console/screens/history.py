@@ -118,7 +118,7 @@ class RunsScreen(Screen[None]):
     def _cells(run: RunRow, reverted_by: int | None = None) -> list[Text]:
         related = Text(f"of run {run.of_run}" if run.of_run else "")
         if reverted_by is not None:  # an apply whose writes were put back
-            related = Text(f"reverted by run {reverted_by}", style="magenta")
+            related = Text(f"reverted by {reverted_by}", style="magenta")
         return [Text(str(run.id), justify="right"), Text(run.label), Text(run.kind),
                 Text(run.period_end), Text(run.status, style=STATUS_STYLE.get(run.status, "")),
                 Text(fmt_stamp(run.started_at)), Text(fmt_stamp(run.finished_at)), related]
