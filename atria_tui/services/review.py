@@ -233,10 +233,30 @@ def fix_queue(plan: Plan) -> list[Fix]:
                                                  norm(f.sku or f.description)))
 
 
-def fix_rows(fixes: Iterable[Fix]) -> Iterable[list[object]]:
+SAVED_GROUP = "Fixed in atria-tui: enter in Atria"
+
+
+def fix_rows(fixes: Iterable[Fix], saved: Mappings | None = None) -> Iterable[list[object]]:
+    """The fixes still to make, then (`saved`) the ones made in the console: those live
+    only in JOB.mappings.toml until someone enters them in Atria, which is what the
+    export is for."""
     for f in fixes:
         yield [f.group, f.code, f.customer_code, f.customer_name, f.billing_identifier, f.sku,
                f.description, f.quantity, f.message, f.resolution]
+    if saved is None:
+        return
+    for code, identifier in sorted(saved.customers.items()):
+        yield [SAVED_GROUP, "", code, "", identifier, "", "", "",
+               f"Customer {code} → PSA Billing Identifier {identifier}",
+               f"Store {identifier} as the customer's Billing Identifier in Atria."]
+    for sku, product in sorted(saved.skus.items()):
+        yield [SAVED_GROUP, "", "", "", "", sku, "", "",
+               f"Atria SKU {sku} → PSA product {product}",
+               f"Store {product} as the SKU of this product in Atria."]
+    for description, product in sorted(saved.descriptions.items()):
+        yield [SAVED_GROUP, "", "", "", "", "", description, "",
+               f"Description {description!r} → PSA product {product}",
+               f"Give this product the SKU {product} in Atria."]
 
 
 # --- picker choices ------------------------------------------------------------------------
