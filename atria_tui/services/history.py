@@ -15,7 +15,8 @@ from atria_tui.engine.store import ERRORS, FAILED, INTERRUPTED, RUNNING, SUCCESS
 from atria_tui.services.runtime import Runtime
 
 __all__ = ["ERRORS", "FAILED", "INTERRUPTED", "RUNNING", "SUCCESS", "WARNINGS", "RunRow",
-           "interrupt_cancelled_plan", "last_run", "last_run_id", "reverted_by", "run",
+           "interrupt_cancelled_plan", "last_result_run", "last_run", "last_run_id",
+           "reverted_by", "run",
            "run_log", "runs"]
 
 
@@ -32,6 +33,14 @@ def last_run(svc: Runtime, job_key: str) -> RunRow | None:
     """The job's newest run (the Jobs table's "last result"), None if it never ran."""
     newest = svc.store.runs(job_key, 1)
     return newest[0] if newest else None
+
+
+def last_result_run(svc: Runtime, job_key: str) -> RunRow | None:
+    """The run that says where the job's billing stands: its newest apply or revert (a
+    preview changes nothing), else its newest preview; None if it never ran."""
+    recent = svc.store.runs(job_key, 200)
+    writes = [r for r in recent if r.kind in ("apply", "revert")]
+    return writes[0] if writes else (recent[0] if recent else None)
 
 
 def last_run_id(svc: Runtime, job_key: str) -> int:
