@@ -35,8 +35,10 @@ from atria_tui.services.runtime import Runtime
 
 __all__ = ["RunsScreen", "fmt_stamp"]
 
+_ZONE = datetime.now().astimezone().tzname() or "local"  # times are shown in it, labelled
 COLUMNS = (("id", "Run"), ("job", "Job"), ("kind", "Kind"), ("period", "Period end"),
-           ("status", "Status"), ("started", "Started"), ("finished", "Finished"),
+           ("status", "Status"), ("started", f"Started ({_ZONE})"),
+           ("finished", f"Finished ({_ZONE})"),
            ("of", "Related"))
 STATUS_STYLE = {SUCCESS: "green", WARNINGS: "yellow", FAILED: "bold red",
                 INTERRUPTED: "magenta", RUNNING: "cyan"}
