@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 
@@ -428,9 +428,14 @@ async def revert(journal: list[JournalRow], writer: PsaSession, store: Store, ru
         store.journal_set(row.id, DONE, line_id=line_id)
         counts["restored"] += 1
         applier.outcome.applied += 1
-        await applier.emit(codes.entry("AT06", customer=row.customer, sku=row.sku,
-                                       **_fields(row, before=fmt_qty(row.after),
-                                                 after=fmt_qty(row.before))), None)
+        restored = codes.entry("AT06", customer=row.customer, sku=row.sku,
+                               **_fields(row, before=fmt_qty(row.after),
+                                         after=fmt_qty(row.before)))
+        if row.product_code and norm(row.product_code) != norm(row.sku):  # a SKU fix
+            restored = replace(restored, message=codes.message(
+                "AT06", **_fields(row, before=fmt_qty(row.after), after=fmt_qty(row.before)),
+                sku=f"{row.product_code} (Atria SKU {row.sku})"))
+        await applier.emit(restored, None)
 
     if progress:
         progress(0, len(todo))

@@ -270,3 +270,18 @@ async def test_revert_reports_its_progress_line_by_line() -> None:
                  progress=lambda done, total: ticks.append((done, total)))
     assert ticks == [(0, 3), (1, 3), (2, 3), (3, 3)]
     assert psa.lines == {"L1": 10, "L2": 5, "L3": 1}
+
+
+async def test_a_revert_after_a_sku_fix_names_the_psa_product_it_set_back() -> None:
+    store = Store(":memory:")
+    psa = FakePsa({"L1": 10})
+    fixed = item("L1", 10, 12)
+    fixed.sku = "LEGACY-FAX"                      # Atria's SKU; the line is product L1
+    run = store.start_run("job", "Job", "connectwise-manage", "apply")
+    await Applier(plan(fixed), psa, store, run).run()
+    back = store.start_run("job", "Job", "connectwise-manage", "revert", of_run=run)
+    out = await revert(store.journal(run), psa, store, back, run)
+    (restored,) = [e for e in out.entries if e.code == "AT06"]
+    assert "Product ID L1 (Atria SKU LEGACY-FAX) set back from 12.00 to 10.00" in \
+        restored.message
+    assert restored.sku == "LEGACY-FAX" and psa.lines == {"L1": 10}
