@@ -30,12 +30,15 @@ from atria_tui.engine.secret_store import SecretError, SecretStore
 from atria_tui.engine.store import StoreError
 from atria_tui.job.file import JobConfig, load_job, new_job, save_job
 from atria_tui.job.parameters import ConfigError
+from atria_tui.services import history
 from atria_tui.services.engine import (
     RunResult,
     StoredPlanError,
     apply_job,
     plan_job,
     revert_run,
+    stored_notes,
+    stored_places,
     stored_plan,
 )
 from atria_tui.services.runtime import Runtime, default_runtime
@@ -108,11 +111,13 @@ def _job(path: str) -> JobConfig:
 def _emit(args: argparse.Namespace, res: RunResult) -> int:
     fmt = getattr(args, "format", "table")
     period = res.plan.period.end.isoformat() if res.plan else ""
+    held = out.held_reasons(res.plan, res.job.options.swing_threshold)
     if fmt == "json":
         extra = {"run_id": res.run_id, "status": res.status, "requests": res.requests}
-        print(out.result_json(res.job.task.value, period, res.plan, res.entries, **extra))
+        print(out.result_json(res.job.task.value, period, res.plan, res.entries, held=held,
+                              **extra))
     elif fmt == "csv":
-        sys.stdout.write(out.plan_csv(res.plan))
+        sys.stdout.write(out.plan_csv(res.plan, held))
         # The CSV holds rows only; how the run ended goes where a script's log goes.
         out.print_outcome(sys.stderr, res.run_id, res.status, res.requests, res.fatal)
     else:
@@ -161,8 +166,12 @@ def cmd_apply(args: argparse.Namespace) -> int:
             raise UsageError(str(exc)) from None
         if reviewed is None:
             raise UsageError(f"run {args.plan} ended before it had a plan; plan again")
+        if args.approve_all:
+            for item in reviewed.items:
+                item.approved = True
     return _emit(args, asyncio.run(apply_job(svc, job, reviewed=reviewed,
-                                             resume=not args.no_resume)))
+                                             resume=not args.no_resume,
+                                             approve_all=args.approve_all)))
 
 
 def cmd_revert(args: argparse.Namespace) -> int:
@@ -173,6 +182,10 @@ def cmd_revert(args: argparse.Namespace) -> int:
     if not args.yes:
         raise UsageError(f"revert writes to the PSA: add --yes to revert run {args.run}")
     job = _job(args.job) if args.job else _find_job(run.job_id)
+    earlier = history.reverted_by(svc, args.run)
+    if earlier is not None:
+        _say(f"run {args.run} was already reverted by run {earlier}: each line is re-read "
+             "and only one holding this run's quantity again is written")
     return _emit(args, asyncio.run(revert_run(svc, job, args.run)))
 
 
@@ -189,7 +202,33 @@ def _find_job(job_id: str) -> JobConfig:
 def cmd_runs(args: argparse.Namespace) -> int:
     svc = services()
     job_id = (_job(args.job)).key if args.job else None
-    out.print_runs(out.console(), svc.store.runs(job_id, args.limit))
+    rows = svc.store.runs(job_id, args.limit)
+    reverts = {r.id: by for r in rows if r.kind == "apply"
+               and (by := history.reverted_by(svc, r.id)) is not None}
+    out.print_runs(out.console(), rows, reverts)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from atria_tui.services.report import ReportError, default_name, render_report, write_report
+
+    svc = services()
+    try:
+        html = render_report(svc, args.run, prepared_by=args.by or getpass.getuser())
+    except ReportError as exc:
+        raise UsageError(str(exc)) from None
+    run = svc.store.run(args.run)
+    assert run is not None  # render_report checked it
+    target = Path(args.out) if args.out else Path(default_name(run))
+    if target.exists() and not args.force:
+        raise UsageError(f"--out {target}: exists; pass --force to replace it, or another "
+                         "--out")
+    try:
+        write_report(target, html)
+    except OSError as exc:
+        raise _write_failed("--out", target, "the sign-off summary", exc) from None
+    print(f"Sign-off summary of run {args.run} written to {target} (open it in a browser "
+          "and print to A4/Letter or PDF)")
     return 0
 
 
@@ -201,7 +240,11 @@ def cmd_log(args: argparse.Namespace) -> int:
     if args.csv:
         target = Path(args.csv)
         try:
-            n = write_csv(target, LOG_HEADER, log_rows(entries))
+            notes: dict[tuple[str, str], str] = {}
+            with contextlib.suppress(ValueError, KeyError, TypeError):  # a damaged plan
+                notes = stored_notes(svc, args.run)
+            n = write_csv(target, LOG_HEADER,
+                          log_rows(entries, notes, stored_places(svc, args.run)))
         except OSError as exc:
             raise _write_failed("--csv", target, "the log export", exc) from None
         print(f"{n} log entries written to {args.csv}")
@@ -333,6 +376,9 @@ def parser() -> argparse.ArgumentParser:
                     help="apply exactly the plan of an earlier `plan` run (re-checked per line)")
     sp.add_argument("--no-resume", action="store_true",
                     help="plan afresh even if an earlier apply was interrupted")
+    sp.add_argument("--approve-all", action="store_true",
+                    help="also write decreases and large swings (held for review otherwise, "
+                    "as in the console's preview)")
     sp = add("revert", cmd_revert, "restore the quantities an apply run changed")
     sp.add_argument("run", type=int)
     sp.add_argument("--yes", action="store_true")
@@ -345,6 +391,13 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("run", type=int)
     sp.add_argument("--csv", metavar="FILE", help="write the log as CSV")
     sp.add_argument("--format", choices=("table", "json"), default="table")
+    sp = add("report", cmd_report, "write a run's month-end sign-off summary: a "
+             "self-contained HTML page that prints to A4/Letter")
+    sp.add_argument("run", type=int)
+    sp.add_argument("--out", metavar="FILE",
+                    help="the HTML file (default JOB-run-N-signoff.html here)")
+    sp.add_argument("--by", metavar="NAME", help="who prepared it (default: your login)")
+    sp.add_argument("--force", action="store_true", help="replace an existing file")
     sp = add("import-job", cmd_import_job, "make a job from the guide's JSON blocks")
     sp.add_argument("--task", choices=[t.value for t in Task], required=True)
     sp.add_argument("--params", required=True, help="parameters JSON file, or - for stdin")

@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, TextIO
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from atria_tui.core.export import LOG_HEADER, PLAN_HEADER, csv_text, log_rows, plan_rows
-from atria_tui.core.model import Level, LogEntry, Plan
+from atria_tui.core.export import (
+    LOG_HEADER,
+    PLAN_HEADER,
+    csv_text,
+    item_message,
+    log_rows,
+    plan_rows,
+)
+from atria_tui.core.model import Level, LogEntry, Plan, PlanItem
 from atria_tui.core.serialize import entry_dict, item_dict
-from atria_tui.engine.reconcile import fmt_qty
+from atria_tui.engine.reconcile import fmt_qty, review_reason
 from atria_tui.engine.store import RunRow
 from atria_tui.services.doctor import DoctorReport
 
@@ -29,16 +37,34 @@ def console(stream: TextIO | None = None) -> Console:
     return Console(file=stream, highlight=False, soft_wrap=False, width=width)
 
 
+def held_reasons(plan: Plan | None, swing_threshold: float) -> dict[str, str]:
+    """Item key → why the write is held (decrease, swing), for the unapproved ones: the
+    status the console's preview shows, so a script reads the same review state."""
+    if plan is None:
+        return {}
+    return {i.key: review_reason(i, swing_threshold) or "not approved"
+            for i in plan.items if i.action.writes and not i.approved and i.status is None}
+
+
 def result_json(task: str, period_end: str, plan: Plan | None,
-                entries: Sequence[LogEntry], **extra: Any) -> str:
+                entries: Sequence[LogEntry], *, held: Mapping[str, str] | None = None,
+                **extra: Any) -> str:
+    held = held or {}
+
+    def item(i: PlanItem) -> dict[str, Any]:
+        d = {**item_dict(i), "message": item_message(i)}
+        if "status" not in d and i.key in held:
+            d["status"] = held[i.key]
+        return d
+
     return json.dumps({
         "task": task, "period_end": period_end,
-        "items": [item_dict(i) for i in plan.items] if plan else [],
+        "items": [item(i) for i in plan.items] if plan else [],
         "log": [entry_dict(e) for e in entries], **extra}, indent=2)
 
 
-def plan_csv(plan: Plan | None) -> str:
-    return csv_text(PLAN_HEADER, plan_rows(plan.items if plan else []))
+def plan_csv(plan: Plan | None, held: Mapping[str, str] | None = None) -> str:
+    return csv_text(PLAN_HEADER, plan_rows(plan.items if plan else [], held or {}))
 
 
 def log_csv(entries: Iterable[LogEntry]) -> str:
@@ -71,10 +97,16 @@ def print_log(out: Console, entries: Iterable[LogEntry]) -> None:
     count log lines, and a message folded at the console width would be two entries."""
     piped = not out.is_terminal
     for e in entries:
-        when = e.time.strftime("%H:%M:%S") if e.time else "--:--:--"
+        when = local_time(e.time) if e.time else "---------- --:--:--"
         line = Text(f"{when} {e.level.value:<7} {e.code} ")
         line.append(e.message, style=LEVEL_STYLE[e.level])
         out.print(line, soft_wrap=piped, crop=not piped)
+
+
+def local_time(when: datetime) -> str:
+    """A stored UTC time in the reader's zone, labelled: "2026-11-28 14:39:04 AEDT"."""
+    here = when.astimezone() if when.tzinfo is not None else when
+    return f"{here:%Y-%m-%d %H:%M:%S} {here.tzname() or ''}".rstrip()
 
 
 def print_outcome(stream: TextIO, run_id: int, status: str, requests: int,
@@ -85,14 +117,31 @@ def print_outcome(stream: TextIO, run_id: int, status: str, requests: int,
     print(f"atria-tui: run {run_id}: {status} ({requests} PSA request(s))", file=stream)
 
 
-def print_runs(out: Console, runs: Sequence[RunRow]) -> None:
+def print_runs(out: Console, runs: Sequence[RunRow],
+               reverted: Mapping[int, int] | None = None) -> None:
+    """The run history; an apply whose writes were put back says by which revert, and the
+    times are the reader's local ones (stored UTC), with the zone in the header."""
+    zone = datetime.now().astimezone().tzname() or "local"
     t = Table(header_style="bold")
-    for col in ("Run", "Job", "Task", "Kind", "Period", "Status", "Started", "Finished"):
+    for col in ("Run", "Job", "Task", "Kind", "Period", "Status", f"Started ({zone})",
+                f"Finished ({zone})"):
         t.add_column(col)
     for r in runs:
-        t.add_row(str(r.id), r.label, r.task, r.kind + (f" of {r.of_run}" if r.of_run else ""),
-                  r.period_end, r.status, r.started_at, r.finished_at or "")
+        kind = r.kind + (f" of {r.of_run}" if r.of_run else "")
+        if reverted and r.id in reverted:
+            kind += f", reverted by {reverted[r.id]}"
+        t.add_row(str(r.id), r.label, r.task, kind, r.period_end, r.status,
+                  _stamp(r.started_at), _stamp(r.finished_at))
     out.print(t)
+
+
+def _stamp(stamp: str | None) -> str:
+    if not stamp:
+        return ""
+    try:
+        return f"{datetime.fromisoformat(stamp).astimezone():%Y-%m-%d %H:%M:%S}"
+    except ValueError:
+        return stamp
 
 
 VERDICT_STYLE = {"works": "green", "exists": "green", "skipped": "dim"}

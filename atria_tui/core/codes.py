@@ -220,9 +220,9 @@ _DEFS: list[CodeDef] = [
             "{customer_code} Ambiguous : {count} live lines match Product ID {sku} in "
             "{contract_name}; none was changed",
             "Merge or cancel the duplicate lines in the PSA so one live line carries the SKU."),
-    CodeDef("AT04", IN, "Change rejected by the reviewer",
+    CodeDef("AT04", IN, "Change not approved (rejected, or held for review)",
             "{customer_code} Not applied : {line_description} with Product ID {sku} was "
-            "rejected in review ({before} → {after})"),
+            "not approved in review ({before} → {after})"),
     CodeDef("AT05", IN, "An interrupted apply is resumed",
             "Resuming run {run_id}: {pending} change(s) still pending"),
     CodeDef("AT06", IN, "A run's writes are reverted",
@@ -284,6 +284,24 @@ class _Blank(dict[str, object]):
 def message(code: str, **fields: object) -> str:
     """The seed's sentence with its placeholders filled; a missing field prints empty."""
     return CATALOG[code].template.format_map(_Blank(fields))
+
+
+# A plan writes nothing, so its log must not say "updated" or "added": the guide's done
+# wording, with the verb made conditional, for each code that stands for a write.
+_DRY: dict[str, tuple[str, str]] = {
+    "CW07": ("and updated from", "and would be updated from"),
+    "CW08": ("Contract Line Added : New Line added",
+             "Contract Line To Add : New Line would be added"),
+    "CW20": ("The Quantity is updated from", "The Quantity would be updated from"),
+    "KS07": ("quantity updated from", "quantity would be updated from"),
+    "KS11": ("The Quantity is updated from", "The Quantity would be updated from"),
+}
+
+
+def planned(code: str, text: str) -> str:
+    """`text` (a write's done wording) as a dry run states it: "would be updated"."""
+    done, dry = _DRY.get(code, ("", ""))
+    return text.replace(done, dry, 1) if done else text
 
 
 def entry(code: str, *, customer: str = "", sku: str = "", **fields: object) -> LogEntry:

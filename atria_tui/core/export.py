@@ -22,7 +22,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import IO
 
-from atria_tui.core.model import LogEntry, PlanItem, norm
+from atria_tui.core import codes
+from atria_tui.core.model import LogEntry, PlanItem, Status, norm
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -106,42 +107,80 @@ def _copy_mode(target: Path, tmp: Path) -> None:
 
 
 def csv_text(header: Sequence[str], rows: Iterable[Sequence[object]], *,
-             line_end: str = "\n") -> str:
-    """The same cells as `write_csv`, for stdout: no BOM, and "\\n" so pipes stay clean."""
+             line_end: str = "\r\n", bom: bool = True) -> str:
+    """The same cells and bytes as `write_csv` (BOM, CRLF: Excel opens a redirected
+    `plan --format csv` as cleanly as a console export), as text for stdout."""
     stream = io.StringIO()
+    if bom:
+        stream.write("\ufeff")
     _write(stream, header, rows, line_end)
     return stream.getvalue()
 
 
 # --- the log ---------------------------------------------------------------------------------
 
-LOG_HEADER = ["time", "level", "code", "customer", "sku", "message", "note"]
+LOG_HEADER = ["time", "level", "code", "customer", "sku", "message", "note", "psa_product",
+              "agreement"]
 _NO_NOTES: Mapping[tuple[str, str], str] = MappingProxyType({})
+_NO_PLACES: Mapping[tuple[str, str], tuple[str, str]] = MappingProxyType({})
 
 
 def log_rows(entries: Iterable[LogEntry],
-             notes: Mapping[tuple[str, str], str] = _NO_NOTES) -> Iterator[list[object]]:
-    """Log entries as rows; a note typed on a (customer, SKU) row follows it into the file.
+             notes: Mapping[tuple[str, str], str] = _NO_NOTES,
+             places: Mapping[tuple[str, str], tuple[str, str]] = _NO_PLACES
+             ) -> Iterator[list[object]]:
+    """Log entries as rows; a note typed on a (customer, SKU) row follows it into the file,
+    and so does where it was written in the PSA (`places`: product code and agreement or
+    contract name, from the run's plan), so a SKU fix shows in the paper trail.
 
     Notes are matched the way customers and SKUs are compared everywhere (trimmed,
     case-insensitive), so a note saved against "asp"/"ms-365" still lands on "ASP"/"MS-365".
     """
     keyed = {(norm(c), norm(s)): note for (c, s), note in notes.items()}
+    where = {(norm(c), norm(s)): p for (c, s), p in places.items()}
     for e in entries:
-        note = keyed.get((norm(e.customer), norm(e.sku)), "") if keyed else ""
-        yield [e.time, e.level.value, e.code, e.customer, e.sku, e.message, note]
+        key = (norm(e.customer), norm(e.sku))
+        note = keyed.get(key, "") if keyed else ""
+        product, agreement = where.get(key, ("", "")) if e.sku else ("", "")
+        yield [_local(e.time), e.level.value, e.code, e.customer, e.sku, e.message, note,
+               product, agreement]
+
+
+def places_of(items: Iterable[PlanItem]) -> dict[tuple[str, str], tuple[str, str]]:
+    """(customer, SKU) → (PSA product code, agreement/contract name) of a plan's rows."""
+    return {(i.customer_code, i.sku): (i.product_code, i.contract_name)
+            for i in items if i.sku and (i.product_code or i.contract_name)}
+
+
+def _local(when: datetime | None) -> datetime | None:
+    """A stored (UTC) time as the clerk reads it: in the machine's local zone, with its
+    offset, so Excel users in Sydney see their own clock and the file still says which."""
+    return when.astimezone() if when is not None and when.tzinfo is not None else when
 
 
 # --- the plan --------------------------------------------------------------------------------
 
 PLAN_HEADER = ["customer_code", "customer_name", "billing_identifier", "sku", "description",
                "atria_quantity", "psa_quantity", "delta", "unit_price", "money_delta", "action",
-               "code", "level", "message", "status", "approved", "note"]
+               "code", "level", "message", "status", "approved", "note", "psa_product",
+               "agreement"]
 
 
-def plan_rows(items: Iterable[PlanItem]) -> Iterator[list[object]]:
+def item_message(i: PlanItem) -> str:
+    """A row's message as true as the row: "updated" once applied, "would be updated"
+    while it is only planned (a preview, a dry run, a change held or rejected)."""
+    if i.action.writes and i.status is not Status.APPLIED:
+        return codes.planned(i.code, i.message)
+    return i.message
+
+
+def plan_rows(items: Iterable[PlanItem], held: Mapping[str, str] | None = None
+              ) -> Iterator[list[object]]:
+    """A plan's rows; `held` (item key → why) fills the status of writes held for review."""
     for i in items:
+        status = i.status.value if i.status is not None else (held or {}).get(i.key, "")
         yield [i.customer_code, i.customer_name, i.billing_identifier, i.sku, i.description,
                i.atria_quantity, i.psa_quantity, i.delta, i.unit_price, i.money_delta,
-               i.action.value, i.code, i.level.value, i.message,
-               i.status.value if i.status is not None else "", i.approved, i.note]
+               i.action.value, i.code, i.level.value, item_message(i), status, i.approved,
+               i.note,
+               i.product_code, i.contract_name]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 
@@ -361,7 +361,8 @@ def _status_of(state: str) -> Status:
 
 
 async def revert(journal: list[JournalRow], writer: PsaSession, store: Store, run_id: int,
-                 of_run: int, sink: Sink | None = None) -> ApplyOutcome:
+                 of_run: int, sink: Sink | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> ApplyOutcome:
     """Put back what an apply run changed in the PSA, and only that.
 
     Candidates are the run's `done` writes and those left `sent` (a process killed, or an
@@ -427,12 +428,21 @@ async def revert(journal: list[JournalRow], writer: PsaSession, store: Store, ru
         store.journal_set(row.id, DONE, line_id=line_id)
         counts["restored"] += 1
         applier.outcome.applied += 1
-        await applier.emit(codes.entry("AT06", customer=row.customer, sku=row.sku,
-                                       **_fields(row, before=fmt_qty(row.after),
-                                                 after=fmt_qty(row.before))), None)
+        restored = codes.entry("AT06", customer=row.customer, sku=row.sku,
+                               **_fields(row, before=fmt_qty(row.after),
+                                         after=fmt_qty(row.before)))
+        if row.product_code and norm(row.product_code) != norm(row.sku):  # a SKU fix
+            restored = replace(restored, message=codes.message(
+                "AT06", **_fields(row, before=fmt_qty(row.after), after=fmt_qty(row.before)),
+                sku=f"{row.product_code} (Atria SKU {row.sku})"))
+        await applier.emit(restored, None)
 
-    for row in todo:
+    if progress:
+        progress(0, len(todo))
+    for n, row in enumerate(todo, 1):
         await one(row)
+        if progress:  # a slow PSA: the clerk sees the lines go by, not one still line
+            progress(n, len(todo))
     applier.outcome.unchanged = counts["unchanged"]
     await applier.emit(codes.entry("AT12", run_id=of_run, restored=counts["restored"],
                                    unchanged=counts["unchanged"], changed=counts["changed"],

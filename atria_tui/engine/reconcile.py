@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 from atria_tui.core import codes
@@ -201,6 +201,11 @@ class _Planner:
                   "after": fmt_qty(ZERO if action is Action.ZERO else atria),
                   "contract_name": contract.name if contract else "",
                   "psa_name": self.p.task.psa_name, **fields}
+        written = product or (line.product_code if line else "")
+        if action.writes and sku and written and norm(written) != norm(sku):
+            # A saved SKU fix: the log names the product written in the PSA, and where.
+            where = f" on {contract.name}" if contract and contract.name else ""
+            fields["sku"] = f"{written} (Atria SKU {sku}){where}"
         level = codes.CATALOG[code].level
         text = codes.message(code, **fields)
         unit_price = line.unit_price if line else (catalog.price if catalog else ZERO)
@@ -400,15 +405,23 @@ def plan(records: Iterable[BillingRecord], snapshot: PsaSnapshot, params: Reconc
     return result
 
 
-def plan_entries(plan: Plan, item_entries: Sequence[LogEntry] | None = None) -> list[LogEntry]:
+def plan_entries(plan: Plan, item_entries: Sequence[LogEntry] | None = None, *,
+                 dry: bool = False) -> list[LogEntry]:
     """The run's log in reading order: head entries, then one per item.
 
     Kaseya's guide brackets the zeroing of deprovisioned customers with KS18/KS19;
     ConnectWise's has no such codes. `item_entries` replaces the items' planned entries
-    with what apply actually logged.
+    with what apply actually logged. `dry` (a plan run): writes are stated as what would
+    be done ("would be updated from 8 to 10"), since nothing was.
     """
-    per_item = list(item_entries) if item_entries is not None else [item_entry(i)
-                                                                     for i in plan.items]
+    if item_entries is not None:
+        per_item = list(item_entries)
+    else:
+        per_item = [item_entry(i) for i in plan.items]
+        if dry:
+            per_item = [replace(e, message=codes.planned(e.code, e.message))
+                        if i.action.writes else e for i, e in zip(plan.items, per_item,
+                                                                  strict=True)]
     out = list(plan.log)
     cut = plan.deprovisioned_from
     marks = profile_of(plan.task).codes.deprovisioned_bracket
@@ -421,11 +434,29 @@ def plan_entries(plan: Plan, item_entries: Sequence[LogEntry] | None = None) -> 
 
 def needs_review(item: PlanItem, swing_threshold: float) -> bool:
     """Decreases and large swings cost or refund money: they want an explicit approval."""
+    return bool(review_reason(item, swing_threshold))
+
+
+def review_reason(item: PlanItem, swing_threshold: float) -> str:
+    """Why a write waits for a reviewer ("" when it does not): the words the CLI's plan
+    output puts in its status column, so a script sees what the console holds back."""
     if not item.action.writes:
-        return False
+        return ""
     if item.delta < 0:
-        return True
+        return "held for review: decrease"
     before = item.psa_quantity or ZERO
     if before == 0:
-        return False
-    return abs(item.delta) / before > Decimal(str(swing_threshold))
+        return ""
+    swing = abs(item.delta) / before
+    if swing > Decimal(str(swing_threshold)):
+        return (f"held for review: swing {swing:.0%} over "
+                f"{Decimal(str(swing_threshold)):.0%}")
+    return ""
+
+
+def hold_for_review(plan: Plan, swing_threshold: float) -> Plan:
+    """The one approval rule of console, CLI and scheduler: decreases and swings over the
+    threshold start unapproved, every other write approved."""
+    for item in plan.items:
+        item.approved = not needs_review(item, swing_threshold) if item.action.writes else True
+    return plan

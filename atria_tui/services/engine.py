@@ -17,6 +17,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from atria_tui.adapters.paging import Deadline
 from atria_tui.core import codes
+from atria_tui.core.export import places_of
 from atria_tui.core.model import (
     BillingRecord,
     Level,
@@ -29,7 +30,13 @@ from atria_tui.core.model import (
 from atria_tui.core.records import RecordsError, iter_records, sum_records
 from atria_tui.core.serialize import notes_from_json, plan_from_json, plan_to_json
 from atria_tui.engine.apply import Applier, ApplyOutcome, revert
-from atria_tui.engine.reconcile import ReconcileParams, plan, plan_entries, scope
+from atria_tui.engine.reconcile import (
+    ReconcileParams,
+    hold_for_review,
+    plan,
+    plan_entries,
+    scope,
+)
 from atria_tui.engine.secret_store import SecretError, redact
 from atria_tui.engine.store import ERRORS, FAILED, INTERRUPTED, SUCCESS, WARNINGS
 from atria_tui.job.file import JobConfig
@@ -323,8 +330,9 @@ async def plan_job(svc: Runtime, job: JobConfig, *, sink: Sink | None = None,
         await run.log(abort.entry)
         status = await run.finish(abort.entry)
         return RunResult(run.run_id, job, status, run.entries, fatal=run.clean(abort.entry))
+    hold_for_review(p, job.options.swing_threshold)  # the state the console starts from
     svc.store.set_plan(run.run_id, plan_to_json(p), p.period.end.isoformat())
-    for e in plan_entries(p):
+    for e in plan_entries(p, dry=True):
         await run.log(e)
     status = await run.finish(p.fatal)
     return RunResult(run.run_id, job, status, run.entries, p, ctx, requests=requests,
@@ -334,20 +342,23 @@ async def plan_job(svc: Runtime, job: JobConfig, *, sink: Sink | None = None,
 @_never_left_running
 async def apply_job(svc: Runtime, job: JobConfig, *, reviewed: Plan | None = None,
                     sink: Sink | None = None, progress: Progress | None = None,
-                    resume: bool = True) -> RunResult:
+                    resume: bool = True, approve_all: bool = False) -> RunResult:
     """Apply a reviewed plan, or resume an interrupted apply, or plan and apply at once.
+
+    Planned at once (no `reviewed` plan), decreases and large swings are held back as the
+    console's preview holds them (logged AT04, not written) unless `approve_all`.
 
     The whole run holds the job's write lock (`JobLocked` if another apply or revert of
     the job is running, in this process or any other): two applies at once each add the
     missing lines, and the customer is billed twice.
     """
     with svc.writer(job, "apply"):
-        return await _apply_locked(svc, job, reviewed, sink, progress, resume)
+        return await _apply_locked(svc, job, reviewed, sink, progress, resume, approve_all)
 
 
 async def _apply_locked(svc: Runtime, job: JobConfig, reviewed: Plan | None,
                         sink: Sink | None, progress: Progress | None,
-                        resume: bool) -> RunResult:
+                        resume: bool, approve_all: bool = False) -> RunResult:
     pending = svc.store.unfinished_apply(job.key) if resume and reviewed is None else None
     if pending is not None and pending.period_end != _period_end(svc, job):
         pending = None  # another billing period's plan is never finished into this one
@@ -358,6 +369,8 @@ async def _apply_locked(svc: Runtime, job: JobConfig, reviewed: Plan | None,
     try:
         if reviewed is None:
             reviewed, _, requests = await _plan(svc, run, progress)
+            if not approve_all:
+                hold_for_review(reviewed, job.options.swing_threshold)
         else:
             await run.log(codes.entry(profile_of(job.task).codes.started,
                                       period_end=reviewed.period.end.isoformat()))
@@ -435,18 +448,18 @@ async def _resume(svc: Runtime, job: JobConfig, run_id: int, sink: Sink | None,
 
 @_never_left_running
 async def revert_run(svc: Runtime, job: JobConfig, run_id: int, *,
-                     sink: Sink | None = None) -> RunResult:
+                     sink: Sink | None = None, progress: Progress | None = None) -> RunResult:
     """Restore the quantities an apply run changed; lines edited since are left alone.
 
     Holds the job's write lock like apply. A reverted apply is closed: a later apply
     plans afresh instead of resuming it.
     """
     with svc.writer(job, "revert"):
-        return await _revert_locked(svc, job, run_id, sink)
+        return await _revert_locked(svc, job, run_id, sink, progress)
 
 
 async def _revert_locked(svc: Runtime, job: JobConfig, run_id: int,
-                         sink: Sink | None) -> RunResult:
+                         sink: Sink | None, progress: Progress | None = None) -> RunResult:
     run = _Run(svc, job, "revert", sink, of_run=run_id)
     try:
         session, api_url = run.psa()
@@ -455,8 +468,12 @@ async def _revert_locked(svc: Runtime, job: JobConfig, run_id: int,
         return RunResult(run.run_id, job, await run.finish(abort.entry), run.entries,
                          fatal=run.clean(abort.entry))
     try:
+        def tick(done: int, total: int) -> None:
+            if progress:
+                progress(f"Reverting run {run_id}", done, total)
+
         outcome = await revert(svc.store.journal(run_id), session, svc.store, run.run_id,
-                               run_id, sink=run.log)
+                               run_id, sink=run.log, progress=tick)
     except RemoteError as exc:
         hinted = await connect_hint(exc, api_url)
         failed = psa_abort(job.task, hinted).entry
@@ -478,6 +495,20 @@ def stored_notes(svc: Runtime, run_id: int) -> dict[tuple[str, str], str]:
     """The reviewers' notes kept with a run's plan, for its log export."""
     text = svc.store.plan_json(run_id)
     return notes_from_json(text) if text else {}
+
+
+def stored_places(svc: Runtime, run_id: int) -> dict[tuple[str, str], tuple[str, str]]:
+    """(customer, SKU) → (PSA product, agreement/contract) of a run's plan, for its log
+    export; an apply run's plan names what was written after a SKU fix, a revert's is
+    its apply's. Empty when the run has no readable plan."""
+    text = svc.store.plan_json(run_id)
+    if not text:
+        row = svc.store.run(run_id)
+        text = svc.store.plan_json(row.of_run) if row and row.of_run else None
+    try:
+        return places_of(plan_from_json(text).items) if text else {}
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        return {}
 
 
 class StoredPlanError(Exception):

@@ -15,7 +15,9 @@ from atria_tui.engine.store import ERRORS, FAILED, INTERRUPTED, RUNNING, SUCCESS
 from atria_tui.services.runtime import Runtime
 
 __all__ = ["ERRORS", "FAILED", "INTERRUPTED", "RUNNING", "SUCCESS", "WARNINGS", "RunRow",
-           "interrupt_cancelled_plan", "last_run", "last_run_id", "run", "run_log", "runs"]
+           "interrupt_cancelled_plan", "last_result_run", "last_run", "last_run_id",
+           "reverted_by", "run",
+           "run_log", "runs"]
 
 
 def runs(svc: Runtime, job_key: str | None = None, limit: int = 200) -> list[RunRow]:
@@ -33,10 +35,26 @@ def last_run(svc: Runtime, job_key: str) -> RunRow | None:
     return newest[0] if newest else None
 
 
+def last_result_run(svc: Runtime, job_key: str) -> RunRow | None:
+    """The run that says where the job's billing stands: its newest apply or revert (a
+    preview changes nothing), else its newest preview; None if it never ran."""
+    recent = svc.store.runs(job_key, 200)
+    writes = [r for r in recent if r.kind in ("apply", "revert")]
+    return writes[0] if writes else (recent[0] if recent else None)
+
+
 def last_run_id(svc: Runtime, job_key: str) -> int:
     """The id of the job's newest run, 0 if none: what a run started later is newer than."""
     newest = last_run(svc, job_key)
     return newest.id if newest else 0
+
+
+def reverted_by(svc: Runtime, run_id: int) -> int | None:
+    """The revert run that put back what apply run `run_id` wrote (the first that finished
+    its pass over the lines), None if it was never reverted: the Runs screen and the
+    revert question say so, so nobody reverts twice believing the first did nothing."""
+    done = [r.id for r in svc.store.reverts_of(run_id) if r.status in (SUCCESS, WARNINGS)]
+    return done[0] if done else None
 
 
 def run_log(svc: Runtime, run_id: int) -> list[LogEntry]:

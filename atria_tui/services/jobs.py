@@ -22,7 +22,7 @@ from atria_tui.job.file import JobConfig, load_job, next_runs, save_job
 from atria_tui.job.folder import free_path, job_files
 from atria_tui.job.mappings import mappings_path
 from atria_tui.job.parameters import ConfigError
-from atria_tui.services.history import RunRow, last_run
+from atria_tui.services.history import RunRow, last_result_run
 from atria_tui.services.runtime import Runtime
 
 __all__ = ["JobRow", "add_job", "delete_job", "find_job",
@@ -57,6 +57,8 @@ def last_result(run: RunRow | None) -> str:
     """"Success (apply #12)"; "never run" for a job without history."""
     if run is None:
         return "never run"
+    if run.kind == "plan":  # previews only: nothing was ever written
+        return f"not applied (preview #{run.id})"
     return f"{run.status} ({run.kind} #{run.id})"
 
 
@@ -86,7 +88,7 @@ def list_jobs(folder: Path, svc: Runtime | None, now: Callable[[], datetime]
 
 
 def _last_run(svc: Runtime | None, job_id: str) -> RunRow | None:
-    return last_run(svc, job_id) if svc is not None else None
+    return last_result_run(svc, job_id) if svc is not None else None
 
 
 def find_job(folder: Path, job_id: str) -> JobConfig | None:

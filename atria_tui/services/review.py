@@ -29,7 +29,7 @@ from atria_tui.core.model import (
     PsaSnapshot,
     norm,
 )
-from atria_tui.engine.reconcile import needs_review
+from atria_tui.engine.reconcile import hold_for_review, needs_review
 from atria_tui.job.file import JobConfig
 from atria_tui.job.mappings import load_mappings, mappings_path, save_mappings
 from atria_tui.job.parameters import ConfigError
@@ -68,10 +68,9 @@ class ReviewError(Exception):
 
 
 def initial_review(plan: Plan, swing_threshold: float) -> Plan:
-    """Decreases and swings over the threshold start unapproved; other writes approved."""
-    for item in plan.items:
-        item.approved = not needs_review(item, swing_threshold) if item.action.writes else True
-    return plan
+    """Decreases and swings over the threshold start unapproved; other writes approved
+    (`hold_for_review`, the rule headless plan and apply follow too)."""
+    return hold_for_review(plan, swing_threshold)
 
 
 def carry_review(old: Plan, new: Plan, swing_threshold: float) -> Plan:
@@ -154,15 +153,17 @@ def run_now_text(plan: Plan, swing_threshold: float, psa: str) -> str | None:
     changes = [i for i in plan.changes if i.approved]
     if not changes:
         return None
-    review = sum(1 for i in changes if needs_review(i, swing_threshold))
+    held = sum(1 for i in plan.changes if not i.approved and needs_review(i, swing_threshold))
     problems = sum(1 for i in plan.items if i.level.rank >= Level.WARNING.rank)
+    money_ = sum((i.money_delta for i in changes), ZERO)
     lines = [f"Period ending {plan.period.end}: {len(changes)} change(s) to write to "
-             f"{psa}, money Δ {plan.money_delta:+,.2f} per period."]
-    if review:
-        lines.append(f"{review} of them are decreases or large swings.")
+             f"{psa}, money Δ {money_:+,.2f} per period."]
+    if held:
+        lines.append(f"{held} decrease(s) or large swing(s) are held for review and not "
+                     "written: press p (Preview) to approve them line by line.")
     if problems:
         lines.append(f"{problems} row(s) have warnings or errors and are not written.")
-    lines.append("To check them one by one first, cancel and press p (Preview).")
+    lines.append("To check the changes one by one first, cancel and press p (Preview).")
     return "\n".join(lines)
 
 
@@ -232,10 +233,30 @@ def fix_queue(plan: Plan) -> list[Fix]:
                                                  norm(f.sku or f.description)))
 
 
-def fix_rows(fixes: Iterable[Fix]) -> Iterable[list[object]]:
+SAVED_GROUP = "Fixed in atria-tui: enter in Atria"
+
+
+def fix_rows(fixes: Iterable[Fix], saved: Mappings | None = None) -> Iterable[list[object]]:
+    """The fixes still to make, then (`saved`) the ones made in the console: those live
+    only in JOB.mappings.toml until someone enters them in Atria, which is what the
+    export is for."""
     for f in fixes:
         yield [f.group, f.code, f.customer_code, f.customer_name, f.billing_identifier, f.sku,
                f.description, f.quantity, f.message, f.resolution]
+    if saved is None:
+        return
+    for code, identifier in sorted(saved.customers.items()):
+        yield [SAVED_GROUP, "", code, "", identifier, "", "", "",
+               f"Customer {code} → PSA Billing Identifier {identifier}",
+               f"Store {identifier} as the customer's Billing Identifier in Atria."]
+    for sku, product in sorted(saved.skus.items()):
+        yield [SAVED_GROUP, "", "", "", "", sku, "", "",
+               f"Atria SKU {sku} → PSA product {product}",
+               f"Store {product} as the SKU of this product in Atria."]
+    for description, product in sorted(saved.descriptions.items()):
+        yield [SAVED_GROUP, "", "", "", "", "", description, "",
+               f"Description {description!r} → PSA product {product}",
+               f"Give this product the SKU {product} in Atria."]
 
 
 # --- picker choices ------------------------------------------------------------------------

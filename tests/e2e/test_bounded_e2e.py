@@ -30,7 +30,7 @@ def test_a_gateway_echoing_the_authorization_header_leaks_no_token(
     server.post(CW_API + "/_sandbox/faults", [
         {"method": "PATCH", "path": "additions/[0-9]+$", "status": 400, "body": ECHO,
          "times": None}])
-    applied = cli.run("apply", job, "--yes")
+    applied = cli.run("apply", job, "--yes", "--approve-all")
     assert applied.returncode == 2 and "AT08" in applied.stdout, applied.stderr
     server.post(CW_API + "/_sandbox/faults", [
         {"method": "GET", "path": "agreements$", "status": 400, "body": ECHO, "times": None}])
@@ -71,7 +71,7 @@ def test_sigterm_during_plan_and_apply_prints_the_rerun_hint_and_exits_143(
     server.post(CW_API + "/_sandbox/config", {"latency_ms": 150})
     try:
         for args, prefixes in ((("plan", job), ("GET",)),
-                               (("apply", job, "--yes"), ("PATCH", "POST"))):
+                               (("apply", job, "--yes", "--approve-all"), ("PATCH", "POST"))):
             server.post(CW_API + "/_sandbox/reset")
             server.post(CW_API + "/_sandbox/config", {"latency_ms": 150})
             proc = cli.popen(*args)
@@ -84,7 +84,7 @@ def test_sigterm_during_plan_and_apply_prints_the_rerun_hint_and_exits_143(
             assert "Traceback" not in err, err
     finally:
         server.post(CW_API + "/_sandbox/config", {"latency_ms": 0})
-    code, out = cli.json("apply", job, "--yes")
+    code, out = cli.json("apply", job, "--yes", "--approve-all")
     assert code == 0 and out["log"][0]["code"] == "AT05"
     after = server.cw_additions()
     assert after[("AcmeServices", "AV-EDR")] == [7]  # added once, not twice

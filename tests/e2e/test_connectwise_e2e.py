@@ -36,7 +36,7 @@ def test_plan_reports_every_line_code_and_writes_nothing(tmp_path: Path, server:
 def test_apply_writes_the_plan_then_nothing_is_left_to_do(tmp_path: Path, server: Server,
                                                           cli: Cli) -> None:
     job = str(cw_job(tmp_path, server))
-    code, out = cli.json("apply", job, "--yes")
+    code, out = cli.json("apply", job, "--yes", "--approve-all")
     assert code == 0, out["log"][-1]
     after = server.cw_additions()
     assert after[("AcmeServices", "M365-BP")] == [12]
@@ -70,7 +70,7 @@ def test_stored_plan_apply_skips_a_line_edited_since_preview(tmp_path: Path, ser
                        json=[{"op": "replace", "path": "quantity", "value": 11}], auth=auth,
                        headers={"clientId": CW_SECRETS["ATRIA_TUI_CLIENTID"]})
     assert resp.status_code == 200
-    code, out = cli.json("apply", job, "--plan", str(planned["run_id"]), "--yes")
+    code, out = cli.json("apply", job, "--plan", str(planned["run_id"]), "--yes", "--approve-all")
     assert code == 0
     assert server.cw_additions()[("AcmeServices", "M365-BP")] == [11]   # not overwritten
     conflict = [e for e in out["log"] if e["code"] == "AT01"]
@@ -83,7 +83,7 @@ def test_interrupted_apply_resumes_without_writing_twice(tmp_path: Path, server:
                                                          cli: Cli) -> None:
     job = str(cw_job(tmp_path, server))
     server.post(CW_API + "/_sandbox/config", {"latency_ms": 150})
-    proc = cli.popen("apply", job, "--yes")
+    proc = cli.popen("apply", job, "--yes", "--approve-all")
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         writes = [k for k, v in server.get(CW_API + "/_sandbox/stats")["requests"].items()
@@ -98,7 +98,7 @@ def test_interrupted_apply_resumes_without_writing_twice(tmp_path: Path, server:
     with sqlite3.connect(db) as con:
         states = [r[0] for r in con.execute("SELECT state FROM journal")]
     assert states and {"pending", "sent"} & set(states), states   # really interrupted
-    code, out = cli.json("apply", job, "--yes")
+    code, out = cli.json("apply", job, "--yes", "--approve-all")
     assert code == 0
     assert out["log"][0]["code"] == "AT05"
     with sqlite3.connect(db) as con:
@@ -115,7 +115,7 @@ def test_revert_restores_the_previous_quantities(tmp_path: Path, server: Server,
                                                  cli: Cli) -> None:
     job = str(cw_job(tmp_path, server))
     before = server.cw_additions()
-    code, applied = cli.json("apply", job, "--yes")
+    code, applied = cli.json("apply", job, "--yes", "--approve-all")
     assert code == 0
     assert server.cw_additions() != before
     res = cli.run("revert", str(applied["run_id"]), "--yes", "--job", job, "--format", "json")
@@ -129,7 +129,7 @@ def test_revert_restores_the_previous_quantities(tmp_path: Path, server: Server,
 def test_log_export_neutralises_formulas_and_secrets_never_leak(tmp_path: Path, server: Server,
                                                                cli: Cli) -> None:
     job = str(cw_job(tmp_path, server))
-    code, out = cli.json("apply", job, "--yes")
+    code, out = cli.json("apply", job, "--yes", "--approve-all")
     target = tmp_path / "log.csv"
     res = cli.run("log", str(out["run_id"]), "--csv", str(target))
     assert res.returncode == 0, res.stderr

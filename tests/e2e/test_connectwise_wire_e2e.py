@@ -109,7 +109,7 @@ def test_a_server_ignoring_conditions_does_not_touch_other_agreements(
 
     before = others()
     assert before                      # Managed Services agreements of the same companies
-    code, applied = cli.json("apply", job, "--yes")
+    code, applied = cli.json("apply", job, "--yes", "--approve-all")
     assert code == 0
     assert others() == before
     assert server.cw_additions()[("AcmeServices", "M365-BP")] == [12]
@@ -144,7 +144,7 @@ def test_a_new_addition_keeps_its_whole_description(tmp_path: Path, server: Serv
                                                       f',"{long}",')
     billing = tmp_path / "billing.csv"
     billing.write_text(text, encoding="utf-8")
-    code, out = cli.json("apply", str(job_for(tmp_path, server, billing)), "--yes")
+    code, out = cli.json("apply", str(job_for(tmp_path, server, billing)), "--yes", "--approve-all")
     assert code == 0, out["log"][-3:]
     added = [ad for a in server.get(CW_API + "/_sandbox/state")["agreements"]
              if a["company"]["identifier"] == "AcmeServices" and a["type"]["name"] == TYPE

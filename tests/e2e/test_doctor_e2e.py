@@ -85,7 +85,7 @@ def test_doctor_points_at_the_alternative_that_works_and_the_job_then_runs_on_it
     job.write_text(job.read_text() + f'\n[endpoints]\nroutes = "{route_set}"\n')
     code, report, _ = doctor(ks_cli, job)
     assert code == 0, report
-    code, out = ks_cli.json("apply", str(job), "--yes")
+    code, out = ks_cli.json("apply", str(job), "--yes", "--approve-all")
     assert code == 2, out["log"][-3:]                     # the demo's one faulty line
     assert ks_units(ks_server)[("ACME01", "M365-BP")] == [12]
     changes = ks_server.get(KS_API + "/_sandbox/state")["unit_changes"]

@@ -98,7 +98,7 @@ def test_apply_writes_the_scenario_and_reports_the_faulty_line(tmp_path: Path,
     before = ks_units(ks_server)
     inactive_before = ks_units(ks_server, live_only=False)
     job = str(ks_job(tmp_path, ks_server, options={"retries": 1}))
-    code, out = ks_cli.json("apply", job, "--yes")
+    code, out = ks_cli.json("apply", job, "--yes", "--approve-all")
     assert code == 2, out["log"][-3:]                           # one write failed
     after = ks_units(ks_server)
     assert after[("ACME01", "M365-BP")] == [12]
@@ -212,7 +212,7 @@ def test_token_lifetime_shorter_than_the_run(tmp_path: Path, ks_server: Server,
     # (about 4 rounds of read + PUT at 200 ms each) cannot finish on one token.
     ks_server.post(KS_API + "/_sandbox/config", {"token_ttl_seconds": 1, "latency_ms": 200})
     job = str(ks_job(tmp_path, ks_server, options={"retries": 1}))
-    code, out = ks_cli.json("apply", job, "--yes")
+    code, out = ks_cli.json("apply", job, "--yes", "--approve-all")
     assert code == 2 and "KS17" not in codes_of(out)            # only FLT's KS08 fails it
     calls = ks_server.get(KS_API + "/_sandbox/stats")["byEndpoint"]
     renewals = (calls.get("POST /v2/security/refreshtoken", 0)
@@ -226,7 +226,7 @@ def test_tokens_revoked_mid_apply_are_renewed(tmp_path: Path, ks_server: Server,
                                               ks_cli: Cli) -> None:
     job = str(ks_job(tmp_path, ks_server, options={"retries": 1}))
     ks_server.post(KS_API + "/_sandbox/config", {"latency_ms": 120})
-    proc = ks_cli.popen("apply", job, "--yes", "--format", "json")
+    proc = ks_cli.popen("apply", job, "--yes", "--approve-all", "--format", "json")
     put = "PUT /v2/finance/contracts/recurringservices/{contractId}/services/{lineId}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and proc.poll() is None:
@@ -262,7 +262,8 @@ def test_sandbox_budget_below_the_jobs_ends_the_run_with_ks02(tmp_path: Path,
     # answers 429 with Retry-After ≈ 3600 s, and the run must say so promptly.
     ks_server.post(KS_API + "/_sandbox/reset")
     ks_server.post(KS_API + "/_sandbox/config", {"budget_per_hour": 8})
-    code, out, _ = run_json(ks_cli, "apply", job, "--yes")   # no hour-long sleep: it stops
+    # No hour-long sleep: it stops.
+    code, out, _ = run_json(ks_cli, "apply", job, "--yes", "--approve-all")
     assert_failed_cleanly(code, out, "KS02")
     message = out["log"][-2]["message"]
     assert out["log"][-2]["code"] == "KS02"
@@ -319,7 +320,7 @@ async def test_job_budget_paces_the_run_to_the_tenants_budget(
     svc = runtime(tmp_path, db="db.sqlite", environ=env,
                   now=fixed(datetime(2026, 11, 22, 12, 0, tzinfo=UTC)),
                   transport=httpx.ASGITransport(app=create_app(state)))
-    res = await apply_job(svc, job)
+    res = await apply_job(svc, job, approve_all=True)  # pacing, not review, is tested
     codes = [e.code for e in res.entries]
     assert state.stats.throttled == 0                            # paced, never refused
     assert "KS17" not in codes and "KS02" not in codes, res.entries[-3:]

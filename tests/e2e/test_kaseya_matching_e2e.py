@@ -71,7 +71,7 @@ def test_service_name_mode_inactive_is_ks14_and_two_active_services_are_ambiguou
     source = {"kind": "file", "path": str(billing(tmp_path, [("PHONE-OLD", 3), ("M365-BP", 7),
                                                              ("DUP", 4)]))}
     job = str(ks_job(tmp_path, ks_server, source=source, SKUFieldMatch="ServiceName"))
-    code, out = ks_cli.json("apply", job, "--yes")
+    code, out = ks_cli.json("apply", job, "--yes", "--approve-all")
     assert code == 0, out["log"][-3:]
     found = items(out)
     assert (found["PHONE-OLD"]["code"], found["PHONE-OLD"]["action"]) == ("KS14", "skip")

@@ -20,7 +20,7 @@ def test_a_fractional_quantity_is_refused_unless_the_job_says_how_to_round(
         tmp_path: Path, ks_server: Server, ks_cli: Cli) -> None:
     seeded(ks_server)
     job = ks_job(tmp_path, ks_server, source=billing(tmp_path, "6.5"))
-    code, out = ks_cli.json("apply", str(job), "--yes")
+    code, out = ks_cli.json("apply", str(job), "--yes", "--approve-all")
     assert code == 0, out["log"][-3:]
     [item] = [i for i in out["items"] if i["customer_code"] == "MTC"]
     assert (item["code"], item["action"]) == ("AT16", "skip")
@@ -29,7 +29,7 @@ def test_a_fractional_quantity_is_refused_unless_the_job_says_how_to_round(
     for rounding, expected in (("up", 7), ("down", 6)):
         job = ks_job(tmp_path, ks_server, name=rounding, source=billing(tmp_path, "6.5"),
                      options={"units_rounding": rounding})
-        code, out = ks_cli.json("apply", str(job), "--yes")
+        code, out = ks_cli.json("apply", str(job), "--yes", "--approve-all")
         assert code == 0, out["log"][-3:]
         assert ks_units(ks_server)[("MATCH01", "M365-BP")] == [expected]
 
@@ -38,10 +38,10 @@ def test_a_unit_change_carries_the_effective_date_the_job_asks_for(
         tmp_path: Path, ks_server: Server, ks_cli: Cli) -> None:
     seeded(ks_server)
     job = ks_job(tmp_path, ks_server, source=billing(tmp_path, "8"))
-    assert ks_cli.json("apply", str(job), "--yes")[0] == 0
+    assert ks_cli.json("apply", str(job), "--yes", "--approve-all")[0] == 0
     job = ks_job(tmp_path, ks_server, name="today", source=billing(tmp_path, "9"),
                  options={"unit_change_effective": "today"})
-    code, out = ks_cli.json("apply", str(job), "--yes")
+    code, out = ks_cli.json("apply", str(job), "--yes", "--approve-all")
     assert code == 0, out["log"][-3:]
     changes = ks_server.get(KS_API + "/_sandbox/state")["unit_changes"]
     assert [(c["units"], c["effectiveDate"][:10]) for c in changes][0] == (8, "2026-10-26")

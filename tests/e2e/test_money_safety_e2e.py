@@ -40,7 +40,8 @@ def expected(tmp_path_factory: pytest.TempPathFactory, sandbox: Server
     sandbox.post(CW_API + "/_sandbox/reset")
     env = {k: v for k, v in os.environ.items() if not k.startswith("ATRIA_TUI_")}
     env.update(ATRIA_TUI_HOME=str(tmp / "home"), ATRIA_TUI_KEYRING="0", **CW_SECRETS)
-    res = Cli(tmp / "home", env).run("apply", str(cw_job(tmp, sandbox)), "--yes")
+    res = Cli(tmp / "home", env).run("apply", str(cw_job(tmp, sandbox)), "--yes",
+                                     "--approve-all")
     assert res.returncode == 0, res.stderr
     state = sandbox.cw_additions()
     sandbox.post(CW_API + "/_sandbox/reset")
@@ -74,7 +75,7 @@ def test_a_post_that_landed_is_never_sent_again(mode: str, tmp_path: Path, serve
     """A 500 after the POST, a drop after it, an answer past the timeout: the addition
     landed, so a re-read finds it and nothing is sent again."""
     proxy.rules.append(Rule("POST", POSTS, mode, delay=3.0))
-    code, out = cli.json("apply", job_via(tmp_path, proxy, server), "--yes")
+    code, out = cli.json("apply", job_via(tmp_path, proxy, server), "--yes", "--approve-all")
     assert server.cw_additions() == expected
     assert proxy.count("POST", POSTS) == ADDS
     assert code == 0, out["log"][-3:]
@@ -85,7 +86,7 @@ def test_a_patch_whose_answer_is_lost_is_confirmed_by_a_re_read(
         tmp_path: Path, server: Server, cli: Cli, proxy: FaultProxy,
         expected: dict[tuple[str, str], list[float]]) -> None:
     proxy.rules.append(Rule("PATCH", PATCHES, "error_after"))
-    code, out = cli.json("apply", job_via(tmp_path, proxy, server), "--yes")
+    code, out = cli.json("apply", job_via(tmp_path, proxy, server), "--yes", "--approve-all")
     assert code == 0, out["log"][-3:]
     assert server.cw_additions() == expected
     assert proxy.count("PATCH", PATCHES) == UPDATES
@@ -97,7 +98,7 @@ def test_a_post_refused_before_it_landed_is_sent_once_more(
     """A 5xx is an answer: the PSA is done with the request; the re-read shows it did not
     land, so sending it again cannot double it."""
     proxy.rules.append(Rule("POST", POSTS, "error_before", times=1))
-    code, out = cli.json("apply", job_via(tmp_path, proxy, server), "--yes")
+    code, out = cli.json("apply", job_via(tmp_path, proxy, server), "--yes", "--approve-all")
     assert code == 0, out["log"][-3:]
     assert server.cw_additions() == expected
     assert proxy.count("POST", POSTS) == ADDS
@@ -110,12 +111,12 @@ def test_a_psa_that_froze_and_thawed_is_finished_by_the_next_apply(
     stops at once (no blind re-send), and the next apply re-reads and finishes."""
     proxy.rules.append(Rule("POST", POSTS, "freeze", delay=4.0, times=1))
     job = job_via(tmp_path, proxy, server)
-    code, out = cli.json("apply", job, "--yes")
+    code, out = cli.json("apply", job, "--yes", "--approve-all")
     assert code == 2
     assert out["log"][-2]["code"] == "CW02" and "apply` again" in out["log"][-2]["message"]
     wait_for(lambda: proxy.frozen_until < time.monotonic())
     time.sleep(0.5)  # the held requests reach the sandbox
-    code, out = cli.json("apply", job, "--yes")
+    code, out = cli.json("apply", job, "--yes", "--approve-all")
     assert code == 0, out["log"][-3:]
     assert "AT05" in codes_of(out)
     assert server.cw_additions() == expected
@@ -128,10 +129,10 @@ def test_two_applies_at_once_have_one_writer(tmp_path: Path, server: Server, cli
                                              ) -> None:
     proxy.rules.append(Rule("PATCH", PATCHES, "slow_after", delay=6, times=1))
     job = job_via(tmp_path, proxy, server, timeout=20)
-    first = cli.popen("apply", job, "--yes")
+    first = cli.popen("apply", job, "--yes", "--approve-all")
     try:
         wait_for(lambda: proxy.count("PATCH", PATCHES) > 0)     # mid-apply, holding the lock
-        second = cli.run("apply", job, "--yes")
+        second = cli.run("apply", job, "--yes", "--approve-all")
         assert second.returncode == 1
         assert f"process {first.pid}" in second.stderr and "apply" in second.stderr
         assert "Traceback" not in second.stderr
@@ -148,7 +149,7 @@ def test_two_applies_at_once_have_one_writer(tmp_path: Path, server: Server, cli
 
 def _kill_mid_write(cli: Cli, job: str, proxy: FaultProxy, writes: int) -> None:
     """Start an apply whose writes land but whose answers never come; kill -9 it."""
-    proc = cli.popen("apply", job, "--yes")
+    proc = cli.popen("apply", job, "--yes", "--approve-all")
     wait_for(lambda: proxy.count("POST", POSTS) + proxy.count("PATCH", PATCHES) >= writes)
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
@@ -171,7 +172,7 @@ def test_revert_of_a_killed_apply_restores_every_landed_write(
     assert {k: v for k, v in landed.items() if k in before} == before
     assert all(v == [0] for k, v in landed.items() if k not in before)  # additions zeroed
     # A reverted apply is closed: the next apply plans afresh instead of resuming it.
-    code, out = cli.json("apply", job, "--yes")
+    code, out = cli.json("apply", job, "--yes", "--approve-all")
     assert code == 0, out["log"][-3:]
     assert "AT05" not in codes_of(out)
     assert server.cw_additions() == expected
@@ -181,7 +182,7 @@ def test_a_killed_revert_does_not_break_the_next_apply(
         tmp_path: Path, server: Server, cli: Cli, proxy: FaultProxy,
         expected: dict[tuple[str, str], list[float]]) -> None:
     job = job_via(tmp_path, proxy, server, timeout=120)
-    code, _ = cli.json("apply", job, "--yes")
+    code, _ = cli.json("apply", job, "--yes", "--approve-all")
     assert code == 0
     applied = last_run(cli)
     proxy.rules.append(Rule("PATCH", PATCHES, "slow_after", delay=60))
@@ -190,7 +191,7 @@ def test_a_killed_revert_does_not_break_the_next_apply(
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
     proxy.clear()
-    code, out = cli.json("apply", job, "--yes")        # no "stored plan missing"
+    code, out = cli.json("apply", job, "--yes", "--approve-all")        # no "stored plan missing"
     assert code == 0, out["log"][-3:]
     assert "AT05" not in codes_of(out)
     assert server.cw_additions() == expected
@@ -203,7 +204,8 @@ def test_kaseya_unit_changes_whose_answers_are_lost_land_once(
     from tests.e2e.conftest import KS_API, ks_job, ks_units
 
     clean = ks_cli.json("apply", str(ks_job(tmp_path, ks_server, "clean",
-                                            options={"retries": 1})), "--yes")
+                                            options={"retries": 1})), "--yes",
+                        "--approve-all")
     assert clean[0] == 2                                   # the demo's one faulty line
     expected_units = ks_units(ks_server)
     ks_server.post(KS_API + "/_sandbox/reset")
@@ -211,7 +213,7 @@ def test_kaseya_unit_changes_whose_answers_are_lost_land_once(
         proxy.rules.append(Rule("PUT", r"/services/\d+$", "error_after"))
         job = ks_job(tmp_path, ks_server, options={"retries": 1, "timeout_seconds": 2})
         job.write_text(job.read_text().replace(ks_server.base, proxy.base))
-        code, out = ks_cli.json("apply", str(job), "--yes")
+        code, out = ks_cli.json("apply", str(job), "--yes", "--approve-all")
         assert code == 2 and [e["code"] for e in out["log"]].count("KS08") == 1
         assert ks_units(ks_server) == expected_units
         changed = sum(1 for i in out["items"] if i["action"] in ("update", "zero"))

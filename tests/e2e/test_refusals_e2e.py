@@ -36,7 +36,7 @@ def one_line(stderr: str) -> str:
     ("-3", "a quantity of 0 or more, got '-3'"),
     ("9" * 400, "a quantity of at most 100000 (the job's [options] max_quantity)"),
 ])
-@pytest.mark.parametrize("command", [("plan",), ("apply", "--yes")])
+@pytest.mark.parametrize("command", [("plan",), ("apply", "--yes", "--approve-all")])
 def test_an_absurd_billing_row_is_refused_with_file_and_line(
         tmp_path: Path, server: Server, cli: Cli, quantity: str, expected: str,
         command: tuple[str, ...]) -> None:
@@ -65,7 +65,7 @@ def test_an_absurd_json_quantity_is_refused_with_file_and_record(
     billing = tmp_path / "billing.json"
     billing.write_text("[\n" + ",\n".join(records) + "\n]\n")
     job = with_billing(cw_job(tmp_path, server), billing)
-    res = cli.run("apply", str(job), "--yes")
+    res = cli.run("apply", str(job), "--yes", "--approve-all")
     line = one_line(res.stderr)
     assert res.returncode == 2
     assert f"{billing}: record {len(rows) + 1}, column Quantity: a " in line
@@ -79,7 +79,7 @@ def test_a_store_locked_for_more_than_5_seconds_is_one_line(tmp_path: Path, serv
     other = sqlite3.connect(db, isolation_level=None)
     other.execute("BEGIN IMMEDIATE")
     try:
-        res = cli.run("apply", str(cw_job(tmp_path, server)), "--yes")
+        res = cli.run("apply", str(cw_job(tmp_path, server)), "--yes", "--approve-all")
     finally:
         other.execute("ROLLBACK")
         other.close()

@@ -177,6 +177,7 @@ async def test_whole_review_flow_by_keys(review_app: AtriaApp, review_jobs: Path
     assert len(rows) - 1 == len(shown) and {r[2] for r in rows[1:]} == {"CW07"}
     asp = next(r for r in rows[1:] if r[3] == "ASP" and r[4] == "M365-BP")
     assert asp[1] == "Info" and asp[6] == "PO 7"
+    assert asp[7] == "M365-BP" and asp[8]         # the PSA product and agreement written
     assert target.read_bytes().startswith(b"\xef\xbb\xbf")  # Excel-friendly BOM
 
 

@@ -255,3 +255,33 @@ async def test_the_first_connection_failure_stops_the_run_instead_of_failing_eve
     assert len(psa.writes) <= 4                          # the slots already in flight, no more
     assert not [e for e in applier.outcome.entries if e.level is Level.ERROR]
     assert {r.state for r in store.journal(run)} <= {"pending", "sent"}   # all resumable
+
+
+async def test_revert_reports_its_progress_line_by_line() -> None:
+    """A revert over a slow PSA shows lines going by, not one still "Reverting…"."""
+    store = Store(":memory:")
+    psa = FakePsa({"L1": 10, "L2": 5, "L3": 1})
+    run = store.start_run("job", "Job", "connectwise-manage", "apply")
+    await Applier(plan(item("L1", 10, 12), item("L2", 5, 8), item("L3", 1, 2)), psa, store,
+                  run).run()
+    back = store.start_run("job", "Job", "connectwise-manage", "revert", of_run=run)
+    ticks: list[tuple[int, int]] = []
+    await revert(store.journal(run), psa, store, back, run,
+                 progress=lambda done, total: ticks.append((done, total)))
+    assert ticks == [(0, 3), (1, 3), (2, 3), (3, 3)]
+    assert psa.lines == {"L1": 10, "L2": 5, "L3": 1}
+
+
+async def test_a_revert_after_a_sku_fix_names_the_psa_product_it_set_back() -> None:
+    store = Store(":memory:")
+    psa = FakePsa({"L1": 10})
+    fixed = item("L1", 10, 12)
+    fixed.sku = "LEGACY-FAX"                      # Atria's SKU; the line is product L1
+    run = store.start_run("job", "Job", "connectwise-manage", "apply")
+    await Applier(plan(fixed), psa, store, run).run()
+    back = store.start_run("job", "Job", "connectwise-manage", "revert", of_run=run)
+    out = await revert(store.journal(run), psa, store, back, run)
+    (restored,) = [e for e in out.entries if e.code == "AT06"]
+    assert "Product ID L1 (Atria SKU LEGACY-FAX) set back from 12.00 to 10.00" in \
+        restored.message
+    assert restored.sku == "LEGACY-FAX" and psa.lines == {"L1": 10}

@@ -106,7 +106,8 @@ def test_control_characters_never_reach_the_terminal_or_files(
         captured = capsys.readouterr()
         outputs += [captured.out, captured.err]
     outputs.append((tmp_path / "log.csv").read_text(encoding="utf-8-sig"))
-    text = "".join(outputs)
+    # CSV rows end in CRLF, as Excel wants; a CR inside a value must still never get out.
+    text = "".join(o.replace("\r\n", "\n") for o in outputs)
     assert "pwned" in text and "Acme\N{REPLACEMENT CHARACTER}]0;pwned" in text
     for raw in RAW:
         assert raw not in text
@@ -312,7 +313,7 @@ def test_plan_as_csv_says_why_the_run_ended_on_stderr(
     assert cli.main(["plan", str(demo_job(tmp_path, BillingPeriod="Last")), "--format",
                      "csv"]) == 2
     out = capsys.readouterr()
-    assert out.out.startswith("customer_code,")
+    assert out.out.startswith("\ufeffcustomer_code,")          # a BOM, as the console's
     assert "atria-tui: CW19 Incorrect billing period date or format" in out.err
     assert "run 1: Failed" in out.err
     assert cli.main(["plan", str(demo_job(tmp_path)), "--format", "csv"]) == 0
@@ -330,7 +331,8 @@ def test_piped_log_lines_are_never_wrapped(tmp_path: Path,
     cli.main(["log", "1"])
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) > 20
-    assert all(re.match(r"[0-9]{2}:[0-9]{2}:[0-9]{2} (Verbose|Info|Warning|Error) ", ln)
+    assert all(re.match(r"[0-9-]{10} [0-9]{2}:[0-9]{2}:[0-9]{2} \S+ (Verbose|Info|Warning|Error) ",
+                        ln)
                for ln in lines), lines
     (ujala,) = [ln for ln in lines if " CW04 UJA " in ln]
     assert long_name.strip() in ujala and len(ujala) > 400

@@ -1,7 +1,6 @@
 import csv
-import io
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -97,11 +96,15 @@ def test_overwrite_keeps_permissions(tmp_path: Path) -> None:
     assert _read(path) == [["x"], ["1"]]
 
 
-def test_csv_text_has_the_same_cells_without_bom() -> None:
-    text = csv_text(["a", "b"], [["=1", Decimal("2.0")], ["x,y", None]])
-    assert text == "a,b\n'=1,2.0\n\"x,y\",\n"
-    assert list(csv.reader(io.StringIO(text))) == [["a", "b"], ["'=1", "2.0"], ["x,y", ""]]
-    assert csv_text(["a"], [[1]], line_end="\r\n") == "a\r\n1\r\n"
+def test_csv_text_has_the_same_bytes_as_a_file_export(tmp_path: Path) -> None:
+    """`plan --format csv > f.csv` must open in Excel like a console export: BOM, CRLF."""
+    header, rows = ["a", "b"], [["=1", Decimal("2.0")], ["x,y", None], ["Jürgen – ok", 1]]
+    text = csv_text(header, rows)
+    path = tmp_path / "same.csv"
+    write_csv(path, header, rows)
+    assert text.encode("utf-8") == path.read_bytes()
+    assert text == "\ufeffa,b\r\n'=1,2.0\r\n\"x,y\",\r\nJürgen – ok,1\r\n"
+    assert csv_text(["a"], [[1]], line_end="\n", bom=False) == "a\n1\n"
 
 
 def test_log_rows_with_notes(tmp_path: Path) -> None:
@@ -109,17 +112,35 @@ def test_log_rows_with_notes(tmp_path: Path) -> None:
     entries = [LogEntry("CW01", Level.INFO, "Billing Process Started", time=t),
                LogEntry("CW07", Level.INFO, "ASP Quantity Update", "ASP", "MS-365", t),
                LogEntry("CW06", Level.WARNING, "=evil", "FR1", "X", None)]
-    rows = list(log_rows(entries, {("asp", "ms-365"): "checked with Jo"}))
+    rows = list(log_rows(entries, {("asp", "ms-365"): "checked with Jo"},
+                         {("ASP", "MS-365"): ("M365-BP", "Acme MSA")}))
     assert rows[1] == [t, "Info", "CW07", "ASP", "MS-365", "ASP Quantity Update",
-                       "checked with Jo"]
-    assert rows[0][-1] == "" and rows[2][-1] == ""
+                       "checked with Jo", "M365-BP", "Acme MSA"]
+    assert rows[0][-3] == "" and rows[2][-3] == "" and rows[2][-2:] == ["", ""]
     path = tmp_path / "log.csv"
     assert write_csv(path, LOG_HEADER, rows) == 3
     got = _read(path)
     assert got[0] == LOG_HEADER
-    assert got[2][0] == "2026-11-26T22:00:01" and got[2][-1] == "checked with Jo"
+    assert got[2][0] == "2026-11-26T22:00:01" and got[2][-3] == "checked with Jo"
     assert got[3][5] == "'=evil" and got[3][0] == ""
-    assert list(log_rows(entries))[1][-1] == ""
+    assert list(log_rows(entries))[1][-3:] == ["", "", ""]
+
+
+def test_log_times_are_written_in_the_local_zone_with_their_offset(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stored UTC; a Sydney clerk's export reads Sydney time, and says so."""
+    import time
+
+    monkeypatch.setenv("TZ", "Australia/Sydney")
+    time.tzset()
+    try:
+        t = datetime(2026, 11, 28, 3, 39, 4, tzinfo=UTC)
+        path = tmp_path / "log.csv"
+        write_csv(path, LOG_HEADER, log_rows([LogEntry("CW01", Level.INFO, "x", time=t)]))
+        assert _read(path)[1][0] == "2026-11-28T14:39:04+11:00"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
 
 
 def test_plan_rows_match_the_header(tmp_path: Path) -> None:

@@ -61,6 +61,14 @@ def test_list_jobs_rows(folder: Path, store: Store) -> None:
     assert ks.next_run == datetime(2026, 11, 26, 22, 0)
     assert ks.job_id == "demo-kaseya"
     assert last_result(ks.last_run) == f"{SUCCESS} (apply #{run})"
+    later = store.start_run("demo-kaseya", "x", "kaseya-bms", "plan")   # a preview after it
+    store.finish_run(later, SUCCESS)
+    rows = {r.path.name: r for r in list_jobs(folder, svc, lambda: NOW)}
+    assert last_result(rows["demo-kaseya.toml"].last_run) == f"{SUCCESS} (apply #{run})"
+    first = store.start_run("demo-connectwise", "x", "connectwise-manage", "plan")
+    store.finish_run(first, SUCCESS)
+    rows = {r.path.name: r for r in list_jobs(folder, svc, lambda: NOW)}
+    assert last_result(rows["demo-connectwise.toml"].last_run) == f"not applied (preview #{first})"
 
 
 def test_a_broken_file_is_a_row_with_its_error(folder: Path) -> None:

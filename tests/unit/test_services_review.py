@@ -220,3 +220,17 @@ def test_fix_errors_are_messages(planned: RunResult, tmp_path: Path) -> None:
     mappings_path(bad).write_text("[customers]\nx = 1\n", encoding="utf-8")
     with pytest.raises(rv.ReviewError, match=r"line 2: customers\.x"):
         rv.save_fix(bad, rv.Mappings(), uja, account)
+
+
+def test_the_fix_export_lists_the_fixes_made_too() -> None:
+    """"To enter them in Atria": the fixes made in the console are what Atria lacks."""
+    from atria_tui.core.model import Mappings
+
+    saved = Mappings(customers={"uja": "UjalaTraders"}, skus={"legacy-fax": "VOIP-DID"},
+                     descriptions={"custom support plan": "SUPPORT"})
+    rows = list(rv.fix_rows([], saved))
+    assert [r[0] for r in rows] == [rv.SAVED_GROUP] * 3
+    assert rows[0][2] == "uja" and rows[0][4] == "UjalaTraders"
+    assert rows[1][5] == "legacy-fax" and "PSA product VOIP-DID" in str(rows[1][8])
+    assert all(len(r) == len(rv.FIX_HEADER) for r in rows)
+    assert list(rv.fix_rows([])) == []

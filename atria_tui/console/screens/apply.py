@@ -28,7 +28,7 @@ from atria_tui.console.screens.host import host_of
 from atria_tui.console.screens.workers import run_service
 from atria_tui.console.widgets.log_table import LogTable
 from atria_tui.core import gc_pause
-from atria_tui.core.export import LOG_HEADER, log_rows
+from atria_tui.core.export import LOG_HEADER, log_rows, places_of
 from atria_tui.core.model import LogEntry, Plan, PlanItem
 from atria_tui.engine.joblock import JobLocked
 from atria_tui.job.file import JobConfig
@@ -39,10 +39,13 @@ __all__ = ["ApplyScreen", "export_log"]
 
 
 def export_log(screen: Screen[Any], log: LogTable, default: Path,
-               notes: dict[tuple[str, str], str]) -> None:
-    """The export dialog for a log table (Apply and Log screens): rows as shown, notes."""
+               notes: dict[tuple[str, str], str],
+               places: dict[tuple[str, str], tuple[str, str]] | None = None) -> None:
+    """The export dialog for a log table (Apply and Log screens): rows as shown, notes,
+    and the PSA product and agreement each row was written to."""
     entries = log.visible_entries()
-    export_csv(screen, "Export the log to CSV", default, LOG_HEADER, log_rows(entries, notes),
+    export_csv(screen, "Export the log to CSV", default, LOG_HEADER,
+               log_rows(entries, notes, places or {}),
                f"{len(entries)} row(s) as shown, with the reviewers' notes")
 
 
@@ -159,4 +162,4 @@ class ApplyScreen(Screen[None]):
         stem = self.job.path.stem if self.job.path else "apply"
         run = f"run-{self.result.run_id}" if self.result else "apply"
         export_log(self, self.log_table, folder / f"{stem}-{run}-log.csv",
-                   notes_of(self.plan.items))
+                   notes_of(self.plan.items), places_of(self.plan.items))

@@ -227,7 +227,7 @@ class FixesScreen(Screen[bool]):
         stem = job.path.stem if job.path else "job"
         export_csv(self, "Export the fixes to CSV (to enter them in Atria)",
                    folder / f"{stem}-fixes-{self.session.plan.period.end}.csv", FIX_HEADER,
-                   fix_rows(self.grid.visible_rows()))
+                   fix_rows(self.grid.visible_rows(), self.session.ctx.mappings))
 
     def action_back(self) -> None:
         if not self.busy:

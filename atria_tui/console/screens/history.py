@@ -7,7 +7,9 @@ log), and the table is re-read so the revert appears on top.
 
 from __future__ import annotations
 
+import getpass
 from datetime import datetime
+from pathlib import Path
 
 from rich.text import Text
 from textual import work
@@ -18,6 +20,7 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from atria_tui.console.screens import workers
 from atria_tui.console.screens.confirm import ConfirmScreen
 from atria_tui.console.screens.host import OpenLog, host_of
 from atria_tui.console.screens.workers import run_service
@@ -27,12 +30,16 @@ from atria_tui.services import history
 from atria_tui.services.engine import RunResult, revert_run
 from atria_tui.services.history import FAILED, INTERRUPTED, RUNNING, SUCCESS, WARNINGS, RunRow
 from atria_tui.services.jobs import find_job
+from atria_tui.services.report import ReportError, save_report
+from atria_tui.services.runtime import Runtime
 
 __all__ = ["RunsScreen", "fmt_stamp"]
 
+_ZONE = datetime.now().astimezone().tzname() or "local"  # times are shown in it, labelled
 COLUMNS = (("id", "Run"), ("job", "Job"), ("kind", "Kind"), ("period", "Period end"),
-           ("status", "Status"), ("started", "Started"), ("finished", "Finished"),
-           ("of", "Of run"))
+           ("status", "Status"), ("started", f"Started ({_ZONE})"),
+           ("finished", f"Finished ({_ZONE})"),
+           ("of", "Related"))
 STATUS_STYLE = {SUCCESS: "green", WARNINGS: "yellow", FAILED: "bold red",
                 INTERRUPTED: "magenta", RUNNING: "cyan"}
 
@@ -53,6 +60,7 @@ class RunsScreen(Screen[None]):
         Binding("l", "open_log", "Log", key_display="l/⏎", id="runs.log"),
         Binding("R", "revert", "Revert", id="runs.revert"),
         Binding("a", "toggle_all", "All jobs", id="runs.all"),
+        Binding("o", "report", "Sign-off page", id="runs.report"),
         Binding("f5", "refresh", "Refresh", id="runs.refresh"),
     ]
 
@@ -69,6 +77,7 @@ class RunsScreen(Screen[None]):
         self.show_all = job_id is None
         self.reverting = False
         self.runs: dict[str, RunRow] = {}
+        self.reverts: dict[int, int] = {}
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -93,9 +102,12 @@ class RunsScreen(Screen[None]):
         keep = str(select) if select is not None else (
             str(self.selected.id) if self.selected else None)
         self.runs = {str(r.id): r for r in runs}
+        services = host_of(self).services
+        self.reverts = {r.id: by for r in runs if r.kind == "apply"
+                        and (by := history.reverted_by(services, r.id)) is not None}
         table.clear()
         for key, run in self.runs.items():
-            table.add_row(*self._cells(run), key=key)
+            table.add_row(*self._cells(run, self.reverts.get(run.id)), key=key)
         if keep in self.runs:
             table.move_cursor(row=table.get_row_index(keep))
         whose = "all jobs" if self.show_all else self.label or self.job_id or ""
@@ -105,11 +117,13 @@ class RunsScreen(Screen[None]):
         self.query_one("#runs-title", Static).update(title)
 
     @staticmethod
-    def _cells(run: RunRow) -> list[Text]:
+    def _cells(run: RunRow, reverted_by: int | None = None) -> list[Text]:
+        related = Text(f"of run {run.of_run}" if run.of_run else "")
+        if reverted_by is not None:  # an apply whose writes were put back
+            related = Text(f"reverted by {reverted_by}", style="magenta")
         return [Text(str(run.id), justify="right"), Text(run.label), Text(run.kind),
                 Text(run.period_end), Text(run.status, style=STATUS_STYLE.get(run.status, "")),
-                Text(fmt_stamp(run.started_at)), Text(fmt_stamp(run.finished_at)),
-                Text(str(run.of_run) if run.of_run else "")]
+                Text(fmt_stamp(run.started_at)), Text(fmt_stamp(run.finished_at)), related]
 
     @property
     def selected(self) -> RunRow | None:
@@ -163,6 +177,12 @@ class RunsScreen(Screen[None]):
         body = (f"Run {run.id} ({run.label}, period ending {run.period_end or '?'}).\n\n"
                 f"Every quantity it changed in {job.task.psa_name} is set back to what it "
                 "was before. Lines someone edited since are left alone and reported.")
+        earlier = self.reverts.get(run.id)
+        if earlier is not None:
+            body = (f"Run {run.id} was already reverted by run {earlier}.\n\n"
+                    "Reverting again re-reads every line it wrote and writes only those that "
+                    "hold its quantities again; lines already as before are left alone and "
+                    "not reported as restored.")
 
         def answered(ok: bool | None) -> None:
             if ok:
@@ -173,13 +193,63 @@ class RunsScreen(Screen[None]):
         self.app.push_screen(ConfirmScreen(f"Revert run {run.id}?", body, confirm="Revert",
                                            danger=True), answered)
 
+    class ReportWritten(Message):
+        def __init__(self, path: Path | None, error: str = "") -> None:
+            super().__init__()
+            self.path = path
+            self.error = error
+
+    def action_report(self) -> None:
+        """The run's month-end sign-off summary (`atria-tui report RUN`), as an HTML page
+        in the working folder, never over an earlier one."""
+        run = self.selected
+        if run is None:
+            return
+        services, folder = host_of(self).services, Path.cwd()
+        self.query_one("#runs-status", Static).update(
+            f"Writing the sign-off page of run {run.id}…")
+        self._write_report(services, run.id, folder)
+
+    @work(thread=True, exclusive=True, group="report", exit_on_error=False)
+    def _write_report(self, services: Runtime, run_id: int, folder: Path) -> None:
+        run_service(self, f"Sign-off page of run {run_id}",
+                    lambda: save_report(services, run_id, folder,
+                                        prepared_by=getpass.getuser()),
+                    done=self.ReportWritten,
+                    failed=lambda error: self.ReportWritten(None, error),
+                    expected=(ReportError, OSError), report=False)
+
+    def on_runs_screen_report_written(self, message: ReportWritten) -> None:
+        status = self.query_one("#runs-status", Static)
+        if message.path is None:
+            status.update(f"No sign-off page: {message.error}")
+            self.notify(message.error, title="Sign-off page", severity="error", timeout=10)
+            return
+        status.update(f"Sign-off page written to {message.path}: open it in a browser to "
+                      "print or save as PDF.")
+        self.notify(str(message.path), title="Sign-off page written", timeout=10)
+
+    class RevertProgress(workers.Progress):
+        """A revert's lines re-read and set back so far (a slow PSA takes minutes)."""
+
     @work(thread=True, exclusive=True, group="revert", exit_on_error=False)
     def _revert(self, job: JobConfig, run_id: int) -> None:
         services = host_of(self).services
-        run_service(self, f"Revert of run {run_id}", lambda: revert_run(services, job, run_id),
+
+        def progress(step: str, done: int, total: int) -> None:
+            self.post_message(self.RevertProgress(step, done, total))
+
+        run_service(self, f"Revert of run {run_id}",
+                    lambda: revert_run(services, job, run_id, progress=progress),
                     done=self.Reverted, failed=lambda error: self.Reverted(None, error),
                     expected=(JobLocked,),  # another apply or revert of the job is running
                     report=False)  # the screen shows any error as "Revert stopped"
+
+    def on_runs_screen_revert_progress(self, message: RevertProgress) -> None:
+        if not self.reverting:
+            return  # a late one after the outcome
+        total = f": {message.done} of {message.total} line(s) checked" if message.total else ""
+        self.query_one("#runs-status", Static).update(f"{message.step}{total}…")
 
     def on_runs_screen_reverted(self, message: Reverted) -> None:
         self.reverting = False

@@ -26,7 +26,7 @@ from atria_tui.console.widgets.log_table import LogTable
 from atria_tui.core import gc_pause
 from atria_tui.core.model import LogEntry
 from atria_tui.services import history
-from atria_tui.services.engine import stored_notes
+from atria_tui.services.engine import stored_notes, stored_places
 from atria_tui.services.history import FAILED, RunRow
 
 __all__ = ["LogScreen"]
@@ -59,15 +59,18 @@ class LogScreen(Screen[None]):
             self.run, self.entries = run, entries
 
     class NotesLoaded(Message):
-        def __init__(self, notes: dict[tuple[str, str], str]) -> None:
+        def __init__(self, notes: dict[tuple[str, str], str],
+                     places: dict[tuple[str, str], tuple[str, str]] | None = None) -> None:
             super().__init__()
             self.notes = notes
+            self.places = places or {}
 
     def __init__(self, run_id: int) -> None:
         super().__init__()
         self.run_id = run_id
         self.run: RunRow | None = None
         self.notes: dict[tuple[str, str], str] = {}
+        self.places: dict[tuple[str, str], tuple[str, str]] = {}
         self.loaded = False  # entries and notes both in
         self._export_waiting = False
 
@@ -99,7 +102,8 @@ class LogScreen(Screen[None]):
             # An unreadable stored plan has no notes; whatever happens, NotesLoaded is
             # posted, so an export asked for meanwhile does not wait for ever.
             run_service(self, f"Reading the notes of run {run_id}",
-                        lambda: stored_notes(svc, run_id), done=self.NotesLoaded,
+                        lambda: (stored_notes(svc, run_id), stored_places(svc, run_id)),
+                        done=lambda found: self.NotesLoaded(*found),
                         failed=lambda _: self.NotesLoaded({}),
                         expected=(ValueError, KeyError, TypeError))
 
@@ -115,6 +119,7 @@ class LogScreen(Screen[None]):
 
     def on_log_screen_notes_loaded(self, event: NotesLoaded) -> None:
         self.notes = event.notes
+        self.places = event.places
         self.loaded = True
         if self._export_waiting:
             self._export_waiting = False
@@ -132,4 +137,4 @@ class LogScreen(Screen[None]):
         app = host_of(self)
         stem = self.run.job_id if self.run else "run"
         export_log(self, self.log_table, app.jobs_dir / f"{stem}-run-{self.run_id}-log.csv",
-                   self.notes)
+                   self.notes, self.places)

@@ -1,0 +1,101 @@
+"""The console's audit trail: Run now holds what the preview holds, the Runs screen says
+which apply was reverted and by which run, and `o` writes the sign-off page."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable, Static
+
+from atria_tui.console.app import AtriaApp
+from atria_tui.console.screens.apply import ApplyScreen
+from atria_tui.console.screens.confirm import ConfirmScreen
+from atria_tui.console.screens.history import RunsScreen
+from atria_tui.engine.store import SUCCESS
+from atria_tui.job.file import load_job
+from atria_tui.services.engine import plan_job
+from atria_tui.services.runtime import Runtime
+
+AppFactory = Callable[..., AtriaApp]
+
+
+async def wait_for(pilot: object, cond: Callable[[], bool], tries: int = 400) -> None:
+    for _ in range(tries):
+        if cond():
+            return
+        await pilot.pause(0.05)  # type: ignore[attr-defined]
+    raise AssertionError("condition never held")
+
+
+def status_of(screen: RunsScreen) -> str:
+    return str(screen.query_one("#runs-status", Static).render())
+
+
+async def test_run_now_writes_no_decrease_or_swing_without_review(
+        app_factory: AppFactory, services: Runtime) -> None:
+    app = app_factory()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.press("down", "r")  # the Kaseya demo job
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        body = str(app.screen.query_one("#confirm-body", Static).render())
+        assert "held for review and not written" in body
+        await pilot.press("y")
+        await wait_for(pilot, lambda: isinstance(app.screen, ApplyScreen))
+        await wait_for(pilot, lambda: any(
+            r.kind == "apply" and r.status != "Running" for r in services.store.runs()))
+    (run,) = [r for r in services.store.runs("demo-kaseya") if r.kind == "apply"]
+    journal = services.store.journal(run.id)
+    assert journal and all(j.after >= j.before for j in journal)    # no decrease written
+    held = [e for e in services.store.log(run.id) if e.code == "AT04"]
+    assert held                                                     # each one logged, held
+
+
+async def test_runs_screen_says_reverted_by_and_the_revert_question_warns(
+        app_factory: AppFactory, services: Runtime) -> None:
+    store = services.store
+    apply = store.start_run("demo-kaseya", "Demo Kaseya", "kaseya-bms", "apply",
+                            period_end="2026-11-25")
+    store.finish_run(apply, SUCCESS)
+    back = store.start_run("demo-kaseya", "Demo Kaseya", "kaseya-bms", "revert",
+                           of_run=apply)
+    store.finish_run(back, SUCCESS)
+    app = app_factory()
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.press("down", "h")
+        screen = app.screen
+        assert isinstance(screen, RunsScreen)
+        table = screen.query_one("#runs-table", DataTable)
+        cells = {str(table.get_row(k)[0]): [str(c) for c in table.get_row(k)]
+                 for k in table.rows}
+        assert cells[str(apply)][-1] == f"reverted by {back}"
+        assert cells[str(back)][-1] == f"of run {apply}"
+        await pilot.press("down", "R")                               # the apply run
+        assert isinstance(app.screen, ConfirmScreen)
+        body = str(app.screen.query_one("#confirm-body", Static).render())
+        assert f"already reverted by run {back}" in body
+        await pilot.press("n")
+    assert [r.kind for r in store.runs("demo-kaseya")] == ["revert", "apply"]  # none added
+
+
+async def test_o_writes_the_sign_off_page_never_over_an_earlier_one(
+        app_factory: AppFactory, services: Runtime, jobs_dir: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = await plan_job(services, load_job(jobs_dir / "demo-kaseya.toml"))
+    app = app_factory()
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.press("down", "h")
+        screen = app.screen
+        assert isinstance(screen, RunsScreen)
+        for n in (1, 2):
+            await pilot.press("o")
+            await wait_for(pilot, lambda n=n: len(list(tmp_path.glob("*signoff*.html"))) == n
+                           and "written to" in status_of(screen))
+    pages = sorted(tmp_path.glob("*signoff*.html"))
+    assert [p.name for p in pages] == [f"demo-kaseya-run-{result.run_id}-signoff-2.html",
+                                       f"demo-kaseya-run-{result.run_id}-signoff.html"]
+    html = pages[1].read_text(encoding="utf-8")
+    assert "Billing sign-off" in html and "Preview (nothing written)" in html
+    assert "held" in html and "<script" not in html
