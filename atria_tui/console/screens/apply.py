@@ -60,10 +60,12 @@ class ApplyScreen(Screen[None]):
             super().__init__()
             self.result, self.error = result, error
 
-    def __init__(self, job: JobConfig, plan: Plan) -> None:
+    def __init__(self, job: JobConfig, plan: Plan, review_file: Path | None = None) -> None:
         super().__init__()
         self.job = job
         self.plan = plan
+        self.review_file = review_file  # the saved review, done with once all is written
+        self.quit_when_done = False
         self.result: RunResult | None = None
         self.running = False
         self._last_progress = 0.0
@@ -104,10 +106,16 @@ class ApplyScreen(Screen[None]):
                 self._last_progress = now
                 self.post_message(self.Progress(step, done, total))
 
+        async def apply() -> RunResult:
+            result = await apply_job(svc, self.job, reviewed=self.plan, sink=sink,
+                                     progress=progress)
+            o = result.outcome
+            if self.review_file and o is not None and not (o.failed or o.conflicts):
+                self.review_file.unlink(missing_ok=True)  # reviewed and written: done
+            return result
+
         with gc_pause.building():
-            run_service(self, f"Apply of {self.job.label}",
-                        lambda: apply_job(svc, self.job, reviewed=self.plan, sink=sink,
-                                          progress=progress),
+            run_service(self, f"Apply of {self.job.label}", apply,
                         done=self.Finished, failed=lambda error: self.Finished(None, error),
                         expected=(JobLocked,),  # another apply or revert of the job runs
                         report=False)  # the screen shows any error as "Apply stopped"

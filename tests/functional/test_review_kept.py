@@ -1,0 +1,146 @@
+"""Review work is never lost: decisions saved as made and offered again, Esc in the filter
+box leaves the box only, bulk decisions ask and every decision undoes (ctrl+z)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from textual.widgets import Input
+
+from atria_tui.cli.demo import SAMPLES
+from atria_tui.console.app import AtriaApp, make_app
+from atria_tui.console.screens.confirm import ConfirmScreen
+from atria_tui.console.screens.pickers import NoteScreen
+from atria_tui.console.screens.preview import PreviewScreen
+from atria_tui.core.model import PlanItem
+from atria_tui.job.file import load_job, save_job
+from tests.functional.test_preview_flow import open_preview, type_text, until
+from tests.support import fixed, runtime
+
+pytestmark = pytest.mark.timeout(90)
+
+
+@pytest.fixture
+def review_app(tmp_path: Path, _isolated_home: Path) -> Iterator[AtriaApp]:
+    """The ConnectWise demo job without retries (as in test_preview_flow)."""
+    folder = tmp_path / "jobs"
+    folder.mkdir()
+    shutil.copy(SAMPLES / "demo-connectwise-billing.csv", folder)
+    job = load_job(SAMPLES / "demo-connectwise.toml")
+    job.source.path = folder / "demo-connectwise-billing.csv"
+    job.options.retries = 0
+    job.path = None
+    save_job(job, folder / "demo-connectwise.toml")
+    svc = runtime(_isolated_home, environ={}, now=fixed())
+    yield make_app(jobs_dir=folder, services=svc, demo=True)
+    svc.store.close()
+
+
+def _big_down(preview: PreviewScreen) -> PlanItem:
+    return next(i for i in preview.items if i.customer_code == "BIG" and i.sku == "BACKUP-250G")
+
+
+async def _reopen(app: AtriaApp, pilot: object) -> PreviewScreen:
+    """`p` again: the plan comes with the question whether to resume the saved review."""
+    await pilot.press("p")  # type: ignore[attr-defined]
+    screen = next(s for s in reversed(app.screen_stack) if isinstance(s, PreviewScreen))
+    await until(pilot, lambda: not screen.planning and isinstance(app.screen, ConfirmScreen),
+                "the plan and the question")
+    return screen
+
+
+async def _to_row(preview: PreviewScreen, pilot: object, item: PlanItem) -> None:
+    preview.grid.set_filter("")
+    for _ in range(len(preview.items) + 1):
+        if preview.grid.cursor_row is item:
+            return
+        await pilot.press("down")  # type: ignore[attr-defined]
+    raise AssertionError(f"row {item.key} not reached")
+
+
+async def test_review_survives_leaving_and_is_offered_again(review_app: AtriaApp) -> None:
+    app = review_app
+    async with app.run_test(size=(140, 40)) as pilot:
+        preview = await open_preview(app, pilot)
+        item = _big_down(preview)
+        assert not item.approved  # a decrease starts unapproved
+        await _to_row(preview, pilot, item)
+        await pilot.press("space")
+        assert item.approved
+        await pilot.press("up", "n")
+        assert isinstance(app.screen, NoteScreen)
+        await type_text(pilot, "PO 9")
+        await pilot.press("enter")
+        assert item.note == "PO 9"
+        await pilot.press("ctrl+z")  # takes back the note, not the approval
+        assert item.note == "" and item.approved
+        await pilot.press("n")
+        await type_text(pilot, "PO 9")
+        await pilot.press("enter")
+
+        # Esc in the filter box leaves the box, not the preview.
+        await pilot.press("slash")
+        await type_text(pilot, "BIG")
+        await pilot.press("escape")
+        assert app.screen is preview and not isinstance(app.focused, Input)
+        await pilot.pause(0.3)
+        file = preview.review_file
+        assert file is not None and file.is_file()
+        saved = json.loads(file.read_text("utf-8"))["decisions"][item.key]
+        assert saved["approved"] is True and saved["note"] == "PO 9"
+        await pilot.press("escape")  # now the preview is left: the review stays on disk
+        assert not isinstance(app.screen, PreviewScreen)
+        assert file.is_file()
+
+        again = await _reopen(app, pilot)
+        assert again is not preview
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "1 decision(s)" in app.screen.body_text
+        await pilot.press("y")  # resume
+        assert app.screen is again
+        restored = _big_down(again)
+        assert restored.approved and restored.note == "PO 9"
+
+
+async def test_start_over_drops_the_saved_review(review_app: AtriaApp) -> None:
+    app = review_app
+    async with app.run_test(size=(140, 40)) as pilot:
+        preview = await open_preview(app, pilot)
+        await _to_row(preview, pilot, _big_down(preview))
+        await pilot.press("space")
+        await pilot.pause(0.3)
+        await pilot.press("escape")
+        again = await _reopen(app, pilot)
+        await pilot.press("n")  # start over
+        assert not _big_down(again).approved
+        await pilot.pause(0.3)
+        assert again.review_file is not None and not again.review_file.exists()
+
+
+async def test_bulk_decisions_ask_and_undo(review_app: AtriaApp) -> None:
+    app = review_app
+    async with app.run_test(size=(140, 40)) as pilot:
+        preview = await open_preview(app, pilot)
+        before = {i.key: i.approved for i in preview.items if i.action.writes}
+        approved = sum(before.values())
+        assert approved and approved < len(before)
+        await pilot.press("R")
+        confirm = app.screen
+        assert isinstance(confirm, ConfirmScreen)
+        assert f"overwrites {approved} decision(s)" in confirm.body_text
+        await pilot.press("n")  # backed out: nothing changed
+        assert {i.key: i.approved for i in preview.items if i.action.writes} == before
+        await pilot.press("R", "y")
+        assert not any(i.approved for i in preview.items if i.action.writes)
+        await pilot.press("ctrl+z")
+        assert {i.key: i.approved for i in preview.items if i.action.writes} == before
+        await pilot.press("A")
+        assert "decreases or large swings" in app.screen.body_text  # type: ignore[attr-defined]
+        await pilot.press("y")
+        assert all(i.approved for i in preview.items if i.action.writes)
+        await pilot.press("ctrl+z")
+        assert {i.key: i.approved for i in preview.items if i.action.writes} == before
