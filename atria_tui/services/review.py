@@ -9,6 +9,7 @@ shown as applied), and that re-planning costs no PSA request.
 
 from __future__ import annotations
 
+import getpass
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -350,7 +351,8 @@ _TABLE: dict[FixKind, str] = {"customer": "customers", "sku": "skus",
                               "description": "descriptions"}
 
 
-def save_fix(job_path: Path | None, mappings: Mappings, fix: Fix, choice: Choice) -> Path:
+def save_fix(job_path: Path | None, mappings: Mappings, fix: Fix, choice: Choice,
+             at: str = "") -> Path:
     """Write the fix to the job's mappings file and into `mappings` (the plan's copy).
 
     The file is re-read first so fixes saved elsewhere meanwhile are kept; keys are
@@ -370,18 +372,75 @@ def save_fix(job_path: Path | None, mappings: Mappings, fix: Fix, choice: Choice
         raise ReviewError(f"{fix.code}: nothing to map (empty {fix.kind})")
     table = _TABLE[fix.kind]
     getattr(on_disk, table)[key] = choice.value
+    on_disk.saved[(table, key)] = (_who(), at)
     try:
         save_mappings(on_disk, path)
     except OSError as exc:
         raise ReviewError(f"{path}: could not save the fix: {exc.strerror or exc}") from None
     getattr(mappings, table)[key] = choice.value
+    mappings.saved[(table, key)] = on_disk.saved[(table, key)]
     return path
 
 
+def _who() -> str:
+    """The clerk who saved a fix: the login name, as the OS knows it."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name (a container without a passwd entry)
+        return ""
+
+
+@dataclass(frozen=True, slots=True)
+class SavedFix:
+    """One mapping of the job's mappings file, as the "Saved fixes" list shows it."""
+
+    table: str
+    key: str
+    value: str
+    by: str
+    at: str
+
+    @property
+    def kind(self) -> str:
+        return {"customers": "Customer", "skus": "Atria SKU",
+                "descriptions": "Description"}[self.table]
+
+
+def saved_fixes(mappings: Mappings) -> list[SavedFix]:
+    """Every mapping of the job (customers, SKUs, descriptions), with who saved it when."""
+    out = []
+    for table in _TABLE.values():
+        for key, value in sorted(getattr(mappings, table).items()):
+            by, at = mappings.saved.get((table, key), ("", ""))
+            out.append(SavedFix(table, key, value, by, at))
+    return out
+
+
+def remove_fix(ctx: PlanContext, current: Plan, fix: SavedFix, swing_threshold: float) -> Plan:
+    """Remove one mapping from the file and from the plan's copy, then re-plan at once
+    (no PSA request), keeping every approval and note."""
+    if ctx.job.path is None:
+        raise ReviewError("this job has not been saved to a file yet")
+    path = mappings_path(ctx.job.path)
+    try:
+        on_disk = load_mappings(path)
+    except ConfigError as exc:
+        raise ReviewError(str(exc)) from None
+    getattr(on_disk, fix.table).pop(fix.key, None)
+    on_disk.saved.pop((fix.table, fix.key), None)
+    try:
+        save_mappings(on_disk, path)
+    except OSError as exc:
+        raise ReviewError(f"{path}: could not remove the fix: {exc.strerror or exc}") from None
+    getattr(ctx.mappings, fix.table).pop(fix.key, None)
+    ctx.mappings.saved.pop((fix.table, fix.key), None)
+    return carry_review(current, ctx.replan(ctx.mappings), swing_threshold)
+
+
 def apply_fix(ctx: PlanContext, current: Plan, fix: Fix, choice: Choice,
-              swing_threshold: float) -> Plan:
+              swing_threshold: float, at: str = "") -> Plan:
     """Save the fix, then re-plan from what was already read: no PSA request."""
-    save_fix(ctx.job.path, ctx.mappings, fix, choice)
+    save_fix(ctx.job.path, ctx.mappings, fix, choice, at)
     if choice.item is not None and all(c.id != choice.item.id for c in ctx.snapshot.catalog):
         ctx.snapshot.catalog.append(choice.item)
     return carry_review(current, ctx.replan(ctx.mappings), swing_threshold)
@@ -535,6 +594,13 @@ class ReviewSession:
     def needs_catalog(self, fix: Fix) -> bool:
         return fix.wants == "product" and self.catalog is None
 
-    def fix(self, fix: Fix, choice: Choice) -> Plan:
-        self.plan = apply_fix(self.ctx, self.plan, fix, choice, self.threshold)
+    def fix(self, fix: Fix, choice: Choice, at: str = "") -> Plan:
+        self.plan = apply_fix(self.ctx, self.plan, fix, choice, self.threshold, at)
+        return self.plan
+
+    def saved_fixes(self) -> list[SavedFix]:
+        return saved_fixes(self.ctx.mappings)
+
+    def remove_fix(self, fix: SavedFix) -> Plan:
+        self.plan = remove_fix(self.ctx, self.plan, fix, self.threshold)
         return self.plan

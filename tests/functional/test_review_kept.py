@@ -3,6 +3,7 @@ box leaves the box only, bulk decisions ask and every decision undoes (ctrl+z)."
 
 from __future__ import annotations
 
+import getpass
 import json
 import shutil
 from collections.abc import Iterator
@@ -14,10 +15,12 @@ from textual.widgets import Input
 from atria_tui.cli.demo import SAMPLES
 from atria_tui.console.app import AtriaApp, make_app
 from atria_tui.console.screens.confirm import ConfirmScreen
-from atria_tui.console.screens.pickers import NoteScreen
+from atria_tui.console.screens.fixes import FixesScreen, SavedFixesScreen
+from atria_tui.console.screens.pickers import NoteScreen, PickerScreen
 from atria_tui.console.screens.preview import PreviewScreen
 from atria_tui.core.model import PlanItem
 from atria_tui.job.file import load_job, save_job
+from atria_tui.job.mappings import mappings_path
 from tests.functional.test_preview_flow import open_preview, type_text, until
 from tests.support import fixed, runtime
 
@@ -144,3 +147,52 @@ async def test_bulk_decisions_ask_and_undo(review_app: AtriaApp) -> None:
         assert all(i.approved for i in preview.items if i.action.writes)
         await pilot.press("ctrl+z")
         assert {i.key: i.approved for i in preview.items if i.action.writes} == before
+
+
+async def test_picker_wants_a_second_enter_for_a_doubtful_guess_and_fixes_can_be_removed(
+        review_app: AtriaApp) -> None:
+    app = review_app
+    async with app.run_test(size=(140, 40)) as pilot:
+        preview = await open_preview(app, pilot)
+        await pilot.press("f")
+        fixes = app.screen
+        assert isinstance(fixes, FixesScreen)
+        while fixes.grid.cursor_row is not None and fixes.grid.cursor_row.customer_code != "NOA":
+            await pilot.press("down")
+        await pilot.press("enter")
+        picker = app.screen
+        assert isinstance(picker, PickerScreen)
+        top = picker.grid.cursor_row
+        assert top is not None and top.value == "FaultyCo" and "used by FLT" in top.detail
+        await pilot.press("enter")  # Enter alone does not take a company used by FLT
+        assert app.screen is picker
+        assert "already used by FLT" in str(picker.query_one("#picker-hint").render())
+        file = mappings_path(app.jobs_dir / "demo-connectwise.toml")
+        assert not file.exists()
+        await pilot.press("down", "up")  # moving away disarms: Enter asks again
+        await pilot.press("enter")
+        assert app.screen is picker
+        await pilot.press("enter")  # the second Enter on the same row chooses it
+        await until(pilot, lambda: not fixes.busy and fixes.changed, "the fix")
+        assert 'noa = "FaultyCo"' in file.read_text("utf-8")
+        assert any(i.customer_code == "NOA" and i.code == "CW10" for i in preview.items)
+
+        # The saved fix is listed with who and when, and removed with d, y.
+        await pilot.press("v")
+        saved = app.screen
+        assert isinstance(saved, SavedFixesScreen)
+        rows = list(saved.grid.visible_rows())
+        assert [(r.table, r.key, r.value) for r in rows] == [("customers", "noa", "FaultyCo")]
+        assert rows[0].at.startswith("20") and rows[0].by == getpass.getuser()
+        await pilot.press("d")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await until(pilot, lambda: saved.changed and not saved.busy, "the removal")
+        assert not list(saved.grid.visible_rows())
+        assert "noa" not in file.read_text("utf-8")
+        await pilot.press("escape")
+        assert app.screen is fixes
+        assert any(f.customer_code == "NOA" for f in fixes.grid.visible_rows())
+        await pilot.press("escape")
+        assert app.screen is preview
+        assert any(i.customer_code == "NOA" and i.code == "CW14" for i in preview.items)
