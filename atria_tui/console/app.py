@@ -106,6 +106,40 @@ class AtriaApp(App[None]):
     def on_open_log(self, message: OpenLog) -> None:
         self.open_log(message.run_id)
 
+    async def action_quit(self) -> None:
+        """ctrl+q and q: never a silent end. An apply that is writing is finished first
+        (its summary is printed when the console has closed); a preview's review is
+        saved already, and the question says so."""
+        if isinstance(self.screen, ConfirmScreen) and self.screen.id == "quit-confirm":
+            return  # the question is on screen already
+        apply = next((s for s in self.screen_stack
+                      if isinstance(s, ApplyScreen) and s.running), None)
+        if apply is not None:
+            def finish(ok: bool | None) -> None:
+                if ok:
+                    apply.quit_when_done = True
+                    self.notify("The console closes when the apply has finished, and prints "
+                                "its summary.", title="Quit", timeout=10)
+
+            self.push_screen(ConfirmScreen(
+                f"An apply is writing to {apply.job.task.psa_name}",
+                "Stopping the console now would leave the apply half done. Let it finish, "
+                "then quit (its summary is printed), or keep working.\n"
+                "y finish, then quit · n / Esc keep working",
+                confirm="Finish, then quit", cancel="Keep working", id="quit-confirm"),
+                finish)
+            return
+        preview = next((s for s in self.screen_stack
+                        if isinstance(s, PreviewScreen) and s.session is not None), None)
+        if preview is None:
+            self.exit()
+            return
+        body = ("Your review (approvals, rejections, notes) is saved; the next preview of "
+                f"{preview.job.label} offers to resume it.\ny quit · n / Esc stay")
+        self.push_screen(ConfirmScreen("Quit atria-tui?", body, confirm="Quit",
+                                       id="quit-confirm"),
+                         lambda ok: self.exit() if ok else None)
+
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())

@@ -14,6 +14,7 @@ from textual.widgets import Input
 
 from atria_tui.cli.demo import SAMPLES
 from atria_tui.console.app import AtriaApp, make_app
+from atria_tui.console.screens.apply import ApplyScreen
 from atria_tui.console.screens.confirm import ConfirmScreen
 from atria_tui.console.screens.fixes import FixesScreen, SavedFixesScreen
 from atria_tui.console.screens.pickers import NoteScreen, PickerScreen
@@ -21,6 +22,7 @@ from atria_tui.console.screens.preview import PreviewScreen
 from atria_tui.core.model import PlanItem
 from atria_tui.job.file import load_job, save_job
 from atria_tui.job.mappings import mappings_path
+from atria_tui.sandbox.server import shared
 from tests.functional.test_preview_flow import open_preview, type_text, until
 from tests.support import fixed, runtime
 
@@ -196,3 +198,47 @@ async def test_picker_wants_a_second_enter_for_a_doubtful_guess_and_fixes_can_be
         await pilot.press("escape")
         assert app.screen is preview
         assert any(i.customer_code == "NOA" and i.code == "CW14" for i in preview.items)
+
+
+async def test_ctrl_q_asks_in_a_preview(review_app: AtriaApp) -> None:
+    app = review_app
+    async with app.run_test(size=(140, 40)) as pilot:
+        await open_preview(app, pilot)
+        await pilot.press("ctrl+q")
+        confirm = app.screen
+        assert isinstance(confirm, ConfirmScreen) and "review" in confirm.body_text
+        await pilot.press("n")
+        assert isinstance(app.screen, PreviewScreen) and app.return_code is None
+        await pilot.press("ctrl+q", "y")
+        await pilot.pause()
+        assert app.return_code == 0
+
+
+async def test_ctrl_q_during_an_apply_finishes_it_and_prints_the_summary(
+        review_app: AtriaApp) -> None:
+    cw = shared().connectwise
+    app = review_app
+    async with app.run_test(size=(140, 40)) as pilot:
+        preview = await open_preview(app, pilot)
+        writes = sum(1 for i in preview.items if i.action.writes and i.approved)
+        assert writes
+        cw.latency_ms = 700  # the apply lasts long enough to quit during it
+        try:
+            await pilot.press("a", "y")
+            apply = app.screen
+            assert isinstance(apply, ApplyScreen)
+            await until(pilot, lambda: apply.running, "the apply to start")
+            await pilot.press("ctrl+q")
+            confirm = app.screen
+            assert isinstance(confirm, ConfirmScreen) and "apply" in confirm.title_text
+            await pilot.press("y")
+            assert app.screen is apply and apply.quit_when_done
+            await until(pilot, lambda: app.return_code is not None, "the apply and the exit",
+                        timeout=60)
+        finally:
+            cw.latency_ms = 0
+        assert apply.result is not None and apply.result.outcome is not None
+        assert apply.result.outcome.applied == writes
+        assert cw.quantity_of("AcmeServices", "M365-BP") == [12]  # written, not abandoned
+        summary = "".join(str(r) for r in app._exit_renderables)
+        assert f"run {apply.result.run_id}" in summary and f"{writes} written" in summary

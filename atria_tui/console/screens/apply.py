@@ -135,6 +135,9 @@ class ApplyScreen(Screen[None]):
         if event.result is None:
             status.update(Text(f"Apply stopped: {event.error}", "bold #ff6b6b"))
             self.notify(event.error, title="Apply stopped", severity="error", timeout=15)
+            if self.quit_when_done:
+                self.app.exit(return_code=1, message=f"{self.job.label}: apply stopped: "
+                                                     f"{event.error}")
             return
         r = event.result
         title = self.query_one("#apply-title", Static)
@@ -154,6 +157,10 @@ class ApplyScreen(Screen[None]):
         elif r.fatal is not None:
             text.append(f"{r.fatal.code}: {r.fatal.message}", "#ff6b6b")
         status.update(text)
+        if self.quit_when_done:  # ctrl+q during the apply: its summary outlives the console
+            self.app.exit(message=Text.assemble(
+                f"{self.job.label} · run {r.run_id}: {r.status}\n", text,
+                f"\n`atria-tui log {r.run_id}` shows every line."))
 
     def action_back(self) -> None:
         if self.running:

@@ -27,8 +27,8 @@ class ConfirmScreen(ModalScreen[bool]):
     ]
 
     def __init__(self, title: str, body: str, confirm: str = "Confirm", *,
-                 cancel: str = "Cancel", danger: bool = False) -> None:
-        super().__init__()
+                 cancel: str = "Cancel", danger: bool = False, id: str | None = None) -> None:
+        super().__init__(id=id)
         self.title_text = title
         self.body_text = body
         self.confirm_label = confirm
