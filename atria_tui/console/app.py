@@ -117,9 +117,7 @@ class AtriaApp(App[None]):
         if apply is not None:
             def finish(ok: bool | None) -> None:
                 if ok:
-                    apply.quit_when_done = True
-                    self.notify("The console closes when the apply has finished, and prints "
-                                "its summary.", title="Quit", timeout=10)
+                    apply.quit_after()
 
             self.push_screen(ConfirmScreen(
                 f"An apply is writing to {apply.job.task.psa_name}",

@@ -16,6 +16,7 @@ from atria_tui.cli.demo import SAMPLES
 from atria_tui.console.app import AtriaApp, make_app
 from atria_tui.console.screens.apply import ApplyScreen
 from atria_tui.console.screens.confirm import ConfirmScreen
+from atria_tui.console.screens.export import ExportScreen
 from atria_tui.console.screens.fixes import FixesScreen, SavedFixesScreen
 from atria_tui.console.screens.pickers import NoteScreen, PickerScreen
 from atria_tui.console.screens.preview import PreviewScreen
@@ -232,7 +233,6 @@ async def test_ctrl_q_during_an_apply_finishes_it_and_prints_the_summary(
             confirm = app.screen
             assert isinstance(confirm, ConfirmScreen) and "apply" in confirm.title_text
             await pilot.press("y")
-            assert app.screen is apply and apply.quit_when_done
             await until(pilot, lambda: app.return_code is not None, "the apply and the exit",
                         timeout=60)
         finally:
@@ -242,3 +242,47 @@ async def test_ctrl_q_during_an_apply_finishes_it_and_prints_the_summary(
         assert cw.quantity_of("AcmeServices", "M365-BP") == [12]  # written, not abandoned
         summary = "".join(str(r) for r in app._exit_renderables)
         assert f"run {apply.result.run_id}" in summary and f"{writes} written" in summary
+
+
+async def test_an_export_never_replaces_a_file_silently(review_app: AtriaApp, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # the demo writes exports to the working folder
+    app = review_app
+    async with app.run_test(size=(140, 40)) as pilot:
+        preview = await open_preview(app, pilot)
+        await pilot.press("x")
+        first = app.screen
+        assert isinstance(first, ExportScreen)
+        target = Path(first.query_one("#export-path", Input).value)
+        await pilot.press("enter")
+        assert app.screen is preview and target.is_file()
+        target.write_text("kept", "utf-8")  # stands for a file the clerk cares about
+        await pilot.press("x")
+        second = app.screen
+        assert isinstance(second, ExportScreen)
+        offered = Path(second.query_one("#export-path", Input).value)
+        assert offered != target and offered.name.endswith("-2.csv")  # a free name
+        second.query_one("#export-path", Input).value = str(target)
+        await pilot.press("enter")
+        assert app.screen is second and "exists already" in str(
+            second.query_one("#export-error").render())
+        assert target.read_text("utf-8") == "kept"
+        await pilot.press("enter")  # the second Enter replaces it, knowingly
+        assert app.screen is preview and target.read_text("utf-8-sig").startswith("customer")
+
+
+async def test_c_while_planning_cancels_and_types_nothing(review_app: AtriaApp) -> None:
+    shared().connectwise.latency_ms = 400
+    app = review_app
+    async with app.run_test(size=(140, 40)) as pilot:
+        try:
+            await pilot.press("p")
+            screen = app.screen
+            assert isinstance(screen, PreviewScreen) and screen.planning
+            await until(pilot, lambda: screen._cancel is not None, "the plan to start")
+            await pilot.press("c")
+            await until(pilot, lambda: not screen.planning, "the cancellation")
+        finally:
+            shared().connectwise.latency_ms = 0
+        assert screen.session is None
+        assert screen.query_one("#preview-filter", Input).value == ""

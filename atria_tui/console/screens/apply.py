@@ -66,6 +66,7 @@ class ApplyScreen(Screen[None]):
         self.plan = plan
         self.review_file = review_file  # the saved review, done with once all is written
         self.quit_when_done = False
+        self.summary: Text | None = None  # what the run did, once it has finished
         self.result: RunResult | None = None
         self.running = False
         self._last_progress = 0.0
@@ -134,10 +135,10 @@ class ApplyScreen(Screen[None]):
         self.result = event.result
         if event.result is None:
             status.update(Text(f"Apply stopped: {event.error}", "bold #ff6b6b"))
+            self.summary = Text(f"{self.job.label}: apply stopped: {event.error}")
             self.notify(event.error, title="Apply stopped", severity="error", timeout=15)
             if self.quit_when_done:
-                self.app.exit(return_code=1, message=f"{self.job.label}: apply stopped: "
-                                                     f"{event.error}")
+                self.app.exit(return_code=1, message=self.summary)
             return
         r = event.result
         title = self.query_one("#apply-title", Static)
@@ -157,10 +158,20 @@ class ApplyScreen(Screen[None]):
         elif r.fatal is not None:
             text.append(f"{r.fatal.code}: {r.fatal.message}", "#ff6b6b")
         status.update(text)
+        self.summary = Text.assemble(f"{self.job.label} · run {r.run_id}: {r.status}\n", text,
+                                     f"\n`atria-tui log {r.run_id}` shows every line.")
         if self.quit_when_done:  # ctrl+q during the apply: its summary outlives the console
-            self.app.exit(message=Text.assemble(
-                f"{self.job.label} · run {r.run_id}: {r.status}\n", text,
-                f"\n`atria-tui log {r.run_id}` shows every line."))
+            self.app.exit(message=self.summary)
+
+    def quit_after(self) -> None:
+        """Close the console once the apply has finished (now, if it has), printing its
+        summary after the console is gone."""
+        if self.running:
+            self.quit_when_done = True
+            self.notify("The console closes when the apply has finished, and prints its "
+                        "summary.", title="Quit", timeout=10)
+        else:
+            self.app.exit(message=self.summary)
 
     def action_back(self) -> None:
         if self.running:

@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Static
+from textual.widgets import Button, Footer, Static
 
 __all__ = ["ConfirmScreen"]
 
@@ -23,7 +23,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
     BINDINGS = [
         Binding("y", "confirm", "Yes", id="confirm.yes"),
-        Binding("n,escape", "cancel", "No", id="confirm.no"),
+        Binding("n,escape", "cancel", "No", key_display="n/esc", id="confirm.no"),
     ]
 
     def __init__(self, title: str, body: str, confirm: str = "Confirm", *,
@@ -44,6 +44,11 @@ class ConfirmScreen(ModalScreen[bool]):
                 yield Button(self.confirm_label, id="confirm",
                              variant="error" if self.danger else "primary")
                 yield Button(self.cancel_label, id="cancel")
+            focus = self.cancel_label if self.danger else self.confirm_label
+            yield Static(f"y {self.confirm_label} · n or Esc {self.cancel_label} · "
+                         f"Enter presses the highlighted button ({focus})",
+                         id="confirm-keys", classes="hint", markup=False)
+        yield Footer()  # y/n, not the keys of the screen behind
 
     def on_mount(self) -> None:
         self.query_one("#cancel" if self.danger else "#confirm", Button).focus()
