@@ -14,6 +14,7 @@ import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
@@ -489,6 +490,14 @@ def _state(items: Iterable[PlanItem], threshold: float) -> dict[str, dict[str, o
     return out
 
 
+def local_time(at: str) -> str:
+    """A stored UTC time in the clerk's time zone, labelled (the text itself if not one)."""
+    try:
+        return datetime.fromisoformat(at).astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    except ValueError:
+        return at
+
+
 def load_review(path: Path) -> SavedReview | None:
     """The saved review at `path`, or None when there is none (or it cannot be read: a
     damaged file must not stop a preview; the reviewer starts again)."""
@@ -570,6 +579,11 @@ class ReviewSession:
         if note != item.note:
             self._remember(f"note on {item.customer_code} {item.sku}", [item])
             item.note = note
+
+    def resume(self, saved: SavedReview) -> int:
+        """Put a saved review back (undoable as one step); how many rows it touched."""
+        self._remember("resume the saved review", self.plan.items)
+        return restore_review(self.plan, saved)
 
     def undo(self) -> str | None:
         """Take back the newest decision; what it was, or None when there is none."""

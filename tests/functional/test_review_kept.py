@@ -106,10 +106,12 @@ async def test_review_survives_leaving_and_is_offered_again(review_app: AtriaApp
         assert again is not preview
         assert isinstance(app.screen, ConfirmScreen)
         assert "1 decision(s)" in app.screen.body_text
-        await pilot.press("y")  # resume
+        await pilot.press("escape")  # the safe answer: resume
         assert app.screen is again
         restored = _big_down(again)
         assert restored.approved and restored.note == "PO 9"
+        await pilot.press("ctrl+z")  # the resume is one undoable step
+        assert not restored.approved and restored.note == ""
 
 
 async def test_start_over_drops_the_saved_review(review_app: AtriaApp) -> None:

@@ -23,12 +23,15 @@ class ConfirmScreen(ModalScreen[bool]):
 
     BINDINGS = [
         Binding("y", "confirm", "Yes", id="confirm.yes"),
-        Binding("n,escape", "cancel", "No", key_display="n/esc", id="confirm.no"),
+        Binding("n", "cancel", "No", id="confirm.no"),
+        Binding("escape", "escape", "Back", id="confirm.escape"),
     ]
 
     def __init__(self, title: str, body: str, confirm: str = "Confirm", *,
-                 cancel: str = "Cancel", danger: bool = False, id: str | None = None) -> None:
+                 cancel: str = "Cancel", danger: bool = False, id: str | None = None,
+                 escape_confirms: bool = False) -> None:
         super().__init__(id=id)
+        self.escape_confirms = escape_confirms  # for a question whose safe answer is yes
         self.title_text = title
         self.body_text = body
         self.confirm_label = confirm
@@ -45,7 +48,8 @@ class ConfirmScreen(ModalScreen[bool]):
                              variant="error" if self.danger else "primary")
                 yield Button(self.cancel_label, id="cancel")
             focus = self.cancel_label if self.danger else self.confirm_label
-            yield Static(f"y {self.confirm_label} · n or Esc {self.cancel_label} · "
+            yes, no = ("y or Esc", "n") if self.escape_confirms else ("y", "n or Esc")
+            yield Static(f"{yes} {self.confirm_label} · {no} {self.cancel_label} · "
                          f"Enter presses the highlighted button ({focus})",
                          id="confirm-keys", classes="hint", markup=False)
         yield Footer()  # y/n, not the keys of the screen behind
@@ -62,3 +66,6 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def action_cancel(self) -> None:
         self.dismiss(False)
+
+    def action_escape(self) -> None:
+        self.dismiss(self.escape_confirms)

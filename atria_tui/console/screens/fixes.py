@@ -8,7 +8,6 @@ already read (no PSA request), so the reviewer sees the customer's rows move fro
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
 from typing import ClassVar
 
 from rich.text import Text
@@ -38,6 +37,7 @@ from atria_tui.services.review import (
     SavedFix,
     fix_rows,
     full_catalog,
+    local_time,
 )
 
 __all__ = ["FIX_COLUMNS", "SAVED_COLUMNS", "FixesScreen", "SavedFixesScreen"]
@@ -60,21 +60,13 @@ FIX_COLUMNS: list[Column[Fix]] = [
 ]
 
 
-def _local(at: str) -> str:
-    """A stored UTC time in the clerk's time zone, labelled."""
-    try:
-        return datetime.fromisoformat(at).astimezone().strftime("%Y-%m-%d %H:%M %Z")
-    except ValueError:
-        return at
-
-
 SAVED_COLUMNS: list[Column[SavedFix]] = [
     Column("kind", "Maps", lambda f: f.kind, width=11),
     Column("key", "Atria (as matched)", lambda f: f.key, flex=True, min_width=10,
            max_width=30),
     Column("value", "PSA identifier / product", lambda f: f.value, max_width=26),
     Column("by", "Saved by", lambda f: f.by or "(by hand)", max_width=14),
-    Column("at", "When", lambda f: _local(f.at), sort=lambda f: f.at, max_width=22),
+    Column("at", "When", lambda f: local_time(f.at), sort=lambda f: f.at, max_width=22),
 ]
 
 

@@ -285,16 +285,18 @@ class PreviewScreen(Screen[None]):
             if self.session is None:
                 return
             if resume:
-                n = rv.restore_review(self.session.plan, saved)
+                n = self.session.resume(saved)
                 self.show_plan()
-                self.notify(f"Resumed: {n} decision(s) and note(s) put back", title="Review")
+                self.notify(f"Resumed: {n} decision(s) and note(s) put back (ctrl+z takes "
+                            "them back)", title="Review")
             self._save_review()  # start over: the file now holds the fresh review
 
         self.app.push_screen(ConfirmScreen(
             "Resume the saved review?",
-            f"A review of period {period} was saved at {saved.saved_at} with "
-            f"{saved.count} decision(s) or note(s).\ny resumes it · n starts over (the saved "
-            "review is replaced).", confirm="Resume", cancel="Start over"), answered)
+            f"A review of period {period} was saved at {rv.local_time(saved.saved_at)} with "
+            f"{saved.count} decision(s) or note(s).\nResume puts them back; Start over "
+            "replaces the saved review with the new one.", confirm="Resume",
+            cancel="Start over", escape_confirms=True), answered)
 
     def _save_review(self) -> None:
         """Save the review as it stands now (in a worker); the newest state wins."""
