@@ -288,3 +288,20 @@ async def test_c_while_planning_cancels_and_types_nothing(review_app: AtriaApp) 
             shared().connectwise.latency_ms = 0
         assert screen.session is None
         assert screen.query_one("#preview-filter", Input).value == ""
+
+
+async def test_ctrl_q_typed_right_after_the_apply_key_still_asks(review_app: AtriaApp) -> None:
+    """`y` (apply) and ctrl+q in one burst: the question comes over the apply, never a
+    silent exit, and its answer finishes the apply and prints its summary."""
+    app = review_app
+    async with app.run_test(size=(140, 40)) as pilot:
+        await open_preview(app, pilot)
+        await pilot.press("a")
+        await pilot.press("y", "ctrl+q")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        assert app.screen.id == "quit-confirm" and app.return_code is None
+        apply = next(s for s in app.screen_stack if isinstance(s, ApplyScreen))
+        await pilot.press("y")
+        await until(pilot, lambda: app.return_code is not None, "the exit")
+        assert apply.result is not None and not apply.running
+        assert f"run {apply.result.run_id}" in "".join(str(r) for r in app._exit_renderables)

@@ -68,7 +68,7 @@ class ApplyScreen(Screen[None]):
         self.quit_when_done = False
         self.summary: Text | None = None  # what the run did, once it has finished
         self.result: RunResult | None = None
-        self.running = False
+        self.running = True  # from the start: ctrl+q must know an apply is under way
         self._last_progress = 0.0
 
     def compose(self) -> ComposeResult:

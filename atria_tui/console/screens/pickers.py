@@ -118,8 +118,8 @@ class PickerScreen(ModalScreen[Choice | None]):
         doubt = doubts(choice)
         if doubt and self.armed != choice:
             self.armed = choice
-            hint.update(f"⚠ {choice.label} is {' and '.join(doubt)}. Enter again to choose "
-                        "it anyway, or type / ↑↓ to pick another.")
+            hint.update(f"⚠ {choice.label}: {' and '.join(doubt)}. Enter again takes it; "
+                        "type or ↑↓ for another.")
             return
         self.dismiss(choice)
 
