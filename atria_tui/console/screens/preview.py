@@ -447,7 +447,8 @@ class PreviewScreen(Screen[None]):
             self._save_review()
             self.grid.refresh_rows(None)
             self.show_summary()
-            self.notify(f"{verb}d {count} change(s) among the rows shown; ctrl+z undoes it",
+            past = "Approved" if approved else "Rejected"
+            self.notify(f"{past} {count} change(s) among the rows shown; ctrl+z undoes it",
                         timeout=4)
 
         self.app.push_screen(ConfirmScreen(f"{verb} all {len(changing)} shown?", body,
