@@ -106,6 +106,50 @@ class AtriaApp(App[None]):
     def on_open_log(self, message: OpenLog) -> None:
         self.open_log(message.run_id)
 
+    async def action_quit(self) -> None:
+        """ctrl+q and q: never a silent end. An apply that is writing is finished first
+        (its summary is printed when the console has closed); a preview's review is
+        saved already, and the question says so. Decided after the keys already queued
+        (a `y` that starts an apply, typed just before) have had their effect."""
+        self.call_later(self._ask_quit)
+
+    def _ask_quit(self) -> None:
+        if isinstance(self.screen, ConfirmScreen) and self.screen.id == "quit-confirm":
+            return  # the question is on screen already
+        apply = next((s for s in self.screen_stack
+                      if isinstance(s, ApplyScreen) and s.running), None)
+        if apply is not None:
+            def finish(ok: bool | None) -> None:
+                if ok:
+                    apply.quit_after()
+
+            self.push_screen(ConfirmScreen(
+                f"An apply is writing to {apply.job.task.psa_name}",
+                "Stopping the console now would leave the apply half done. Let it finish, "
+                "then quit (its summary is printed), or keep working.",
+                confirm="Finish, then quit", cancel="Keep working", id="quit-confirm"),
+                finish)
+            return
+        preview = next((s for s in self.screen_stack
+                        if isinstance(s, PreviewScreen) and s.session is not None), None)
+        body = ("Your review (approvals, rejections, notes) is saved; the next preview of "
+                f"{preview.job.label} offers to resume it." if preview is not None else
+                "Nothing is lost: reviews are saved as they are made.")
+
+        def answered(ok: bool | None) -> None:
+            if not ok:
+                return
+            # An apply that began meanwhile is finished first; any apply's summary is
+            # printed when the console has closed.
+            started = next((s for s in self.screen_stack if isinstance(s, ApplyScreen)), None)
+            if started is not None:
+                started.quit_after()
+            else:
+                self.exit()
+
+        self.push_screen(ConfirmScreen("Quit atria-tui?", body, confirm="Quit", cancel="Stay",
+                                       id="quit-confirm"), answered)
+
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())

@@ -349,3 +349,6 @@ class Mappings:
     skus: dict[str, str] = field(default_factory=dict)
     descriptions: dict[str, str] = field(default_factory=dict)
     managed: set[str] = field(default_factory=set)
+    # (table, key) → (who, when in UTC ISO): who saved each fix above, for the console's
+    # "Saved fixes" list (fixes written by hand have none).
+    saved: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)

@@ -41,6 +41,8 @@ def _parse(data: dict[str, Any], path: Path, text: str) -> Mappings:
     for key, value in data.items():
         if key == "managed":
             result.managed = _managed(value, path, text)
+        elif key == "saved":
+            result.saved = _saved(value)
         elif key in _TABLES:
             if not isinstance(value, dict):
                 raise ConfigError(f"a [{key}] table of {_WHAT[key]}", field=key, path=path,
@@ -53,8 +55,8 @@ def _parse(data: dict[str, Any], path: Path, text: str) -> Mappings:
                                       line=line_of(text, source, key), got=target)
                 table[source] = target.strip()
         else:
-            raise ConfigError("unknown setting (expected customers, skus, descriptions or "
-                              "managed)", field=key, path=path, line=line_of(text, key),
+            raise ConfigError("unknown setting (expected customers, skus, descriptions, "
+                              "managed or saved)", field=key, path=path, line=line_of(text, key),
                               got=value)
     return result
 
@@ -74,6 +76,21 @@ def _managed(value: Any, path: Path, text: str) -> set[str]:
     return ids
 
 
+def _saved(value: Any) -> dict[tuple[str, str], tuple[str, str]]:
+    """`[saved.<table>] key = {by = "…", at = "…"}`; anything else there is ignored: it
+    only says who saved a fix, and a hand-edited entry must not stop a run."""
+    out: dict[tuple[str, str], tuple[str, str]] = {}
+    if not isinstance(value, dict):
+        return out
+    for table, entries in value.items():
+        if table not in _TABLES or not isinstance(entries, dict):
+            continue
+        for key, who in entries.items():
+            if isinstance(who, dict):
+                out[(table, key)] = (str(who.get("by", "")), str(who.get("at", "")))
+    return out
+
+
 def _id_order(line_id: str) -> tuple[int, int, str]:
     """Numeric ids in numeric order (PSA ids are numbers), anything else after them."""
     return (0, int(line_id), "") if line_id.isdigit() else (1, 0, line_id)
@@ -86,4 +103,10 @@ def save_mappings(m: Mappings, path: Path) -> None:
         "skus": dict(sorted(m.skus.items())),
         "descriptions": dict(sorted(m.descriptions.items())),
     }
+    saved: dict[str, dict[str, dict[str, str]]] = {}
+    for (table, key), (by, at) in sorted(m.saved.items()):
+        if key in getattr(m, table, {}):  # a removed fix takes its line here with it
+            saved.setdefault(table, {})[key] = {"by": by, "at": at}
+    if saved:
+        data["saved"] = saved
     atomic_write(path, tomli_w.dumps(data).encode("utf-8"))

@@ -9,9 +9,12 @@ shown as applied), and that re-planning costs no PSA request.
 
 from __future__ import annotations
 
+import getpass
+import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
@@ -29,6 +32,7 @@ from atria_tui.core.model import (
     PsaSnapshot,
     norm,
 )
+from atria_tui.core.paths import atomic_write
 from atria_tui.engine.reconcile import hold_for_review, needs_review
 from atria_tui.job.file import JobConfig
 from atria_tui.job.mappings import load_mappings, mappings_path, save_mappings
@@ -369,7 +373,8 @@ _TABLE: dict[FixKind, str] = {"customer": "customers", "sku": "skus",
                               "description": "descriptions"}
 
 
-def save_fix(job_path: Path | None, mappings: Mappings, fix: Fix, choice: Choice) -> Path:
+def save_fix(job_path: Path | None, mappings: Mappings, fix: Fix, choice: Choice,
+             at: str = "") -> Path:
     """Write the fix to the job's mappings file and into `mappings` (the plan's copy).
 
     The file is re-read first so fixes saved elsewhere meanwhile are kept; keys are
@@ -389,21 +394,172 @@ def save_fix(job_path: Path | None, mappings: Mappings, fix: Fix, choice: Choice
         raise ReviewError(f"{fix.code}: nothing to map (empty {fix.kind})")
     table = _TABLE[fix.kind]
     getattr(on_disk, table)[key] = choice.value
+    on_disk.saved[(table, key)] = (_who(), at)
     try:
         save_mappings(on_disk, path)
     except OSError as exc:
         raise ReviewError(f"{path}: could not save the fix: {exc.strerror or exc}") from None
     getattr(mappings, table)[key] = choice.value
+    mappings.saved[(table, key)] = on_disk.saved[(table, key)]
     return path
 
 
+def _who() -> str:
+    """The clerk who saved a fix: the login name, as the OS knows it."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name (a container without a passwd entry)
+        return ""
+
+
+@dataclass(frozen=True, slots=True)
+class SavedFix:
+    """One mapping of the job's mappings file, as the "Saved fixes" list shows it."""
+
+    table: str
+    key: str
+    value: str
+    by: str
+    at: str
+
+    @property
+    def kind(self) -> str:
+        return {"customers": "Customer", "skus": "Atria SKU",
+                "descriptions": "Description"}[self.table]
+
+
+def saved_fixes(mappings: Mappings) -> list[SavedFix]:
+    """Every mapping of the job (customers, SKUs, descriptions), with who saved it when."""
+    out = []
+    for table in _TABLE.values():
+        for key, value in sorted(getattr(mappings, table).items()):
+            by, at = mappings.saved.get((table, key), ("", ""))
+            out.append(SavedFix(table, key, value, by, at))
+    return out
+
+
+def remove_fix(ctx: PlanContext, current: Plan, fix: SavedFix, swing_threshold: float) -> Plan:
+    """Remove one mapping from the file and from the plan's copy, then re-plan at once
+    (no PSA request), keeping every approval and note."""
+    if ctx.job.path is None:
+        raise ReviewError("this job has not been saved to a file yet")
+    path = mappings_path(ctx.job.path)
+    try:
+        on_disk = load_mappings(path)
+    except ConfigError as exc:
+        raise ReviewError(str(exc)) from None
+    getattr(on_disk, fix.table).pop(fix.key, None)
+    on_disk.saved.pop((fix.table, fix.key), None)
+    try:
+        save_mappings(on_disk, path)
+    except OSError as exc:
+        raise ReviewError(f"{path}: could not remove the fix: {exc.strerror or exc}") from None
+    getattr(ctx.mappings, fix.table).pop(fix.key, None)
+    ctx.mappings.saved.pop((fix.table, fix.key), None)
+    return carry_review(current, ctx.replan(ctx.mappings), swing_threshold)
+
+
 def apply_fix(ctx: PlanContext, current: Plan, fix: Fix, choice: Choice,
-              swing_threshold: float) -> Plan:
+              swing_threshold: float, at: str = "") -> Plan:
     """Save the fix, then re-plan from what was already read: no PSA request."""
-    save_fix(ctx.job.path, ctx.mappings, fix, choice)
+    save_fix(ctx.job.path, ctx.mappings, fix, choice, at)
     if choice.item is not None and all(c.id != choice.item.id for c in ctx.snapshot.catalog):
         ctx.snapshot.catalog.append(choice.item)
     return carry_review(current, ctx.replan(ctx.mappings), swing_threshold)
+
+
+# --- the saved review and undo ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What a reviewer said about one row: approved or not, and the note."""
+
+    approved: bool
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class SavedReview:
+    """A review saved for a job and period: decisions by row key, when it was last saved."""
+
+    path: Path
+    saved_at: str
+    decisions: dict[str, dict[str, object]]
+
+    @property
+    def count(self) -> int:
+        return len(self.decisions)
+
+
+def review_path(svc: Runtime, job: JobConfig, period_end: object) -> Path:
+    """`reviews/<job key>-<period end>.json` beside the store: one per job and period."""
+    base = Path(svc.store.path).parent if svc.store.path != ":memory:" else Path.cwd()
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in job.key)
+    return base / "reviews" / f"{safe}-{period_end}.json"
+
+
+def _state(items: Iterable[PlanItem], threshold: float) -> dict[str, dict[str, object]]:
+    """What the reviewer changed from the initial review, and every note. A decision is
+    kept with the quantities it was made on: it is not carried to a row that changed."""
+    out: dict[str, dict[str, object]] = {}
+    for i in items:
+        initial = not needs_review(i, threshold) if i.action.writes else True
+        if i.approved != initial or i.note:
+            out[i.key] = {"approved": i.approved, "note": i.note,
+                          "atria": str(i.atria_quantity), "psa": str(i.psa_quantity)}
+    return out
+
+
+def local_time(at: str) -> str:
+    """A stored UTC time in the clerk's time zone, labelled (the text itself if not one)."""
+    try:
+        return datetime.fromisoformat(at).astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    except ValueError:
+        return at
+
+
+def load_review(path: Path) -> SavedReview | None:
+    """The saved review at `path`, or None when there is none (or it cannot be read: a
+    damaged file must not stop a preview; the reviewer starts again)."""
+    try:
+        data = json.loads(path.read_text("utf-8"))
+        decisions = data["decisions"]
+        if not isinstance(decisions, dict) or not decisions:
+            return None
+        return SavedReview(path, str(data.get("saved_at", "")), decisions)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def restore_review(plan: Plan, saved: SavedReview) -> int:
+    """Put the saved decisions back on the rows they were made on; returns how many.
+
+    A row whose quantities changed since keeps its note but not its approval: the
+    reviewer approved another number."""
+    by_key = {i.key: i for i in plan.items}
+    restored = 0
+    for key, d in saved.decisions.items():
+        item = by_key.get(key)
+        if item is None:
+            continue
+        item.note = str(d.get("note", ""))
+        same = (d.get("atria") == str(item.atria_quantity)
+                and d.get("psa") == str(item.psa_quantity))
+        if same and item.action.writes and isinstance(d.get("approved"), bool):
+            item.approved = bool(d["approved"])
+        restored += 1
+    return restored
+
+
+def write_review(path: Path, state: dict[str, dict[str, object]], saved_at: str) -> None:
+    """Write (atomically) or, when nothing differs from the initial review, remove."""
+    if not state:
+        path.unlink(missing_ok=True)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, json.dumps({"saved_at": saved_at, "decisions": state},
+                                  indent=1, sort_keys=True).encode("utf-8"))
 
 
 @dataclass
@@ -411,7 +567,9 @@ class ReviewSession:
     """One preview being reviewed: the plan, what it was made from, and caches.
 
     The full product catalog is read at most once per session (the first time a product
-    picker opens) and kept here, beside the context it extends.
+    picker opens) and kept here, beside the context it extends. Every decision goes
+    through `decide`/`set_note`, which keep the undo stack (ctrl+z) and say what the
+    saved review must now hold (`state`): the screen writes it in a worker.
     """
 
     job: JobConfig
@@ -419,10 +577,45 @@ class ReviewSession:
     plan: Plan
     run_id: int
     catalog: list[CatalogItem] | None = None
+    undo_stack: list[tuple[str, dict[str, Decision]]] = field(default_factory=list)
 
     @property
     def threshold(self) -> float:
         return self.job.options.swing_threshold
+
+    def state(self) -> dict[str, dict[str, object]]:
+        return _state(self.plan.items, self.threshold)
+
+    def _remember(self, what: str, items: Iterable[PlanItem]) -> None:
+        self.undo_stack.append((what, {i.key: Decision(i.approved, i.note) for i in items}))
+
+    def decide(self, items: Sequence[PlanItem], approved: bool, what: str) -> int:
+        """Approve or reject the writes among `items` (undoable); how many changed."""
+        changing = [i for i in items if i.action.writes and i.approved != approved]
+        if changing:
+            self._remember(what, changing)
+        return set_approved(changing, approved)
+
+    def set_note(self, item: PlanItem, note: str) -> None:
+        if note != item.note:
+            self._remember(f"note on {item.customer_code} {item.sku}", [item])
+            item.note = note
+
+    def resume(self, saved: SavedReview) -> int:
+        """Put a saved review back (undoable as one step); how many rows it touched."""
+        self._remember("resume the saved review", self.plan.items)
+        return restore_review(self.plan, saved)
+
+    def undo(self) -> str | None:
+        """Take back the newest decision; what it was, or None when there is none."""
+        if not self.undo_stack:
+            return None
+        what, before = self.undo_stack.pop()
+        for item in self.plan.items:
+            d = before.get(item.key)
+            if d is not None:
+                item.approved, item.note = d.approved, d.note
+        return what
 
     def fixes(self) -> list[Fix]:
         return fix_queue(self.plan)
@@ -436,6 +629,13 @@ class ReviewSession:
     def needs_catalog(self, fix: Fix) -> bool:
         return fix.wants == "product" and self.catalog is None
 
-    def fix(self, fix: Fix, choice: Choice) -> Plan:
-        self.plan = apply_fix(self.ctx, self.plan, fix, choice, self.threshold)
+    def fix(self, fix: Fix, choice: Choice, at: str = "") -> Plan:
+        self.plan = apply_fix(self.ctx, self.plan, fix, choice, self.threshold, at)
+        return self.plan
+
+    def saved_fixes(self) -> list[SavedFix]:
+        return saved_fixes(self.ctx.mappings)
+
+    def remove_fix(self, fix: SavedFix) -> Plan:
+        self.plan = remove_fix(self.ctx, self.plan, fix, self.threshold)
         return self.plan

@@ -121,6 +121,8 @@ async def test_whole_review_flow_by_keys(review_app: AtriaApp, review_jobs: Path
         await pilot.press("enter")
         assert {i.customer_code for i in preview.grid.visible_rows()} == {"ASP"}
         await pilot.press("A")
+        assert isinstance(app.screen, ConfirmScreen) and not zero.approved  # asks first
+        await pilot.press("y")
         assert zero.approved
         while preview.grid.cursor_row is not None and preview.grid.cursor_row.sku != "M365-BP":
             await pilot.press("down")

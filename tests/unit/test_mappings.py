@@ -51,8 +51,8 @@ def test_hand_written_file(tmp_path: Path) -> None:
     ('managed = "123"\n',
      'line 1: managed: a list of PSA line ids, e.g. managed = ["123", "456"], got "123"'),
     ('[products]\n"A" = "B"\n',
-     "line 1: products: unknown setting (expected customers, skus, descriptions or "
-     "managed), got a table"),
+     "line 1: products: unknown setting (expected customers, skus, descriptions, "
+     "managed or saved), got a table"),
     ('skus = "x"\n', 'line 1: skus: a [skus] table of Atria SKU = PSA product code, got "x"'),
     ('[skus]\n"A" = \n', "line 2, column 7: valid TOML (Invalid value), got \"A\" ="),
 ])

@@ -63,12 +63,15 @@ class ApplyScreen(Screen[None]):
             super().__init__()
             self.result, self.error = result, error
 
-    def __init__(self, job: JobConfig, plan: Plan) -> None:
+    def __init__(self, job: JobConfig, plan: Plan, review_file: Path | None = None) -> None:
         super().__init__()
         self.job = job
         self.plan = plan
+        self.review_file = review_file  # the saved review, done with once all is written
+        self.quit_when_done = False
+        self.summary: Text | None = None  # what the run did, once it has finished
         self.result: RunResult | None = None
-        self.running = False
+        self.running = True  # from the start: ctrl+q must know an apply is under way
         self._last_progress = 0.0
 
     def compose(self) -> ComposeResult:
@@ -107,10 +110,16 @@ class ApplyScreen(Screen[None]):
                 self._last_progress = now
                 self.post_message(self.Progress(step, done, total))
 
+        async def apply() -> RunResult:
+            result = await apply_job(svc, self.job, reviewed=self.plan, sink=sink,
+                                     progress=progress)
+            o = result.outcome
+            if self.review_file and o is not None and not (o.failed or o.conflicts):
+                self.review_file.unlink(missing_ok=True)  # reviewed and written: done
+            return result
+
         with gc_pause.building():
-            run_service(self, f"Apply of {self.job.label}",
-                        lambda: apply_job(svc, self.job, reviewed=self.plan, sink=sink,
-                                          progress=progress),
+            run_service(self, f"Apply of {self.job.label}", apply,
                         done=self.Finished, failed=lambda error: self.Finished(None, error),
                         expected=(JobLocked,),  # another apply or revert of the job runs
                         report=False)  # the screen shows any error as "Apply stopped"
@@ -129,7 +138,10 @@ class ApplyScreen(Screen[None]):
         self.result = event.result
         if event.result is None:
             status.update(Text(f"Apply stopped: {event.error}", "bold #ff6b6b"))
+            self.summary = Text(f"{self.job.label}: apply stopped: {event.error}")
             self.notify(event.error, title="Apply stopped", severity="error", timeout=15)
+            if self.quit_when_done:
+                self.app.exit(return_code=1, message=self.summary)
             return
         r = event.result
         title = self.query_one("#apply-title", Static)
@@ -149,6 +161,20 @@ class ApplyScreen(Screen[None]):
         elif r.fatal is not None:
             text.append(f"{r.fatal.code}: {r.fatal.message}", "#ff6b6b")
         status.update(text)
+        self.summary = Text.assemble(f"{self.job.label} · run {r.run_id}: {r.status}\n", text,
+                                     f"\n`atria-tui log {r.run_id}` shows every line.")
+        if self.quit_when_done:  # ctrl+q during the apply: its summary outlives the console
+            self.app.exit(message=self.summary)
+
+    def quit_after(self) -> None:
+        """Close the console once the apply has finished (now, if it has), printing its
+        summary after the console is gone."""
+        if self.running:
+            self.quit_when_done = True
+            self.notify("The console closes when the apply has finished, and prints its "
+                        "summary.", title="Quit", timeout=10)
+        else:
+            self.app.exit(message=self.summary)
 
     def action_back(self) -> None:
         if self.running:

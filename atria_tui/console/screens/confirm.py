@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Static
+from textual.widgets import Button, Footer, Static
 
 __all__ = ["ConfirmScreen"]
 
@@ -23,12 +23,15 @@ class ConfirmScreen(ModalScreen[bool]):
 
     BINDINGS = [
         Binding("y", "confirm", "Yes", id="confirm.yes"),
-        Binding("n,escape", "cancel", "No", id="confirm.no"),
+        Binding("n", "cancel", "No", id="confirm.no"),
+        Binding("escape", "escape", "Back", id="confirm.escape"),
     ]
 
     def __init__(self, title: str, body: str, confirm: str = "Confirm", *,
-                 cancel: str = "Cancel", danger: bool = False) -> None:
-        super().__init__()
+                 cancel: str = "Cancel", danger: bool = False, id: str | None = None,
+                 escape_confirms: bool = False) -> None:
+        super().__init__(id=id)
+        self.escape_confirms = escape_confirms  # for a question whose safe answer is yes
         self.title_text = title
         self.body_text = body
         self.confirm_label = confirm
@@ -44,6 +47,12 @@ class ConfirmScreen(ModalScreen[bool]):
                 yield Button(self.confirm_label, id="confirm",
                              variant="error" if self.danger else "primary")
                 yield Button(self.cancel_label, id="cancel")
+            focus = self.cancel_label if self.danger else self.confirm_label
+            yes, no = ("y or Esc", "n") if self.escape_confirms else ("y", "n or Esc")
+            yield Static(f"{yes} {self.confirm_label} · {no} {self.cancel_label} · "
+                         f"Enter presses the highlighted button ({focus})",
+                         id="confirm-keys", classes="hint", markup=False)
+        yield Footer()  # y/n, not the keys of the screen behind
 
     def on_mount(self) -> None:
         self.query_one("#cancel" if self.danger else "#confirm", Button).focus()
@@ -57,3 +66,6 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def action_cancel(self) -> None:
         self.dismiss(False)
+
+    def action_escape(self) -> None:
+        self.dismiss(self.escape_confirms)

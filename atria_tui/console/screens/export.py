@@ -2,7 +2,8 @@
 
 The write itself is passed in and run here, so a bad folder or a full disk is shown in
 the dialog next to the name (fix it and press Enter again) instead of in a toast after
-the dialog is gone.
+the dialog is gone. A file is never replaced silently: the name offered is a free one
+(`-2`, `-3`… added), and a name that exists wants a second Enter to replace it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from textual.widgets import Button, Input, Static
 
 from atria_tui.core.export import write_csv
 
-__all__ = ["ExportResult", "ExportScreen", "check_target", "export_csv"]
+__all__ = ["ExportResult", "ExportScreen", "check_target", "export_csv", "free_name"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,16 @@ def check_target(text: str, folder: Path) -> Path:
     return path
 
 
+def free_name(path: Path) -> Path:
+    """`path`, or the first of `stem-2.csv`, `stem-3.csv`… that does not exist yet."""
+    n = 2
+    candidate = path
+    while candidate.exists():
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+        n += 1
+    return candidate
+
+
 class ExportScreen(ModalScreen[ExportResult | None]):
     """Asks for a file name, runs `write(path) -> rows`, dismisses with what was written."""
 
@@ -58,13 +69,14 @@ class ExportScreen(ModalScreen[ExportResult | None]):
         self.default = default
         self.write = write
         self.detail = detail
+        self.replace: Path | None = None  # an existing file Enter was pressed on once
 
     def compose(self) -> ComposeResult:
         with Vertical(id="export-dialog", classes="dialog"):
             yield Static(self.title_text, classes="dialog-title", markup=False)
             if self.detail:
                 yield Static(self.detail, classes="hint", markup=False)
-            yield Input(str(self.default), id="export-path")
+            yield Input(str(free_name(self.default)), id="export-path")
             yield Static("", id="export-error", classes="error", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Export", id="export-ok", variant="primary")
@@ -89,6 +101,11 @@ class ExportScreen(ModalScreen[ExportResult | None]):
         try:
             path = check_target(self.query_one("#export-path", Input).value,
                                 self.default.parent)
+            if path.exists() and self.replace != path:
+                self.replace = path
+                error.update(f"{path.name} exists already: Enter again replaces it, or "
+                             "change the name.")
+                return
             rows = self.write(path)
         except ValueError as exc:
             error.update(str(exc))

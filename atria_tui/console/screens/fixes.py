@@ -18,6 +18,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
+from atria_tui.console.screens.confirm import ConfirmScreen
 from atria_tui.console.screens.export import export_csv
 from atria_tui.console.screens.host import host_of
 from atria_tui.console.screens.pickers import PickerScreen
@@ -33,11 +34,13 @@ from atria_tui.services.review import (
     Fix,
     ReviewError,
     ReviewSession,
+    SavedFix,
     fix_rows,
     full_catalog,
+    local_time,
 )
 
-__all__ = ["FIX_COLUMNS", "FixesScreen"]
+__all__ = ["FIX_COLUMNS", "SAVED_COLUMNS", "FixesScreen", "SavedFixesScreen"]
 
 FIX_COLUMNS: list[Column[Fix]] = [
     Column("group", "Problem", lambda f: f.group,
@@ -54,6 +57,16 @@ FIX_COLUMNS: list[Column[Fix]] = [
            sort=lambda f: f.quantity or 0, width=5, align="right"),
     Column("fix", "Fix with", lambda f: "company" if f.wants == "account" else "product",
            width=8),
+]
+
+
+SAVED_COLUMNS: list[Column[SavedFix]] = [
+    Column("kind", "Maps", lambda f: f.kind, width=11),
+    Column("key", "Atria (as matched)", lambda f: f.key, flex=True, min_width=10,
+           max_width=30),
+    Column("value", "PSA identifier / product", lambda f: f.value, max_width=26),
+    Column("by", "Saved by", lambda f: f.by or "(by hand)", max_width=14),
+    Column("at", "When", lambda f: local_time(f.at), sort=lambda f: f.at, max_width=22),
 ]
 
 
@@ -75,6 +88,7 @@ class FixesScreen(Screen[bool]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back to preview", id="fixes.back"),
         Binding("x", "export", "Export fixes", id="fixes.export"),
+        Binding("v", "saved", "Saved fixes", id="fixes.saved"),
         Binding("question_mark", "explain", "Resolution", id="fixes.explain"),
     ]
 
@@ -126,7 +140,8 @@ class FixesScreen(Screen[bool]):
             text.append(f"{counts.get(group, 0)}", "bold" if counts.get(group) else "dim")
             text.append("   ")
         text.append("\nEnter opens a picker; the fix is saved to the job's mappings file and "
-                    "the preview is re-planned without asking the PSA again.", "dim")
+                    "the preview is re-planned without asking the PSA again; v lists the "
+                    "fixes saved.", "dim")
         self.query_one("#fixes-summary", Static).update(text)
 
     def _status(self, text: str) -> None:
@@ -187,8 +202,9 @@ class FixesScreen(Screen[bool]):
 
     @work(thread=True, exclusive=True, group="fixes-save", exit_on_error=False)
     def _save(self, fix: Fix, choice: Choice) -> None:
+        at = host_of(self).services.now().isoformat(timespec="seconds")
         run_service(self, f"Saving the fix for {fix.source}",
-                    lambda: self.session.fix(fix, choice),
+                    lambda: self.session.fix(fix, choice, at),
                     done=lambda plan: self.Fixed(fix, choice, plan),
                     failed=lambda error: self.Fixed(fix, choice, None, error),
                     expected=(ReviewError,),
@@ -228,6 +244,104 @@ class FixesScreen(Screen[bool]):
         export_csv(self, "Export the fixes to CSV (to enter them in Atria)",
                    folder / f"{stem}-fixes-{self.session.plan.period.end}.csv", FIX_HEADER,
                    fix_rows(self.grid.visible_rows(), self.session.ctx.mappings))
+
+    def action_saved(self) -> None:
+        if self.busy:
+            return
+
+        def back(changed: bool | None) -> None:
+            if changed:
+                self.changed = True
+                self.reload()
+
+        self.app.push_screen(SavedFixesScreen(self.session), back)
+
+    def action_back(self) -> None:
+        if not self.busy:
+            self.dismiss(self.changed)
+
+
+class SavedFixesScreen(Screen[bool]):
+    """Every mapping of the job's mappings file, who saved it and when; `d` removes one
+    and the preview is re-planned at once (no PSA request). Dismisses with True when one
+    was removed."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back to fixes", id="saved.back"),
+        Binding("d,delete", "remove", "Remove", id="saved.remove"),
+    ]
+
+    class Removed(Message):
+        def __init__(self, fix: SavedFix, plan: Plan | None, error: str = "") -> None:
+            super().__init__()
+            self.fix, self.plan, self.error = fix, plan, error
+
+    def __init__(self, session: ReviewSession) -> None:
+        super().__init__()
+        self.session = session
+        self.changed = False
+        self.busy = False
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("", id="saved-summary", markup=False)
+        yield Grid(SAVED_COLUMNS, id="saved-grid", row_key=lambda f: (f.table, f.key),
+                   search=lambda f: f"{f.kind} {f.key} {f.value} {f.by}",
+                   empty_text="No fixes saved for this job yet.")
+        yield Footer()
+
+    @property
+    def grid(self) -> Grid[SavedFix]:
+        grid: Grid[SavedFix] = self.query_one("#saved-grid", Grid)
+        return grid
+
+    def on_mount(self) -> None:
+        self.title = f"Saved fixes · {self.session.job.label}"
+        self.reload()
+        self.set_focus(self.grid)
+
+    def reload(self) -> None:
+        fixes = self.session.saved_fixes()
+        self.grid.set_rows(fixes)
+        self.query_one("#saved-summary", Static).update(
+            f"{len(fixes)} fix(es) in the job's mappings file. d removes the one under the "
+            "cursor; the preview is re-planned at once.")
+
+    def on_grid_selected(self, event: Grid.Selected) -> None:
+        event.stop()
+
+    def action_remove(self) -> None:
+        fix = self.grid.cursor_row
+        if fix is None or self.busy:
+            return
+
+        def answered(ok: bool | None) -> None:
+            if ok:
+                self.busy = True
+                self._remove(fix)
+
+        self.app.push_screen(ConfirmScreen(
+            "Remove this fix?", f"{fix.kind} {fix.key} → {fix.value}\nThe preview is "
+            "re-planned without it: its rows go back to what Atria says.",
+            confirm="Remove", danger=True), answered)
+
+    @work(thread=True, exclusive=True, group="saved-remove", exit_on_error=False)
+    def _remove(self, fix: SavedFix) -> None:
+        run_service(self, f"Removing the fix for {fix.key}",
+                    lambda: self.session.remove_fix(fix),
+                    done=lambda plan: self.Removed(fix, plan),
+                    failed=lambda error: self.Removed(fix, None, error),
+                    expected=(ReviewError,), report=False)
+
+    def on_saved_fixes_screen_removed(self, event: Removed) -> None:
+        self.busy = False
+        if event.plan is None:
+            self.notify(event.error, severity="error", title="Fix not removed")
+            return
+        self.changed = True
+        self.reload()
+        self.notify(f"{event.fix.key} → {event.fix.value} removed; the preview is re-planned.",
+                    title="Removed")
 
     def action_back(self) -> None:
         if not self.busy:

@@ -3,6 +3,9 @@
 The picker opens with suggestions already ranked by similarity to the Atria name, so
 the usual fix ("Ujala Traders" → the company "Ujala Traders") is one Enter; typing
 narrows the list (rapidfuzz) while the arrow keys keep moving the list's cursor.
+A guess is never committed by Enter alone: a weak match (score under `STRONG`) or a
+company already used by another customer is flagged (⚠ in the list, the reason in the
+hint) and needs a second Enter on that same row.
 """
 
 from __future__ import annotations
@@ -21,15 +24,31 @@ from atria_tui.services.review import Choice, rank
 __all__ = ["NoteScreen", "PickerScreen"]
 
 
+STRONG = 90
+"""The score from which the top suggestion is taken on Enter alone."""
+
+
+def doubts(c: Choice) -> list[str]:
+    """Why choosing `c` may be a mistake: a weak (or no) match, a company already used."""
+    why = []
+    if c.score < STRONG:
+        why.append(f"a weak match ({c.score:.0f})" if c.score else "not a match by name")
+    if "used by " in c.detail:
+        why.append("already used by " + c.detail.split("used by ", 1)[1])
+    return why
+
+
 def _score(c: Choice) -> str:
-    return f"{c.score:.0f}" if c.score else ""
+    mark = "⚠" if c.score and doubts(c) else ""
+    return f"{mark}{c.score:.0f}" if c.score else ""
 
 
 PICK_COLUMNS: list[Column[Choice]] = [
     Column("label", "Name", lambda c: c.label, flex=True, min_width=20, max_width=34),
     Column("value", "Identifier / code", lambda c: c.value, max_width=24),
     Column("detail", "Detail", lambda c: c.detail, max_width=42),
-    Column("score", "Match", _score, sort=lambda c: c.score, width=5, align="right"),
+    Column("score", "Match", _score, sort=lambda c: c.score, width=5, align="right",
+           style=lambda c: "bold #f0c05a" if doubts(c) else ""),
 ]
 
 
@@ -51,6 +70,7 @@ class PickerScreen(ModalScreen[Choice | None]):
         self.subject = subject
         self.choices = list(choices)
         self.hint = hint
+        self.armed: Choice | None = None  # a doubtful row Enter was pressed on once
 
     def compose(self) -> ComposeResult:
         with Vertical(id="picker-dialog", classes="dialog"):
@@ -60,7 +80,8 @@ class PickerScreen(ModalScreen[Choice | None]):
             yield Grid(PICK_COLUMNS, id="picker-grid",
                        row_style=lambda c: "" if c.usable else "#8a8f98",
                        empty_text="Nothing matches; try fewer letters.")
-            yield Static(self.hint or "Enter choose · ↑↓ move · Esc cancel",
+            yield Static(self.hint or "Enter choose · ↑↓ move · Esc cancel · ⚠ weak or "
+                         "used: Enter twice",
                          id="picker-hint", classes="hint", markup=False)
 
     @property
@@ -94,7 +115,20 @@ class PickerScreen(ModalScreen[Choice | None]):
                    if choice.kind == "account" else "is inactive or cannot be a contract line")
             hint.update(f"{choice.label} {why}: choose another.")
             return
+        doubt = doubts(choice)
+        if doubt and self.armed != choice:
+            self.armed = choice
+            hint.update(f"⚠ {choice.label}: {' and '.join(doubt)}. Enter again takes it; "
+                        "type or ↑↓ for another.")
+            return
         self.dismiss(choice)
+
+    def on_grid_cursor_moved(self, event: Grid.CursorMoved) -> None:
+        event.stop()
+        if self.armed is not None and event.row != self.armed:
+            self.armed = None
+            self.query_one("#picker-hint", Static).update(
+                "Enter choose · ↑↓ move · Esc cancel · ⚠ weak or used: Enter twice")
 
     def action_move(self, step: int) -> None:
         self.grid.action_cursor(step)

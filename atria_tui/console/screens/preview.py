@@ -9,8 +9,10 @@ exactly the approved rows of this plan, not a fresh guess.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
@@ -122,6 +124,7 @@ class PreviewScreen(Screen[None]):
         Binding("A", "approve_shown(True)", "Approve all", id="preview.approve_all"),
         Binding("R", "approve_shown(False)", "Reject all", id="preview.reject_all"),
         Binding("n", "note", "Note", id="preview.note"),
+        Binding("ctrl+z", "undo", "Undo", id="preview.undo"),
         Binding("f", "fixes", "Fixes", id="preview.fixes"),
         Binding("a", "apply", "Apply", id="preview.apply"),
         Binding("x", "export", "Export", id="preview.export"),
@@ -136,9 +139,17 @@ class PreviewScreen(Screen[None]):
         """The plan's step (reading the PSA page by page): the newest one counts."""
 
     class Planned(Message):  # with a summary: the worker made the initial review
-        def __init__(self, result: RunResult | None, summary: rv.Summary | None = None) -> None:
+        def __init__(self, result: RunResult | None, summary: rv.Summary | None = None,
+                     saved: rv.SavedReview | None = None) -> None:
             super().__init__()
-            self.result, self.summary = result, summary
+            self.result, self.summary, self.saved = result, summary, saved
+
+    class ReviewSaved(Message):
+        """The review file was written (error empty) or could not be."""
+
+        def __init__(self, error: str = "") -> None:
+            super().__init__()
+            self.error = error
 
     def __init__(self, job: JobConfig) -> None:
         super().__init__()
@@ -150,6 +161,10 @@ class PreviewScreen(Screen[None]):
         self.code: str | None = None
         self.changes_only = False
         self._cancel: Callable[[], None] | None = None
+        self.review_file: Path | None = None
+        self._save_lock = threading.Lock()
+        self._save_seq = 0
+        self._written_seq = 0
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -161,7 +176,7 @@ class PreviewScreen(Screen[None]):
             yield Static("Esc or c cancels", classes="hint")
         with Horizontal(id="preview-filters"):
             yield Input(placeholder="Filter: customer, SKU, description or code  ( / )",
-                        id="preview-filter")
+                        id="preview-filter", disabled=True)  # until the plan is shown
             yield Static("", id="preview-mode")
         yield Grid(PLAN_COLUMNS, id="preview-grid", search=_search, row_key=lambda i: i.key,
                    row_style=lambda i: row_style(i.level, i.code),
@@ -222,7 +237,9 @@ class PreviewScreen(Screen[None]):
             p, t = result.plan, job.options.swing_threshold
             summary = (rv.summarize(rv.initial_review(p, t).items, t)
                        if p and result.context else None)
-            return self.Planned(result, summary)
+            saved = (rv.load_review(rv.review_path(svc, job, p.period.end))
+                     if p and result.context else None)
+            return self.Planned(result, summary, saved)
 
         with gc_pause.building():
             run_service(self, f"Preview of {job.label}", plan, done=reviewed,
@@ -252,8 +269,59 @@ class PreviewScreen(Screen[None]):
         if event.summary is None:  # not reviewed by the worker
             rv.initial_review(result.plan, self.job.options.swing_threshold)
         self.session = rv.ReviewSession(self.job, result.context, result.plan, result.run_id)
+        self.review_file = rv.review_path(host_of(self).services, self.job,
+                                          result.plan.period.end)
+        self.query_one("#preview-filter", Input).disabled = False
         self.show_plan(event.summary)
         self.set_focus(self.grid)
+        if event.saved is not None:
+            self._offer_resume(event.saved)
+
+    def _offer_resume(self, saved: rv.SavedReview) -> None:
+        """A review of this job and period was saved before: take it up again or not."""
+        period = self.session.plan.period.end if self.session else ""
+
+        def answered(resume: bool | None) -> None:
+            if self.session is None:
+                return
+            if resume:
+                n = self.session.resume(saved)
+                self.show_plan()
+                self.notify(f"Resumed: {n} decision(s) and note(s) put back (ctrl+z takes "
+                            "them back)", title="Review")
+            self._save_review()  # start over: the file now holds the fresh review
+
+        self.app.push_screen(ConfirmScreen(
+            "Resume the saved review?",
+            f"A review of period {period} was saved at {rv.local_time(saved.saved_at)} with "
+            f"{saved.count} decision(s) or note(s).\nResume puts them back; Start over "
+            "replaces the saved review with the new one.", confirm="Resume",
+            cancel="Start over", escape_confirms=True), answered)
+
+    def _save_review(self) -> None:
+        """Save the review as it stands now (in a worker); the newest state wins."""
+        if self.session is None or self.review_file is None:
+            return
+        self._save_seq += 1
+        self._review_writer(self.review_file, self.session.state(), self._save_seq,
+                            host_of(self).now().isoformat(timespec="seconds"))
+
+    @work(thread=True, group="review-save", exit_on_error=False)
+    def _review_writer(self, path: Path, state: dict[str, dict[str, object]], seq: int,
+                       saved_at: str) -> None:
+        def write() -> None:
+            with self._save_lock:  # two writers never interleave, an older never wins
+                if seq > self._written_seq:
+                    rv.write_review(path, state, saved_at)
+                    self._written_seq = seq
+
+        run_service(self, "Saving the review", write, done=lambda _: self.ReviewSaved(),
+                    failed=self.ReviewSaved, expected=(OSError,), report=False)
+
+    def on_preview_screen_review_saved(self, event: ReviewSaved) -> None:
+        if event.error:
+            self.notify(f"The review could not be saved: {event.error}",
+                        title="Review not saved", severity="error", timeout=10)
 
     def action_cancel_plan(self) -> None:
         if self.planning and self._cancel is not None:
@@ -264,6 +332,12 @@ class PreviewScreen(Screen[None]):
         if self.planning:
             self.action_cancel_plan()
             return
+        if isinstance(self.focused, Input):  # Esc in the filter box leaves the box only
+            self.set_focus(self.grid)
+            return
+        if self.session is not None and self.session.state():
+            self.notify(f"Review of period {self.session.plan.period.end} saved; "
+                        "p resumes it.", title="Review", timeout=4)
         self.app.pop_screen()
 
     # -- showing -----------------------------------------------------------------------------
@@ -340,19 +414,58 @@ class PreviewScreen(Screen[None]):
         if not item.action.writes:
             self.notify(f"{item.code}: this row writes nothing to approve", timeout=3)
             return
-        item.approved = not item.approved
+        assert self.session is not None
+        verb = "reject" if item.approved else "approve"
+        self.session.decide([item], not item.approved,
+                            f"{verb} {item.customer_code} {item.sku}")
+        self._save_review()
         self.grid.refresh_rows([self.grid.model.row_number(self.grid.cursor)])
         self.show_summary()
         self.grid.action_cursor(1)
 
     def action_approve_shown(self, approved: bool) -> None:
+        """Approve/reject every change shown, after a question saying what it overwrites."""
         if self.session is None or self.planning:
             return
-        count = rv.set_approved(self.grid.visible_rows(), approved)
+        shown = [i for i in self.grid.visible_rows() if i.action.writes]
+        changing = [i for i in shown if i.approved != approved]
+        verb = "Approve" if approved else "Reject"
+        if not changing:
+            self.notify(f"All {len(shown)} change(s) shown are already "
+                        f"{'approved' if approved else 'rejected'}", timeout=3)
+            return
+        review = sum(1 for i in changing if approved and rv.needs_review(i, self.session.threshold))
+        body = (f"{verb} {len(changing)} of the {len(shown)} change(s) shown: this "
+                f"overwrites {len(changing)} decision(s)."
+                + (f"\n{review} of them are decreases or large swings." if review else "")
+                + "\nctrl+z undoes it.")
+
+        def answered(ok: bool | None) -> None:
+            if not ok or self.session is None:
+                return
+            count = self.session.decide(changing, approved, f"{verb.lower()} all shown")
+            self._save_review()
+            self.grid.refresh_rows(None)
+            self.show_summary()
+            past = "Approved" if approved else "Rejected"
+            self.notify(f"{past} {count} change(s) among the rows shown; ctrl+z undoes it",
+                        timeout=4)
+
+        self.app.push_screen(ConfirmScreen(f"{verb} all {len(changing)} shown?", body,
+                                           confirm=f"{verb} {len(changing)}", danger=True),
+                             answered)
+
+    def action_undo(self) -> None:
+        if self.session is None or self.planning:
+            return
+        what = self.session.undo()
+        if what is None:
+            self.notify("Nothing to undo in this preview", timeout=3)
+            return
+        self._save_review()
         self.grid.refresh_rows(None)
         self.show_summary()
-        verb = "Approved" if approved else "Rejected"
-        self.notify(f"{verb} {count} change(s) among the rows shown", timeout=3)
+        self.notify(f"Undone: {what}", title="Undo", timeout=3)
 
     def action_note(self) -> None:
         item = self._current()
@@ -360,8 +473,9 @@ class PreviewScreen(Screen[None]):
             return
 
         def done(note: str | None) -> None:
-            if note is not None:
-                item.note = note
+            if note is not None and self.session is not None:
+                self.session.set_note(item, note)
+                self._save_review()
                 self.grid.refresh_rows(None)
 
         self.app.push_screen(NoteScreen(f"Note · {item.customer_code} {item.sku or ''}",
@@ -396,7 +510,7 @@ class PreviewScreen(Screen[None]):
 
         def answered(ok: bool | None) -> None:
             if ok:
-                self.app.switch_screen(ApplyScreen(self.job, plan))
+                self.app.switch_screen(ApplyScreen(self.job, plan, self.review_file))
 
         self.app.push_screen(ConfirmScreen(f"Apply to {self.job.task.psa_name}?", body,
                                            confirm="Apply", danger=True), answered)
