@@ -83,6 +83,7 @@ def carry_review(old: Plan, new: Plan, swing_threshold: float) -> Plan:
         if seen is not None:
             item.approved = seen.approved
             item.note = seen.note
+            item.decided = seen.decided
     return new
 
 
@@ -90,10 +91,29 @@ def set_approved(items: Iterable[PlanItem], approved: bool) -> int:
     """Approve/reject the writes among `items`; rows that write nothing are left alone."""
     count = 0
     for item in items:
-        if item.action.writes and item.approved != approved:
-            item.approved = approved
-            count += 1
+        if item.action.writes and (item.approved != approved or not item.decided):
+            count += item.approved != approved
+            item.approved, item.decided = approved, True
     return count
+
+
+def decide(item: PlanItem, approved: bool) -> None:
+    """One reviewer's decision on one row: approved (✓) or rejected (✗)."""
+    item.approved, item.decided = approved, True
+
+
+ReviewState = Literal["approved", "rejected", "open", ""]
+
+
+def review_state(item: PlanItem) -> ReviewState:
+    """Approved (by a reviewer or by the rule), rejected by a reviewer, or not reviewed
+    yet ("open": held back by the rule and nobody has decided); "" for a row that writes
+    nothing."""
+    if not item.action.writes:
+        return ""
+    if item.approved:
+        return "approved"
+    return "rejected" if item.decided else "open"
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +125,8 @@ class Summary:
     money: Decimal
     approved_money: Decimal
     at_stake: Decimal
+    rejected: int = 0
+    rows: int = 0
 
     def codes_text(self) -> str:
         return "  ".join(f"{code} {n}" for code, n in sorted(self.counts.items()))
@@ -116,11 +138,12 @@ def summarize(items: Sequence[PlanItem], swing_threshold: float = 0.25) -> Summa
     return Summary(
         counts=dict(Counter(i.code for i in items)),
         changes=len(changes), approved=len(approved),
-        to_review=sum(1 for i in changes
-                      if not i.approved and needs_review(i, swing_threshold)),
+        to_review=sum(1 for i in changes if not i.approved and not i.decided),
         money=sum((i.money_delta for i in changes), ZERO),
         approved_money=sum((i.money_delta for i in approved), ZERO),
-        at_stake=sum((abs(i.money_delta) for i in approved), ZERO))
+        at_stake=sum((abs(i.money_delta) for i in approved), ZERO),
+        rejected=sum(1 for i in changes if not i.approved and i.decided),
+        rows=len(items))
 
 
 def plan_filter(level: Level | None, code: str | None, changes_only: bool

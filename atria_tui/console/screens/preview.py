@@ -59,16 +59,26 @@ def _signed(q: Decimal, item: PlanItem, money: bool = False) -> str:
     return text if money else text.rstrip("0").rstrip(".")
 
 
+# The three review states look different: ✓ approved, ✗ rejected, • not reviewed yet.
+_MARKS = {"approved": ("✓", "bold #5fd75f"), "rejected": ("✗", "bold #ff6b6b"),
+          "open": ("•", "bold #f0c05a"), "": ("", "")}
+
+
 def _mark(i: PlanItem) -> str:
-    return ("✓" if i.approved else "✗") if i.action.writes else ""
+    return _MARKS[rv.review_state(i)][0]
 
 
 def _mark_style(i: PlanItem) -> str:
-    return ("bold #5fd75f" if i.approved else "bold #ff6b6b") if i.action.writes else ""
+    return _MARKS[rv.review_state(i)][1]
+
+
+def _mark_key(i: PlanItem) -> int:
+    """Not reviewed first, then rejected, then approved, then rows that write nothing."""
+    return {"open": 0, "rejected": 1, "approved": 2, "": 3}[rv.review_state(i)]
 
 
 PLAN_COLUMNS: list[Column[PlanItem]] = [
-    Column("ok", "✓", _mark, sort=lambda i: (not i.action.writes, i.approved), width=1,
+    Column("ok", "✓", _mark, sort=_mark_key, width=1,
            style=_mark_style),
     Column("customer", "Customer", lambda i: i.customer_code, max_width=9),
     Column("sku", "Atria SKU", lambda i: i.sku, max_width=14),
@@ -92,17 +102,28 @@ PLAN_COLUMNS: list[Column[PlanItem]] = [
 ]
 
 
-def summary_text(head: str, s: rv.Summary, fatal: LogEntry | None = None) -> Text:
-    """The preview's header: counts per code as badges, changes, approvals, money."""
+def summary_text(head: str, s: rv.Summary, fatal: LogEntry | None = None,
+                 total_rows: int | None = None) -> Text:
+    """The preview's header: counts per code as badges, changes, approvals, money.
+
+    With a filter on, `total_rows` is the plan's size and every count is of the rows
+    shown ("12 of 40 rows"), so the header never states totals the clerk cannot see.
+    """
     text = Text(head + "\n", "dim")
     for code, count in sorted(s.counts.items()):
         level = codes.CATALOG[code].level if code in codes.CATALOG else Level.INFO
         text.append(badge_text(f"{code} {count}"), badge_style(level, code))
         text.append(" ")
     text.append("\n")
+    if total_rows is not None:
+        text.append(f"{s.rows} of {total_rows} rows shown: ", "bold #5fafff")
     text.append(f"{s.changes} change(s)", "bold")
-    text.append(f" · {s.approved} approved · ")
-    text.append(f"{s.to_review} to review", "bold #f0c05a" if s.to_review else "")
+    text.append(" · ")
+    text.append(f"✓ {s.approved} approved", "#5fd75f" if s.approved else "")
+    text.append(" · ")
+    text.append(f"✗ {s.rejected} rejected", "#ff6b6b" if s.rejected else "")
+    text.append(" · ")
+    text.append(f"• {s.to_review} to review", "bold #f0c05a" if s.to_review else "")
     text.append(f" · Δ money {rv.money(s.money)} (approved {rv.money(s.approved_money)})")
     if fatal is not None:
         text.append(f"\n{fatal.code}: {fatal.message}", "bold #ff6b6b")
@@ -277,10 +298,20 @@ class PreviewScreen(Screen[None]):
         if self.session is None:
             return
         plan = self.session.plan
-        s = summary if summary is not None else rv.summarize(plan.items, self.session.threshold)
+        filtered = self.grid.model.needs_compute() and self.grid.row_count != len(plan.items)
+        if filtered:  # the header counts what is shown
+            s = rv.summarize(list(self.grid.visible_rows()), self.session.threshold)
+        else:
+            s = summary if summary is not None else rv.summarize(plan.items,
+                                                                 self.session.threshold)
         head = (f"Period {plan.period.start} → {plan.period.end} · {self.job.task.psa_name} · "
                 f"run {self.session.run_id}")
-        self.query_one("#preview-summary", Static).update(summary_text(head, s, plan.fatal))
+        self.query_one("#preview-summary", Static).update(
+            summary_text(head, s, plan.fatal, len(plan.items) if filtered else None))
+
+    def on_grid_reindexed(self, event: Grid.Reindexed) -> None:
+        if event.grid is self.grid and self.session is not None:
+            self.show_summary()
 
     def _show_mode(self) -> None:
         level = self.level.value + ("+" if self.level is not Level.ERROR else "") \
@@ -340,7 +371,7 @@ class PreviewScreen(Screen[None]):
         if not item.action.writes:
             self.notify(f"{item.code}: this row writes nothing to approve", timeout=3)
             return
-        item.approved = not item.approved
+        rv.decide(item, not item.approved)
         self.grid.refresh_rows([self.grid.model.row_number(self.grid.cursor)])
         self.show_summary()
         self.grid.action_cursor(1)
