@@ -35,7 +35,7 @@ from atria_tui.job.mappings import load_mappings, mappings_path, save_mappings
 from atria_tui.job.parameters import ConfigError
 from atria_tui.psa import PROFILES, profile_of
 from atria_tui.psa.errors import RemoteError
-from atria_tui.services.engine import PlanContext
+from atria_tui.services.engine import PlanContext, StoredPlanError, stored_plan
 from atria_tui.services.run_checks import RunAbort, job_session
 from atria_tui.services.runtime import Runtime
 
@@ -187,6 +187,53 @@ def run_now_text(plan: Plan, swing_threshold: float, psa: str) -> str | None:
         lines.append(f"{problems} row(s) have warnings or errors and are not written.")
     lines.append("To check them one by one first, cancel and press p (Preview).")
     return "\n".join(lines)
+
+
+# --- since last month ----------------------------------------------------------------------
+
+MonthKey = tuple[str, str]
+
+
+def month_key(item: PlanItem) -> MonthKey:
+    """What a line is across months: customer and SKU (or description), not the line id
+    or the code, which change from one period to the next."""
+    return norm(item.customer_code), norm(item.sku or item.description)
+
+
+def last_applied(svc: Runtime, job: JobConfig, period_end: str) -> dict[MonthKey, Decimal]:
+    """The quantity each line held after the job's newest apply of an earlier period:
+    what was written (journal `done`), else what the PSA held then. Empty on a job's
+    first run, or when that apply's stored plan cannot be read (never an error)."""
+    runs = [r for r in svc.store.runs(job.key, limit=500)
+            if r.kind == "apply" and r.period_end and r.period_end < period_end]
+    if not runs:
+        return {}
+    newest = max(runs, key=lambda r: (r.period_end, r.id))
+    try:
+        plan = stored_plan(svc, newest.id)
+    except StoredPlanError:
+        return {}
+    if plan is None:
+        return {}
+    written = {j.item_key: j.after for j in svc.store.journal(newest.id) if j.state == "done"}
+    out: dict[MonthKey, Decimal] = {}
+    for item in plan.items:
+        held = written.get(item.key, item.psa_quantity)
+        if held is not None and (item.sku or item.description):
+            key = month_key(item)
+            out[key] = out.get(key, ZERO) + held
+    return out
+
+
+def swing_since(item: PlanItem, last: Decimal | None, swing_threshold: float) -> bool:
+    """Whether this month's Atria quantity moved against last month's by more than the
+    swing threshold (a line new since last month, or gone, counts as a swing)."""
+    now = item.atria_quantity
+    if last is None or now is None:
+        return False
+    if last == 0:
+        return now != 0
+    return abs(now - last) / abs(last) > Decimal(str(swing_threshold))
 
 
 def notes_of(items: Iterable[PlanItem]) -> dict[tuple[str, str], str]:

@@ -33,7 +33,7 @@ from atria_tui.console.screens.workers import run_service
 from atria_tui.console.widgets.code_badge import badge_style, badge_text, row_style
 from atria_tui.console.widgets.grid import Column, Grid
 from atria_tui.console.widgets.log_table import LEVEL_FILTERS
-from atria_tui.core import codes, gc_pause
+from atria_tui.core import codes, gc_pause, numbers
 from atria_tui.core.export import PLAN_HEADER, plan_rows
 from atria_tui.core.model import Level, LogEntry, PlanItem
 from atria_tui.job.file import JobConfig
@@ -44,19 +44,12 @@ from atria_tui.services.engine import RunResult, plan_job
 __all__ = ["PLAN_COLUMNS", "PreviewScreen", "summary_text"]
 
 
-def _qty(q: Decimal | None) -> str:
-    return "" if q is None else f"{q:,.2f}".rstrip("0").rstrip(".")
-
-
 def _num_key(q: Decimal | None) -> tuple[bool, Decimal]:
     return (q is None, q if q is not None else Decimal(0))
 
 
-def _signed(q: Decimal, item: PlanItem, money: bool = False) -> str:
-    if not item.action.writes or q == 0:
-        return ""
-    text = f"{q:+,.2f}"
-    return text if money else text.rstrip("0").rstrip(".")
+def _signed(q: Decimal, item: PlanItem) -> str:
+    return "" if not item.action.writes or q == 0 else numbers.signed_qty(q)
 
 
 # The three review states look different: ✓ approved, ✗ rejected, • not reviewed yet.
@@ -77,33 +70,68 @@ def _mark_key(i: PlanItem) -> int:
     return {"open": 0, "rejected": 1, "approved": 2, "": 3}[rv.review_state(i)]
 
 
-PLAN_COLUMNS: list[Column[PlanItem]] = [
-    Column("ok", "✓", _mark, sort=_mark_key, width=1,
-           style=_mark_style),
-    Column("customer", "Customer", lambda i: i.customer_code, max_width=9),
-    Column("sku", "Atria SKU", lambda i: i.sku, max_width=14),
-    Column("description", "Summary description", lambda i: i.description, flex=True,
-           min_width=14, max_width=16),
-    Column("atria", "Atria", lambda i: _qty(i.atria_quantity),
-           sort=lambda i: _num_key(i.atria_quantity), width=6, align="right"),
-    Column("contract", "Agreement", lambda i: i.contract_name, max_width=22),
-    Column("line", "PSA line", lambda i: i.product_code, max_width=13),
-    Column("psa", "PSA", lambda i: _qty(i.psa_quantity),
-           sort=lambda i: _num_key(i.psa_quantity), width=6, align="right"),
-    Column("price", "Unit", lambda i: f"{i.unit_price:,.2f}" if i.unit_price else "",
-           sort=lambda i: i.unit_price, width=8, align="right"),
-    Column("delta", "Δ qty", lambda i: _signed(i.delta, i), sort=lambda i: i.delta, width=6,
-           align="right"),
-    Column("money", "Δ money", lambda i: _signed(i.money_delta, i, money=True),
-           sort=lambda i: i.money_delta, width=9, align="right"),
-    Column("code", "Code", lambda i: badge_text(i.code), sort=lambda i: i.code, width=6,
-           style=lambda i: badge_style(i.level, i.code)),
-    Column("note", "✎", lambda i: "✎" if i.note else "", sort=lambda i: i.note, width=1),
-]
+# Columns frozen on the left when the grid scrolls sideways: ✓, Customer, Atria SKU.
+FROZEN = 3
+
+
+def plan_columns(currency: str = "",
+                 last: Callable[[PlanItem], tuple[Decimal | None, bool]] | None = None
+                 ) -> list[Column[PlanItem]]:
+    """The preview's columns, the ones a clerk checks first on the left (they fit 80
+    columns: customer, SKU, Atria qty, PSA qty, Δ qty, Δ money, code), then the detail.
+
+    `last` gives a row's quantity last applied and whether the change since exceeds the
+    swing threshold (marked ↑/↓).
+    """
+    def money(i: PlanItem) -> str:
+        q = i.money_delta
+        return "" if not i.action.writes or q == 0 else numbers.signed_money(q, currency)
+
+    def last_text(i: PlanItem) -> str:
+        if last is None:
+            return ""
+        q, swing = last(i)
+        if q is None:
+            return ""
+        mark = ("↑" if (i.atria_quantity or 0) > q else "↓") if swing else " "
+        return numbers.qty(q) + mark
+
+    def last_style(i: PlanItem) -> str:
+        return "bold #f0c05a" if last is not None and last(i)[1] else ""
+
+    return [
+        Column("ok", "✓", _mark, sort=_mark_key, width=1, style=_mark_style),
+        Column("customer", "Customer", lambda i: i.customer_code, max_width=8),
+        Column("sku", "Atria SKU", lambda i: i.sku or i.description, max_width=12),
+        Column("atria", "Atria qty", lambda i: numbers.qty(i.atria_quantity),
+               sort=lambda i: _num_key(i.atria_quantity), width=9, align="right"),
+        Column("psa", "PSA qty", lambda i: numbers.qty(i.psa_quantity),
+               sort=lambda i: _num_key(i.psa_quantity), width=7, align="right"),
+        Column("delta", "Δ qty", lambda i: _signed(i.delta, i), sort=lambda i: i.delta,
+               width=6, align="right"),
+        Column("money", "Δ money", money, sort=lambda i: i.money_delta,
+               width=9 + len(currency), align="right"),
+        Column("code", "Code", lambda i: badge_text(i.code), sort=lambda i: i.code, width=6,
+               style=lambda i: badge_style(i.level, i.code)),
+        Column("note", "✎", lambda i: "✎" if i.note else "", sort=lambda i: i.note, width=1),
+        Column("last", "Last mo.", last_text, sort=lambda i: _num_key(last(i)[0] if last
+                                                                     else None),
+               width=9, align="right", style=last_style),
+        Column("price", "Unit", lambda i: numbers.money(i.unit_price, currency)
+               if i.unit_price else "", sort=lambda i: i.unit_price, width=8 + len(currency),
+               align="right"),
+        Column("description", "Summary description", lambda i: i.description, flex=True,
+               min_width=14, max_width=24),
+        Column("contract", "Agreement", lambda i: i.contract_name, max_width=22),
+        Column("line", "PSA product", lambda i: i.product_code, max_width=13),
+    ]
+
+
+PLAN_COLUMNS = plan_columns()
 
 
 def summary_text(head: str, s: rv.Summary, fatal: LogEntry | None = None,
-                 total_rows: int | None = None) -> Text:
+                 total_rows: int | None = None, currency: str = "") -> Text:
     """The preview's header: counts per code as badges, changes, approvals, money.
 
     With a filter on, `total_rows` is the plan's size and every count is of the rows
@@ -124,7 +152,8 @@ def summary_text(head: str, s: rv.Summary, fatal: LogEntry | None = None,
     text.append(f"✗ {s.rejected} rejected", "#ff6b6b" if s.rejected else "")
     text.append(" · ")
     text.append(f"• {s.to_review} to review", "bold #f0c05a" if s.to_review else "")
-    text.append(f" · Δ money {rv.money(s.money)} (approved {rv.money(s.approved_money)})")
+    text.append(f" · Δ money {numbers.signed_money(s.money, currency)} (approved "
+                f"{numbers.signed_money(s.approved_money, currency)})")
     if fatal is not None:
         text.append(f"\n{fatal.code}: {fatal.message}", "bold #ff6b6b")
     return text
@@ -157,9 +186,11 @@ class PreviewScreen(Screen[None]):
         """The plan's step (reading the PSA page by page): the newest one counts."""
 
     class Planned(Message):  # with a summary: the worker made the initial review
-        def __init__(self, result: RunResult | None, summary: rv.Summary | None = None) -> None:
+        def __init__(self, result: RunResult | None, summary: rv.Summary | None = None,
+                     last_month: dict[rv.MonthKey, Decimal] | None = None) -> None:
             super().__init__()
             self.result, self.summary = result, summary
+            self.last_month = last_month or {}
 
     def __init__(self, job: JobConfig) -> None:
         super().__init__()
@@ -171,6 +202,8 @@ class PreviewScreen(Screen[None]):
         self.code: str | None = None
         self.changes_only = False
         self._cancel: Callable[[], None] | None = None
+        # Quantity last applied per line (empty on a job's first run), read by the worker.
+        self.last_month: dict[rv.MonthKey, Decimal] = {}
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -184,10 +217,15 @@ class PreviewScreen(Screen[None]):
             yield Input(placeholder="Filter: customer, SKU, description or code  ( / )",
                         id="preview-filter")
             yield Static("", id="preview-mode")
-        yield Grid(PLAN_COLUMNS, id="preview-grid", search=_search, row_key=lambda i: i.key,
+        yield Grid(plan_columns(self.job.options.currency, self._last), id="preview-grid",
+                   search=_search, row_key=lambda i: i.key, frozen=FROZEN,
                    row_style=lambda i: row_style(i.level, i.code),
                    empty_text="The plan has no rows.")
         yield Footer()
+
+    def _last(self, item: PlanItem) -> tuple[Decimal | None, bool]:
+        last = self.last_month.get(rv.month_key(item))
+        return last, rv.swing_since(item, last, self.job.options.swing_threshold)
 
     @property
     def grid(self) -> Grid[PlanItem]:
@@ -243,7 +281,8 @@ class PreviewScreen(Screen[None]):
             p, t = result.plan, job.options.swing_threshold
             summary = (rv.summarize(rv.initial_review(p, t).items, t)
                        if p and result.context else None)
-            return self.Planned(result, summary)
+            last = rv.last_applied(svc, job, str(p.period.end)) if p else {}
+            return self.Planned(result, summary, last)
 
         with gc_pause.building():
             run_service(self, f"Preview of {job.label}", plan, done=reviewed,
@@ -263,6 +302,7 @@ class PreviewScreen(Screen[None]):
             self.query_one("#preview-progress", ProgressBar).update(total=1, progress=0)
             return
         self.remove_class("-planning")
+        self.last_month.update(event.last_month)
         if result.plan is None or result.context is None:
             why = result.fatal.message if result.fatal else result.status
             self.add_class("-failed")
@@ -307,7 +347,8 @@ class PreviewScreen(Screen[None]):
         head = (f"Period {plan.period.start} → {plan.period.end} · {self.job.task.psa_name} · "
                 f"run {self.session.run_id}")
         self.query_one("#preview-summary", Static).update(
-            summary_text(head, s, plan.fatal, len(plan.items) if filtered else None))
+            summary_text(head, s, plan.fatal, len(plan.items) if filtered else None,
+                         self.job.options.currency))
 
     def on_grid_reindexed(self, event: Grid.Reindexed) -> None:
         if event.grid is self.grid and self.session is not None:
