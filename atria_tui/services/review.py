@@ -146,18 +146,57 @@ def summarize(items: Sequence[PlanItem], swing_threshold: float = 0.25) -> Summa
         rows=len(items))
 
 
-def plan_filter(level: Level | None, code: str | None, changes_only: bool
-                ) -> Callable[[PlanItem], bool] | None:
-    """The preview's filter: at least `level`, exactly `code`, only rows that write."""
-    if level is None and code is None and not changes_only:
+def plan_filter(level: Level | None, code: str | None, changes_only: bool,
+                customer: str | None = None) -> Callable[[PlanItem], bool] | None:
+    """The preview's filter: at least `level`, exactly `code`, only rows that write, one
+    customer."""
+    if level is None and code is None and not changes_only and customer is None:
         return None
     rank = level.rank if level else -1
 
     def keep(i: PlanItem) -> bool:
         return (i.level.rank >= rank and (code is None or i.code == code)
-                and (not changes_only or i.action.writes))
+                and (not changes_only or i.action.writes)
+                and (customer is None or i.customer_code == customer))
 
     return keep
+
+
+def is_blocker(item: PlanItem) -> bool:
+    """A row that stops a line from being billed: a warning or error that writes nothing
+    (no account, unknown SKU, missing identifier…). Blockers are listed first."""
+    return not item.action.writes and item.level.rank >= Level.WARNING.rank
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerTotal:
+    """One customer's subtotal in the preview's "By customer" view."""
+
+    code: str
+    name: str
+    rows: int
+    changes: int
+    delta: Decimal
+    money: Decimal
+    blockers: int
+    to_review: int
+
+
+def customer_totals(items: Iterable[PlanItem]) -> list[CustomerTotal]:
+    """Per customer: rows, changes, Δ qty, Δ money, blockers and rows left to review;
+    customers with blockers first, then those with rows to review, then by code."""
+    groups: dict[str, list[PlanItem]] = {}
+    for i in items:
+        groups.setdefault(i.customer_code, []).append(i)
+    out = []
+    for code, rows in groups.items():
+        changes = [i for i in rows if i.action.writes]
+        out.append(CustomerTotal(
+            code, next((i.customer_name for i in rows if i.customer_name), ""), len(rows),
+            len(changes), sum((i.delta for i in changes), ZERO),
+            sum((i.money_delta for i in changes), ZERO), sum(map(is_blocker, rows)),
+            sum(1 for i in changes if not i.approved and not i.decided)))
+    return sorted(out, key=lambda t: (-t.blockers, -t.to_review, norm(t.code)))
 
 
 def confirm_text(s: Summary, plan: Plan, psa: str) -> str:

@@ -25,6 +25,8 @@ from textual.widgets import Footer, Header, Input, ProgressBar, Static
 from atria_tui.console.screens import workers
 from atria_tui.console.screens.apply import ApplyScreen
 from atria_tui.console.screens.confirm import ConfirmScreen
+from atria_tui.console.screens.customers import CustomersScreen
+from atria_tui.console.screens.detail import DetailScreen, item_detail
 from atria_tui.console.screens.export import export_csv
 from atria_tui.console.screens.fixes import FixesScreen
 from atria_tui.console.screens.host import host_of
@@ -165,21 +167,28 @@ def _search(i: PlanItem) -> str:
 
 
 class PreviewScreen(Screen[None]):
+    # The footer shows what a clerk needs most, in that order (it is cut at 80 columns);
+    # every other key is listed by Help (? / F1), which reads these bindings.
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="preview.back"),
         Binding("c", "cancel_plan", "Cancel plan", show=False, id="preview.cancel"),
         Binding("space", "toggle_approval", "✓/✗", id="preview.toggle"),
-        Binding("A", "approve_shown(True)", "Approve all", id="preview.approve_all"),
-        Binding("R", "approve_shown(False)", "Reject all", id="preview.reject_all"),
-        Binding("n", "note", "Note", id="preview.note"),
-        Binding("f", "fixes", "Fixes", id="preview.fixes"),
         Binding("a", "apply", "Apply", id="preview.apply"),
+        Binding("f", "fixes", "Fixes", id="preview.fixes"),
+        Binding("n", "note", "Note", id="preview.note"),
         Binding("x", "export", "Export", id="preview.export"),
+        Binding("g", "by_customer", "By customer", id="preview.customers"),
+        Binding("i", "explain", "Why? (row in full, also ⏎)", show=False,
+                id="preview.explain"),
+        Binding("A", "approve_shown(True)", "Approve all shown", show=False,
+                id="preview.approve_all"),
+        Binding("R", "approve_shown(False)", "Reject all shown", show=False,
+                id="preview.reject_all"),
         Binding("slash", "filter", "Filter", show=False, priority=True, id="preview.filter"),
         Binding("l", "cycle_level", "Level", show=False, id="preview.level"),
         Binding("k", "cycle_code", "Code", show=False, id="preview.code"),
+        Binding("K", "cycle_code(-1)", "Code (back)", show=False, id="preview.code_back"),
         Binding("w", "changes_only", "Changes only", show=False, id="preview.changes"),
-        Binding("question_mark", "explain", "Why?", id="preview.explain"),
     ]
 
     class Progress(workers.Progress):
@@ -201,6 +210,7 @@ class PreviewScreen(Screen[None]):
         self.level: Level | None = None
         self.code: str | None = None
         self.changes_only = False
+        self.customer: str | None = None
         self._cancel: Callable[[], None] | None = None
         # Quantity last applied per line (empty on a job's first run), read by the worker.
         self.last_month: dict[rv.MonthKey, Decimal] = {}
@@ -331,7 +341,8 @@ class PreviewScreen(Screen[None]):
 
     def show_plan(self, summary: rv.Summary | None = None) -> None:
         """(Re)load the grid from the session's plan, keeping the cursor's row."""
-        self.grid.set_rows(self.items)
+        # Blockers first (stable: the plan's order otherwise).
+        self.grid.set_rows(sorted(self.items, key=lambda i: not rv.is_blocker(i)))
         self.show_summary(summary)
 
     def show_summary(self, summary: rv.Summary | None = None) -> None:
@@ -361,10 +372,14 @@ class PreviewScreen(Screen[None]):
                              ("Code ", "dim"), (self.code or "all", "bold"), (" (k)  ", "dim"),
                              ("Rows ", "dim"), ("changes" if self.changes_only else "all",
                                                 "bold"), (" (w)", "dim"))
+        if self.customer is not None:
+            text.append_text(Text.assemble(("  Customer ", "dim"), (self.customer, "bold"),
+                                           (" (g)", "dim")))
         self.query_one("#preview-mode", Static).update(text)
 
     def _apply_predicate(self) -> None:
-        self.grid.set_predicate(rv.plan_filter(self.level, self.code, self.changes_only))
+        self.grid.set_predicate(rv.plan_filter(self.level, self.code, self.changes_only,
+                                               self.customer))
         self._show_mode()
 
     def on_input_changed(self, event: Input.Changed) -> None:
@@ -390,11 +405,30 @@ class PreviewScreen(Screen[None]):
         self.level = LEVEL_FILTERS[(at + 1) % len(LEVEL_FILTERS)]
         self._apply_predicate()
 
-    def action_cycle_code(self) -> None:
+    def action_cycle_code(self, step: int = 1) -> None:
         present: list[str | None] = [None, *sorted({i.code for i in self.items})]
         at = present.index(self.code) if self.code in present else 0
-        self.code = present[(at + 1) % len(present)]
+        self.code = present[(at + step) % len(present)]
         self._apply_predicate()
+
+    def action_by_customer(self) -> None:
+        """Subtotals per customer (of the rows shown), blockers first; Enter narrows the
+        preview to one customer, and g again (Esc in the list) shows every customer."""
+        if self.session is None or self.planning:
+            return
+        if self.customer is not None:
+            self.customer = None
+            self._apply_predicate()
+            return
+
+        def chosen(code: str | None) -> None:
+            if code is not None:
+                self.customer = code
+                self._apply_predicate()
+
+        self.app.push_screen(CustomersScreen(rv.customer_totals(self.grid.visible_rows()),
+                                             self.job.options.currency,
+                                             f"By customer · {self.job.label}"), chosen)
 
     def action_changes_only(self) -> None:
         self.changes_only = not self.changes_only
@@ -441,12 +475,13 @@ class PreviewScreen(Screen[None]):
 
     def action_explain(self) -> None:
         item = self._current()
-        if item is None:
-            return
-        d = codes.CATALOG.get(item.code)
-        text = codes.resolution(item.code) or "No resolution in the guide for this code."
-        self.notify(f"{item.message}\n\n{text}", title=f"{item.code} · {d.when if d else ''}",
-                    timeout=20)
+        if item is not None:
+            self.app.push_screen(DetailScreen(item_detail(item, self.job.options.currency)))
+
+    def on_grid_selected(self, event: Grid.Selected) -> None:
+        if event.grid is self.grid:
+            event.stop()
+            self.action_explain()
 
     def action_fixes(self) -> None:
         if self.session is None or self.planning:

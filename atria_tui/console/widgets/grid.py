@@ -57,7 +57,7 @@ class Grid(ScrollView, Generic[R], can_focus=True):
         Binding("enter", "select", "Open", show=False, id="grid.select"),
         Binding("left", "column(-1)", "Column left", show=False, id="grid.left"),
         Binding("right", "column(1)", "Column right", show=False, id="grid.right"),
-        Binding("s", "sort_pick", "Sort", id="grid.sort"),
+        Binding("s", "sort_pick", "Sort (choose column)", show=False, id="grid.sort"),
         Binding("S", "sort_reverse", "Reverse sort", show=False, id="grid.reverse"),
     ]
     COMPONENT_CLASSES: ClassVar[set[str]] = {
