@@ -26,7 +26,11 @@ __all__ = ["CustomersScreen", "customer_columns"]
 def customer_columns(currency: str = "") -> list[Column[CustomerTotal]]:
     return [
         Column("code", "Customer", lambda t: t.code, max_width=10),
-        Column("name", "Name", lambda t: t.name, flex=True, min_width=10, max_width=30),
+        Column("delta", "Δ qty", lambda t: numbers.signed_qty(t.delta) if t.changes else "",
+               sort=lambda t: t.delta, width=7, align="right"),
+        Column("money", "Δ money", lambda t: numbers.signed_money(t.money, currency)
+               if t.changes else "", sort=lambda t: t.money, width=10 + len(currency),
+               align="right"),
         Column("blockers", "Blockers", lambda t: str(t.blockers) if t.blockers else "",
                sort=lambda t: t.blockers, width=8, align="right",
                style=lambda t: "bold #ff6b6b" if t.blockers else ""),
@@ -35,11 +39,7 @@ def customer_columns(currency: str = "") -> list[Column[CustomerTotal]]:
                style=lambda t: "bold #f0c05a" if t.to_review else ""),
         Column("changes", "Changes", lambda t: str(t.changes), sort=lambda t: t.changes,
                width=7, align="right"),
-        Column("delta", "Δ qty", lambda t: numbers.signed_qty(t.delta) if t.changes else "",
-               sort=lambda t: t.delta, width=7, align="right"),
-        Column("money", "Δ money", lambda t: numbers.signed_money(t.money, currency)
-               if t.changes else "", sort=lambda t: t.money, width=10 + len(currency),
-               align="right"),
+        Column("name", "Name", lambda t: t.name, flex=True, min_width=10, max_width=30),
     ]
 
 

@@ -29,8 +29,8 @@ def keys_of(screen: Screen[object]) -> str:
     seen: dict[str, str] = {}
     for key, active in screen.active_bindings.items():
         b = active.binding
-        if not b.description or b.action in ("help", "app.help", "command_palette"):
-            continue
+        if not b.id or not b.description or b.action in ("help", "app.help"):
+            continue  # Textual's own (focus, copy) have no id: ours all do
         if b.action.startswith(("cursor", "page", "jump", "scroll")):
             continue
         shown = b.key_display or screen.app.get_key_display(b)

@@ -30,9 +30,9 @@ from atria_tui.services.jobs import find_job
 
 __all__ = ["RunsScreen", "fmt_stamp"]
 
-COLUMNS = (("id", "Run"), ("job", "Job"), ("kind", "Kind"), ("period", "Period end"),
-           ("status", "Status"), ("started", "Started"), ("finished", "Finished"),
-           ("of", "Of run"))
+# Status early and the job (often the same on every row) last: Status shows at 80 columns.
+COLUMNS = (("id", "Run"), ("kind", "Kind"), ("status", "Status"), ("period", "Period end"),
+           ("started", "Started"), ("finished", "Finished"), ("of", "Of run"), ("job", "Job"))
 STATUS_STYLE = {SUCCESS: "green", WARNINGS: "yellow", FAILED: "bold red",
                 INTERRUPTED: "magenta", RUNNING: "cyan"}
 
@@ -106,10 +106,10 @@ class RunsScreen(Screen[None]):
 
     @staticmethod
     def _cells(run: RunRow) -> list[Text]:
-        return [Text(str(run.id), justify="right"), Text(run.label), Text(run.kind),
-                Text(run.period_end), Text(run.status, style=STATUS_STYLE.get(run.status, "")),
+        return [Text(str(run.id), justify="right"), Text(run.kind),
+                Text(run.status, style=STATUS_STYLE.get(run.status, "")), Text(run.period_end),
                 Text(fmt_stamp(run.started_at)), Text(fmt_stamp(run.finished_at)),
-                Text(str(run.of_run) if run.of_run else "")]
+                Text(str(run.of_run) if run.of_run else ""), Text(run.label)]
 
     @property
     def selected(self) -> RunRow | None:

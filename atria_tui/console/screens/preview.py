@@ -177,7 +177,7 @@ class PreviewScreen(Screen[None]):
         Binding("f", "fixes", "Fixes", id="preview.fixes"),
         Binding("n", "note", "Note", id="preview.note"),
         Binding("x", "export", "Export", id="preview.export"),
-        Binding("g", "by_customer", "By customer", id="preview.customers"),
+        Binding("g", "by_customer", "Customers", id="preview.customers"),
         Binding("i", "explain", "Why? (row in full, also ⏎)", show=False,
                 id="preview.explain"),
         Binding("A", "approve_shown(True)", "Approve all shown", show=False,
@@ -231,7 +231,7 @@ class PreviewScreen(Screen[None]):
                    search=_search, row_key=lambda i: i.key, frozen=FROZEN,
                    row_style=lambda i: row_style(i.level, i.code),
                    empty_text="The plan has no rows.")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def _last(self, item: PlanItem) -> tuple[Decimal | None, bool]:
         last = self.last_month.get(rv.month_key(item))
