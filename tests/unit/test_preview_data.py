@@ -1,6 +1,6 @@
-"""'Since last month': the quantity each line held after the job's newest apply of an
-earlier period, read from the store (what was written, else what the PSA held), the
-swing flag against it, and nothing at all on a job's first run."""
+"""What the preview reads besides the plan: 'since last month' (the quantity each line
+held after the job's newest apply of an earlier period, from the store; the swing flag;
+nothing on a first run) and the plan's progress while the PSA is read."""
 
 from __future__ import annotations
 
@@ -71,3 +71,17 @@ def test_swing_since_last_month_uses_the_threshold() -> None:
     assert rv.swing_since(_item("5"), Decimal(10), 0.25)        # −50 %
     assert rv.swing_since(_item("1"), Decimal(0), 0.25)         # new since last month
     assert not rv.swing_since(_item("1"), None, 0.25)           # no last month at all
+
+
+def test_plan_progress_moves_while_the_psa_is_read(svc: Runtime, tmp_path: Path) -> None:
+    """A slow PSA: the step reports pages read so far, more than once, counting up."""
+    from atria_tui.sandbox.server import shared
+
+    shared().connectwise.latency_ms = 120
+    job = load_job(demo_job(tmp_path / "jobs"))
+    steps: list[tuple[str, int, int]] = []
+    result = asyncio.run(plan_job(svc, job, progress=lambda s, d, t: steps.append((s, d, t))))
+    assert result.plan is not None
+    reads = [d for s, d, _ in steps if "page(s) read so far" in s]
+    assert len(set(reads)) >= 2, steps
+    assert reads == sorted(reads) and reads[-1] > 0
