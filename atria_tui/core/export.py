@@ -23,6 +23,7 @@ from types import MappingProxyType
 from typing import IO
 
 from atria_tui.core.model import LogEntry, PlanItem, norm
+from atria_tui.core.numbers import money_value, qty_value
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -142,6 +143,7 @@ PLAN_HEADER = ["customer_code", "customer_name", "billing_identifier", "sku", "d
 def plan_rows(items: Iterable[PlanItem]) -> Iterator[list[object]]:
     for i in items:
         yield [i.customer_code, i.customer_name, i.billing_identifier, i.sku, i.description,
-               i.atria_quantity, i.psa_quantity, i.delta, i.unit_price, i.money_delta,
+               qty_value(i.atria_quantity), qty_value(i.psa_quantity), qty_value(i.delta),
+               money_value(i.unit_price), money_value(i.money_delta),
                i.action.value, i.code, i.level.value, i.message,
                i.status.value if i.status is not None else "", i.approved, i.note]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
-__all__ = ["money", "qty", "signed_money", "signed_qty"]
+__all__ = ["money", "money_value", "qty", "qty_value", "signed_money", "signed_qty"]
 
 _CENT = Decimal("0.01")
 
@@ -42,3 +42,14 @@ def signed_money(m: Decimal, currency: str = "", *, grouping: bool = True) -> st
     """A money change with its sign ("+$12.00", "-$110.00"); zero has none."""
     text = money(abs(m), currency, grouping=grouping)
     return text if m == 0 else ("+" if m > 0 else "-") + text
+
+
+def qty_value(q: Decimal | None) -> Decimal | None:
+    """A quantity as an export writes it: a number (so a spreadsheet sums it), with the
+    console's digits ("6.5", "0", "10"; never "0.0" next to "0")."""
+    return None if q is None else Decimal(qty(q, grouping=False))
+
+
+def money_value(m: Decimal) -> Decimal:
+    """An amount as an export writes it: two decimals ("45.50")."""
+    return m.quantize(_CENT, ROUND_HALF_UP)
