@@ -7,6 +7,7 @@ import pytest
 from textual.widgets import Static
 
 from atria_tui.console.app import AtriaApp
+from atria_tui.console.screens.apply import ApplyScreen
 from atria_tui.console.screens.customers import CustomersScreen
 from atria_tui.console.screens.detail import DetailScreen
 from atria_tui.console.screens.help import HelpScreen
@@ -177,3 +178,24 @@ async def test_enter_on_a_log_entry_shows_all_of_it_with_the_resolution(
         assert "What to do:" in body
         await pilot.press("escape")
         assert review_app.screen is log
+
+
+async def test_enter_on_the_apply_log_shows_the_entry_in_full(review_app: AtriaApp) -> None:
+    async with review_app.run_test(size=(160, 45)) as pilot:
+        await open_preview(review_app, pilot)
+        await pilot.press("a", "y")
+        apply = review_app.screen
+        assert isinstance(apply, ApplyScreen)
+        await flow.until(pilot, lambda: not apply.running, "the apply")
+        apply.log_table.drain()
+        await apply.log_table.grid.settled()
+        apply.log_table.grid.focus()
+        entry = apply.log_table.grid.cursor_row
+        assert entry is not None
+        await pilot.press("enter")
+        detail = review_app.screen
+        assert isinstance(detail, DetailScreen)
+        body = str(detail.query_one("#detail-body", Static).render()).replace("\n", " ")
+        assert entry.code in body and entry.message.split()[-1] in body
+        await pilot.press("escape")
+        assert review_app.screen is apply
