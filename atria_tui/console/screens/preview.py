@@ -102,7 +102,8 @@ def plan_columns(currency: str = "",
         return "bold #f0c05a" if last is not None and last(i)[1] else ""
 
     return [
-        Column("ok", "✓", _mark, sort=_mark_key, width=1, style=_mark_style),
+        Column("ok", "✓", _mark, sort=_mark_key, width=1, style=_mark_style,
+               title="✓ Review (not reviewed first)"),
         Column("customer", "Customer", lambda i: i.customer_code, max_width=8),
         Column("sku", "Atria SKU", lambda i: i.sku or i.description, max_width=12),
         Column("atria", "Atria qty", lambda i: numbers.qty(i.atria_quantity),
@@ -115,7 +116,8 @@ def plan_columns(currency: str = "",
                width=9 + len(currency), align="right"),
         Column("code", "Code", lambda i: badge_text(i.code), sort=lambda i: i.code, width=6,
                style=lambda i: badge_style(i.level, i.code)),
-        Column("note", "✎", lambda i: "✎" if i.note else "", sort=lambda i: i.note, width=1),
+        Column("note", "✎", lambda i: "✎" if i.note else "", sort=lambda i: i.note, width=1,
+               title="✎ Note"),
         Column("last", "Last mo.", last_text, sort=lambda i: _num_key(last(i)[0] if last
                                                                      else None),
                width=9, align="right", style=last_style),

@@ -342,7 +342,7 @@ class Grid(ScrollView, Generic[R], can_focus=True):
             if answer is not None:
                 self.sort_by(answer[0], answer[1])
 
-        labels = [c.label for c in self.columns]
+        labels = [c.title or c.label for c in self.columns]
         self.app.push_screen(SortPicker(labels, q.sort_col, q.reverse), chosen)
 
     def action_sort_next(self) -> None:

@@ -44,6 +44,7 @@ class Column(Generic[R]):
     align: Literal["left", "right"] = "left"
     flex: bool = False
     style: Callable[[R], str] | None = None
+    title: str = ""  # a longer name where the label is a symbol (the sort picker's list)
 
     def sort_key(self, row: R) -> Any:
         if self.sort is not None:
