@@ -19,17 +19,20 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
 from atria_tui.core import codes, numbers
-from atria_tui.core.model import LogEntry, PlanItem
+from atria_tui.core.model import Level, LogEntry, PlanItem
 
 __all__ = ["DetailScreen", "entry_detail", "item_detail"]
 
 
 def _code_lines(code: str) -> list[tuple[str, str]]:
     d = codes.CATALOG.get(code)
-    resolution = codes.resolution(code) or (
-        "No resolution in the guide for this code: retry the run later; if it persists, "
-        "check the PSA's status and the job's connection (F5 in the job form).")
-    rows = [("When", d.when if d else "")] if d and d.when else []
+    resolution = codes.resolution(code)
+    if not resolution:  # the guide lists none: say what a clerk can still do
+        resolution = ("The guide lists no resolution: retry the run later; if it persists, "
+                      "check the PSA's status and the job's connection (F5 in the job form)."
+                      if d is None or d.level.rank >= Level.ERROR.rank
+                      else "Nothing to do: the guide lists no action for this code.")
+    rows = [("When", d.when)] if d and d.when else []
     return [*rows, ("What to do", resolution)]
 
 
