@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from atria_tui.core import numbers
 from atria_tui.core.export import (
     LOG_HEADER,
     PLAN_HEADER,
@@ -22,7 +23,7 @@ from atria_tui.core.export import (
 )
 from atria_tui.core.model import Level, LogEntry, Plan, PlanItem
 from atria_tui.core.serialize import entry_dict, item_dict
-from atria_tui.engine.reconcile import fmt_qty, review_reason
+from atria_tui.engine.reconcile import review_reason
 from atria_tui.engine.store import RunRow
 from atria_tui.services.doctor import DoctorReport
 
@@ -81,14 +82,15 @@ def print_plan(out: Console, plan: Plan) -> None:
     for i in plan.items:
         delta = i.delta
         t.add_row(i.customer_code, i.sku, i.description[:40],
-                  "" if i.atria_quantity is None else fmt_qty(i.atria_quantity),
-                  "" if i.psa_quantity is None else fmt_qty(i.psa_quantity),
-                  f"{delta:+.2f}" if delta else "", f"{i.money_delta:+.2f}" if delta else "",
+                  numbers.qty(i.atria_quantity), numbers.qty(i.psa_quantity),
+                  numbers.signed_qty(delta) if delta else "",
+                  numbers.signed_money(i.money_delta) if delta else "",
                   i.action.value + (f" ({i.status.value})" if i.status else ""),
                   Text(i.code, style=LEVEL_STYLE[i.level]))
     out.print(t)
     changes = plan.changes
-    out.print(f"{len(changes)} change(s), money Δ {plan.money_delta:+.2f} per period; "
+    out.print(f"{len(changes)} change(s), money Δ {numbers.signed_money(plan.money_delta)} "
+              "per period; "
               f"{len(plan.items)} row(s)")
 
 

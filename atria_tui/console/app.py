@@ -23,7 +23,7 @@ from textual.reactive import reactive
 from atria_tui.console.commands import AtriaCommands
 from atria_tui.console.screens.apply import ApplyScreen
 from atria_tui.console.screens.confirm import ConfirmScreen
-from atria_tui.console.screens.help import HelpScreen
+from atria_tui.console.screens.help import HelpScreen, keys_of
 from atria_tui.console.screens.host import (
     ConsoleHost,
     Crashed,
@@ -152,7 +152,8 @@ class AtriaApp(App[None]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            screen = self.screen
+            self.push_screen(HelpScreen(keys_of(screen), screen.title or ""))
 
     def open_preview(self, job: JobConfig) -> None:
         self.push_screen(PreviewScreen(job))

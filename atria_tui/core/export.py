@@ -24,6 +24,7 @@ from typing import IO
 
 from atria_tui.core import codes
 from atria_tui.core.model import LogEntry, PlanItem, Status, norm
+from atria_tui.core.numbers import money_value, qty_value
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -180,7 +181,8 @@ def plan_rows(items: Iterable[PlanItem], held: Mapping[str, str] | None = None
     for i in items:
         status = i.status.value if i.status is not None else (held or {}).get(i.key, "")
         yield [i.customer_code, i.customer_name, i.billing_identifier, i.sku, i.description,
-               i.atria_quantity, i.psa_quantity, i.delta, i.unit_price, i.money_delta,
+               qty_value(i.atria_quantity), qty_value(i.psa_quantity), qty_value(i.delta),
+               money_value(i.unit_price), money_value(i.money_delta),
                i.action.value, i.code, i.level.value, item_message(i), status, i.approved,
                i.note,
                i.product_code, i.contract_name]

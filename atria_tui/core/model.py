@@ -286,6 +286,9 @@ class PlanItem:
     approved: bool = True
     note: str = ""
     status: Status | None = None
+    # A reviewer decided this row (approved or rejected it); an unapproved row nobody
+    # decided is "not reviewed", which the header counts apart from a rejection.
+    decided: bool = False
 
     def __post_init__(self) -> None:
         text = (f"{self.customer_code}{self.customer_name}{self.billing_identifier}{self.sku}"

@@ -81,6 +81,9 @@ class Options:
     # Kaseya's hourly budget is "per endpoint": per route template (the safe reading) or
     # per concrete path.
     call_budget_scope: Literal["template", "path"] = "template"
+    # The symbol shown in front of money in the console and the report ("$", "€", "A$");
+    # empty shows none. Display only: nothing is converted.
+    currency: str = ""
 
 
 # name -> (type, low, high) for numbers, the allowed words for text options, or the
@@ -102,6 +105,8 @@ _OPTION_RULES: dict[str, tuple[type, float, float] | tuple[str, ...]
     "units_rounding": ("", "up", "down", "nearest"),
     "unit_change_effective": ("period_start", "today"),
     "call_budget_scope": ("template", "path"),
+    "currency": (re.compile(r"[^\s\d]{0,4}"), 'a currency symbol of up to 4 characters such '
+                 'as "$" or "€", or "" for none'),
 }
 
 

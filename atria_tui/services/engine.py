@@ -8,6 +8,7 @@ read so the console can re-plan after a fix without another request.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
@@ -284,6 +285,18 @@ async def _read_source(svc: Runtime, run: _Run, params: ReconcileParams
         raise RunAbort(codes.entry(profile_of(task).codes.source_unreadable, error=text)) from None
 
 
+async def _report_reads(session: PsaSession, progress: Progress, psa: str,
+                        customers: int) -> None:
+    """While the PSA is read (bulk, paged: the snapshot has no page count to give),
+    report the pages answered so far, so the bar and its count move during a long read
+    rather than sit at 0 %. The total is unknown: 0 (the console shows it moving)."""
+    while True:
+        await asyncio.sleep(0.25)
+        done = session.requests
+        progress(f"Reading {psa} for {customers} customer(s): {done} page(s) read so far",
+                 done, 0)
+
+
 async def _plan(svc: Runtime, run: _Run, progress: Progress | None
                 ) -> tuple[Plan, PlanContext, int]:
     job = run.job
@@ -304,14 +317,19 @@ async def _plan(svc: Runtime, run: _Run, progress: Progress | None
     sc = scope(records, params, mappings)
     session = run.open_session(api_url, secrets, reading=True)
     await run.log_connection(session)
+    ticker: asyncio.Task[None] | None = None
     try:
         if progress:
             progress(f"Reading {job.task.psa_name}", 0, len(sc.identifiers))
+            ticker = asyncio.create_task(_report_reads(session, progress, job.task.psa_name,
+                                                       len(sc.identifiers)))
         snapshot = await session.snapshot(sc.identifiers, sc.skus, params.contract_type,
                                           unclaimed=sc.missing_identifier)
     except RemoteError as exc:
         raise psa_abort(job.task, await connect_hint(exc, api_url)) from None
     finally:
+        if ticker is not None:
+            ticker.cancel()
         requests = session.requests
         await session.aclose()
     ctx = PlanContext(job, params, records, snapshot, mappings)

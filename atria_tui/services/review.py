@@ -39,7 +39,7 @@ from atria_tui.job.mappings import load_mappings, mappings_path, save_mappings
 from atria_tui.job.parameters import ConfigError
 from atria_tui.psa import PROFILES, profile_of
 from atria_tui.psa.errors import RemoteError
-from atria_tui.services.engine import PlanContext
+from atria_tui.services.engine import PlanContext, StoredPlanError, stored_plan
 from atria_tui.services.run_checks import RunAbort, job_session
 from atria_tui.services.runtime import Runtime
 
@@ -86,6 +86,7 @@ def carry_review(old: Plan, new: Plan, swing_threshold: float) -> Plan:
         if seen is not None:
             item.approved = seen.approved
             item.note = seen.note
+            item.decided = seen.decided
     return new
 
 
@@ -93,10 +94,29 @@ def set_approved(items: Iterable[PlanItem], approved: bool) -> int:
     """Approve/reject the writes among `items`; rows that write nothing are left alone."""
     count = 0
     for item in items:
-        if item.action.writes and item.approved != approved:
-            item.approved = approved
-            count += 1
+        if item.action.writes and (item.approved != approved or not item.decided):
+            count += item.approved != approved
+            item.approved, item.decided = approved, True
     return count
+
+
+def decide(item: PlanItem, approved: bool) -> None:
+    """One reviewer's decision on one row: approved (✓) or rejected (✗)."""
+    item.approved, item.decided = approved, True
+
+
+ReviewState = Literal["approved", "rejected", "open", ""]
+
+
+def review_state(item: PlanItem) -> ReviewState:
+    """Approved (by a reviewer or by the rule), rejected by a reviewer, or not reviewed
+    yet ("open": held back by the rule and nobody has decided); "" for a row that writes
+    nothing."""
+    if not item.action.writes:
+        return ""
+    if item.approved:
+        return "approved"
+    return "rejected" if item.decided else "open"
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +128,8 @@ class Summary:
     money: Decimal
     approved_money: Decimal
     at_stake: Decimal
+    rejected: int = 0
+    rows: int = 0
 
     def codes_text(self) -> str:
         return "  ".join(f"{code} {n}" for code, n in sorted(self.counts.items()))
@@ -119,25 +141,65 @@ def summarize(items: Sequence[PlanItem], swing_threshold: float = 0.25) -> Summa
     return Summary(
         counts=dict(Counter(i.code for i in items)),
         changes=len(changes), approved=len(approved),
-        to_review=sum(1 for i in changes
-                      if not i.approved and needs_review(i, swing_threshold)),
+        to_review=sum(1 for i in changes if not i.approved and not i.decided),
         money=sum((i.money_delta for i in changes), ZERO),
         approved_money=sum((i.money_delta for i in approved), ZERO),
-        at_stake=sum((abs(i.money_delta) for i in approved), ZERO))
+        at_stake=sum((abs(i.money_delta) for i in approved), ZERO),
+        rejected=sum(1 for i in changes if not i.approved and i.decided),
+        rows=len(items))
 
 
-def plan_filter(level: Level | None, code: str | None, changes_only: bool
-                ) -> Callable[[PlanItem], bool] | None:
-    """The preview's filter: at least `level`, exactly `code`, only rows that write."""
-    if level is None and code is None and not changes_only:
+def plan_filter(level: Level | None, code: str | None, changes_only: bool,
+                customer: str | None = None) -> Callable[[PlanItem], bool] | None:
+    """The preview's filter: at least `level`, exactly `code`, only rows that write, one
+    customer."""
+    if level is None and code is None and not changes_only and customer is None:
         return None
     rank = level.rank if level else -1
 
     def keep(i: PlanItem) -> bool:
         return (i.level.rank >= rank and (code is None or i.code == code)
-                and (not changes_only or i.action.writes))
+                and (not changes_only or i.action.writes)
+                and (customer is None or i.customer_code == customer))
 
     return keep
+
+
+def is_blocker(item: PlanItem) -> bool:
+    """A row that stops a line from being billed: a warning or error that writes nothing
+    (no account, unknown SKU, missing identifier…). Blockers are listed first."""
+    return not item.action.writes and item.level.rank >= Level.WARNING.rank
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerTotal:
+    """One customer's subtotal in the preview's "By customer" view."""
+
+    code: str
+    name: str
+    rows: int
+    changes: int
+    delta: Decimal
+    money: Decimal
+    blockers: int
+    to_review: int
+
+
+def customer_totals(items: Iterable[PlanItem]) -> list[CustomerTotal]:
+    """Per customer: rows, changes, Δ qty, Δ money, blockers and rows left to review;
+    customers with blockers first, then those with rows to review, then by code."""
+    groups: dict[str, list[PlanItem]] = {}
+    for i in items:
+        groups.setdefault(i.customer_code, []).append(i)
+    out = []
+    for code, rows in groups.items():
+        changes = [i for i in rows if i.action.writes]
+        out.append(CustomerTotal(
+            code, next((i.customer_name for i in rows if i.customer_name), ""), len(rows),
+            len(changes), sum((i.delta for i in changes), ZERO),
+            sum((i.money_delta for i in changes), ZERO), sum(map(is_blocker, rows)),
+            sum(1 for i in changes if not i.approved and not i.decided)))
+    return sorted(out, key=lambda t: (-t.blockers, -t.to_review, norm(t.code)))
 
 
 def confirm_text(s: Summary, plan: Plan, psa: str) -> str:
@@ -169,6 +231,53 @@ def run_now_text(plan: Plan, swing_threshold: float, psa: str) -> str | None:
         lines.append(f"{problems} row(s) have warnings or errors and are not written.")
     lines.append("To check the changes one by one first, cancel and press p (Preview).")
     return "\n".join(lines)
+
+
+# --- since last month ----------------------------------------------------------------------
+
+MonthKey = tuple[str, str]
+
+
+def month_key(item: PlanItem) -> MonthKey:
+    """What a line is across months: customer and SKU (or description), not the line id
+    or the code, which change from one period to the next."""
+    return norm(item.customer_code), norm(item.sku or item.description)
+
+
+def last_applied(svc: Runtime, job: JobConfig, period_end: str) -> dict[MonthKey, Decimal]:
+    """The quantity each line held after the job's newest apply of an earlier period:
+    what was written (journal `done`), else what the PSA held then. Empty on a job's
+    first run, or when that apply's stored plan cannot be read (never an error)."""
+    runs = [r for r in svc.store.runs(job.key, limit=500)
+            if r.kind == "apply" and r.period_end and r.period_end < period_end]
+    if not runs:
+        return {}
+    newest = max(runs, key=lambda r: (r.period_end, r.id))
+    try:
+        plan = stored_plan(svc, newest.id)
+    except StoredPlanError:
+        return {}
+    if plan is None:
+        return {}
+    written = {j.item_key: j.after for j in svc.store.journal(newest.id) if j.state == "done"}
+    out: dict[MonthKey, Decimal] = {}
+    for item in plan.items:
+        held = written.get(item.key, item.psa_quantity)
+        if held is not None and (item.sku or item.description):
+            key = month_key(item)
+            out[key] = out.get(key, ZERO) + held
+    return out
+
+
+def swing_since(item: PlanItem, last: Decimal | None, swing_threshold: float) -> bool:
+    """Whether this month's Atria quantity moved against last month's by more than the
+    swing threshold (a line new since last month, or gone, counts as a swing)."""
+    now = item.atria_quantity
+    if last is None or now is None:
+        return False
+    if last == 0:
+        return now != 0
+    return abs(now - last) / abs(last) > Decimal(str(swing_threshold))
 
 
 def notes_of(items: Iterable[PlanItem]) -> dict[tuple[str, str], str]:
@@ -477,6 +586,7 @@ class Decision:
 
     approved: bool
     note: str
+    decided: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -505,8 +615,8 @@ def _state(items: Iterable[PlanItem], threshold: float) -> dict[str, dict[str, o
     out: dict[str, dict[str, object]] = {}
     for i in items:
         initial = not needs_review(i, threshold) if i.action.writes else True
-        if i.approved != initial or i.note:
-            out[i.key] = {"approved": i.approved, "note": i.note,
+        if i.approved != initial or i.note or i.decided:
+            out[i.key] = {"approved": i.approved, "decided": i.decided, "note": i.note,
                           "atria": str(i.atria_quantity), "psa": str(i.psa_quantity)}
     return out
 
@@ -548,6 +658,7 @@ def restore_review(plan: Plan, saved: SavedReview) -> int:
                 and d.get("psa") == str(item.psa_quantity))
         if same and item.action.writes and isinstance(d.get("approved"), bool):
             item.approved = bool(d["approved"])
+            item.decided = bool(d.get("decided", True))
         restored += 1
     return restored
 
@@ -587,11 +698,13 @@ class ReviewSession:
         return _state(self.plan.items, self.threshold)
 
     def _remember(self, what: str, items: Iterable[PlanItem]) -> None:
-        self.undo_stack.append((what, {i.key: Decision(i.approved, i.note) for i in items}))
+        self.undo_stack.append((what, {i.key: Decision(i.approved, i.note, i.decided)
+                                       for i in items}))
 
     def decide(self, items: Sequence[PlanItem], approved: bool, what: str) -> int:
         """Approve or reject the writes among `items` (undoable); how many changed."""
-        changing = [i for i in items if i.action.writes and i.approved != approved]
+        changing = [i for i in items
+                    if i.action.writes and (i.approved != approved or not i.decided)]
         if changing:
             self._remember(what, changing)
         return set_approved(changing, approved)
@@ -614,7 +727,7 @@ class ReviewSession:
         for item in self.plan.items:
             d = before.get(item.key)
             if d is not None:
-                item.approved, item.note = d.approved, d.note
+                item.approved, item.note, item.decided = d.approved, d.note, d.decided
         return what
 
     def fixes(self) -> list[Fix]:

@@ -69,8 +69,8 @@ async def test_runs_screen_says_reverted_by_and_the_revert_question_warns(
         table = screen.query_one("#runs-table", DataTable)
         cells = {str(table.get_row(k)[0]): [str(c) for c in table.get_row(k)]
                  for k in table.rows}
-        assert cells[str(apply)][-1] == f"reverted by {back}"
-        assert cells[str(back)][-1] == f"of run {apply}"
+        assert cells[str(apply)][-2] == f"reverted by {back}"
+        assert cells[str(back)][-2] == f"of run {apply}"
         await pilot.press("down", "R")                               # the apply run
         assert isinstance(app.screen, ConfirmScreen)
         body = str(app.screen.query_one("#confirm-body", Static).render())

@@ -217,3 +217,19 @@ async def test_test_connection_runs_doctor_on_the_form_as_it_stands(
         await pilot.press("escape")
     # Read-only: the sandbox's quantities are the seed's.
     assert shared().connectwise.quantity_of("AcmeServices", "M365-BP") == [10]
+
+
+async def test_typing_after_a_burst_of_backspaces_keeps_every_character(
+        app_factory: AppFactory) -> None:
+    """Review defect 25 (characters lost after 60 backspaces in tmux): keys in, value out."""
+    app = app_factory()
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = await open_form(app, pilot)
+        box = form.query_one("#f-path", Input)
+        box.focus()
+        await pilot.press("end", *["backspace"] * 60)
+        assert box.value == ""
+        text = "billing/exports/2026-11/connectwise-billing-final.csv"  # 51 characters
+        await pilot.press(*[{"/": "slash", "-": "minus", ".": "full_stop"}.get(c, c)
+                            for c in text])
+        assert box.value == text

@@ -223,3 +223,19 @@ def test_demo_folder_points_at_the_shipped_billing_files(tmp_path: Path) -> None
         assert job.source.path.parent == SAMPLES.resolve()
         assert job.source.path.exists()
     shutil.rmtree(tmp_path / "jobs")
+
+
+async def test_home_and_end_move_the_cursor_so_e_edits_the_job_shown(
+        app_factory: AppFactory, jobs_dir: Path) -> None:
+    app = app_factory()
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = app.screen.query_one("#jobs-table", DataTable)
+        await pilot.press("end")
+        assert table.cursor_row == table.row_count - 1
+        await pilot.press("home")
+        assert table.cursor_row == 0
+        await pilot.press("e")
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, JobFormScreen)
+        assert form.job.path is not None and form.job.path.name == CW

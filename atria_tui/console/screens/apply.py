@@ -23,10 +23,12 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, ProgressBar, Static
 
 from atria_tui.console.screens import workers
+from atria_tui.console.screens.detail import DetailScreen, entry_detail
 from atria_tui.console.screens.export import export_csv
 from atria_tui.console.screens.host import host_of
 from atria_tui.console.screens.workers import run_service
-from atria_tui.console.widgets.log_table import LogTable
+from atria_tui.console.widgets.grid import Grid
+from atria_tui.console.widgets.log_table import LogTable, format_time
 from atria_tui.core import gc_pause
 from atria_tui.core.export import LOG_HEADER, log_rows, places_of
 from atria_tui.core.model import LogEntry, Plan, PlanItem
@@ -189,3 +191,8 @@ class ApplyScreen(Screen[None]):
         run = f"run-{self.result.run_id}" if self.result else "apply"
         export_log(self, self.log_table, folder / f"{stem}-{run}-log.csv",
                    notes_of(self.plan.items), places_of(self.plan.items))
+
+    def on_grid_selected(self, event: Grid.Selected) -> None:
+        """Enter on a log entry, during or after the apply: all of it, and what to do."""
+        event.stop()
+        self.app.push_screen(DetailScreen(entry_detail(event.row, format_time(event.row.time))))

@@ -19,6 +19,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from atria_tui.console.screens.confirm import ConfirmScreen
+from atria_tui.console.screens.detail import DetailScreen, entry_detail
 from atria_tui.console.screens.export import export_csv
 from atria_tui.console.screens.host import host_of
 from atria_tui.console.screens.pickers import PickerScreen
@@ -26,7 +27,7 @@ from atria_tui.console.screens.workers import run_service
 from atria_tui.console.widgets.code_badge import badge_style, badge_text
 from atria_tui.console.widgets.grid import Column, Grid
 from atria_tui.core import codes
-from atria_tui.core.model import CatalogItem, Plan
+from atria_tui.core.model import CatalogItem, Level, LogEntry, Plan
 from atria_tui.services.review import (
     FIX_GROUPS,
     FIX_HEADER,
@@ -89,7 +90,7 @@ class FixesScreen(Screen[bool]):
         Binding("escape", "back", "Back to preview", id="fixes.back"),
         Binding("x", "export", "Export fixes", id="fixes.export"),
         Binding("v", "saved", "Saved fixes", id="fixes.saved"),
-        Binding("question_mark", "explain", "Resolution", id="fixes.explain"),
+        Binding("i", "explain", "Resolution", id="fixes.explain"),
     ]
 
     class CatalogRead(Message):
@@ -234,8 +235,10 @@ class FixesScreen(Screen[bool]):
         fix = self.grid.cursor_row
         if fix is None:
             return
-        text = fix.resolution or "No resolution in the guide for this code."
-        self.notify(f"{fix.message}\n\n{text}", title=f"{fix.code} · resolution", timeout=20)
+        d = codes.CATALOG.get(fix.code)
+        level = d.level if d else Level.WARNING
+        entry = LogEntry(fix.code, level, fix.message, fix.customer_code, fix.sku)
+        self.app.push_screen(DetailScreen(entry_detail(entry)))
 
     def action_export(self) -> None:
         job = self.session.job

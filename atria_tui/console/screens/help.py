@@ -19,9 +19,23 @@ from atria_tui.core.model import Level
 
 __all__ = ["HelpScreen", "matching_codes"]
 
-KEYS = ("Jobs: p preview · r run now · e edit · a add · space on/off · d delete · "
-        "h/⏎ runs · H all runs.  Runs: ⏎ log · R revert · a all jobs.  "
-        "Everywhere: ctrl+p commands · ? help · esc back · ctrl+q quit.")
+KEYS = ("Everywhere: ? or F1 help · ctrl+p commands · esc back · ctrl+q quit · "
+        "in a table: s sort (choose column) · S reverse · ←/→ a column · ⏎ open.")
+
+
+def keys_of(screen: Screen[object]) -> str:
+    """Every key the screen answers to (its own, its focused table's), as a line: the
+    footer shows the most used, Help shows them all, from the same bindings."""
+    seen: dict[str, str] = {}
+    for key, active in screen.active_bindings.items():
+        b = active.binding
+        if not b.id or not b.description or b.action in ("help", "app.help"):
+            continue  # Textual's own (focus, copy) have no id: ours all do
+        if b.action.startswith(("cursor", "page", "jump", "scroll")):
+            continue
+        shown = b.key_display or screen.app.get_key_display(b)
+        seen.setdefault(b.description, shown or key)
+    return " · ".join(f"{k} {d}" for d, k in seen.items())
 LEVEL_STYLE = {Level.VERBOSE: "dim", Level.INFO: "", Level.WARNING: "yellow",
                Level.ERROR: "bold red"}
 SOURCE = {"CW": "ConnectWise guide", "KS": "Kaseya guide", "AT": "atria-tui"}
@@ -44,9 +58,18 @@ class HelpScreen(Screen[None]):
         Binding("slash", "search", "Search", key_display="/", id="help.search"),
     ]
 
+    def __init__(self, screen_keys: str = "", screen_title: str = "") -> None:
+        super().__init__()
+        self.screen_keys, self.screen_title = screen_keys, screen_title
+
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static(KEYS, id="help-keys", markup=False)
+        keys = Text()
+        if self.screen_keys:
+            keys.append(f"{self.screen_title or 'This screen'}: ", "bold")
+            keys.append(self.screen_keys + "\n")
+        keys.append(KEYS)
+        yield Static(keys, id="help-keys")
         yield Input(placeholder="Filter codes: KS09, warning, billing identifier…",
                     id="help-filter")
         yield DataTable(id="help-table", cursor_type="row", zebra_stripes=True)

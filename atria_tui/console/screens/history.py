@@ -36,10 +36,10 @@ from atria_tui.services.runtime import Runtime
 __all__ = ["RunsScreen", "fmt_stamp"]
 
 _ZONE = datetime.now().astimezone().tzname() or "local"  # times are shown in it, labelled
-COLUMNS = (("id", "Run"), ("job", "Job"), ("kind", "Kind"), ("period", "Period end"),
-           ("status", "Status"), ("started", f"Started ({_ZONE})"),
-           ("finished", f"Finished ({_ZONE})"),
-           ("of", "Related"))
+# Status early and the job (often the same on every row) last: Status shows at 80 columns.
+COLUMNS = (("id", "Run"), ("kind", "Kind"), ("status", "Status"), ("period", "Period end"),
+           ("started", f"Started ({_ZONE})"), ("finished", f"Finished ({_ZONE})"),
+           ("of", "Related"), ("job", "Job"))
 STATUS_STYLE = {SUCCESS: "green", WARNINGS: "yellow", FAILED: "bold red",
                 INTERRUPTED: "magenta", RUNNING: "cyan"}
 
@@ -121,9 +121,10 @@ class RunsScreen(Screen[None]):
         related = Text(f"of run {run.of_run}" if run.of_run else "")
         if reverted_by is not None:  # an apply whose writes were put back
             related = Text(f"reverted by {reverted_by}", style="magenta")
-        return [Text(str(run.id), justify="right"), Text(run.label), Text(run.kind),
-                Text(run.period_end), Text(run.status, style=STATUS_STYLE.get(run.status, "")),
-                Text(fmt_stamp(run.started_at)), Text(fmt_stamp(run.finished_at)), related]
+        return [Text(str(run.id), justify="right"), Text(run.kind),
+                Text(run.status, style=STATUS_STYLE.get(run.status, "")), Text(run.period_end),
+                Text(fmt_stamp(run.started_at)), Text(fmt_stamp(run.finished_at)), related,
+                Text(run.label)]
 
     @property
     def selected(self) -> RunRow | None:

@@ -53,6 +53,9 @@ class JobsScreen(Screen[None]):
         Binding("H", "all_runs", "All runs", show=False, id="jobs.all_runs"),
         Binding("f5", "refresh", "Refresh", show=False, id="jobs.refresh"),
         Binding("q", "app.quit", "Quit", id="jobs.quit"),
+        # A DataTable's Home/End scroll sideways; here they move the cursor, as in every grid.
+        Binding("home", "jump(0)", "First job", show=False, priority=True, id="jobs.first"),
+        Binding("end", "jump(-1)", "Last job", show=False, priority=True, id="jobs.last"),
     ]
 
     def __init__(self) -> None:
@@ -168,6 +171,11 @@ class JobsScreen(Screen[None]):
         return row.job
 
     # --- actions --------------------------------------------------------------------------
+
+    def action_jump(self, where: int) -> None:
+        table = self.query_one("#jobs-table", DataTable)
+        if table.row_count:
+            table.move_cursor(row=table.row_count - 1 if where < 0 else 0)
 
     def action_refresh(self) -> None:
         self.refresh_jobs()

@@ -20,9 +20,11 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from atria_tui.console.screens.apply import export_log
+from atria_tui.console.screens.detail import DetailScreen, entry_detail
 from atria_tui.console.screens.host import host_of
 from atria_tui.console.screens.workers import run_service
-from atria_tui.console.widgets.log_table import LogTable
+from atria_tui.console.widgets.grid import Grid
+from atria_tui.console.widgets.log_table import LogTable, format_time
 from atria_tui.core import gc_pause
 from atria_tui.core.model import LogEntry
 from atria_tui.services import history
@@ -127,6 +129,11 @@ class LogScreen(Screen[None]):
 
     def action_back(self) -> None:
         self.app.pop_screen()
+
+    def on_grid_selected(self, event: Grid.Selected) -> None:
+        """Enter on an entry: the whole message and the guide's resolution."""
+        event.stop()
+        self.app.push_screen(DetailScreen(entry_detail(event.row, format_time(event.row.time))))
 
     def action_export(self) -> None:
         if not self.loaded:

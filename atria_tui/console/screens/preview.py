@@ -27,6 +27,8 @@ from textual.widgets import Footer, Header, Input, ProgressBar, Static
 from atria_tui.console.screens import workers
 from atria_tui.console.screens.apply import ApplyScreen
 from atria_tui.console.screens.confirm import ConfirmScreen
+from atria_tui.console.screens.customers import CustomersScreen
+from atria_tui.console.screens.detail import DetailScreen, item_detail
 from atria_tui.console.screens.export import export_csv
 from atria_tui.console.screens.fixes import FixesScreen
 from atria_tui.console.screens.host import host_of
@@ -35,7 +37,7 @@ from atria_tui.console.screens.workers import run_service
 from atria_tui.console.widgets.code_badge import badge_style, badge_text, row_style
 from atria_tui.console.widgets.grid import Column, Grid
 from atria_tui.console.widgets.log_table import LEVEL_FILTERS
-from atria_tui.core import codes, gc_pause
+from atria_tui.core import codes, gc_pause, numbers
 from atria_tui.core.export import PLAN_HEADER, plan_rows
 from atria_tui.core.model import Level, LogEntry, PlanItem
 from atria_tui.job.file import JobConfig
@@ -46,66 +48,118 @@ from atria_tui.services.engine import RunResult, plan_job
 __all__ = ["PLAN_COLUMNS", "PreviewScreen", "summary_text"]
 
 
-def _qty(q: Decimal | None) -> str:
-    return "" if q is None else f"{q:,.2f}".rstrip("0").rstrip(".")
-
-
 def _num_key(q: Decimal | None) -> tuple[bool, Decimal]:
     return (q is None, q if q is not None else Decimal(0))
 
 
-def _signed(q: Decimal, item: PlanItem, money: bool = False) -> str:
-    if not item.action.writes or q == 0:
-        return ""
-    text = f"{q:+,.2f}"
-    return text if money else text.rstrip("0").rstrip(".")
+def _signed(q: Decimal, item: PlanItem) -> str:
+    return "" if not item.action.writes or q == 0 else numbers.signed_qty(q)
+
+
+# The three review states look different: ✓ approved, ✗ rejected, • not reviewed yet.
+_MARKS = {"approved": ("✓", "bold #5fd75f"), "rejected": ("✗", "bold #ff6b6b"),
+          "open": ("•", "bold #f0c05a"), "": ("", "")}
 
 
 def _mark(i: PlanItem) -> str:
-    return ("✓" if i.approved else "✗") if i.action.writes else ""
+    return _MARKS[rv.review_state(i)][0]
 
 
 def _mark_style(i: PlanItem) -> str:
-    return ("bold #5fd75f" if i.approved else "bold #ff6b6b") if i.action.writes else ""
+    return _MARKS[rv.review_state(i)][1]
 
 
-PLAN_COLUMNS: list[Column[PlanItem]] = [
-    Column("ok", "✓", _mark, sort=lambda i: (not i.action.writes, i.approved), width=1,
-           style=_mark_style),
-    Column("customer", "Customer", lambda i: i.customer_code, max_width=9),
-    Column("sku", "Atria SKU", lambda i: i.sku, max_width=14),
-    Column("description", "Summary description", lambda i: i.description, flex=True,
-           min_width=14, max_width=16),
-    Column("atria", "Atria", lambda i: _qty(i.atria_quantity),
-           sort=lambda i: _num_key(i.atria_quantity), width=6, align="right"),
-    Column("contract", "Agreement", lambda i: i.contract_name, max_width=22),
-    Column("line", "PSA line", lambda i: i.product_code, max_width=13),
-    Column("psa", "PSA", lambda i: _qty(i.psa_quantity),
-           sort=lambda i: _num_key(i.psa_quantity), width=6, align="right"),
-    Column("price", "Unit", lambda i: f"{i.unit_price:,.2f}" if i.unit_price else "",
-           sort=lambda i: i.unit_price, width=8, align="right"),
-    Column("delta", "Δ qty", lambda i: _signed(i.delta, i), sort=lambda i: i.delta, width=6,
-           align="right"),
-    Column("money", "Δ money", lambda i: _signed(i.money_delta, i, money=True),
-           sort=lambda i: i.money_delta, width=9, align="right"),
-    Column("code", "Code", lambda i: badge_text(i.code), sort=lambda i: i.code, width=6,
-           style=lambda i: badge_style(i.level, i.code)),
-    Column("note", "✎", lambda i: "✎" if i.note else "", sort=lambda i: i.note, width=1),
-]
+def _mark_key(i: PlanItem) -> int:
+    """Not reviewed first, then rejected, then approved, then rows that write nothing."""
+    return {"open": 0, "rejected": 1, "approved": 2, "": 3}[rv.review_state(i)]
 
 
-def summary_text(head: str, s: rv.Summary, fatal: LogEntry | None = None) -> Text:
-    """The preview's header: counts per code as badges, changes, approvals, money."""
+# Columns frozen on the left when the grid scrolls sideways: ✓, Customer, Atria SKU.
+FROZEN = 3
+
+
+def plan_columns(currency: str = "",
+                 last: Callable[[PlanItem], tuple[Decimal | None, bool]] | None = None
+                 ) -> list[Column[PlanItem]]:
+    """The preview's columns, the ones a clerk checks first on the left (they fit 80
+    columns: customer, SKU, Atria qty, PSA qty, Δ qty, Δ money, code), then the detail.
+
+    `last` gives a row's quantity last applied and whether the change since exceeds the
+    swing threshold (marked ↑/↓).
+    """
+    def money(i: PlanItem) -> str:
+        q = i.money_delta
+        return "" if not i.action.writes or q == 0 else numbers.signed_money(q, currency)
+
+    def last_text(i: PlanItem) -> str:
+        if last is None:
+            return ""
+        q, swing = last(i)
+        if q is None:
+            return ""
+        mark = ("↑" if (i.atria_quantity or 0) > q else "↓") if swing else " "
+        return numbers.qty(q) + mark
+
+    def last_style(i: PlanItem) -> str:
+        return "bold #f0c05a" if last is not None and last(i)[1] else ""
+
+    return [
+        Column("ok", "✓", _mark, sort=_mark_key, width=1, style=_mark_style,
+               title="✓ Review (not reviewed first)"),
+        Column("customer", "Customer", lambda i: i.customer_code, max_width=8),
+        Column("sku", "Atria SKU", lambda i: i.sku or i.description, max_width=12),
+        Column("atria", "Atria qty", lambda i: numbers.qty(i.atria_quantity),
+               sort=lambda i: _num_key(i.atria_quantity), width=9, align="right"),
+        Column("psa", "PSA qty", lambda i: numbers.qty(i.psa_quantity),
+               sort=lambda i: _num_key(i.psa_quantity), width=7, align="right"),
+        Column("delta", "Δ qty", lambda i: _signed(i.delta, i), sort=lambda i: i.delta,
+               width=6, align="right"),
+        Column("money", "Δ money", money, sort=lambda i: i.money_delta,
+               width=9 + len(currency), align="right"),
+        Column("code", "Code", lambda i: badge_text(i.code), sort=lambda i: i.code, width=6,
+               style=lambda i: badge_style(i.level, i.code)),
+        Column("note", "✎", lambda i: "✎" if i.note else "", sort=lambda i: i.note, width=1,
+               title="✎ Note"),
+        Column("last", "Last mo.", last_text, sort=lambda i: _num_key(last(i)[0] if last
+                                                                     else None),
+               width=9, align="right", style=last_style),
+        Column("price", "Unit", lambda i: numbers.money(i.unit_price, currency)
+               if i.unit_price else "", sort=lambda i: i.unit_price, width=8 + len(currency),
+               align="right"),
+        Column("description", "Summary description", lambda i: i.description, flex=True,
+               min_width=14, max_width=24),
+        Column("contract", "Agreement", lambda i: i.contract_name, max_width=22),
+        Column("line", "PSA product", lambda i: i.product_code, max_width=13),
+    ]
+
+
+PLAN_COLUMNS = plan_columns()
+
+
+def summary_text(head: str, s: rv.Summary, fatal: LogEntry | None = None,
+                 total_rows: int | None = None, currency: str = "") -> Text:
+    """The preview's header: counts per code as badges, changes, approvals, money.
+
+    With a filter on, `total_rows` is the plan's size and every count is of the rows
+    shown ("12 of 40 rows"), so the header never states totals the clerk cannot see.
+    """
     text = Text(head + "\n", "dim")
     for code, count in sorted(s.counts.items()):
         level = codes.CATALOG[code].level if code in codes.CATALOG else Level.INFO
         text.append(badge_text(f"{code} {count}"), badge_style(level, code))
         text.append(" ")
     text.append("\n")
+    if total_rows is not None:
+        text.append(f"{s.rows} of {total_rows} rows shown: ", "bold #5fafff")
     text.append(f"{s.changes} change(s)", "bold")
-    text.append(f" · {s.approved} approved · ")
-    text.append(f"{s.to_review} to review", "bold #f0c05a" if s.to_review else "")
-    text.append(f" · Δ money {rv.money(s.money)} (approved {rv.money(s.approved_money)})")
+    text.append(" · ")
+    text.append(f"✓ {s.approved} approved", "#5fd75f" if s.approved else "")
+    text.append(" · ")
+    text.append(f"✗ {s.rejected} rejected", "#ff6b6b" if s.rejected else "")
+    text.append(" · ")
+    text.append(f"• {s.to_review} to review", "bold #f0c05a" if s.to_review else "")
+    text.append(f" · Δ money {numbers.signed_money(s.money, currency)} (approved "
+                f"{numbers.signed_money(s.approved_money, currency)})")
     if fatal is not None:
         text.append(f"\n{fatal.code}: {fatal.message}", "bold #ff6b6b")
     return text
@@ -117,22 +171,29 @@ def _search(i: PlanItem) -> str:
 
 
 class PreviewScreen(Screen[None]):
+    # The footer shows what a clerk needs most, in that order (it is cut at 80 columns);
+    # every other key is listed by Help (? / F1), which reads these bindings.
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="preview.back"),
         Binding("c", "cancel_plan", "Cancel plan", show=False, id="preview.cancel"),
         Binding("space", "toggle_approval", "✓/✗", id="preview.toggle"),
-        Binding("A", "approve_shown(True)", "Approve all", id="preview.approve_all"),
-        Binding("R", "approve_shown(False)", "Reject all", id="preview.reject_all"),
-        Binding("n", "note", "Note", id="preview.note"),
-        Binding("ctrl+z", "undo", "Undo", id="preview.undo"),
-        Binding("f", "fixes", "Fixes", id="preview.fixes"),
         Binding("a", "apply", "Apply", id="preview.apply"),
+        Binding("f", "fixes", "Fixes", id="preview.fixes"),
+        Binding("n", "note", "Note", id="preview.note"),
         Binding("x", "export", "Export", id="preview.export"),
+        Binding("g", "by_customer", "Customers", id="preview.customers"),
+        Binding("i", "explain", "Why? (row in full, also ⏎)", show=False,
+                id="preview.explain"),
+        Binding("ctrl+z", "undo", "Undo", show=False, id="preview.undo"),
+        Binding("A", "approve_shown(True)", "Approve all shown", show=False,
+                id="preview.approve_all"),
+        Binding("R", "approve_shown(False)", "Reject all shown", show=False,
+                id="preview.reject_all"),
         Binding("slash", "filter", "Filter", show=False, priority=True, id="preview.filter"),
         Binding("l", "cycle_level", "Level", show=False, id="preview.level"),
         Binding("k", "cycle_code", "Code", show=False, id="preview.code"),
+        Binding("K", "cycle_code(-1)", "Code (back)", show=False, id="preview.code_back"),
         Binding("w", "changes_only", "Changes only", show=False, id="preview.changes"),
-        Binding("question_mark", "explain", "Why?", id="preview.explain"),
     ]
 
     class Progress(workers.Progress):
@@ -140,9 +201,11 @@ class PreviewScreen(Screen[None]):
 
     class Planned(Message):  # with a summary: the worker made the initial review
         def __init__(self, result: RunResult | None, summary: rv.Summary | None = None,
-                     saved: rv.SavedReview | None = None) -> None:
+                     saved: rv.SavedReview | None = None,
+                     last_month: dict[rv.MonthKey, Decimal] | None = None) -> None:
             super().__init__()
             self.result, self.summary, self.saved = result, summary, saved
+            self.last_month = last_month or {}
 
     class ReviewSaved(Message):
         """The review file was written (error empty) or could not be."""
@@ -160,11 +223,14 @@ class PreviewScreen(Screen[None]):
         self.level: Level | None = None
         self.code: str | None = None
         self.changes_only = False
+        self.customer: str | None = None
         self._cancel: Callable[[], None] | None = None
         self.review_file: Path | None = None
         self._save_lock = threading.Lock()
         self._save_seq = 0
         self._written_seq = 0
+        # Quantity last applied per line (empty on a job's first run), read by the worker.
+        self.last_month: dict[rv.MonthKey, Decimal] = {}
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -178,10 +244,15 @@ class PreviewScreen(Screen[None]):
             yield Input(placeholder="Filter: customer, SKU, description or code  ( / )",
                         id="preview-filter", disabled=True)  # until the plan is shown
             yield Static("", id="preview-mode")
-        yield Grid(PLAN_COLUMNS, id="preview-grid", search=_search, row_key=lambda i: i.key,
+        yield Grid(plan_columns(self.job.options.currency, self._last), id="preview-grid",
+                   search=_search, row_key=lambda i: i.key, frozen=FROZEN,
                    row_style=lambda i: row_style(i.level, i.code),
                    empty_text="The plan has no rows.")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
+
+    def _last(self, item: PlanItem) -> tuple[Decimal | None, bool]:
+        last = self.last_month.get(rv.month_key(item))
+        return last, rv.swing_since(item, last, self.job.options.swing_threshold)
 
     @property
     def grid(self) -> Grid[PlanItem]:
@@ -239,7 +310,8 @@ class PreviewScreen(Screen[None]):
                        if p and result.context else None)
             saved = (rv.load_review(rv.review_path(svc, job, p.period.end))
                      if p and result.context else None)
-            return self.Planned(result, summary, saved)
+            last = rv.last_applied(svc, job, str(p.period.end)) if p else {}
+            return self.Planned(result, summary, saved, last)
 
         with gc_pause.building():
             run_service(self, f"Preview of {job.label}", plan, done=reviewed,
@@ -259,6 +331,7 @@ class PreviewScreen(Screen[None]):
             self.query_one("#preview-progress", ProgressBar).update(total=1, progress=0)
             return
         self.remove_class("-planning")
+        self.last_month.update(event.last_month)
         if result.plan is None or result.context is None:
             why = result.fatal.message if result.fatal else result.status
             self.add_class("-failed")
@@ -344,17 +417,29 @@ class PreviewScreen(Screen[None]):
 
     def show_plan(self, summary: rv.Summary | None = None) -> None:
         """(Re)load the grid from the session's plan, keeping the cursor's row."""
-        self.grid.set_rows(self.items)
+        # Blockers first (stable: the plan's order otherwise).
+        self.grid.set_rows(sorted(self.items, key=lambda i: not rv.is_blocker(i)))
         self.show_summary(summary)
 
     def show_summary(self, summary: rv.Summary | None = None) -> None:
         if self.session is None:
             return
         plan = self.session.plan
-        s = summary if summary is not None else rv.summarize(plan.items, self.session.threshold)
+        filtered = self.grid.model.needs_compute() and self.grid.row_count != len(plan.items)
+        if filtered:  # the header counts what is shown
+            s = rv.summarize(list(self.grid.visible_rows()), self.session.threshold)
+        else:
+            s = summary if summary is not None else rv.summarize(plan.items,
+                                                                 self.session.threshold)
         head = (f"Period {plan.period.start} → {plan.period.end} · {self.job.task.psa_name} · "
                 f"run {self.session.run_id}")
-        self.query_one("#preview-summary", Static).update(summary_text(head, s, plan.fatal))
+        self.query_one("#preview-summary", Static).update(
+            summary_text(head, s, plan.fatal, len(plan.items) if filtered else None,
+                         self.job.options.currency))
+
+    def on_grid_reindexed(self, event: Grid.Reindexed) -> None:
+        if event.grid is self.grid and self.session is not None:
+            self.show_summary()
 
     def _show_mode(self) -> None:
         level = self.level.value + ("+" if self.level is not Level.ERROR else "") \
@@ -363,10 +448,14 @@ class PreviewScreen(Screen[None]):
                              ("Code ", "dim"), (self.code or "all", "bold"), (" (k)  ", "dim"),
                              ("Rows ", "dim"), ("changes" if self.changes_only else "all",
                                                 "bold"), (" (w)", "dim"))
+        if self.customer is not None:
+            text.append_text(Text.assemble(("  Customer ", "dim"), (self.customer, "bold"),
+                                           (" (g)", "dim")))
         self.query_one("#preview-mode", Static).update(text)
 
     def _apply_predicate(self) -> None:
-        self.grid.set_predicate(rv.plan_filter(self.level, self.code, self.changes_only))
+        self.grid.set_predicate(rv.plan_filter(self.level, self.code, self.changes_only,
+                                               self.customer))
         self._show_mode()
 
     def on_input_changed(self, event: Input.Changed) -> None:
@@ -392,11 +481,30 @@ class PreviewScreen(Screen[None]):
         self.level = LEVEL_FILTERS[(at + 1) % len(LEVEL_FILTERS)]
         self._apply_predicate()
 
-    def action_cycle_code(self) -> None:
+    def action_cycle_code(self, step: int = 1) -> None:
         present: list[str | None] = [None, *sorted({i.code for i in self.items})]
         at = present.index(self.code) if self.code in present else 0
-        self.code = present[(at + 1) % len(present)]
+        self.code = present[(at + step) % len(present)]
         self._apply_predicate()
+
+    def action_by_customer(self) -> None:
+        """Subtotals per customer (of the rows shown), blockers first; Enter narrows the
+        preview to one customer, and g again (Esc in the list) shows every customer."""
+        if self.session is None or self.planning:
+            return
+        if self.customer is not None:
+            self.customer = None
+            self._apply_predicate()
+            return
+
+        def chosen(code: str | None) -> None:
+            if code is not None:
+                self.customer = code
+                self._apply_predicate()
+
+        self.app.push_screen(CustomersScreen(rv.customer_totals(self.grid.visible_rows()),
+                                             self.job.options.currency,
+                                             f"By customer · {self.job.label}"), chosen)
 
     def action_changes_only(self) -> None:
         self.changes_only = not self.changes_only
@@ -483,12 +591,13 @@ class PreviewScreen(Screen[None]):
 
     def action_explain(self) -> None:
         item = self._current()
-        if item is None:
-            return
-        d = codes.CATALOG.get(item.code)
-        text = codes.resolution(item.code) or "No resolution in the guide for this code."
-        self.notify(f"{item.message}\n\n{text}", title=f"{item.code} · {d.when if d else ''}",
-                    timeout=20)
+        if item is not None:
+            self.app.push_screen(DetailScreen(item_detail(item, self.job.options.currency)))
+
+    def on_grid_selected(self, event: Grid.Selected) -> None:
+        if event.grid is self.grid:
+            event.stop()
+            self.action_explain()
 
     def action_fixes(self) -> None:
         if self.session is None or self.planning:

@@ -26,6 +26,7 @@ from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
 from atria_tui.console.widgets import grid_model as gm
 from atria_tui.console.widgets.grid_model import Column, GridModel, IndexResult, Query, R, measure
+from atria_tui.console.widgets.sort_picker import SortPicker
 
 __all__ = ["Column", "Grid"]
 
@@ -54,8 +55,10 @@ class Grid(ScrollView, Generic[R], can_focus=True):
         Binding("home", "jump(0)", "First", show=False, id="grid.home"),
         Binding("end", "jump(-1)", "Last", show=False, id="grid.end"),
         Binding("enter", "select", "Open", show=False, id="grid.select"),
-        Binding("s", "sort_next", "Sort", id="grid.sort"),
-        Binding("S", "sort_reverse", "Reverse", show=False, id="grid.reverse"),
+        Binding("left", "column(-1)", "Column left", show=False, id="grid.left"),
+        Binding("right", "column(1)", "Column right", show=False, id="grid.right"),
+        Binding("s", "sort_pick", "Sort (choose column)", show=False, id="grid.sort"),
+        Binding("S", "sort_reverse", "Reverse sort", show=False, id="grid.reverse"),
     ]
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "grid--header", "grid--cursor", "grid--cursor-blurred", "grid--empty"}
@@ -100,6 +103,7 @@ class Grid(ScrollView, Generic[R], can_focus=True):
                  empty_text: str = "Nothing to show.",
                  no_match_text: str = "No rows match the search or filter.",
                  threshold: int = THREAD_THRESHOLD,
+                 frozen: int = 0,
                  name: str | None = None, id: str | None = None,
                  classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
@@ -107,6 +111,7 @@ class Grid(ScrollView, Generic[R], can_focus=True):
         self.row_style = row_style
         self.empty_text, self.no_match_text = empty_text, no_match_text
         self.threshold = threshold
+        self.frozen = frozen  # the first columns stay in place when scrolling sideways
         self.widths = measure(columns, [])
         self.row_key = row_key
         self.cursor = 0
@@ -166,14 +171,15 @@ class Grid(ScrollView, Generic[R], can_focus=True):
         number = self.model.column_number(col) if col is not None else None
         q = self.model.query
         self.model.query = replace(q, sort_col=number, reverse=reverse)
+        # A new order is read from its top: the cursor goes to the first row, so a sort
+        # never looks as if it put blank rows first.
+        self.cursor = 0
+        self.scroll_to(y=0, animate=False, immediate=True)
         if number is not None and number == q.sort_col and self._pending is None:
             # Same column: the index stays ascending, only the reading direction flips.
-            if reverse != q.reverse and len(self.model):
-                self.cursor = len(self.model) - 1 - self.cursor
             self._changed(time.perf_counter())
-            self._scroll_to_cursor()
             return
-        self._remember()
+        self._restore = None
         self._reindex()
 
     def set_filter(self, text: str) -> None:
@@ -318,6 +324,27 @@ class Grid(ScrollView, Generic[R], can_focus=True):
         if row is not None:
             self.post_message(self.Selected(self, row))
 
+    def action_column(self, step: int) -> None:
+        """Scroll sideways by one whole column; the frozen columns stay."""
+        stops = gm.column_stops(self._layout(), self.frozen)
+        x = int(self.scroll_x)
+        if step > 0:
+            target = next((s for s in stops if s > x), x)
+        else:
+            target = next((s for s in reversed(stops) if s < x), 0)
+        self.scroll_to(x=min(target, self.max_scroll_x), animate=False, immediate=True)
+
+    def action_sort_pick(self) -> None:
+        """Choose the column to sort by from a list (and its direction)."""
+        q = self.model.query
+
+        def chosen(answer: tuple[int | None, bool] | None) -> None:
+            if answer is not None:
+                self.sort_by(answer[0], answer[1])
+
+        labels = [c.title or c.label for c in self.columns]
+        self.app.push_screen(SortPicker(labels, q.sort_col, q.reverse), chosen)
+
     def action_sort_next(self) -> None:
         """Cycle the sort column: natural order → first column → … → last → natural."""
         current = self.model.query.sort_col
@@ -333,7 +360,10 @@ class Grid(ScrollView, Generic[R], can_focus=True):
         if offset is None:
             return
         if offset.y == 0:
-            number = gm.column_at(self._layout(), offset.x + int(self.scroll_x))
+            widths = self._layout()
+            fixed = gm.frozen_width(widths, self.frozen)
+            x = offset.x if offset.x < fixed else offset.x + int(self.scroll_x)
+            number = gm.column_at(widths, x)
             if number is not None:
                 q = self.model.query
                 self.sort_by(number, not q.reverse if q.sort_col == number else False)
@@ -376,6 +406,11 @@ class Grid(ScrollView, Generic[R], can_focus=True):
             row = self.model.row_at(pos)
             style = gm.parse_style(self.row_style(row)) if self.row_style else None
             strip = Strip(gm.row_segments(row, self.columns, frame, style, pos == self.cursor))
+        fixed = min(gm.frozen_width(frame.widths, self.frozen), width)
+        if fixed and scroll_x:
+            return Strip.join([strip.crop(0, fixed),
+                               strip.crop_extend(fixed + scroll_x, scroll_x + width,
+                                                 frame.base)])
         return strip.crop_extend(scroll_x, scroll_x + width, frame.base)
 
     def _refresh_position(self, pos: int) -> None:

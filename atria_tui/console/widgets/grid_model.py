@@ -44,6 +44,7 @@ class Column(Generic[R]):
     align: Literal["left", "right"] = "left"
     flex: bool = False
     style: Callable[[R], str] | None = None
+    title: str = ""  # a longer name where the label is a symbol (the sort picker's list)
 
     def sort_key(self, row: R) -> Any:
         if self.sort is not None:
@@ -91,6 +92,21 @@ def min_width(columns: Sequence[Column[R]], widths: Sequence[int]) -> int:
     back into the width that made it appear)."""
     total = sum(c.min_width if c.flex else w for c, w in zip(columns, widths, strict=True))
     return total + max(0, len(widths) - 1)
+
+
+def frozen_width(widths: Sequence[int], frozen: int) -> int:
+    """Cells taken by the first `frozen` columns and their gaps (they never scroll)."""
+    return sum(widths[:frozen]) + frozen if frozen else 0
+
+
+def column_stops(widths: Sequence[int], frozen: int) -> list[int]:
+    """The horizontal scroll offsets at which a scrolling column starts: →/← step by
+    whole columns, never by one cell."""
+    stops, x = [0], 0
+    for w in widths[frozen:]:
+        x += w + 1
+        stops.append(x)
+    return stops
 
 
 def column_at(widths: Sequence[int], x: int) -> int | None:
@@ -329,12 +345,13 @@ def header_segments(columns: Sequence[Column[R]], frame: Frame, query: Query[R]
                     ) -> list[Segment]:
     segments: list[Segment] = []
     for number, (col, w) in enumerate(zip(columns, frame.widths, strict=True)):
-        label = col.label
-        if query.sort_col == number:
-            label += " ▼" if query.reverse else " ▲"
+        text = fit(col.label, w, col.align)
+        if query.sort_col == number:  # the arrow always shows; a narrow label gives way
+            arrow = "▼" if query.reverse else "▲"
+            text = fit(col.label, w - 1, "left") + arrow if w > 2 else fit(arrow, w)
         if number:
             segments.append(Segment(" ", frame.header))
-        segments.append(Segment(fit(label, w, col.align), frame.header))
+        segments.append(Segment(text, frame.header))
     return segments
 
 
