@@ -31,3 +31,21 @@ def runtime(home: Path | None = None, *, db: str = "atria-tui.db", **kw: Any) ->
     folder = home if home is not None else data_dir()
     kw.setdefault("embedded", EMBEDDED)
     return Runtime(store=Store(folder / db), secrets=SecretStore(home), **kw)
+
+
+def cw_review_folder(folder: Path) -> Path:
+    """`folder` holding the ConnectWise demo job only, beside its billing file, without
+    retries (the sandbox's faulty agreement would cost 7.5 s of backoff per plan)."""
+    import shutil
+
+    from atria_tui.cli.demo import SAMPLES
+    from atria_tui.job.file import load_job, save_job
+
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(SAMPLES / "demo-connectwise-billing.csv", folder)
+    job = load_job(SAMPLES / "demo-connectwise.toml")
+    job.source.path = folder / "demo-connectwise-billing.csv"
+    job.options.retries = 0
+    job.path = None
+    save_job(job, folder / "demo-connectwise.toml")
+    return folder

@@ -4,7 +4,6 @@ search the log → export CSV, asserted on the sandbox's quantities and the CSV 
 from __future__ import annotations
 
 import csv
-import shutil
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -14,7 +13,6 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from atria_tui.cli.demo import SAMPLES
 from atria_tui.console.app import AtriaApp, make_app
 from atria_tui.console.screens.apply import ApplyScreen
 from atria_tui.console.screens.confirm import ConfirmScreen
@@ -26,10 +24,10 @@ from atria_tui.console.screens.preview import PreviewScreen
 from atria_tui.core.export import LOG_HEADER
 from atria_tui.core.model import Action
 from atria_tui.engine.store import INTERRUPTED
-from atria_tui.job.file import load_job, save_job
+from atria_tui.job.file import load_job
 from atria_tui.job.mappings import mappings_path
 from atria_tui.sandbox.server import shared
-from tests.support import fixed, runtime
+from tests.support import cw_review_folder, fixed, runtime
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -38,14 +36,7 @@ pytestmark = pytest.mark.timeout(60)
 def review_jobs(tmp_path: Path) -> Path:
     """The ConnectWise demo job only, beside its billing file, without retries (the
     sandbox's faulty agreement would cost 7.5 s of backoff per plan)."""
-    folder = tmp_path / "jobs"
-    folder.mkdir()
-    shutil.copy(SAMPLES / "demo-connectwise-billing.csv", folder)
-    job = load_job(SAMPLES / "demo-connectwise.toml")
-    job.source.path = folder / "demo-connectwise-billing.csv"
-    job.options.retries = 0
-    job.path = None
-    save_job(job, folder / "demo-connectwise.toml")
+    folder = cw_review_folder(tmp_path / "jobs")
     return folder
 
 

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import getpass
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from textual.widgets import Input
 
-from atria_tui.cli.demo import SAMPLES
 from atria_tui.console.app import AtriaApp, make_app
 from atria_tui.console.screens.apply import ApplyScreen
 from atria_tui.console.screens.confirm import ConfirmScreen
@@ -21,11 +19,10 @@ from atria_tui.console.screens.fixes import FixesScreen, SavedFixesScreen
 from atria_tui.console.screens.pickers import NoteScreen, PickerScreen
 from atria_tui.console.screens.preview import PreviewScreen
 from atria_tui.core.model import PlanItem
-from atria_tui.job.file import load_job, save_job
 from atria_tui.job.mappings import mappings_path
 from atria_tui.sandbox.server import shared
 from tests.functional.test_preview_flow import open_preview, type_text, until
-from tests.support import fixed, runtime
+from tests.support import cw_review_folder, fixed, runtime
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -33,14 +30,7 @@ pytestmark = pytest.mark.timeout(90)
 @pytest.fixture
 def review_app(tmp_path: Path, _isolated_home: Path) -> Iterator[AtriaApp]:
     """The ConnectWise demo job without retries (as in test_preview_flow)."""
-    folder = tmp_path / "jobs"
-    folder.mkdir()
-    shutil.copy(SAMPLES / "demo-connectwise-billing.csv", folder)
-    job = load_job(SAMPLES / "demo-connectwise.toml")
-    job.source.path = folder / "demo-connectwise-billing.csv"
-    job.options.retries = 0
-    job.path = None
-    save_job(job, folder / "demo-connectwise.toml")
+    folder = cw_review_folder(tmp_path / "jobs")
     svc = runtime(_isolated_home, environ={}, now=fixed())
     yield make_app(jobs_dir=folder, services=svc, demo=True)
     svc.store.close()

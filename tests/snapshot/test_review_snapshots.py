@@ -6,7 +6,6 @@ times, run starts) is fixed here.
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -17,16 +16,15 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from atria_tui.cli.demo import SAMPLES
 from atria_tui.console.app import AtriaApp, make_app
 from atria_tui.console.screens.apply import ApplyScreen
 from atria_tui.console.screens.fixes import FixesScreen
 from atria_tui.console.screens.log import LogScreen
 from atria_tui.console.screens.pickers import PickerScreen
 from atria_tui.console.screens.preview import PreviewScreen
-from atria_tui.job.file import load_job, save_job
+from atria_tui.job.file import load_job
 from atria_tui.sandbox.server import reset_shared
-from tests.support import fixed, runtime
+from tests.support import cw_review_folder, fixed, runtime
 
 SIZE = (140, 40)
 Snap = Callable[..., bool]
@@ -43,14 +41,7 @@ def _fixed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[AtriaApp]:
-    folder = tmp_path / "jobs"
-    folder.mkdir()
-    shutil.copy(SAMPLES / "demo-connectwise-billing.csv", folder)
-    job = load_job(SAMPLES / "demo-connectwise.toml")
-    job.source.path = folder / "demo-connectwise-billing.csv"
-    job.options.retries = 0  # the sandbox's faulty agreement: no 7.5 s of backoff
-    job.path = None
-    save_job(job, folder / "demo-connectwise.toml")
+    folder = cw_review_folder(tmp_path / "jobs")
     svc = runtime(tmp_path / "home", environ={},
                   now=fixed(datetime(2026, 11, 26, 22, 0, tzinfo=UTC)))
     yield make_app(jobs_dir=folder, services=svc, demo=True)
