@@ -6,6 +6,7 @@ import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from textual.widgets import Button, Input, Static, Switch, TextArea
 
 from atria_tui.console.app import AtriaApp
@@ -233,3 +234,36 @@ async def test_typing_after_a_burst_of_backspaces_keeps_every_character(
         await pilot.press(*[{"/": "slash", "-": "minus", ".": "full_stop"}.get(c, c)
                             for c in text])
         assert box.value == text
+
+
+async def test_test_connection_rows_keep_their_widths_when_painted_before_measured(
+        app_factory: AppFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first row painted between the rows going in and the table measuring them (the
+    cursor row, at times) is drawn at the final column widths, not the headers' widths."""
+    import time
+
+    from textual.widgets import DataTable
+
+    from atria_tui.console.screens.doctor import DoctorScreen
+
+    checked = DoctorScreen.on_doctor_screen_checked
+
+    def checked_then_painted(screen: DoctorScreen, event: DoctorScreen.Checked) -> None:
+        checked(screen, event)
+        screen.query_one(DataTable).render_line(1)  # what an early repaint of row 0 does
+
+    monkeypatch.setattr(DoctorScreen, "on_doctor_screen_checked", checked_then_painted)
+    app = app_factory()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await open_form(app, pilot)
+        await pilot.press("f5")
+        screen = app.screen
+        assert isinstance(screen, DoctorScreen)
+        table = screen.query_one(DataTable)
+        end = time.monotonic() + 20
+        while not table.row_count:
+            assert time.monotonic() < end, "doctor did not finish"
+            await pilot.pause(0.05)
+        await pilot.pause()
+        request = str(table.get_row_at(0)[2])
+        assert len(request) > len("Request") and request in table.render_line(1).text

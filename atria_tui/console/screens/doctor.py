@@ -26,6 +26,7 @@ from atria_tui.services.doctor import DoctorReport, doctor_job
 
 __all__ = ["DoctorScreen"]
 
+COLUMNS = ("Check", "Candidate", "Request", "HTTP", "Verdict", "Next")
 VERDICT_STYLE = {"works": "green", "exists": "green", "skipped": "dim"}
 
 
@@ -53,8 +54,7 @@ class DoctorScreen(ModalScreen[None]):
                          markup=False)
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        table.add_columns("Check", "Candidate", "Request", "HTTP", "Verdict", "Next")
+        self.query_one(DataTable).add_columns(*COLUMNS)
         self._check()
 
     @work(thread=True, exclusive=True, group="doctor", exit_on_error=False)
@@ -73,13 +73,21 @@ class DoctorScreen(ModalScreen[None]):
         if report.fatal:
             status.update(Text(f"Stopped: {report.fatal}", "bold red"))
             return
-        table = self.query_one(DataTable)
+        rows = []
         for p in report.probes:
             style = VERDICT_STYLE.get(p.verdict, "bold red" if p.needed else "yellow")
             dim = "" if p.needed else "dim"
-            table.add_row(Text(p.step, dim), Text(p.candidate, dim),
-                          Text(f"{p.method} {p.url}".strip(), dim), str(p.status or ""),
-                          Text(p.verdict, style), Text(p.advice, dim))
+            rows.append((Text(p.step, dim), Text(p.candidate, dim),
+                         Text(f"{p.method} {p.url}".strip(), dim), Text(str(p.status or "")),
+                         Text(p.verdict, style), Text(p.advice, dim)))
+        # Each column as wide as its widest cell before a row goes in: a DataTable that
+        # widens its columns later keeps a row it painted in between (the cursor row) at the
+        # old widths, e.g. "POST /v" for the login's request.
+        table = self.query_one(DataTable)
+        table.clear(columns=True)
+        for i, name in enumerate(COLUMNS):
+            table.add_column(name, width=max([len(name), *(row[i].cell_len for row in rows)]))
+        table.add_rows(rows)
         if report.ok:
             status.update(Text("Every route this job needs answers.", "green"))
         else:
