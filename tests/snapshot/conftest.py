@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.widgets import Input
+from textual.widgets import Input, TextArea
 
 from atria_tui.cli.demo import SAMPLES
 from atria_tui.console.app import AtriaApp, make_app
@@ -23,16 +23,17 @@ SIZE = (140, 40)
 
 @pytest.fixture(autouse=True)
 def _steady_cursor(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Inputs without a blinking cursor: whether a blink is on at the moment of the
-    screenshot depends on how busy the machine is, so a focused input shows its cursor
+    """Inputs and text areas without a blinking cursor: whether a blink is on at the moment
+    of the screenshot depends on how busy the machine is, so a focused one shows its cursor
     steadily instead."""
-    original = Input._on_mount
+    for widget in (Input, TextArea):
+        original = widget._on_mount
 
-    def mount(self: Input, event: Any) -> None:
-        self.cursor_blink = False
-        original(self, event)
+        def mount(self: Input | TextArea, event: Any, original: Any = original) -> None:
+            self.cursor_blink = False
+            original(self, event)
 
-    monkeypatch.setattr(Input, "_on_mount", mount)
+        monkeypatch.setattr(widget, "_on_mount", mount)
 
 
 @pytest.fixture
