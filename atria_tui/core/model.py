@@ -256,6 +256,14 @@ def norm(text: str) -> str:
     return text.strip().casefold()
 
 
+def written_sku(sku: str, product: str, where: str = "") -> str:
+    """The SKU as a log message names it: after a saved SKU fix the PSA product written
+    differs from the Atria SKU, and the audit trail must say what was written (and where)."""
+    if sku and product and norm(product) != norm(sku):
+        return f"{product} (Atria SKU {sku}){where}"
+    return sku
+
+
 # --- the plan ----------------------------------------------------------------------------
 
 

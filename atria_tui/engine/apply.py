@@ -28,6 +28,7 @@ from atria_tui.core.model import (
     Task,
     item_entry,
     norm,
+    written_sku,
 )
 from atria_tui.engine.reconcile import fmt_qty
 from atria_tui.engine.store import CONFLICT, DONE, ERROR, GONE, PENDING, SENT, JournalRow, Store
@@ -53,6 +54,18 @@ def journal_rows(plan: Plan) -> list[tuple[str, ...]]:
              i.line_id, i.product_id, i.product_code, str(i.psa_quantity or ZERO),
              str(i.target_quantity or ZERO))
             for i in plan.items if i.action.writes and i.approved]
+
+
+def _entry(code: str, row: JournalRow, item: PlanItem | None = None, **more: object
+           ) -> LogEntry:
+    """A log entry about one journal row. Its message names the PSA product written when a
+    saved SKU fix made it differ from the Atria SKU (the entry's SKU column stays Atria's)."""
+    entry = codes.entry(code, customer=row.customer, sku=row.sku, **_fields(row, item, **more))
+    shown = written_sku(row.sku, row.product_code)
+    if shown == row.sku:
+        return entry
+    return replace(entry, message=codes.message(code, **{**_fields(row, item, **more),
+                                                         "sku": shown}))
 
 
 def _fields(row: JournalRow, item: PlanItem | None = None, **more: object
@@ -125,8 +138,11 @@ class Applier:
             elif not item.approved:
                 item.status = Status.SKIPPED
                 self.outcome.skipped += 1
-                await self.emit(codes.entry("AT04", customer=item.customer_code, sku=item.sku,
-                                            **_item_fields(item)), item)
+                held = codes.entry("AT04", customer=item.customer_code, sku=item.sku,
+                                   **_item_fields(item))
+                await self.emit(replace(held, message=codes.message(
+                    "AT04", **_item_fields(item),
+                    sku=written_sku(item.sku, item.product_code))), item)
             elif row is not None and row.state in (PENDING, SENT):
                 todo.append(row)
             elif row is not None:
@@ -159,8 +175,7 @@ class Applier:
                 self.outcome.failed += 1
                 if item:
                     item.status = Status.FAILED
-                await self.emit(codes.entry("AT10", customer=row.customer, sku=row.sku,
-                                            **_fields(row, item, error=exc.message)), item)
+                await self.emit(_entry("AT10", row, item, error=exc.message), item)
                 return
             if exc.kind in ("budget", "connect", "timeout"):
                 # The PSA is out of reach or its call budget is used up: every later write
@@ -174,8 +189,7 @@ class Applier:
                 item.status = Status.FAILED
             code = (self.codes.add_failed if row.action == Action.ADD.value
                     else self.codes.write_failed)
-            await self.emit(codes.entry(code, customer=row.customer, sku=row.sku,
-                                        **_fields(row, item, error=exc.message)), item)
+            await self.emit(_entry(code, row, item, error=exc.message), item)
             if exc.kind == "route":
                 # The host does not serve the write route: every later write would be
                 # refused the same way, so the run ends here (this row did not land).
@@ -223,9 +237,8 @@ class Applier:
                     raise
                 found = await landed()
                 if found is not None:
-                    await self.emit(codes.entry("AT11", customer=row.customer, sku=row.sku,
-                                                **_fields(row, self.items.get(row.item_key),
-                                                          error=exc.message)), None)
+                    await self.emit(_entry("AT11", row, self.items.get(row.item_key),
+                                           error=exc.message), None)
                     return found
                 if not exc.answered or exc.kind == "decode":
                     raise RemoteError(exc.kind, exc.message, exc.status,
@@ -313,23 +326,21 @@ class Applier:
         self.outcome.conflicts += 1
         if item:
             item.status = Status.CONFLICT
-        await self.emit(codes.entry("AT01", customer=row.customer, sku=row.sku,
-                                    **_fields(row, item, current=fmt_qty(now))), item)
+        await self.emit(_entry("AT01", row, item, current=fmt_qty(now)), item)
 
     async def _gone(self, row: JournalRow, item: PlanItem | None) -> None:
         self.store.journal_set(row.id, GONE, "line not found")
         self.outcome.skipped += 1
         if item:
             item.status = Status.SKIPPED
-        await self.emit(codes.entry("AT07", customer=row.customer, sku=row.sku,
-                                    **_fields(row, item)), item)
+        await self.emit(_entry("AT07", row, item), item)
 
     def _done_entry(self, row: JournalRow, item: PlanItem | None) -> LogEntry:
         if item is not None:
             return item_entry(item)
         c = self.codes
         code = {"add": c.added or c.updated, "zero": c.zeroed}.get(row.action, c.updated)
-        return codes.entry(code, customer=row.customer, sku=row.sku, **_fields(row))
+        return _entry(code, row)
 
 
 class _Changed(Exception):
@@ -414,8 +425,7 @@ async def revert(journal: list[JournalRow], writer: PsaSession, store: Store, ru
                 raise  # the PSA is out of reach: the revert ends; run it again later
             store.journal_set(row.id, ERROR, exc.message)
             applier.outcome.failed += 1
-            await applier.emit(codes.entry("AT08", customer=row.customer, sku=row.sku,
-                                           **_fields(row, error=exc.message)), None)
+            await applier.emit(_entry("AT08", row, error=exc.message), None)
             return
         except _Changed as changed:
             counts["changed"] += 1
@@ -428,14 +438,8 @@ async def revert(journal: list[JournalRow], writer: PsaSession, store: Store, ru
         store.journal_set(row.id, DONE, line_id=line_id)
         counts["restored"] += 1
         applier.outcome.applied += 1
-        restored = codes.entry("AT06", customer=row.customer, sku=row.sku,
-                               **_fields(row, before=fmt_qty(row.after),
-                                         after=fmt_qty(row.before)))
-        if row.product_code and norm(row.product_code) != norm(row.sku):  # a SKU fix
-            restored = replace(restored, message=codes.message(
-                "AT06", **_fields(row, before=fmt_qty(row.after), after=fmt_qty(row.before)),
-                sku=f"{row.product_code} (Atria SKU {row.sku})"))
-        await applier.emit(restored, None)
+        await applier.emit(_entry("AT06", row, before=fmt_qty(row.after),
+                                  after=fmt_qty(row.before)), None)
 
     if progress:
         progress(0, len(todo))

@@ -30,6 +30,7 @@ from atria_tui.core.model import (
     Task,
     item_entry,
     norm,
+    written_sku,
 )
 from atria_tui.engine.matching import MatchRule
 from atria_tui.psa import profile_of
@@ -202,10 +203,9 @@ class _Planner:
                   "contract_name": contract.name if contract else "",
                   "psa_name": self.p.task.psa_name, **fields}
         written = product or (line.product_code if line else "")
-        if action.writes and sku and written and norm(written) != norm(sku):
-            # A saved SKU fix: the log names the product written in the PSA, and where.
+        if action.writes:  # after a saved SKU fix the log names the product written, and where
             where = f" on {contract.name}" if contract and contract.name else ""
-            fields["sku"] = f"{written} (Atria SKU {sku}){where}"
+            fields["sku"] = written_sku(sku, written, where)
         level = codes.CATALOG[code].level
         text = codes.message(code, **fields)
         unit_price = line.unit_price if line else (catalog.price if catalog else ZERO)

@@ -285,3 +285,22 @@ async def test_a_revert_after_a_sku_fix_names_the_psa_product_it_set_back() -> N
     assert "Product ID L1 (Atria SKU LEGACY-FAX) set back from 12.00 to 10.00" in \
         restored.message
     assert restored.sku == "LEGACY-FAX" and psa.lines == {"L1": 10}
+
+
+async def test_after_a_sku_fix_every_apply_code_names_the_psa_product() -> None:
+    """AT01 (conflict), AT04 (not approved) and AT08 (write failed) name the product the
+    write was for, not only the Atria SKU the clerk fixed (console review, defect 2)."""
+    store = Store(":memory:")
+    psa = FakePsa({"L1": 10, "L2": 5, "L3": 7})
+    psa.lines["L1"] = Decimal(11)                 # edited since the preview: AT01
+    psa.fail.add("L3")                            # AT08
+    rows = [item("L1", 10, 12), item("L2", 5, 8, approved=False), item("L3", 7, 9)]
+    for n, row in enumerate(rows):
+        row.sku = f"FAX-{n}"                      # Atria's SKU, mapped to product L1..L3
+    run = store.start_run("job", "Job", "connectwise-manage", "apply")
+    out = await Applier(plan(*rows), psa, store, run).run()
+    by_code = {e.code: e for e in out.entries}
+    assert "Product ID L1 (Atria SKU FAX-0)" in by_code["AT01"].message
+    assert "Product ID L2 (Atria SKU FAX-1)" in by_code["AT04"].message
+    assert "Product ID L3 (Atria SKU FAX-2)" in by_code["AT08"].message
+    assert [by_code[c].sku for c in ("AT01", "AT04", "AT08")] == ["FAX-0", "FAX-1", "FAX-2"]
