@@ -206,7 +206,7 @@ class Fakes:
 
     async def apply_job(self, svc: Runtime, job: JobConfig, *, reviewed: Plan | None = None,
                         sink: Any = None, progress: Callable[[str, int, int], None] | None = None,
-                        resume: bool = True) -> RunResult:
+                        resume: bool = True, of_run: int | None = None) -> RunResult:
         """As apply_job: plan JSON and journal stored first, then one entry per row."""
         if reviewed is None:
             raise ValueError("the console benchmark applies a reviewed plan only")

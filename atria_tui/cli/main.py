@@ -171,7 +171,8 @@ def cmd_apply(args: argparse.Namespace) -> int:
                 item.approved = True
     return _emit(args, asyncio.run(apply_job(svc, job, reviewed=reviewed,
                                              resume=not args.no_resume,
-                                             approve_all=args.approve_all)))
+                                             approve_all=args.approve_all,
+                                             of_run=args.plan)))
 
 
 def cmd_revert(args: argparse.Namespace) -> int:

@@ -25,6 +25,7 @@ from atria_tui.core.model import Level, LogEntry, Plan, PlanItem
 from atria_tui.core.serialize import entry_dict, item_dict
 from atria_tui.engine.reconcile import review_reason
 from atria_tui.engine.store import RunRow
+from atria_tui.services import history
 from atria_tui.services.doctor import DoctorReport
 
 LEVEL_STYLE = {Level.VERBOSE: "dim", Level.INFO: "", Level.WARNING: "yellow",
@@ -125,15 +126,15 @@ def print_runs(out: Console, runs: Sequence[RunRow],
     times are the reader's local ones (stored UTC), with the zone in the header."""
     zone = datetime.now().astimezone().tzname() or "local"
     t = Table(header_style="bold")
-    for col in ("Run", "Job", "Task", "Kind", "Period", "Status", f"Started ({zone})",
-                f"Finished ({zone})"):
-        t.add_column(col)
+    for col in ("Run", "Job", "Task", "Kind", "Period", "Status", "Written", "Δ money",
+                f"Started ({zone})", f"Finished ({zone})"):
+        t.add_column(col, justify="right" if col in ("Written", "Δ money") else "left")
     for r in runs:
-        kind = r.kind + (f" of {r.of_run}" if r.of_run else "")
+        kind = " ".join(filter(None, (r.kind, history.related_text(r))))
         if reverted and r.id in reverted:
             kind += f", reverted by {reverted[r.id]}"
         t.add_row(str(r.id), r.label, r.task, kind, r.period_end, r.status,
-                  _stamp(r.started_at), _stamp(r.finished_at))
+                  *history.totals_text(r), _stamp(r.started_at), _stamp(r.finished_at))
     out.print(t)
 
 

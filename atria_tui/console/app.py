@@ -219,7 +219,7 @@ class AtriaApp(App[None]):
 
         def answered(ok: bool | None) -> None:
             if ok:
-                self.push_screen(ApplyScreen(job, plan))
+                self.push_screen(ApplyScreen(job, plan, of_run=result.run_id))
 
         self.push_screen(ConfirmScreen(f"Run {job.label} now?", body,
                                        confirm="Apply", danger=True), answered)

@@ -30,7 +30,8 @@ CREATE TABLE IF NOT EXISTS runs (
     job_id TEXT NOT NULL, label TEXT NOT NULL, task TEXT NOT NULL,
     kind TEXT NOT NULL, period_end TEXT NOT NULL DEFAULT '',
     status TEXT NOT NULL, started_at TEXT NOT NULL, finished_at TEXT,
-    plan_json TEXT, of_run INTEGER, owner TEXT NOT NULL DEFAULT ''
+    plan_json TEXT, of_run INTEGER, owner TEXT NOT NULL DEFAULT '',
+    written INTEGER, money TEXT
 );
 CREATE TABLE IF NOT EXISTS log (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -154,6 +155,10 @@ class RunRow:
     started_at: str
     finished_at: str | None
     of_run: int | None
+    # What an apply or revert changed in the PSA: lines written and their Δ money (a
+    # Decimal as text); None for a plan, or a run from before runs kept totals.
+    written: int | None = None
+    money: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +212,9 @@ class Store:
                 if "owner" not in cols:  # a database made before runs knew their process
                     self._db.execute("ALTER TABLE runs ADD COLUMN owner TEXT NOT NULL "
                                      "DEFAULT ''")
+                if "written" not in cols:  # made before runs kept their totals
+                    self._db.execute("ALTER TABLE runs ADD COLUMN written INTEGER")
+                    self._db.execute("ALTER TABLE runs ADD COLUMN money TEXT")
         except StoreError:
             self._db.close()
             raise
@@ -258,6 +266,12 @@ class Store:
             db.execute("UPDATE runs SET status=?, finished_at=NULL, owner=? WHERE id=?",
                        (RUNNING, OWNER, run_id))
 
+    def set_totals(self, run_id: int, written: int, money: Decimal) -> None:
+        """What a run changed in the PSA, for the run history (counted once, when it ends)."""
+        with self._tx() as db:
+            db.execute("UPDATE runs SET written=?, money=? WHERE id=?",
+                       (written, str(money), run_id))
+
     def finish_run(self, run_id: int, status: str) -> None:
         with self._tx() as db:
             db.execute("UPDATE runs SET status=?, finished_at=? WHERE id=?",
@@ -281,7 +295,7 @@ class Store:
         with self._lock:
             rows = self._db.execute(
                 "SELECT id,job_id,label,task,kind,period_end,status,started_at,finished_at,"
-                f"of_run FROM runs {where}", args).fetchall()
+                f"of_run,written,money FROM runs {where}", args).fetchall()
         return [RunRow(*r) for r in rows]
 
     def unfinished_apply(self, job_id: str) -> RunRow | None:

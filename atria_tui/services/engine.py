@@ -20,6 +20,7 @@ from atria_tui.adapters.paging import Deadline
 from atria_tui.core import codes
 from atria_tui.core.export import places_of
 from atria_tui.core.model import (
+    ZERO,
     BillingRecord,
     Level,
     LogEntry,
@@ -27,6 +28,7 @@ from atria_tui.core.model import (
     Plan,
     PlanItem,
     PsaSnapshot,
+    Status,
 )
 from atria_tui.core.records import RecordsError, iter_records, sum_records
 from atria_tui.core.serialize import notes_from_json, plan_from_json, plan_to_json
@@ -39,7 +41,7 @@ from atria_tui.engine.reconcile import (
     scope,
 )
 from atria_tui.engine.secret_store import SecretError, redact
-from atria_tui.engine.store import ERRORS, FAILED, INTERRUPTED, SUCCESS, WARNINGS
+from atria_tui.engine.store import DONE, ERRORS, FAILED, INTERRUPTED, SUCCESS, WARNINGS
 from atria_tui.job.file import JobConfig
 from atria_tui.job.parameters import ConfigError
 from atria_tui.psa import profile_of
@@ -360,29 +362,33 @@ async def plan_job(svc: Runtime, job: JobConfig, *, sink: Sink | None = None,
 @_never_left_running
 async def apply_job(svc: Runtime, job: JobConfig, *, reviewed: Plan | None = None,
                     sink: Sink | None = None, progress: Progress | None = None,
-                    resume: bool = True, approve_all: bool = False) -> RunResult:
+                    resume: bool = True, approve_all: bool = False,
+                    of_run: int | None = None) -> RunResult:
     """Apply a reviewed plan, or resume an interrupted apply, or plan and apply at once.
 
     Planned at once (no `reviewed` plan), decreases and large swings are held back as the
     console's preview holds them (logged AT04, not written) unless `approve_all`.
+`of_run` is the plan run the `reviewed` plan came from: the run history links the two.
 
     The whole run holds the job's write lock (`JobLocked` if another apply or revert of
     the job is running, in this process or any other): two applies at once each add the
     missing lines, and the customer is billed twice.
     """
     with svc.writer(job, "apply"):
-        return await _apply_locked(svc, job, reviewed, sink, progress, resume, approve_all)
+        return await _apply_locked(svc, job, reviewed, sink, progress, resume, approve_all,
+                                   of_run)
 
 
 async def _apply_locked(svc: Runtime, job: JobConfig, reviewed: Plan | None,
                         sink: Sink | None, progress: Progress | None,
-                        resume: bool, approve_all: bool = False) -> RunResult:
+                        resume: bool, approve_all: bool = False,
+                        of_run: int | None = None) -> RunResult:
     pending = svc.store.unfinished_apply(job.key) if resume and reviewed is None else None
     if pending is not None and pending.period_end != _period_end(svc, job):
         pending = None  # another billing period's plan is never finished into this one
     if pending is not None:
         return await _resume(svc, job, pending.id, sink, progress)
-    run = _Run(svc, job, "apply", sink)
+    run = _Run(svc, job, "apply", sink, of_run=of_run if reviewed is not None else None)
     requests = 0
     try:
         if reviewed is None:
@@ -401,12 +407,35 @@ async def _apply_locked(svc: Runtime, job: JobConfig, reviewed: Plan | None,
     except RunAbort as abort:
         if abort.entry not in run.entries:
             await run.log(abort.entry)
+        _record_applied(svc, run.run_id, reviewed)
         status = await run.finish(abort.entry)
         return RunResult(run.run_id, job, status, run.entries, reviewed,
                          fatal=run.clean(abort.entry))
+    _record_applied(svc, run.run_id, reviewed)
     status = await run.finish(None)
     return RunResult(run.run_id, job, status, run.entries, reviewed, outcome=outcome,
                      requests=requests + more)
+
+
+def _record_applied(svc: Runtime, run_id: int, p: Plan | None) -> None:
+    """An apply's totals for the run history: the lines now as planned, and their Δ money."""
+    if p is None:
+        return
+    done = [i for i in p.items if i.status is Status.APPLIED and i.action.writes]
+    svc.store.set_totals(run_id, len(done), sum((i.money_delta for i in done), ZERO))
+
+
+def _record_reverted(svc: Runtime, run_id: int, of_run: int) -> None:
+    """A revert's totals: the lines it set back, and their Δ money at the prices of the
+    plan it took back (a line with no known price counts none)."""
+    try:
+        p = stored_plan(svc, of_run)
+    except StoredPlanError:
+        p = None
+    prices = {i.key: i.unit_price for i in p.items} if p else {}
+    restored = [r for r in svc.store.journal(run_id) if r.state == DONE and not r.error]
+    svc.store.set_totals(run_id, len(restored), sum(
+        ((r.after - r.before) * prices.get(r.item_key, ZERO) for r in restored), ZERO))
 
 
 def _period_end(svc: Runtime, job: JobConfig) -> str | None:
@@ -458,8 +487,10 @@ async def _resume(svc: Runtime, job: JobConfig, run_id: int, sink: Sink | None,
         outcome, requests = await _execute(svc, job, run, p, progress)
     except RunAbort as abort:
         await run.log(abort.entry)
+        _record_applied(svc, run_id, p)
         return RunResult(run_id, job, await run.finish(abort.entry), run.entries, p,
                          fatal=run.clean(abort.entry))
+    _record_applied(svc, run_id, p)
     status = await run.finish(None)
     return RunResult(run_id, job, status, run.entries, p, outcome=outcome, requests=requests)
 
@@ -500,10 +531,12 @@ async def _revert_locked(svc: Runtime, job: JobConfig, run_id: int,
                                  "once the PSA answers: it re-reads each line first")
         failed = run.clean(failed)
         await run.log(failed)
+        _record_reverted(svc, run.run_id, run_id)
         return RunResult(run.run_id, job, await run.finish(failed), run.entries, fatal=failed,
                          requests=session.requests)
     finally:
         await session.aclose()
+    _record_reverted(svc, run.run_id, run_id)
     status = await run.finish(None)
     return RunResult(run.run_id, job, status, run.entries, outcome=outcome,
                      requests=session.requests)

@@ -10,14 +10,16 @@ until the next start-up reaped it.
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
+
+from atria_tui.core import numbers
 from atria_tui.core.model import LogEntry
 from atria_tui.engine.store import ERRORS, FAILED, INTERRUPTED, RUNNING, SUCCESS, WARNINGS, RunRow
 from atria_tui.services.runtime import Runtime
 
 __all__ = ["ERRORS", "FAILED", "INTERRUPTED", "RUNNING", "SUCCESS", "WARNINGS", "RunRow",
            "interrupt_cancelled_plan", "last_result_run", "last_run", "last_run_id",
-           "reverted_by", "run",
-           "run_log", "runs"]
+           "related_text", "reverted_by", "run", "run_log", "runs", "totals_text"]
 
 
 def runs(svc: Runtime, job_key: str | None = None, limit: int = 200) -> list[RunRow]:
@@ -55,6 +57,26 @@ def reverted_by(svc: Runtime, run_id: int) -> int | None:
     revert question say so, so nobody reverts twice believing the first did nothing."""
     done = [r.id for r in svc.store.reverts_of(run_id) if r.status in (SUCCESS, WARNINGS)]
     return done[0] if done else None
+
+
+def totals_text(row: RunRow) -> tuple[str, str]:
+    """(lines written, Δ money) as the run history shows them: empty for a preview (it
+    writes nothing) and for a run from before runs kept their totals."""
+    if row.written is None or row.kind == "plan":
+        return "", ""
+    try:
+        money = numbers.signed_money(Decimal(row.money or "0"))
+    except InvalidOperation:
+        money = ""
+    return str(row.written), money
+
+
+def related_text(row: RunRow) -> str:
+    """Which run this one belongs to: the preview an apply wrote, the apply a revert
+    took back."""
+    if not row.of_run:
+        return ""
+    return f"of preview {row.of_run}" if row.kind == "apply" else f"of run {row.of_run}"
 
 
 def run_log(svc: Runtime, run_id: int) -> list[LogEntry]:

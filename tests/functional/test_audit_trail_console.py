@@ -4,6 +4,7 @@ which apply was reverted and by which run, and `o` writes the sign-off page."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -13,9 +14,10 @@ from atria_tui.console.app import AtriaApp
 from atria_tui.console.screens.apply import ApplyScreen
 from atria_tui.console.screens.confirm import ConfirmScreen
 from atria_tui.console.screens.history import RunsScreen
-from atria_tui.engine.store import SUCCESS
+from atria_tui.core.numbers import signed_money
+from atria_tui.engine.store import DONE, SUCCESS
 from atria_tui.job.file import load_job
-from atria_tui.services.engine import plan_job
+from atria_tui.services.engine import plan_job, revert_run, stored_plan
 from atria_tui.services.runtime import Runtime
 
 AppFactory = Callable[..., AtriaApp]
@@ -99,3 +101,43 @@ async def test_o_writes_the_sign_off_page_never_over_an_earlier_one(
     html = pages[1].read_text(encoding="utf-8")
     assert "Billing sign-off" in html and "Preview (nothing written)" in html
     assert "held" in html and "<script" not in html
+
+
+
+async def test_an_apply_names_its_preview_and_runs_show_what_was_written(
+        app_factory: AppFactory, services: Runtime, jobs_dir: Path) -> None:
+    """Runs link an apply to the preview it wrote and show written lines and Δ money, for
+    the apply and for the revert that takes it back (console review, defect 23)."""
+    app = app_factory()
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.press("down", "r")  # the Kaseya demo job: Run now
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: any(
+            r.kind == "apply" and r.status != "Running" for r in services.store.runs()))
+    runs = services.store.runs("demo-kaseya")
+    (apply,) = [r for r in runs if r.kind == "apply"]
+    (plan,) = [r for r in runs if r.kind == "plan"]
+    assert apply.of_run == plan.id
+    stored = stored_plan(services, apply.id)
+    assert stored is not None
+    price = {i.key: i.unit_price for i in stored.items}
+    done = [j for j in services.store.journal(apply.id) if j.state == DONE]
+    assert apply.written == len(done) > 0
+    assert apply.money is not None and Decimal(apply.money) == sum(
+        ((j.after - j.before) * price[j.item_key] for j in done), Decimal(0)) != 0
+    back = await revert_run(services, load_job(jobs_dir / "demo-kaseya.toml"), apply.id)
+    reverted = services.store.run(back.run_id)
+    assert reverted is not None and reverted.written == apply.written
+    assert reverted.money is not None and Decimal(reverted.money) == -Decimal(apply.money)
+    app = app_factory()
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.press("down", "h")
+        table = app.screen.query_one("#runs-table", DataTable)
+        cells = {str(table.get_row(k)[0]): [str(c) for c in table.get_row(k)]
+                 for k in table.rows}
+    assert cells[str(apply.id)][3] == str(apply.written)
+    assert cells[str(apply.id)][4] == signed_money(Decimal(apply.money))
+    assert cells[str(apply.id)][-2] == f"reverted by {back.run_id}"
+    assert cells[str(back.run_id)][4] == signed_money(-Decimal(apply.money))
+    assert cells[str(plan.id)][3:5] == ["", ""]          # a preview writes nothing

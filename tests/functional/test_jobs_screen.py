@@ -137,9 +137,13 @@ async def test_history_help_and_quit_keys(app_factory: AppFactory) -> None:
         assert isinstance(app.screen, RunsScreen)
         assert app.screen.job_id == "demo-connectwise"
         await pilot.press("escape")
-        await pilot.press("enter")
-        assert isinstance(app.screen, RunsScreen)
+        await pilot.press("enter")  # ⏎ on a job starts the month-end work: its preview
+        assert isinstance(app.screen, PreviewScreen)
         await pilot.press("escape")
+        await pilot.pause()
+        if not isinstance(app.screen, JobsScreen):  # a plan being read: leave it
+            await pilot.press("escape")
+        assert isinstance(app.screen, JobsScreen)
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         help_screen = app.screen

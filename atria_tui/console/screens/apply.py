@@ -65,10 +65,12 @@ class ApplyScreen(Screen[None]):
             super().__init__()
             self.result, self.error = result, error
 
-    def __init__(self, job: JobConfig, plan: Plan, review_file: Path | None = None) -> None:
+    def __init__(self, job: JobConfig, plan: Plan, review_file: Path | None = None,
+                 of_run: int | None = None) -> None:
         super().__init__()
         self.job = job
         self.plan = plan
+        self.of_run = of_run  # the plan run reviewed: the run history links the apply to it
         self.review_file = review_file  # the saved review, done with once all is written
         self.quit_when_done = False
         self.summary: Text | None = None  # what the run did, once it has finished
@@ -114,7 +116,7 @@ class ApplyScreen(Screen[None]):
 
         async def apply() -> RunResult:
             result = await apply_job(svc, self.job, reviewed=self.plan, sink=sink,
-                                     progress=progress)
+                                     progress=progress, of_run=self.of_run)
             o = result.outcome
             if self.review_file and o is not None and not (o.failed or o.conflicts):
                 self.review_file.unlink(missing_ok=True)  # reviewed and written: done

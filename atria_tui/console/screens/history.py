@@ -37,7 +37,8 @@ __all__ = ["RunsScreen", "fmt_stamp"]
 
 _ZONE = datetime.now().astimezone().tzname() or "local"  # times are shown in it, labelled
 # Status early and the job (often the same on every row) last: Status shows at 80 columns.
-COLUMNS = (("id", "Run"), ("kind", "Kind"), ("status", "Status"), ("period", "Period end"),
+COLUMNS = (("id", "Run"), ("kind", "Kind"), ("status", "Status"), ("written", "Written"),
+           ("money", "Δ money"), ("period", "Period end"),
            ("started", f"Started ({_ZONE})"), ("finished", f"Finished ({_ZONE})"),
            ("of", "Related"), ("job", "Job"))
 STATUS_STYLE = {SUCCESS: "green", WARNINGS: "yellow", FAILED: "bold red",
@@ -118,11 +119,14 @@ class RunsScreen(Screen[None]):
 
     @staticmethod
     def _cells(run: RunRow, reverted_by: int | None = None) -> list[Text]:
-        related = Text(f"of run {run.of_run}" if run.of_run else "")
+        related = Text(history.related_text(run))
         if reverted_by is not None:  # an apply whose writes were put back
             related = Text(f"reverted by {reverted_by}", style="magenta")
+        written, money = history.totals_text(run)
         return [Text(str(run.id), justify="right"), Text(run.kind),
-                Text(run.status, style=STATUS_STYLE.get(run.status, "")), Text(run.period_end),
+                Text(run.status, style=STATUS_STYLE.get(run.status, "")),
+                Text(written, justify="right"), Text(money, justify="right"),
+                Text(run.period_end),
                 Text(fmt_stamp(run.started_at)), Text(fmt_stamp(run.finished_at)), related,
                 Text(run.label)]
 

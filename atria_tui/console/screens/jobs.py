@@ -43,13 +43,13 @@ _STATUS_STYLE = {SUCCESS: "green", WARNINGS: "yellow", FAILED: "bold red",
 
 class JobsScreen(Screen[None]):
     BINDINGS = [
-        Binding("p", "preview", "Preview", id="jobs.preview"),
+        Binding("p", "preview", "Preview", key_display="p/⏎", id="jobs.preview"),
         Binding("r", "run_now", "Run now", id="jobs.run"),
         Binding("e", "edit", "Edit", id="jobs.edit"),
         Binding("a", "add", "Add", id="jobs.add"),
         Binding("space", "toggle_enabled", "On/off", id="jobs.toggle"),
         Binding("d", "delete", "Delete", id="jobs.delete"),
-        Binding("h", "history", "Runs", key_display="h/⏎", id="jobs.history"),
+        Binding("h", "history", "Runs", id="jobs.history"),
         Binding("H", "all_runs", "All runs", show=False, id="jobs.all_runs"),
         Binding("f5", "refresh", "Refresh", show=False, id="jobs.refresh"),
         Binding("q", "app.quit", "Quit", id="jobs.quit"),
@@ -137,7 +137,7 @@ class JobsScreen(Screen[None]):
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
-        self.action_history()
+        self.action_preview()  # the month-end work starts with a preview
 
     def _show_detail(self) -> None:
         detail = self.query_one("#job-detail", Static)

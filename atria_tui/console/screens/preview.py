@@ -607,7 +607,7 @@ class PreviewScreen(Screen[None]):
     def action_apply(self) -> None:
         if self.session is None or self.planning:
             return
-        plan = self.session.plan
+        plan, of_run = self.session.plan, self.session.run_id
         if plan.fatal is not None:
             self.notify(f"{plan.fatal.code}: nothing can be applied", severity="error")
             return
@@ -619,7 +619,8 @@ class PreviewScreen(Screen[None]):
 
         def answered(ok: bool | None) -> None:
             if ok:
-                self.app.switch_screen(ApplyScreen(self.job, plan, self.review_file))
+                self.app.switch_screen(ApplyScreen(self.job, plan, self.review_file,
+                                                   of_run=of_run))
 
         self.app.push_screen(ConfirmScreen(f"Apply to {self.job.task.psa_name}?", body,
                                            confirm="Apply", danger=True), answered)
