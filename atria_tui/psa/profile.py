@@ -71,6 +71,9 @@ class PsaProfile:
     doctor: str | None = None
     # Job settings its adapter takes (services.psa.ADAPTER_OPTIONS).
     adapter_options: tuple[str, ...] = ()
+    # What the PSA calls the customer a contract belongs to, as the clerk reads it there
+    # (ConnectWise: company; Kaseya BMS: account).
+    account_word: str = "company"
 
 
 CONNECTWISE = PsaProfile(
@@ -108,7 +111,7 @@ KASEYA = PsaProfile(
     adapter="atria_tui.adapters.kaseya:KaseyaAdapter", derived_secrets=None,
     match_by_product_code=False, call_budget=True, catalog_in_snapshot=True,
     whole_units=True, endpoints_check="atria_tui.adapters.kaseya_routes:routes_for",
-    adapter_options=("endpoints", "budget_scope", "unit_effective"),
+    account_word="account", adapter_options=("endpoints", "budget_scope", "unit_effective"),
     codes=PsaCodes(
         started="KS01", finished="KS24", psa_unreachable="KS02", source_unreadable="KS03",
         invalid_answer="KS13", period_invalid="KS10", api_url_missing="KS20",

@@ -307,10 +307,16 @@ class Fix:
     description: str
     quantity: Decimal | None
     message: str
+    account_word: str = "company"  # the PSA's own word for what a customer is mapped to
 
     @property
     def wants(self) -> Literal["account", "product"]:
         return "account" if self.kind == "customer" else "product"
+
+    @property
+    def fix_with(self) -> str:
+        """What the clerk picks, in the PSA's words ("account" in Kaseya BMS)."""
+        return self.account_word if self.wants == "account" else "product"
 
     @property
     def subject(self) -> str:
@@ -333,6 +339,7 @@ class Fix:
 def fix_queue(plan: Plan) -> list[Fix]:
     """The plan's unmapped rows, grouped by code, one per customer or SKU to fix."""
     order = list(FIX_GROUPS)
+    word = profile_of(plan.task).account_word
     found: dict[tuple[str, str, str], Fix] = {}
     for i in plan.items:
         group = _GROUP_OF.get(i.code)
@@ -340,7 +347,7 @@ def fix_queue(plan: Plan) -> list[Fix]:
             continue
         kind = _KIND[group]
         fix = Fix(group, i.code, kind, i.customer_code, i.customer_name, i.billing_identifier,
-                  i.sku, i.description, i.atria_quantity, i.message)
+                  i.sku, i.description, i.atria_quantity, i.message, word)
         found.setdefault((group, norm(i.customer_code), norm(fix.source)), fix)
     return sorted(found.values(), key=lambda f: (order.index(f.group), norm(f.customer_code),
                                                  norm(f.sku or f.description)))

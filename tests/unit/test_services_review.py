@@ -7,6 +7,7 @@ import copy
 import shutil
 import tomllib
 from collections.abc import Iterator
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -138,6 +139,8 @@ def test_fix_queue_of_the_demo_is_grouped_by_code(planned: RunResult) -> None:
         ("No account or agreement", "CW14", "NOA", "customer"),
     ]
     assert queue[0].subject == "Ujala Traders" and queue[2].source == "LEGACY-FAX"
+    assert [f.fix_with for f in queue] == ["company", "product", "product", "company",
+                                           "company"]
     assert queue[1].source == "Custom Support Plan"
     assert "Billing Identifier" in queue[0].resolution
     rows = list(rv.fix_rows(queue))
@@ -234,3 +237,14 @@ def test_the_fix_export_lists_the_fixes_made_too() -> None:
     assert rows[1][5] == "legacy-fax" and "PSA product VOIP-DID" in str(rows[1][8])
     assert all(len(r) == len(rv.FIX_HEADER) for r in rows)
     assert list(rv.fix_rows([])) == []
+
+
+def test_a_kaseya_fix_picks_an_account_in_kaseya_words() -> None:
+    """Kaseya BMS calls the customer an account (console review, defect 32)."""
+    item = PlanItem(key="k", customer_code="UJA", customer_name="Ujala", billing_identifier="",
+                    sku="M365-BP", description="", atria_quantity=Decimal(1),
+                    psa_quantity=None, action=Action.NONE, code="KS09", level=Level.WARNING,
+                    message="no account")
+    plan = Plan(Task.KASEYA, Period(date(2026, 10, 26), date(2026, 11, 25)), [item])
+    (fix,) = rv.fix_queue(plan)
+    assert fix.wants == "account" and fix.fix_with == "account"

@@ -56,8 +56,7 @@ FIX_COLUMNS: list[Column[Fix]] = [
            min_width=16, max_width=30),
     Column("qty", "Qty", lambda f: "" if f.quantity is None else f"{f.quantity:g}",
            sort=lambda f: f.quantity or 0, width=5, align="right"),
-    Column("fix", "Fix with", lambda f: "company" if f.wants == "account" else "product",
-           width=8),
+    Column("fix", "Fix with", lambda f: f.fix_with, width=8),
 ]
 
 
@@ -188,7 +187,7 @@ class FixesScreen(Screen[bool]):
     def open_picker(self, fix: Fix) -> None:
         psa = self.session.job.task.psa_name
         if fix.wants == "account":
-            title = f"{fix.code} · {fix.customer_code}: choose the {psa} company"
+            title = f"{fix.code} · {fix.customer_code}: choose the {psa} {fix.account_word}"
         else:
             title = f"{fix.code} · {fix.sku or fix.description}: choose the {psa} product"
 
