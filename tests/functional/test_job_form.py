@@ -220,6 +220,18 @@ async def test_test_connection_runs_doctor_on_the_form_as_it_stands(
     assert shared().connectwise.quantity_of("AcmeServices", "M365-BP") == [10]
 
 
+async def test_switches_say_on_or_off(app_factory: AppFactory) -> None:
+    app = app_factory()
+    async with app.run_test(size=(140, 40)) as pilot:
+        form = await open_form(app, pilot)
+        switch = form.query_one("#f-enabled", Switch)
+        state = switch.parent.query_one(".switch-state", Static)  # type: ignore[union-attr]
+        assert str(state.render()) == "on"
+        switch.toggle()
+        await pilot.pause()
+        assert str(state.render()) == "off"
+
+
 async def test_typing_after_a_burst_of_backspaces_keeps_every_character(
         app_factory: AppFactory) -> None:
     """Review defect 25 (characters lost after 60 backspaces in tmux): keys in, value out."""

@@ -46,6 +46,10 @@ LEVELS = [(level.value, level) for level in Level]
 TEXT_PARAMS = ("ApiUrl", "AgreementType", "ContractType", "BillingPeriod", "CustomersFilter")
 
 
+def _on_off(on: bool) -> str:
+    return "on" if on else "off"
+
+
 class JobFormScreen(Screen[JobConfig | None]):
     """Dismisses with the saved job, or None when cancelled."""
 
@@ -77,8 +81,17 @@ class JobFormScreen(Screen[JobConfig | None]):
         body = [widget]
         if hint_id:
             body.append(Static("", id=hint_id, classes="hint", markup=False))
+        if isinstance(widget, Switch):  # the state in words, not only the knob's colour
+            return Horizontal(Label(title, classes="field-label"), widget,
+                              Static(_on_off(widget.value), classes="switch-state"),
+                              classes="field")
         return Horizontal(Label(title, classes="field-label"),
                           Vertical(*body, classes="field-body"), classes="field")
+
+    def on_switch_changed(self, event: Switch.Changed) -> None:
+        if event.switch.parent is not None:
+            for state in event.switch.parent.query(".switch-state").results(Static):
+                state.update(_on_off(event.value))
 
     def compose(self) -> ComposeResult:
         job, task = self.job, self.job_task
