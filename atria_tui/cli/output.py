@@ -21,6 +21,7 @@ from atria_tui.core.export import (
     log_rows,
     plan_rows,
 )
+from atria_tui.core.localtime import zone_name
 from atria_tui.core.model import Level, LogEntry, Plan, PlanItem
 from atria_tui.core.serialize import entry_dict, item_dict
 from atria_tui.engine.reconcile import review_reason
@@ -124,7 +125,7 @@ def print_runs(out: Console, runs: Sequence[RunRow],
                reverted: Mapping[int, int] | None = None) -> None:
     """The run history; an apply whose writes were put back says by which revert, and the
     times are the reader's local ones (stored UTC), with the zone in the header."""
-    zone = datetime.now().astimezone().tzname() or "local"
+    zone = zone_name()
     t = Table(header_style="bold")
     for col in ("Run", "Job", "Task", "Kind", "Period", "Status", "Written", "Δ money",
                 f"Started ({zone})", f"Finished ({zone})"):

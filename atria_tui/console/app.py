@@ -211,7 +211,8 @@ class AtriaApp(App[None]):
             self.notify(f"{job.label}: nothing applied. {why} (run {result.run_id} has the log)",
                         title="Run now", severity="error", timeout=10)
             return
-        body = run_now_text(plan, job.options.swing_threshold, job.task.psa_name)
+        body = run_now_text(plan, job.options.swing_threshold, job.task.psa_name,
+                            job.options.currency)
         if body is None:
             self.notify(f"{job.label}: the PSA already matches Atria for period "
                         f"{plan.period.end}; nothing to write", title="Run now")

@@ -21,7 +21,7 @@ from typing import Literal
 
 from rapidfuzz import fuzz, utils
 
-from atria_tui.core import codes
+from atria_tui.core import codes, numbers
 from atria_tui.core.model import (
     ZERO,
     CatalogItem,
@@ -202,17 +202,18 @@ def customer_totals(items: Iterable[PlanItem]) -> list[CustomerTotal]:
     return sorted(out, key=lambda t: (-t.blockers, -t.to_review, norm(t.code)))
 
 
-def confirm_text(s: Summary, plan: Plan, psa: str) -> str:
+def confirm_text(s: Summary, plan: Plan, psa: str, currency: str = "") -> str:
     """What the apply confirmation states: how many lines change and the money at stake."""
     body = (f"{s.approved} line(s) will change in {psa} for the period ending "
-            f"{plan.period.end}.\nMoney at stake: {s.at_stake:,.2f} "
-            f"(net Δ {money(s.approved_money)} per period).")
+            f"{plan.period.end}.\nMoney at stake: {numbers.money(s.at_stake, currency)} "
+            f"(net Δ {numbers.signed_money(s.approved_money, currency)} per period).")
     if s.changes > s.approved:
         body += f"\n{s.changes - s.approved} change(s) not approved are left as they are."
     return body
 
 
-def run_now_text(plan: Plan, swing_threshold: float, psa: str) -> str | None:
+def run_now_text(plan: Plan, swing_threshold: float, psa: str, currency: str = ""
+                 ) -> str | None:
     """What "Run now" asks before applying a plan nobody reviewed row by row: how many
     changes, the money, and how many of them a reviewer would have been asked about
     (decreases, big swings) or cannot be written; None when the plan writes nothing."""
@@ -223,7 +224,7 @@ def run_now_text(plan: Plan, swing_threshold: float, psa: str) -> str | None:
     problems = sum(1 for i in plan.items if i.level.rank >= Level.WARNING.rank)
     money_ = sum((i.money_delta for i in changes), ZERO)
     lines = [f"Period ending {plan.period.end}: {len(changes)} change(s) to write to "
-             f"{psa}, money Δ {money_:+,.2f} per period."]
+             f"{psa}, money Δ {numbers.signed_money(money_, currency)} per period."]
     if held:
         lines.append(f"{held} decrease(s) or large swing(s) are held for review and not "
                      "written: press p (Preview) to approve them line by line.")
@@ -283,11 +284,6 @@ def swing_since(item: PlanItem, last: Decimal | None, swing_threshold: float) ->
 def notes_of(items: Iterable[PlanItem]) -> dict[tuple[str, str], str]:
     """Reviewers' notes keyed as export.log_rows expects them: (customer, SKU)."""
     return {(i.customer_code, i.sku): i.note for i in items if i.note.strip()}
-
-
-def money(value: Decimal) -> str:
-    sign = "+" if value > 0 else ("-" if value < 0 else "")
-    return f"{sign}{abs(value):,.2f}"
 
 
 # --- the fix queue -----------------------------------------------------------------------

@@ -13,6 +13,7 @@ from atria_tui.console.screens.detail import DetailScreen
 from atria_tui.console.screens.help import HelpScreen
 from atria_tui.console.screens.log import LogScreen
 from atria_tui.console.widgets.sort_picker import SortPicker
+from atria_tui.core.numbers import signed_money
 from atria_tui.job.file import load_job
 from atria_tui.services import review as rv
 from atria_tui.services.engine import plan_job
@@ -70,7 +71,7 @@ async def test_header_totals_follow_the_filter(review_app: AtriaApp) -> None:
         text = header(review_app)
         assert f"{len(shown)} of {total} rows shown" in text
         assert f"{s.changes} change(s)" in text
-        assert f"Δ money {rv.money(s.money)}" in text
+        assert f"Δ money {signed_money(s.money)}" in text
 
 
 async def test_enter_opens_the_row_in_full_and_esc_closes_only_it(
@@ -87,6 +88,21 @@ async def test_enter_opens_the_row_in_full_and_esc_closes_only_it(
         assert "What to do:" in body
         await pilot.press("escape")
         assert review_app.screen is screen  # the dialog closed, the preview stayed
+
+
+async def test_a_change_in_full_says_what_would_be_written_not_that_it_was(
+        review_app: AtriaApp) -> None:
+    """Nothing is written from a preview: its row detail says "would" (defect 19)."""
+    async with review_app.run_test(size=(160, 45)) as pilot:
+        screen = await open_preview(review_app, pilot)
+        rows = list(screen.grid.visible_rows())
+        at = next(n for n, i in enumerate(rows) if i.action.writes and i.code == "CW07")
+        screen.grid.move_cursor(at)
+        await pilot.press("enter")
+        detail = review_app.screen
+        assert isinstance(detail, DetailScreen)
+        body = str(detail.query_one("#detail-body", Static).render()).replace("\n", " ")
+        assert "would be updated from" in body and "and updated from" not in body
 
 
 async def test_question_mark_is_help_and_lists_every_preview_key(

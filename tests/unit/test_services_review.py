@@ -15,6 +15,7 @@ import pytest
 
 from atria_tui.cli.demo import SAMPLES
 from atria_tui.core.model import Action, Level, Period, Plan, PlanItem, Task
+from atria_tui.core.numbers import signed_money
 from atria_tui.job.file import load_job, save_job
 from atria_tui.job.mappings import mappings_path
 from atria_tui.sandbox.server import reset_shared, shared
@@ -107,7 +108,7 @@ def test_decreases_and_big_swings_start_unapproved() -> None:
     assert rv.set_approved(plan.items, True) == 3  # the no-change row is not "approved"
     plan.items[2].note = "customer shrank"
     assert rv.notes_of(plan.items) == {("ASP", "M365"): "customer shrank"}
-    assert rv.money(Decimal("-12.5")) == "-12.50" and rv.money(Decimal(0)) == "0.00"
+    assert signed_money(Decimal("-12.5")) == "-12.50" and signed_money(Decimal(0)) == "0.00"
 
 
 def test_carry_review_keeps_decisions_and_notes() -> None:
@@ -248,3 +249,15 @@ def test_a_kaseya_fix_picks_an_account_in_kaseya_words() -> None:
     plan = Plan(Task.KASEYA, Period(date(2026, 10, 26), date(2026, 11, 25)), [item])
     (fix,) = rv.fix_queue(plan)
     assert fix.wants == "account" and fix.fix_with == "account"
+
+
+def test_the_apply_and_run_now_questions_show_money_in_the_jobs_currency() -> None:
+    up = PlanItem(key="k", customer_code="ASP", customer_name="Acme", billing_identifier="A",
+                  sku="M365", description="", atria_quantity=Decimal(12),
+                  psa_quantity=Decimal(10), action=Action.UPDATE, code="CW07",
+                  level=Level.INFO, message="", unit_price=Decimal("1200.50"))
+    plan = Plan(Task.CONNECTWISE, Period(date(2026, 10, 26), date(2026, 11, 25)), [up])
+    body = rv.confirm_text(rv.summarize(plan.items, 0.5), plan, "ConnectWise", "€")
+    assert "Money at stake: €2,401.00 (net Δ +€2,401.00 per period)" in body
+    now = rv.run_now_text(plan, 0.5, "ConnectWise", "€")
+    assert now is not None and "money Δ +€2,401.00 per period" in now

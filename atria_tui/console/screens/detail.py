@@ -62,7 +62,9 @@ def item_detail(i: PlanItem, currency: str = "") -> Text:
         ("PSA product", f"{i.product_code} (id {i.product_id})" if i.product_id
          else i.product_code),
         ("PSA line id", i.line_id),
-        ("Message", i.message), *_code_lines(i.code),
+        # A preview's row is not written yet: "would be updated", as a plan run's log says.
+        ("Message", codes.planned(i.code, i.message) if i.action.writes and i.status is None
+         else i.message), *_code_lines(i.code),
         ("Note", i.note),
     ]
     d = codes.CATALOG.get(i.code)

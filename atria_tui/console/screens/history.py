@@ -24,6 +24,7 @@ from atria_tui.console.screens import workers
 from atria_tui.console.screens.confirm import ConfirmScreen
 from atria_tui.console.screens.host import OpenLog, host_of
 from atria_tui.console.screens.workers import run_service
+from atria_tui.core.localtime import zone_name
 from atria_tui.engine.joblock import JobLocked
 from atria_tui.job.file import JobConfig
 from atria_tui.services import history
@@ -35,7 +36,7 @@ from atria_tui.services.runtime import Runtime
 
 __all__ = ["RunsScreen", "fmt_stamp"]
 
-_ZONE = datetime.now().astimezone().tzname() or "local"  # times are shown in it, labelled
+_ZONE = zone_name()  # times are shown in it, labelled
 # Status early and the job (often the same on every row) last: Status shows at 80 columns.
 COLUMNS = (("id", "Run"), ("kind", "Kind"), ("status", "Status"), ("written", "Written"),
            ("money", "Δ money"), ("period", "Period end"),

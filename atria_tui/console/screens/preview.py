@@ -615,7 +615,7 @@ class PreviewScreen(Screen[None]):
         if not s.approved:
             self.notify("No approved changes to apply", severity="warning")
             return
-        body = rv.confirm_text(s, plan, self.job.task.psa_name)
+        body = rv.confirm_text(s, plan, self.job.task.psa_name, self.job.options.currency)
 
         def answered(ok: bool | None) -> None:
             if ok:

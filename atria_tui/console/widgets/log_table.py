@@ -22,6 +22,7 @@ from textual.widgets import Input, Static
 
 from atria_tui.console.widgets.code_badge import CONFLICT, badge_style, badge_text, row_style
 from atria_tui.console.widgets.grid import Column, Grid
+from atria_tui.core.localtime import zone_name
 from atria_tui.core.model import Level, LogEntry
 
 __all__ = ["LEVEL_FILTERS", "LogTable", "format_time"]
@@ -42,7 +43,9 @@ def _time_key(e: LogEntry) -> tuple[int, str]:
 
 
 LOG_COLUMNS: list[Column[LogEntry]] = [
-    Column("time", "Time", lambda e: format_time(e.time), sort=_time_key, width=8),
+    # The header names the zone the stored UTC times are shown in (console review, 24).
+    Column("time", f"Time ({zone_name()})", lambda e: format_time(e.time), sort=_time_key,
+           width=max(8, len(zone_name()) + 7)),
     Column("level", "Level", lambda e: e.level.value, sort=lambda e: e.level.rank, width=7),
     Column("code", "Code", lambda e: badge_text(e.code), sort=lambda e: e.code, width=6,
            style=lambda e: badge_style(e.level, e.code)),
