@@ -106,6 +106,8 @@ async def test_secrets_are_write_only(app_factory: AppFactory, services: Runtime
         assert hint(form, "hs-PublicKey").startswith("set")
         assert hint(form, "hs-PrivateKey").startswith("not set")
         form.query_one("#s-PrivateKey", Input).value = "new-private-key"
+        await pilot.pause()
+        assert hint(form, "hs-PrivateKey").startswith("typed · stored encrypted when you save")
         await pilot.press("ctrl+s")
         await pilot.pause()
         resolved = services.secrets.resolve("demo-connectwise", ["PublicKey", "PrivateKey"],

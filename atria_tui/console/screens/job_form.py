@@ -68,6 +68,7 @@ class JobFormScreen(Screen[JobConfig | None]):
         self._initial: dict[str, Any] = {}
         self._shown: dict[str, check.Check] = {}
         self._ready = False
+        self._secret_hints: dict[str, tuple[str, list[str]]] = {}  # stored state, notes
 
     # --- layout ---------------------------------------------------------------------------
 
@@ -181,7 +182,16 @@ class JobFormScreen(Screen[JobConfig | None]):
                 extra.append(f"{env_name(name)} in the environment overrides it")
             if name == "AtriaToken":
                 extra.append("only for billing source Atria API")
-            self.query_one(f"#hs-{name}", Static).update(" · ".join([state, *extra]))
+            self._secret_hints[name] = (state, extra)
+            self._secret_hint(name)
+
+    def _secret_hint(self, name: str) -> None:
+        """A typed secret is not stored until the job is saved, and its hint says so
+        rather than still reading "not set" (console review, defect 29)."""
+        state, extra = self._secret_hints.get(name, ("not set", []))
+        if self.query_one(f"#s-{name}", Input).value:
+            state = "typed · stored encrypted when you save (^s)"
+        self.query_one(f"#hs-{name}", Static).update(" · ".join([state, *extra]))
 
     # --- values and checks ------------------------------------------------------------------
 
@@ -245,7 +255,10 @@ class JobFormScreen(Screen[JobConfig | None]):
         return [wid for wid, result in checks.items() if not result.ok]
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        if self._ready and event.input.id and not event.input.id.startswith("s-"):
+        wid = event.input.id or ""
+        if self._ready and wid.startswith("s-"):
+            self._secret_hint(wid[2:])
+        elif self._ready and wid:
             self.validate()
 
     def on_select_changed(self, event: Select.Changed) -> None:
