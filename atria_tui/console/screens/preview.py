@@ -130,6 +130,8 @@ def plan_columns(currency: str = "",
                min_width=14, max_width=24),
         Column("contract", "Agreement", lambda i: i.contract_name, max_width=22),
         Column("line", "PSA product", lambda i: i.product_code, max_width=13),
+        # The code is what the clerk filters by; the name is what they recognise (defect 18).
+        Column("name", "Customer name", lambda i: i.customer_name, max_width=22),
     ]
 
 
