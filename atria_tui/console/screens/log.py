@@ -45,7 +45,7 @@ def run_title(run: RunRow) -> Text:
     started = run.started_at.replace("T", " ")[:16]
     text.append(f" · started {started} UTC", "dim")
     if run.of_run:
-        text.append(f" · of run {run.of_run}", "dim")
+        text.append(f" · {history.related_text(run)}", "dim")
     return text
 
 
