@@ -22,6 +22,8 @@ from pathlib import Path
 
 from atria_tui.cli import output as out
 from atria_tui.cli import schedule as cli_schedule
+from atria_tui.cli import serve as cli_serve
+from atria_tui.cli.errors import UsageError
 from atria_tui.core.export import LOG_HEADER, log_rows, write_csv
 from atria_tui.core.model import Task
 from atria_tui.core.paths import HOME_ENV, data_dir
@@ -42,11 +44,6 @@ from atria_tui.services.engine import (
     stored_plan,
 )
 from atria_tui.services.runtime import Runtime, default_runtime
-
-
-class UsageError(Exception):
-    """Bad usage or configuration: printed as one line, exit status 1."""
-
 
 _signals = {"terminated": False}
 
@@ -421,6 +418,7 @@ def parser() -> argparse.ArgumentParser:
     add("demo", cmd_demo, "the console on the embedded sandbox with the demo jobs "
         "(throwaway data, no account, no network)")
     cli_schedule.register(sub)
+    cli_serve.register(sub)
     return p
 
 
