@@ -42,6 +42,7 @@ from atria_tui.job.file import JobConfig
 from atria_tui.services import history
 from atria_tui.services.engine import RunResult, plan_job
 from atria_tui.services.review import run_now_text
+from atria_tui.services.review_hold import ReviewHeld, hold_review
 from atria_tui.services.runtime import Runtime
 
 __all__ = ["AtriaApp", "make_app"]
@@ -156,7 +157,24 @@ class AtriaApp(App[None]):
             self.push_screen(HelpScreen(keys_of(screen), screen.title or ""))
 
     def open_preview(self, job: JobConfig) -> None:
-        self.push_screen(PreviewScreen(job))
+        """The job's preview, holding its review lock; when another console (a clerk in
+        another browser) holds it, say who and offer to open it read-only."""
+        try:
+            hold = hold_review(self.services, job)
+        except ReviewHeld as held:
+            holder, why = held.holder, str(held)
+
+            def answered(ok: bool | None) -> None:
+                if ok:
+                    self.push_screen(PreviewScreen(job, read_only=holder))
+
+            self.push_screen(ConfirmScreen(
+                "Preview held by another clerk",
+                f"{why}.\nOpen it read-only? You can look, filter and export; approvals, "
+                "notes, fixes and apply stay with them.", confirm="Read-only",
+                cancel="Cancel"), answered)
+            return
+        self.push_screen(PreviewScreen(job, hold=hold))
 
     def open_log(self, run_id: int) -> None:
         if history.run(self.services, run_id) is None:

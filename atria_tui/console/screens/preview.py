@@ -44,6 +44,7 @@ from atria_tui.job.file import JobConfig
 from atria_tui.services import history
 from atria_tui.services import review as rv
 from atria_tui.services.engine import RunResult, plan_job
+from atria_tui.services.review_hold import ReviewHold
 
 __all__ = ["PLAN_COLUMNS", "PreviewScreen", "summary_text"]
 
@@ -216,9 +217,14 @@ class PreviewScreen(Screen[None]):
             super().__init__()
             self.error = error
 
-    def __init__(self, job: JobConfig) -> None:
+    def __init__(self, job: JobConfig, *, hold: ReviewHold | None = None,
+                 read_only: str | None = None) -> None:
+        """`hold`: this console's review lock of the job, released when the screen goes.
+        `read_only`: who holds it instead; this preview then decides and saves nothing."""
         super().__init__()
         self.job = job
+        self.hold = hold
+        self.read_only = read_only
         self.session: rv.ReviewSession | None = None
         self.result: RunResult | None = None
         self.planning = False
@@ -267,6 +273,10 @@ class PreviewScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.title = f"Preview · {self.job.label}"
+        if self.read_only:
+            self.title += " · read-only"
+            self.query_one("#preview-title", Static).update(
+                f"{self.job.label} · READ-ONLY: reviewed by {self.read_only}")
         self._show_mode()
         self.start_plan()
 
@@ -352,9 +362,26 @@ class PreviewScreen(Screen[None]):
         if event.saved is not None:
             self._offer_resume(event.saved)
 
+    def on_unmount(self) -> None:
+        if self.hold is not None:
+            self.hold.release()  # the next clerk may review the job now
+            self.hold = None
+
+    def _writable(self) -> bool:
+        """False (and says why) in a read-only preview: the holder decides."""
+        if self.read_only:
+            self.notify(f"Read-only: {self.read_only} is reviewing this job; approvals, "
+                        "notes, fixes and apply stay with them.", title="Read-only",
+                        severity="warning")
+        return not self.read_only
+
     def _offer_resume(self, saved: rv.SavedReview) -> None:
         """A review of this job and period was saved before: take it up again or not."""
         period = self.session.plan.period.end if self.session else ""
+        if self.read_only and self.session is not None:  # show the holder's review as saved
+            self.session.resume(saved)
+            self.show_plan()
+            return
 
         def answered(resume: bool | None) -> None:
             if self.session is None:
@@ -375,7 +402,7 @@ class PreviewScreen(Screen[None]):
 
     def _save_review(self) -> None:
         """Save the review as it stands now (in a worker); the newest state wins."""
-        if self.session is None or self.review_file is None:
+        if self.session is None or self.review_file is None or self.read_only:
             return
         self._save_seq += 1
         self._review_writer(self.review_file, self.session.state(), self._save_seq,
@@ -519,7 +546,7 @@ class PreviewScreen(Screen[None]):
 
     def action_toggle_approval(self) -> None:
         item = self._current()
-        if item is None:
+        if item is None or not self._writable():
             return
         if not item.action.writes:
             self.notify(f"{item.code}: this row writes nothing to approve", timeout=3)
@@ -535,7 +562,7 @@ class PreviewScreen(Screen[None]):
 
     def action_approve_shown(self, approved: bool) -> None:
         """Approve/reject every change shown, after a question saying what it overwrites."""
-        if self.session is None or self.planning:
+        if self.session is None or self.planning or not self._writable():
             return
         shown = [i for i in self.grid.visible_rows() if i.action.writes]
         changing = [i for i in shown if i.approved != approved]
@@ -566,7 +593,7 @@ class PreviewScreen(Screen[None]):
                              answered)
 
     def action_undo(self) -> None:
-        if self.session is None or self.planning:
+        if self.session is None or self.planning or not self._writable():
             return
         what = self.session.undo()
         if what is None:
@@ -579,7 +606,7 @@ class PreviewScreen(Screen[None]):
 
     def action_note(self) -> None:
         item = self._current()
-        if item is None:
+        if item is None or not self._writable():
             return
 
         def done(note: str | None) -> None:
@@ -602,12 +629,12 @@ class PreviewScreen(Screen[None]):
             self.action_explain()
 
     def action_fixes(self) -> None:
-        if self.session is None or self.planning:
+        if self.session is None or self.planning or not self._writable():
             return
         self.app.push_screen(FixesScreen(self.session), lambda _: self.show_plan())
 
     def action_apply(self) -> None:
-        if self.session is None or self.planning:
+        if self.session is None or self.planning or not self._writable():
             return
         plan, of_run = self.session.plan, self.session.run_id
         if plan.fatal is not None:
