@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from atria_tui.cli import notify as cli_notify
 from atria_tui.cli import output as out
 from atria_tui.cli import schedule as cli_schedule
 from atria_tui.cli import serve as cli_serve
@@ -125,6 +126,11 @@ def _emit(args: argparse.Namespace, res: RunResult) -> int:
         con.print(f"Run {res.run_id}: {res.status} ({res.requests} PSA request(s))")
     if res.fatal is not None:  # for cron mail and scripts: why the run ended, in one line
         _say(f"run {res.run_id} failed: {res.fatal.code} {res.fatal.message}")
+    if res.job.notify.targets:
+        from atria_tui.services.notify import notify_run
+
+        for failed in notify_run(services(), res, args.command):  # never changes the exit
+            _say(f"{failed.code} {failed.message}")
     return res.exit_code
 
 
@@ -322,7 +328,7 @@ def cmd_console(args: argparse.Namespace) -> int:
     jobs = Path(args.jobs).expanduser() if args.jobs else config_dir()
     if jobs.exists() and not jobs.is_dir():
         raise UsageError(f"--jobs {jobs}: not a folder")
-    make_app(jobs_dir=jobs.absolute(), services=services()).run()
+    make_app(jobs_dir=jobs.absolute(), services=services(), open_run=args.run).run()
     return 0
 
 
@@ -352,6 +358,8 @@ def parser() -> argparse.ArgumentParser:
                                 "folder.")
     p.add_argument("--jobs", metavar="DIR",
                    help="jobs folder for the console (default: the configured jobs folder)")
+    p.add_argument("--run", type=int, metavar="RUN",
+                   help="open the console on this run's log (as a run summary's link says)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     def add(name: str, fn: object, help_: str) -> argparse.ArgumentParser:
@@ -419,6 +427,7 @@ def parser() -> argparse.ArgumentParser:
         "(throwaway data, no account, no network)")
     cli_schedule.register(sub)
     cli_serve.register(sub)
+    cli_notify.register(sub)
     return p
 
 

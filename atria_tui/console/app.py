@@ -76,11 +76,13 @@ class AtriaApp(App[None]):
             super().__init__()
             self.result = result
 
-    def __init__(self, *, jobs_dir: Path, services: Runtime, demo: bool = False) -> None:
+    def __init__(self, *, jobs_dir: Path, services: Runtime, demo: bool = False,
+                 open_run: int | None = None) -> None:
         super().__init__()
         self.jobs_dir = jobs_dir
         self.services = services
         self.demo = demo
+        self.open_run = open_run  # a run's log to open at start (a notification's link)
         if demo:
             self.sub_title = "demo · embedded sandbox, throwaway data"
         else:
@@ -92,6 +94,8 @@ class AtriaApp(App[None]):
 
     def on_mount(self) -> None:
         self.push_screen(JobsScreen())
+        if self.open_run is not None:
+            self.open_log(self.open_run)
 
     # --- flows shared by the screens and the command palette -----------------------------
 
@@ -245,11 +249,12 @@ class AtriaApp(App[None]):
 
 
 def make_app(*, services: Runtime, jobs_dir: Path | None = None,
-             demo: bool = False) -> AtriaApp:
+             demo: bool = False, open_run: int | None = None) -> AtriaApp:
     """The console over `jobs_dir` (default: the configured jobs folder), on the runtime
-    the front end built (the CLI's holds the embedded sandbox for `sandbox://` jobs)."""
+    the front end built (the CLI's holds the embedded sandbox for `sandbox://` jobs);
+    `open_run` opens that run's log over the Jobs screen."""
     return AtriaApp(jobs_dir=jobs_dir if jobs_dir is not None else config_dir(),
-                    services=services, demo=demo)
+                    services=services, demo=demo, open_run=open_run)
 
 
 _HOST: type[ConsoleHost] = AtriaApp  # mypy checks the app is what the screens expect

@@ -265,6 +265,10 @@ _DEFS: list[CodeDef] = [
             "number, and {psa_name} takes whole units",
             "Bill whole units in Atria, or set [options] units_rounding = \"up\", \"down\" "
             "or \"nearest\" in the job to round them."),
+    CodeDef("AT20", WN, "A run summary could not be sent to a notification target",
+            "Run summary not sent to {target}: {error}",
+            "The billing run itself is not affected. Check the target's URL (`atria-tui "
+            "secret JOB.toml NAME` stores it) and try `atria-tui notify-test JOB.toml`."),
 ]
 
 for _d in list(_DEFS):

@@ -110,6 +110,25 @@ _OPTION_RULES: dict[str, tuple[type, float, float] | tuple[str, ...]
 }
 
 
+NOTIFY_WHEN = ("always", "warnings", "errors")
+# A notification target is a secret (its URL holds a token); its name says it is one.
+NOTIFY_TARGET = re.compile(r"Notify[A-Za-z0-9_]{1,40}")
+
+
+@dataclass(slots=True)
+class NotifyConfig:
+    """Where a headless or scheduled run's summary goes, and when.
+
+    `targets` name secrets (`NotifyTeams`, `NotifyMail`): each holds an apprise URL, which
+    carries a token or a password, so it is stored encrypted like the PSA secrets and
+    never written to the job file or a log. `when`: always, or only when the run ended
+    with warnings (or worse), or only with errors.
+    """
+
+    targets: tuple[str, ...] = ()
+    when: str = "warnings"
+
+
 @dataclass(slots=True)
 class JobConfig:
     label: str
@@ -125,6 +144,7 @@ class JobConfig:
     id: str = ""
     # The PSA routes this job corrects (see the PSA's route table); checked at run start.
     endpoints: dict[str, Any] = field(default_factory=dict)
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
 
     @property
     def key(self) -> str:
@@ -142,7 +162,7 @@ class JobConfig:
 
 
 _TOP_KEYS = ("id", "label", "task", "log_level", "cron", "enabled", "period_start_day",
-             "source", "parameters", "options", "endpoints")
+             "source", "parameters", "options", "endpoints", "notify")
 
 
 def job_params(job: JobConfig) -> JobParams:
@@ -267,7 +287,27 @@ def _parse_job(data: dict[str, Any], path: Path, text: str) -> JobConfig:
         label=text_value("label", ""), task=task, log_level=level, cron=cron,
         enabled=enabled, period_start_day=day, source=_parse_source(data, path, fail),
         parameters=parameters, options=_parse_options(data, fail), path=path.absolute(),
-        id=text_value("id", "") or path.stem, endpoints=endpoints)
+        id=text_value("id", "") or path.stem, endpoints=endpoints,
+        notify=_parse_notify(data, fail))
+
+
+def _parse_notify(data: dict[str, Any], fail: _Fail) -> NotifyConfig:
+    raw = data.get("notify", {})
+    if not isinstance(raw, dict):
+        raise fail("a [notify] table", "notify", raw)
+    for key, value in raw.items():
+        if key not in ("targets", "when"):
+            raise fail("unknown setting (expected targets or when)", key, value, "notify")
+    targets = raw.get("targets", [])
+    if not isinstance(targets, list) or not all(
+            isinstance(t, str) and NOTIFY_TARGET.fullmatch(t) for t in targets):
+        raise fail('a list of secret names starting with Notify, such as ["NotifyTeams", '
+                   '"NotifyMail"] (each secret holds the apprise URL)', "targets", targets,
+                   "notify")
+    when = raw.get("when", "warnings")
+    if when not in NOTIFY_WHEN:
+        raise fail(" or ".join(f'"{w}"' for w in NOTIFY_WHEN), "when", when, "notify")
+    return NotifyConfig(tuple(dict.fromkeys(targets)), when)
 
 
 def _parse_source(data: dict[str, Any], path: Path, fail: _Fail) -> SourceConfig:
@@ -346,6 +386,8 @@ def _job_dict(job: JobConfig, target: Path | None) -> dict[str, Any]:
         data["options"] = changed
     if job.endpoints:
         data["endpoints"] = job.endpoints
+    if job.notify != NotifyConfig():
+        data["notify"] = {"targets": list(job.notify.targets), "when": job.notify.when}
     return data
 
 

@@ -46,6 +46,7 @@ from atria_tui.job.file import JobConfig, load_job, validate_cron
 from atria_tui.job.folder import job_files
 from atria_tui.job.parameters import ConfigError
 from atria_tui.services.engine import RunResult, apply_job
+from atria_tui.services.notify import notify_run
 from atria_tui.services.runtime import Runtime
 
 __all__ = [
@@ -305,6 +306,8 @@ async def _one(svc: Runtime, path: Path, now: datetime, runner: Runner,
         except Exception as exc:  # a bug in one job must not stop the scheduler
             return result(CRASHED, slot=slot, exit_code=2,
                           message=f"run stopped unexpectedly: {type(exc).__name__}: {exc}")
+        with contextlib.suppress(Exception):  # a summary that cannot go never fails a run
+            await asyncio.to_thread(notify_run, svc, res, "scheduled apply")
         with _state(folder) as jobs:
             entry = _entry(jobs, key, now)
             ids = [i for i in entry.get("run_ids", []) if isinstance(i, int)]
