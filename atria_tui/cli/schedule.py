@@ -56,6 +56,13 @@ def register(sub: Any) -> None:
                     "(exit 2 if a run failed)")
     sp.add_argument("--jobs", dest="jobs_dir", metavar="DIR",
                     help="jobs folder (default: the configured jobs folder)")
+    how = sp.add_mutually_exclusive_group()
+    how.add_argument("--print-cron", action="store_true",
+                     help="print the crontab line that runs `schedule --once` for the folder")
+    how.add_argument("--print-systemd", action="store_true",
+                     help="print the systemd .service + .timer pair that runs it")
+    sp.add_argument("--out", metavar="DIR",
+                    help="with --print-systemd: write the two unit files into DIR instead")
     sp.set_defaults(fn=cmd_schedule)
 
 
@@ -115,6 +122,31 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_units(args: argparse.Namespace, folder: Path) -> int:
+    from atria_tui.cli import units
+
+    if args.print_cron:
+        sys.stdout.write(units.cron_text(folder))
+        return 0
+    pair = units.systemd_units(folder)
+    if not args.out:
+        for name, text in pair.items():
+            sys.stdout.write(f"# --- {name} ---\n{text}\n")
+        return 0
+    target = Path(args.out).expanduser()
+    taken = [target / n for n in pair if (target / n).exists()]
+    if taken:
+        print(f"atria-tui: --out {target}: {taken[0].name} exists; remove it or choose "
+              "another folder", file=sys.stderr)
+        return 1
+    target.mkdir(parents=True, exist_ok=True)
+    for name, text in pair.items():
+        (target / name).write_text(text, encoding="utf-8")
+    print(f"Wrote {', '.join(pair)} to {target}. Then: systemctl --user daemon-reload && "
+          f"systemctl --user enable --now {units.UNIT}.timer")
+    return 0
+
+
 def result_line(r: ScheduledResult) -> str:
     """One line per job for `schedule`: what happened, with the run id when it ran."""
     if r.outcome == INVALID:  # the message names the file, line and field already
@@ -132,6 +164,8 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     folder = _folder(args)
     if folder is None:
         return 1
+    if args.print_cron or args.print_systemd:
+        return _print_units(args, folder)
     svc = _services()
     if args.once:
         results = asyncio.run(run_due(svc, folder, local_now()))
