@@ -202,7 +202,7 @@ def test_api_url_and_billing_period_content_not_judged(tmp_path: Path) -> None:
      "job.toml: line 5: apiurl: given twice (also as ApiUrl); keep one"),
     (KASEYA_MIN + 'log-level = "info"\n',
      'job.toml: line 3: log-level: unknown setting (expected one of id, label, task, '
-     'log_level, cron, enabled, period_start_day, source, parameters, options, endpoints), '
+     'log_level, cron, enabled, period_start_day, source, parameters, options, endpoints, notify), '
      'got "info"'),
     ('label = "x"\ntask = \n', 'job.toml: line 2, column 8: valid TOML (Invalid value), '
                                'got task ='),
