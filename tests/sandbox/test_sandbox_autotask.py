@@ -327,6 +327,11 @@ async def test_get_search_count_and_one_record(client: httpx.AsyncClient) -> Non
     assert missing.status_code == 404 and errors_of(missing)
     unknown = await client.post(f"{V1}/Widgets/query", json={"filter": ALL})
     assert unknown.status_code == 404
+    one_page = await query(client, "Companies", {"filter": ALL})
+    assert one_page.json()["pageDetails"]["nextPageUrl"] is None
+    stale = await client.post(f"{V1}/Companies/query/next?paging=nope.500", json={"filter": ALL})
+    assert stale.status_code == 500 and errors_of(stale)
+    assert (await client.get("/ATServicesRest/V2.0/Companies/1001")).status_code == 404
 
 
 async def test_field_metadata_has_the_picklists(client: httpx.AsyncClient) -> None:

@@ -31,6 +31,7 @@ the spec says **inferred**/unverified, the strict reading was taken:
 |                                   | body → 500); GET → 405 "does not support http    |
 |                                   | method 'GET'", also after a `GET …?search=` walk |
 | GET `{Entity}/{id}`, no such row  | 404 `errors` (our text)                          |
+| ImpersonationResourceId header    | accepted and ignored                             |
 | writes the spec does not name     | 405: create/update of Companies, Contracts,      |
 |                                   | Services, ContractServices (root); any write of  |
 |                                   | ContractServiceUnits; anything but POST on       |
@@ -176,8 +177,8 @@ def _matches(state: AtState, entity: str, body: Any) -> tuple[list[int], Any]:
     return [i for i in sorted(rows) if q.predicate(rows[i])], q
 
 
-def _page(request: Request, state: AtState, token: str, offset: int) -> Response:
-    walk = state.paging[token]
+def _page(request: Request, state: AtState, walk: Paging, token: str, offset: int
+          ) -> Response:
     rows = state.data.table(walk.entity)
     chunk = walk.ids[offset:offset + walk.size]
     items = [item(walk.entity, rows[i], walk.include) for i in chunk if i in rows]
@@ -202,8 +203,10 @@ def query_handler(entity: str) -> Handler:
             raise bad("IncludeFields must contain id when a query returns more than 500 "
                       "records.")
         size = min(q.max_records or state.config.max_page_size, state.config.max_page_size)
-        token = state.new_paging(Paging(entity, body, ids, size, q.include))
-        return _page(request, state, token, 0)
+        walk = Paging(entity, body, ids, size, q.include)
+        # Only a walk with a next page is kept (a one-page answer has no paging URL).
+        token = state.new_paging(walk) if len(ids) > size else ""
+        return _page(request, state, walk, token, 0)
 
     return handler
 
@@ -229,7 +232,7 @@ def next_handler(entity: str) -> Handler:
         offset = int(offset_text)
         if offset >= len(walk.ids) or offset % walk.size:
             raise bad("The paging token is not valid or has expired.")
-        return _page(request, state, token, offset)
+        return _page(request, state, walk, token, offset)
 
     return handler
 

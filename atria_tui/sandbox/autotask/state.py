@@ -73,6 +73,7 @@ DEMO_SECRETS = {
 SEED_PATH = Path(__file__).parent.parent / "data" / "autotask.json"
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
+MAX_WALKS = 1000
 
 
 def utcnow() -> datetime:
@@ -346,8 +347,11 @@ class AtState:
             await asyncio.sleep(self.config.latency_ms / 1000)
 
     def new_paging(self, paging: Paging) -> str:
+        """Keep a walk for `nextPageUrl`; the oldest go first past `MAX_WALKS`."""
         token = secrets.token_urlsafe(12)
         self.paging[token] = paging
+        while len(self.paging) > MAX_WALKS:
+            del self.paging[next(iter(self.paging))]
         return token
 
     def to_json(self) -> dict[str, Any]:
