@@ -96,7 +96,7 @@ def test_a_sandbox_url_loads_the_emulators_on_first_use() -> None:
 
 
 def test_the_parsers_task_choices_are_the_tasks() -> None:
-    assert TASK_CHOICES == tuple(t.value for t in Task)
+    assert tuple(t.value for t in Task) == TASK_CHOICES
 
 
 def test_sniffio_is_installed() -> None:
