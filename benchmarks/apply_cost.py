@@ -6,7 +6,7 @@ temp folder) against a fake PSA session in memory that answers at once, so what 
 the tool's own cost per plan row and per write: the wall time should barely move from
 N = 5,000 to N = 44,000 (a big MSP's contract lines).
 
-    python -m benchmarks.apply_cost --unchanged 5000 44000 --changes 1000
+    python -m benchmarks.apply_cost --unchanged 5000 44000 --out benchmarks/RESULTS-apply.md
 
 It uses only what the applier had before its log followed the writes (`Applier(plan,
 session, store, run_id, sink=...)`), so the same script measures an older checkout.
@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import platform
+import shlex
+import sys
 import tempfile
 import time
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -105,16 +108,25 @@ def main() -> None:
     ap.add_argument("--unchanged", type=int, nargs="+", default=[5000, 44000])
     ap.add_argument("--changes", type=int, default=1000)
     ap.add_argument("--repeat", type=int, default=3, help="best of this many runs")
+    ap.add_argument("--out", type=Path, help="also write the table here (Markdown)")
     args = ap.parse_args()
-    print("| unchanged lines | changes | apply wall time (best of "
-          f"{args.repeat}) | log entries | journal rows |")
-    print("|---|---|---|---|---|")
+    command = "python -m benchmarks.apply_cost " + shlex.join(sys.argv[1:])
+    lines = ["# Apply cost against plan size", "",
+             f"Command: `{command}`  ",
+             f"Recorded {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, "
+             f"Python {platform.python_version()}. A fake PSA in memory answers at once: "
+             "what is measured is the tool's own cost (applier, run log, store on disk).", "",
+             "| unchanged lines | changes | apply wall time (best of "
+             f"{args.repeat}) | log entries | journal rows |", "|---|---|---|---|---|"]
+    print("\n".join(lines), flush=True)
     for n in args.unchanged:
         runs = [asyncio.run(one(n, args.changes)) for _ in range(args.repeat)]
         wall = min(r[0] for r in runs)
         _, logged, journal = runs[0]
-        print(f"| {n:,} | {args.changes:,} | {wall:.2f} s | {logged:,} | {journal:,} |",
-              flush=True)
+        lines.append(f"| {n:,} | {args.changes:,} | {wall:.2f} s | {logged:,} | {journal:,} |")
+        print(lines[-1], flush=True)
+    if args.out:
+        args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

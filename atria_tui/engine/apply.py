@@ -328,9 +328,9 @@ class Applier:
     async def _mark_done(self, row: JournalRow, item: PlanItem | None, line_id: str | None,
                          *, applied: bool = True) -> None:
         """A write that is in the PSA: logged, then its journal row `done`. In that order,
-        because the store commits queued log entries with the journal change: a row never
-        reads `done` without its entry (killed in between, the row stays `sent` and the
-        next apply re-reads the line, finds the write and logs it then)."""
+        because the store commits the entries a run queued with the journal change, so a
+        row does not read `done` without its entry (killed in between, the row stays
+        `sent`; the next apply re-reads the line, finds the write and logs it then)."""
         if applied:
             self.outcome.applied += 1
         else:
