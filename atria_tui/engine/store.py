@@ -90,8 +90,9 @@ def _gone(owner: str) -> bool:
 BUSY_TIMEOUT = 5.0
 
 # Queued log entries are stored with the next transaction of the store (a journal row's
-# `sent` or `done` among them), or on their own once this many wait or the oldest has
-# waited this long: a commit per entry made a big apply's cost follow its plan's size.
+# `sent` or `done` among them), or on their own once this many wait, or at once when the
+# store has committed nothing for this long (a lone entry after a quiet spell is not held
+# back): a commit per entry made a big apply's cost follow its plan's size.
 LOG_BATCH = 500
 LOG_BATCH_SECONDS = 1.0
 
@@ -200,7 +201,7 @@ class Store:
         self.clock = clock
         self._lock = _Guard(self.path)
         self._queued: list[tuple[object, ...]] = []  # log rows not stored yet (queue_log)
-        self._queued_since = 0.0
+        self._committed_at = 0.0  # time.monotonic() of the last commit
         on_disk = self.path != ":memory:"
         try:
             if on_disk:
@@ -256,6 +257,7 @@ class Store:
                     self._db.executemany(_INSERT_LOG, queued)
                 yield self._db
                 self._db.execute("COMMIT")
+                self._committed_at = time.monotonic()
             except BaseException:
                 self._queued = queued + self._queued  # kept for the next transaction
                 # After a failed COMMIT (disk full) SQLite may have rolled back already;
@@ -381,16 +383,14 @@ class Store:
 
     def queue_log(self, run_id: int, entries: Iterable[LogEntry]) -> None:
         """Store `entries` with the next transaction, or in a batch of their own once
-        LOG_BATCH wait or the oldest has waited LOG_BATCH_SECONDS. Reading a log, closing
-        the store and `flush_log` store them too; a process killed before that loses
-        them, never a journal state (each journal change is its own transaction)."""
+        LOG_BATCH wait or nothing was committed for LOG_BATCH_SECONDS. Reading a log,
+        closing the store and `flush_log` store them too; a process killed before that
+        loses them, never a journal state (each journal change is its own transaction)."""
         rows = self._log_rows(run_id, entries)
         with self._lock:
-            if not self._queued:
-                self._queued_since = time.monotonic()
             self._queued += rows
             if (len(self._queued) >= LOG_BATCH
-                    or time.monotonic() - self._queued_since >= LOG_BATCH_SECONDS):
+                    or time.monotonic() - self._committed_at >= LOG_BATCH_SECONDS):
                 self.flush_log()
 
     def flush_log(self) -> None:

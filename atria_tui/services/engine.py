@@ -316,6 +316,7 @@ async def _plan(svc: Runtime, run: _Run, progress: Progress | None
     secrets = run.resolve_secrets(api_url)
     if progress:
         progress("Reading Atria billing records", 0, 0)
+    svc.store.flush_log()  # stored before the reads, which may take minutes
     records = await _read_source(svc, run, params)
     try:
         mappings = load_job_mappings(svc, job)
@@ -325,6 +326,7 @@ async def _plan(svc: Runtime, run: _Run, progress: Progress | None
     sc = scope(records, params, mappings)
     session = run.open_session(api_url, secrets, reading=True)
     await run.log_connection(session)
+    svc.store.flush_log()
     ticker: asyncio.Task[None] | None = None
     try:
         if progress:

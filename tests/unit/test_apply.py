@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+import pytest
+
 from atria_tui.core.model import (
     Action,
     Level,
@@ -369,3 +371,36 @@ async def test_a_done_write_is_stored_with_its_log_entry() -> None:
     assert seen == [("CW07", 0)]  # queued, not committed on its own
     row = store._db.execute("SELECT count(*) FROM log").fetchone()[0]
     assert row == 1 and store.journal(run)[0].state == DONE
+
+
+def stored(store: Store) -> int:
+    return int(store._db.execute("SELECT count(*) FROM log").fetchone()[0])
+
+
+def test_queued_log_entries_are_stored_in_batches_with_transactions_and_on_reading(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from atria_tui.engine import store as store_module
+
+    monkeypatch.setattr(store_module, "LOG_BATCH", 10)
+    store = Store(":memory:")
+    run = store.start_run("job", "Job", "connectwise-manage", "apply")
+    entry = LogEntry("CW09", Level.VERBOSE, "unchanged")
+    store.queue_log(run, [entry] * 9)
+    assert stored(store) == 0                     # waiting for a batch or a transaction
+    store.queue_log(run, [entry])
+    assert stored(store) == 10                    # a full batch, one transaction
+    store.queue_log(run, [entry] * 3)
+    store.journal_add(run, [])                    # any transaction carries the queue
+    assert stored(store) == 13
+    store.queue_log(run, [entry] * 2)
+    assert len(store.log(run)) == 15              # reading stores what is queued first
+
+
+def test_a_lone_entry_after_a_quiet_spell_is_stored_at_once() -> None:
+    from atria_tui.engine.store import LOG_BATCH_SECONDS
+
+    store = Store(":memory:")
+    run = store.start_run("job", "Job", "connectwise-manage", "plan")
+    store._committed_at -= LOG_BATCH_SECONDS  # the last commit was that long ago
+    store.queue_log(run, [LogEntry("CW01", Level.INFO, "started")])
+    assert stored(store) == 1
