@@ -8,43 +8,31 @@ input is reported as one line naming the file, line and field; a traceback would
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import errno
-import getpass
-import json
 import os
 import signal
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from atria_tui.cli import notify as cli_notify
-from atria_tui.cli import output as out
 from atria_tui.cli import schedule as cli_schedule
 from atria_tui.cli import serve as cli_serve
 from atria_tui.cli.errors import UsageError
-from atria_tui.core.export import LOG_HEADER, log_rows, write_csv
-from atria_tui.core.model import Task
-from atria_tui.core.paths import HOME_ENV, data_dir
-from atria_tui.engine.joblock import JobLocked
-from atria_tui.engine.secret_store import SecretError, SecretStore
-from atria_tui.engine.store import StoreError
-from atria_tui.job.file import JobConfig, load_job, new_job, save_job
-from atria_tui.job.parameters import ConfigError
-from atria_tui.services import history
-from atria_tui.services.engine import (
-    RunResult,
-    StoredPlanError,
-    apply_job,
-    plan_job,
-    revert_run,
-    stored_notes,
-    stored_places,
-    stored_plan,
-)
-from atria_tui.services.runtime import Runtime, default_runtime
+
+# Start-up time is the user's: `--help` and the parser import nothing beyond the standard
+# library, each command imports what it runs when it runs, and no headless command loads
+# Textual, the console or the emulators (tests/unit/test_startup.py holds that).
+if TYPE_CHECKING:
+    from atria_tui.job.file import JobConfig
+    from atria_tui.services.engine import RunResult
+    from atria_tui.services.runtime import Runtime
+
+# `import-job --task` choices: Task's values, spelled here so the parser needs no model
+# import (tests/unit/test_startup.py checks they stay equal).
+TASK_CHOICES = ("connectwise-manage", "kaseya-bms")
 
 _signals = {"terminated": False}
 
@@ -94,12 +82,16 @@ def _write_failed(flag: str, path: Path, what: str, exc: OSError) -> Exception:
 def services() -> Runtime:
     """The runtime of every command: `sandbox://` URLs reach the embedded emulators (the
     CLI is the edge that wires them in; they are built only when such a URL is used)."""
-    from atria_tui.sandbox.embedded import EMBEDDED
+    from atria_tui.cli.emulators import EMULATORS
+    from atria_tui.services.runtime import default_runtime
 
-    return default_runtime(embedded=EMBEDDED)
+    return default_runtime(embedded=EMULATORS)
 
 
 def _job(path: str) -> JobConfig:
+    from atria_tui.job.file import load_job
+    from atria_tui.job.parameters import ConfigError
+
     try:
         return load_job(Path(path))
     except ConfigError as exc:
@@ -107,6 +99,8 @@ def _job(path: str) -> JobConfig:
 
 
 def _emit(args: argparse.Namespace, res: RunResult) -> int:
+    from atria_tui.cli import output as out
+
     fmt = getattr(args, "format", "table")
     period = res.plan.period.end.isoformat() if res.plan else ""
     held = out.held_reasons(res.plan, res.job.options.swing_threshold)
@@ -135,11 +129,19 @@ def _emit(args: argparse.Namespace, res: RunResult) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from atria_tui.services.engine import plan_job
+
     job = _job(args.job)
     return _emit(args, asyncio.run(plan_job(services(), job)))
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
+    import asyncio
+    import json
+
+    from atria_tui.cli import output as out
     from atria_tui.services.doctor import doctor_job
 
     job = _job(args.job)
@@ -152,6 +154,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from atria_tui.services.engine import StoredPlanError, apply_job, stored_plan
+
     job = _job(args.job)
     if not args.yes:
         raise UsageError("apply writes to the PSA: run `atria-tui plan` to review, then add "
@@ -179,6 +185,11 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
 
 def cmd_revert(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from atria_tui.services import history
+    from atria_tui.services.engine import revert_run
+
     svc = services()
     run = svc.store.run(args.run)
     if run is None or run.kind != "apply":
@@ -204,6 +215,9 @@ def _find_job(job_id: str) -> JobConfig:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
+    from atria_tui.cli import output as out
+    from atria_tui.services import history
+
     svc = services()
     job_id = (_job(args.job)).key if args.job else None
     rows = svc.store.runs(job_id, args.limit)
@@ -214,6 +228,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    import getpass
+
     from atria_tui.services.report import ReportError, default_name, render_report, write_report
 
     svc = services()
@@ -237,6 +253,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_log(args: argparse.Namespace) -> int:
+    from atria_tui.cli import output as out
+    from atria_tui.core.export import LOG_HEADER, log_rows, write_csv
+    from atria_tui.services.engine import stored_notes, stored_places
+
     svc = services()
     if svc.store.run(args.run) is None:
         raise UsageError(f"run {args.run}: no such run (see `atria-tui runs`)")
@@ -260,7 +280,11 @@ def cmd_log(args: argparse.Namespace) -> int:
 
 
 def cmd_import_job(args: argparse.Namespace) -> int:
+    from atria_tui.core.model import Task
+    from atria_tui.engine.secret_store import SecretStore
+    from atria_tui.job.file import new_job, save_job
     from atria_tui.job.guide_import import import_blocks
+    from atria_tui.job.parameters import ConfigError
 
     task = Task(args.task)
     target = Path(args.out)
@@ -293,6 +317,10 @@ def cmd_import_job(args: argparse.Namespace) -> int:
 
 
 def cmd_secret(args: argparse.Namespace) -> int:
+    import getpass
+
+    from atria_tui.engine.secret_store import SecretStore
+
     job = _job(args.job)
     value = sys.stdin.readline().rstrip("\n") if args.stdin else getpass.getpass(
         f"{args.name} (input hidden): ")
@@ -335,6 +363,7 @@ def cmd_console(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from atria_tui.cli.demo import DemoError, cleanup, demo_home
     from atria_tui.console.app import make_app
+    from atria_tui.job.parameters import ConfigError
 
     try:
         jobs = demo_home()
@@ -405,7 +434,7 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--by", metavar="NAME", help="who prepared it (default: your login)")
     sp.add_argument("--force", action="store_true", help="replace an existing file")
     sp = add("import-job", cmd_import_job, "make a job from the guide's JSON blocks")
-    sp.add_argument("--task", choices=[t.value for t in Task], required=True)
+    sp.add_argument("--task", choices=TASK_CHOICES, required=True)
     sp.add_argument("--params", required=True, help="parameters JSON file, or - for stdin")
     sp.add_argument("--secrets", help="secrets JSON file, or - for stdin")
     sp.add_argument("--label")
@@ -448,6 +477,8 @@ def _check_input(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         if isinstance(value, str) and "\0" in value:
             name = _spelling(p, getattr(args, "command", None)).get(dest, dest)
             raise UsageError(f"{name}: contains a NUL byte ({value[:60]!r})")
+    from atria_tui.core.paths import HOME_ENV
+
     home = os.environ.get(HOME_ENV, "").strip()
     if home and "\0" not in home:
         folder = Path(home).expanduser()
@@ -464,6 +495,9 @@ def _say(text: str) -> None:
 def _crash(exc: BaseException) -> int:
     """A bug: one line for the terminal, the traceback kept in a file for the report."""
     import traceback
+    from datetime import UTC, datetime
+
+    from atria_tui.core.paths import data_dir
 
     details = "".join(traceback.format_exception(exc))
     try:
@@ -489,30 +523,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         _check_input(p, args)
         return int(fn(args))
-    except (UsageError, ConfigError) as exc:
+    except KeyboardInterrupt:
+        print("atria-tui: interrupted; run `atria-tui apply` again to finish pending writes",
+              file=sys.stderr)
+        return _interrupted_status()
+    except Exception as exc:
+        return _failed(exc)
+
+
+def _failed(exc: Exception) -> int:
+    """The exit status of a command that raised, and its one line on stderr. The error
+    classes are imported here, not at the top: `--help` must not pay for the engine."""
+    from atria_tui.engine.joblock import JobLocked
+    from atria_tui.engine.secret_store import SecretError
+    from atria_tui.engine.store import StoreError
+    from atria_tui.job.parameters import ConfigError
+
+    if isinstance(exc, UsageError | ConfigError):
         _say(str(exc))
         return 1
-    except SecretError as exc:
+    if isinstance(exc, SecretError):
         _say(f"secrets: {exc}")
         return 1
-    except JobLocked as exc:
+    if isinstance(exc, JobLocked):
         print(f"atria-tui: {exc}", file=sys.stderr)
         return 1
-    except (StoreError, CommandFailed) as exc:
+    if isinstance(exc, StoreError | CommandFailed):
         _say(str(exc))
         return 2
-    except BrokenPipeError:
+    if isinstance(exc, BrokenPipeError):
         # The reader went away (`| head`): what it wanted it has; say nothing more, and
         # keep Python from complaining about the closed stdout at exit.
         with contextlib.suppress(OSError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
-    except KeyboardInterrupt:
-        print("atria-tui: interrupted; run `atria-tui apply` again to finish pending writes",
-              file=sys.stderr)
-        return _interrupted_status()
-    except Exception as exc:  # the last resort: a bug, still never a bare traceback
-        return _crash(exc)
+    return _crash(exc)  # the last resort: a bug, still never a bare traceback
 
 
 if __name__ == "__main__":

@@ -9,33 +9,14 @@ start-up does), because a second scheduler or a console may be running one right
 from __future__ import annotations
 
 import argparse
-import asyncio
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.table import Table
-
-from atria_tui.cli import output as out
-from atria_tui.core.paths import config_dir, db_path
-from atria_tui.engine.store import Store
-from atria_tui.job.file import load_job
-from atria_tui.job.folder import job_files
-from atria_tui.job.parameters import ConfigError
-from atria_tui.services.runtime import Runtime, default_runtime
-from atria_tui.services.schedule import (
-    CRASHED,
-    INVALID,
-    LOCKED,
-    NOT_DUE,
-    RAN,
-    ScheduledResult,
-    local_now,
-    next_fire,
-    run_due,
-    serve,
-)
+if TYPE_CHECKING:  # each command imports what it runs: `--help` builds this parser too
+    from atria_tui.services.runtime import Runtime
+    from atria_tui.services.schedule import ScheduledResult
 
 __all__ = ["register", "result_line"]
 
@@ -68,6 +49,8 @@ def register(sub: Any) -> None:
 
 def _folder(args: argparse.Namespace) -> Path | None:
     """The jobs folder, or None after printing why it is unusable."""
+    from atria_tui.core.paths import config_dir
+
     given = getattr(args, "jobs_dir", None) or getattr(args, "jobs", None)
     folder = Path(given).expanduser() if given else config_dir()
     if folder.exists() and not folder.is_dir():
@@ -80,9 +63,10 @@ def _folder(args: argparse.Namespace) -> Path | None:
 
 
 def _services() -> Runtime:
-    from atria_tui.sandbox.embedded import EMBEDDED  # sandbox:// jobs: the demo's emulators
+    from atria_tui.cli.emulators import EMULATORS  # sandbox:// jobs: the demo's emulators
+    from atria_tui.services.runtime import default_runtime
 
-    return default_runtime(embedded=EMBEDDED)
+    return default_runtime(embedded=EMULATORS)
 
 
 def _when(value: Any) -> str:
@@ -90,6 +74,16 @@ def _when(value: Any) -> str:
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from atria_tui.cli import output as out
+    from atria_tui.core.paths import db_path
+    from atria_tui.engine.store import Store
+    from atria_tui.job.file import load_job
+    from atria_tui.job.folder import job_files
+    from atria_tui.job.parameters import ConfigError
+    from atria_tui.services.schedule import local_now, next_fire
+
     folder = _folder(args)
     if folder is None:
         return 1
@@ -149,6 +143,8 @@ def _print_units(args: argparse.Namespace, folder: Path) -> int:
 
 def result_line(r: ScheduledResult) -> str:
     """One line per job for `schedule`: what happened, with the run id when it ran."""
+    from atria_tui.services.schedule import INVALID, NOT_DUE, RAN
+
     if r.outcome == INVALID:  # the message names the file, line and field already
         return f"invalid job file: {r.message}"
     name = f"{r.label} [{r.job_id}]"
@@ -161,6 +157,10 @@ def result_line(r: ScheduledResult) -> str:
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from atria_tui.services.schedule import local_now, run_due
+
     folder = _folder(args)
     if folder is None:
         return 1
@@ -178,12 +178,19 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 
 
 def _report(r: ScheduledResult) -> None:
+    from atria_tui.services.schedule import CRASHED, INVALID, LOCKED, local_now
+
     stream = sys.stderr if r.outcome in (INVALID, LOCKED, CRASHED) else sys.stdout
     print(f"{local_now():%Y-%m-%d %H:%M:%S} {result_line(r)}", file=stream, flush=True)
 
 
 async def _serve(svc: Runtime, folder: Path) -> int:
     """First Ctrl-C: finish the run in progress, then stop. Second: interrupt it."""
+    import asyncio
+
+    from atria_tui.job.folder import job_files
+    from atria_tui.services.schedule import local_now, serve
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     main = asyncio.current_task()

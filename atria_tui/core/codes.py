@@ -3,7 +3,7 @@
 Billing staff search logs by these codes and read the guides' resolution tables, so the
 level and message text are kept as the seeds print them; only the placeholders are given
 names (`{customer_code}`, `{sku}` …). Where a seed row is garbled, the comment says what
-was read into it. Codes AT01–AT16 are this tool's own (conflicts, ambiguity, resume,
+was read into it. Codes AT01–AT17 are this tool's own (conflicts, ambiguity, resume,
 revert): the seeds have no words for them, and overloading a seed code would mislead
 someone following the seed's resolution guide.
 """
@@ -265,6 +265,12 @@ _DEFS: list[CodeDef] = [
             "number, and {psa_name} takes whole units",
             "Bill whole units in Atria, or set [options] units_rounding = \"up\", \"down\" "
             "or \"nearest\" in the job to round them."),
+    CodeDef("AT17", IN, "Lines an apply left as they were, counted instead of listed",
+            "{count} line(s) {state} ({row_code}: {what}); the plan of run {plan_run} lists them",
+            "Nothing to do: an apply logs each write and every warning or error, and counts "
+            "the lines it had nothing to write for. A preview run's log lists them line by "
+            "line (`atria-tui log RUN`, the console's Runs screen); an apply planned at once "
+            "printed them with its plan (the `items` of `--format json`)."),
     CodeDef("AT20", WN, "A run summary could not be sent to a notification target",
             "Run summary not sent to {target}: {error}",
             "The billing run itself is not affected. Check the target's URL (`atria-tui "

@@ -5,6 +5,11 @@ Order of a write: journal row `pending` (all rows are written before the first r
 quantity → `done`. Because the re-read happens again on resume, a row left `sent` by a
 killed process is finished if the write never landed and merely marked done if it did:
 nothing is written twice and nothing written by someone else is overwritten.
+
+The log follows the writes, not the plan: each write, and every row with a warning or an
+error, is logged; rows with nothing to write and nothing wrong (CW09/KS04 "unchanged") are
+counted, one AT17 entry per code, since the preview already listed them line by line and
+logging 44,000 of them made a big apply's cost grow with the plan instead of its changes.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from atria_tui.core import codes
 from atria_tui.core.model import (
     ZERO,
     Action,
+    Level,
     LogEntry,
     Period,
     Plan,
@@ -80,7 +86,9 @@ class Applier:
     def __init__(self, plan: Plan, writer: PsaSession, store: Store, run_id: int, *,
                  sink: Sink | None = None, concurrency: int = 6, effective: date | None = None,
                  progress: Callable[[int, int], None] | None = None, retries: int = 4,
-                 backoff: float = 0.25) -> None:
+                 backoff: float = 0.25, plan_run: int | None = None) -> None:
+        """`plan_run`: the run whose plan lists the rows counted instead of logged (the
+        reviewed preview, else the apply run itself, which keeps its plan)."""
         self.plan = plan
         self.writer = writer
         self.store = store
@@ -92,6 +100,7 @@ class Applier:
         self.progress = progress
         self.retries = retries
         self.backoff = backoff
+        self.plan_run = run_id if plan_run is None else plan_run
         self.items = {i.key: i for i in plan.items}
         self.outcome = ApplyOutcome([])
         self._done = 0
@@ -130,11 +139,16 @@ class Applier:
 
     async def _phase(self, items: list[PlanItem], rows: dict[str, JournalRow]) -> None:
         todo: list[JournalRow] = []
+        quiet: dict[tuple[str, Status], int] = {}  # (code, status) → rows counted, not logged
         for item in items:
             row = rows.get(item.key)
             if not item.action.writes:
                 item.status = Status.UNCHANGED if item.action is Action.NONE else Status.SKIPPED
-                await self.emit(item_entry(item), item)
+                if item.level.rank >= Level.WARNING.rank:
+                    await self.emit(item_entry(item), item)
+                else:
+                    key = (item.code, item.status)
+                    quiet[key] = quiet.get(key, 0) + 1
             elif not item.approved:
                 item.status = Status.SKIPPED
                 self.outcome.skipped += 1
@@ -147,6 +161,10 @@ class Applier:
                 todo.append(row)
             elif row is not None:
                 item.status = _status_of(row.state)  # finished by an earlier attempt
+        for (code, status), count in quiet.items():
+            await self.emit(codes.entry("AT17", count=count, state=status.value, row_code=code,
+                                        what=codes.CATALOG[code].when,
+                                        plan_run=self.plan_run), None)
         await asyncio.gather(*(self._guarded(r) for r in todo))
 
     async def _guarded(self, row: JournalRow) -> None:
@@ -253,23 +271,20 @@ class Applier:
         if current is None:
             raise _Gone
         if current.quantity == row.after:
-            self._mark_done(row, item, None, applied=False)
-            await self.emit(self._done_entry(row, item), item)
+            await self._mark_done(row, item, None, applied=False)
             return
         if current.quantity != row.before:
             raise _Changed(current.quantity)
 
         await self._set(row, row.line_id)
-        self._mark_done(row, item, None)
-        await self.emit(self._done_entry(row, item), item)
+        await self._mark_done(row, item, None)
 
     async def _add(self, row: JournalRow, item: PlanItem | None, was_sent: bool) -> None:
         existing = _same_product(await self._lines_of(row.contract_id), row.product_code)
         if existing:
             mine = [ln for ln in existing if ln.quantity == row.after]
             if was_sent and mine:  # our earlier POST landed before the process died
-                self._mark_done(row, item, mine[0].id, applied=False)
-                await self.emit(self._done_entry(row, item), item)
+                await self._mark_done(row, item, mine[0].id, applied=False)
                 return
             raise _Changed(existing[0].quantity)
 
@@ -287,8 +302,7 @@ class Applier:
             return None
 
         new_id = await self._write(row, send, landed)
-        self._mark_done(row, item, new_id)
-        await self.emit(self._done_entry(row, item), item)
+        await self._mark_done(row, item, new_id)
 
     async def _set(self, row: JournalRow, line_id: str) -> None:
         """Set a line from `row.before` to `row.after` (apply and revert alike): after a
@@ -311,15 +325,20 @@ class Applier:
 
         await self._write(row, send, landed)
 
-    def _mark_done(self, row: JournalRow, item: PlanItem | None, line_id: str | None, *,
-              applied: bool = True) -> None:
-        self.store.journal_set(row.id, DONE, line_id=line_id)
+    async def _mark_done(self, row: JournalRow, item: PlanItem | None, line_id: str | None,
+                         *, applied: bool = True) -> None:
+        """A write that is in the PSA: logged, then its journal row `done`. In that order,
+        because the store commits the entries a run queued with the journal change, so a
+        row does not read `done` without its entry (killed in between, the row stays
+        `sent`; the next apply re-reads the line, finds the write and logs it then)."""
         if applied:
             self.outcome.applied += 1
         else:
             self.outcome.unchanged += 1
         if item:
             item.status = Status.APPLIED
+        await self.emit(self._done_entry(row, item), item)
+        self.store.journal_set(row.id, DONE, line_id=line_id)
 
     async def _conflict(self, row: JournalRow, item: PlanItem | None, now: Decimal) -> None:
         self.store.journal_set(row.id, CONFLICT, f"PSA holds {now}")

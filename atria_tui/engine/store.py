@@ -13,6 +13,7 @@ import os
 import socket
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -60,6 +61,9 @@ ERRORS = "Completed with errors"
 FAILED = "Failed"
 INTERRUPTED = "Interrupted"
 
+_INSERT_LOG = ("INSERT INTO log(run_id,time,level,code,customer,sku,message) "
+               "VALUES (?,?,?,?,?,?,?)")
+
 # journal states
 PENDING, SENT, DONE, CONFLICT, ERROR, GONE = "pending", "sent", "done", "conflict", "failed", \
     "gone"
@@ -84,6 +88,13 @@ def _gone(owner: str) -> bool:
 
 # How long a write waits for another process (the console, a cron run) to finish its own.
 BUSY_TIMEOUT = 5.0
+
+# Queued log entries are stored with the next transaction of the store (a journal row's
+# `sent` or `done` among them), or on their own once this many wait, or at once when the
+# store has committed nothing for this long (a lone entry after a quiet spell is not held
+# back): a commit per entry made a big apply's cost follow its plan's size.
+LOG_BATCH = 500
+LOG_BATCH_SECONDS = 1.0
 
 
 class StoreError(Exception):
@@ -189,6 +200,8 @@ class Store:
         self.path = str(path)
         self.clock = clock
         self._lock = _Guard(self.path)
+        self._queued: list[tuple[object, ...]] = []  # log rows not stored yet (queue_log)
+        self._committed_at = 0.0  # time.monotonic() of the last commit
         on_disk = self.path != ":memory:"
         try:
             if on_disk:
@@ -228,16 +241,25 @@ class Store:
 
     def close(self) -> None:
         with self._lock:
+            with contextlib.suppress(StoreError):
+                self.flush_log()
             self._db.close()
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One transaction, carrying the queued log entries with it: a journal row marked
+        `done` is committed together with every entry logged before it."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
+            queued, self._queued = self._queued, []
             try:
+                if queued:
+                    self._db.executemany(_INSERT_LOG, queued)
                 yield self._db
                 self._db.execute("COMMIT")
+                self._committed_at = time.monotonic()
             except BaseException:
+                self._queued = queued + self._queued  # kept for the next transaction
                 # After a failed COMMIT (disk full) SQLite may have rolled back already;
                 # the error worth reporting is the first one.
                 with contextlib.suppress(sqlite3.Error):
@@ -347,16 +369,39 @@ class Store:
 
     # -- log --------------------------------------------------------------------------------
 
-    def add_log(self, run_id: int, entries: Iterable[LogEntry]) -> None:
-        rows = [(run_id, (e.time or self.clock()).isoformat(timespec="seconds"),
+    def _log_rows(self, run_id: int, entries: Iterable[LogEntry]) -> list[tuple[object, ...]]:
+        return [(run_id, (e.time or self.clock()).isoformat(timespec="seconds"),
                  e.level.value, e.code, e.customer, e.sku, e.message) for e in entries]
+
+    def add_log(self, run_id: int, entries: Iterable[LogEntry]) -> None:
+        """Store `entries` now, in one transaction (with any queued before them)."""
+        rows = self._log_rows(run_id, entries)
         if not rows:
             return
         with self._tx() as db:
-            db.executemany("INSERT INTO log(run_id,time,level,code,customer,sku,message) "
-                           "VALUES (?,?,?,?,?,?,?)", rows)
+            db.executemany(_INSERT_LOG, rows)
+
+    def queue_log(self, run_id: int, entries: Iterable[LogEntry]) -> None:
+        """Store `entries` with the next transaction, or in a batch of their own once
+        LOG_BATCH wait or nothing was committed for LOG_BATCH_SECONDS. Reading a log,
+        closing the store and `flush_log` store them too; a process killed before that
+        loses them, never a journal state (each journal change is its own transaction)."""
+        rows = self._log_rows(run_id, entries)
+        with self._lock:
+            self._queued += rows
+            if (len(self._queued) >= LOG_BATCH
+                    or time.monotonic() - self._committed_at >= LOG_BATCH_SECONDS):
+                self.flush_log()
+
+    def flush_log(self) -> None:
+        """Store the queued log entries now."""
+        with self._lock:
+            if self._queued:
+                with self._tx():
+                    pass  # _tx stores the queue
 
     def log(self, run_id: int) -> list[LogEntry]:
+        self.flush_log()
         with self._lock:
             rows = self._db.execute("SELECT code,level,message,customer,sku,time FROM log "
                                     "WHERE run_id=? ORDER BY id", (run_id,)).fetchall()

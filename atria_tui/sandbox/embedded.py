@@ -1,8 +1,9 @@
 """The embedded emulators behind `sandbox://` URLs, handed to a runtime only at the edge.
 
-The CLI (and so the demo, the console and the scheduler it starts) and the tests pass
-`EMBEDDED` to their `Runtime`; the runtime itself never imports an emulator. The
-Starlette app is built on first use, so a run against a real PSA never loads it.
+Tests pass `EMBEDDED` to their `Runtime`; the CLI (and so the demo, the console and the
+scheduler it starts) passes `cli/emulators.py`'s stand-in, which imports this module on
+the first `sandbox://` URL, so a headless run against a real PSA never loads the sandbox.
+The runtime itself never imports an emulator; the Starlette app is built on first use.
 """
 
 from __future__ import annotations

@@ -135,13 +135,18 @@ def _never_left_running(fn: Callable[_P, Coroutine[Any, Any, _R]]
                 run.abandon()
             raise
         finally:
+            # Entries still queued are stored whatever ended the run (Ctrl-C included).
+            for run in _OPENED.get() or []:
+                with contextlib.suppress(Exception):  # the store may be what failed
+                    run.svc.store.flush_log()
             _OPENED.reset(token)
 
     return wrapper
 
 
 class _Run:
-    """One run's bookkeeping: log entries with times, streamed to the store and a sink.
+    """One run's bookkeeping: log entries with times, streamed to a sink as they come and
+    queued for the store, which commits them in batches and with each journal change.
 
     `log` is the one door every entry passes before it is stored, streamed or printed, so
     it is where PSA and Atria error text is redacted: with the secrets this run resolved
@@ -154,6 +159,7 @@ class _Run:
         self.job = job
         self.sink = sink
         self.kind = kind
+        self.of_run = of_run
         self.finished = False
         self.entries: list[LogEntry] = []
         self._secrets: list[str] = []
@@ -230,7 +236,7 @@ class _Run:
         if stamped.level.rank < self.job.log_level.rank:
             return
         self.entries.append(stamped)
-        self.svc.store.add_log(self.run_id, [stamped])
+        self.svc.store.queue_log(self.run_id, [stamped])
         if self.sink:
             result = self.sink(stamped, item)
             if result is not None:
@@ -310,6 +316,7 @@ async def _plan(svc: Runtime, run: _Run, progress: Progress | None
     secrets = run.resolve_secrets(api_url)
     if progress:
         progress("Reading Atria billing records", 0, 0)
+    svc.store.flush_log()  # stored before the reads, which may take minutes
     records = await _read_source(svc, run, params)
     try:
         mappings = load_job_mappings(svc, job)
@@ -319,6 +326,7 @@ async def _plan(svc: Runtime, run: _Run, progress: Progress | None
     sc = scope(records, params, mappings)
     session = run.open_session(api_url, secrets, reading=True)
     await run.log_connection(session)
+    svc.store.flush_log()
     ticker: asyncio.Task[None] | None = None
     try:
         if progress:
@@ -403,7 +411,7 @@ async def _apply_locked(svc: Runtime, job: JobConfig, reviewed: Plan | None,
             await run.log(e)
         if reviewed.fatal is not None:
             raise RunAbort(reviewed.fatal)
-        outcome, more = await _execute(svc, job, run, reviewed, progress)
+        outcome, more = await _execute(svc, job, run, reviewed, progress, run.of_run)
     except RunAbort as abort:
         if abort.entry not in run.entries:
             await run.log(abort.entry)
@@ -447,7 +455,9 @@ def _period_end(svc: Runtime, job: JobConfig) -> str | None:
 
 
 async def _execute(svc: Runtime, job: JobConfig, run: _Run, p: Plan,
-                   progress: Progress | None) -> tuple[ApplyOutcome, int]:
+                   progress: Progress | None, plan_run: int | None = None
+                   ) -> tuple[ApplyOutcome, int]:
+    """`plan_run`: the preview the plan came from (default: the apply run, keeping it)."""
     session, api_url = run.psa()
     marks = profile_of(job.task).codes.deprovisioned_bracket
     bracket = (codes.entry(marks[0]), codes.entry(marks[1])) if marks else None
@@ -459,7 +469,7 @@ async def _execute(svc: Runtime, job: JobConfig, run: _Run, p: Plan,
     try:
         applier = Applier(p, session, svc.store, run.run_id, sink=run.log,
                           concurrency=job.options.concurrency, progress=tick,
-                          retries=job.options.retries)
+                          retries=job.options.retries, plan_run=plan_run)
         outcome = await applier.run(bracket)
     except RemoteError as exc:
         raise psa_abort(job.task, await connect_hint(exc, api_url), writing=True) from None
@@ -484,7 +494,9 @@ async def _resume(svc: Runtime, job: JobConfig, run_id: int, sink: Sink | None,
     pending = sum(1 for r in svc.store.journal(run_id) if r.state in ("pending", "sent"))
     await run.log(codes.entry("AT05", run_id=run_id, pending=pending))
     try:
-        outcome, requests = await _execute(svc, job, run, p, progress)
+        row = svc.store.run(run_id)
+        outcome, requests = await _execute(svc, job, run, p, progress,
+                                           row.of_run if row is not None else None)
     except RunAbort as abort:
         await run.log(abort.entry)
         _record_applied(svc, run_id, p)

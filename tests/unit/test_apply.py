@@ -5,7 +5,19 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from atria_tui.core.model import Action, Level, Period, Plan, PlanItem, PsaLine, Status, Task
+import pytest
+
+from atria_tui.core.model import (
+    Action,
+    Level,
+    LogEntry,
+    Period,
+    Plan,
+    PlanItem,
+    PsaLine,
+    Status,
+    Task,
+)
 from atria_tui.engine.apply import Applier, revert
 from atria_tui.engine.store import CONFLICT, DONE, SENT, Store
 from atria_tui.psa.errors import RemoteError
@@ -304,3 +316,91 @@ async def test_after_a_sku_fix_every_apply_code_names_the_psa_product() -> None:
     assert "Product ID L2 (Atria SKU FAX-1)" in by_code["AT04"].message
     assert "Product ID L3 (Atria SKU FAX-2)" in by_code["AT08"].message
     assert [by_code[c].sku for c in ("AT01", "AT04", "AT08")] == ["FAX-0", "FAX-1", "FAX-2"]
+
+
+def unchanged(n: int) -> PlanItem:
+    return PlanItem(key=f"u-{n}", customer_code=f"C{n}", customer_name="Same", sku="M365",
+                    billing_identifier=f"C{n}", description="M365", atria_quantity=Decimal(5),
+                    psa_quantity=Decimal(5), action=Action.NONE, code="CW09",
+                    level=Level.VERBOSE, message=f"C{n} located – quantity is unchanged",
+                    contract_id=f"c{n}", line_id=f"U{n}", product_id="p", product_code="M365")
+
+
+async def test_an_apply_logs_its_writes_and_counts_the_unchanged_lines() -> None:
+    store = Store(":memory:")
+    psa = FakePsa({"L1": 10, "L2": 5, "L3": 7})
+    missing = PlanItem(key="w-1", customer_code="ASP", customer_name="Acme", sku="FAX",
+                       billing_identifier="A", description="Fax", atria_quantity=Decimal(1),
+                       psa_quantity=None, action=Action.SKIP, code="CW22",
+                       level=Level.WARNING, message="Contract Line Missing in ConnectWise")
+    p = plan(*(unchanged(n) for n in range(500)), item("L1", 10, 12), missing,
+             *(unchanged(n) for n in range(500, 1000)), item("L2", 5, 8), item("L3", 7, 0))
+    run = store.start_run("job", "Job", "connectwise-manage", "apply")
+    streamed: list[str] = []
+
+    def sink(entry: LogEntry, _item: PlanItem | None) -> None:
+        streamed.append(entry.code)
+        store.queue_log(run, [entry])
+
+    out = await Applier(p, psa, store, run, sink=sink, plan_run=41).run()
+    assert sorted(psa.writes) == [("L1", Decimal(12)), ("L2", Decimal(8)), ("L3", Decimal(0))]
+    assert sorted(streamed) == ["AT17", "CW07", "CW07", "CW07", "CW22"]  # as they happened
+    summary = next(e for e in out.entries if e.code == "AT17")
+    assert summary.message == ("1000 line(s) unchanged (CW09: Contract Line has no changes); "
+                               "the plan of run 41 lists them")
+    assert summary.level is Level.INFO
+    assert [e.code for e in store.log(run)] == [e.code for e in out.entries]
+    assert len(store.journal(run)) == 3 and {r.state for r in store.journal(run)} == {DONE}
+    assert {i.status for i in p.items if i.action is Action.NONE} == {Status.UNCHANGED}
+    assert (out.applied, out.unchanged) == (3, 0)
+
+
+async def test_a_done_write_is_stored_with_its_log_entry() -> None:
+    """The store commits queued entries with the journal change: `done` never stands in the
+    journal without the write's entry in the log."""
+    store = Store(":memory:")
+    psa = FakePsa({"L1": 10})
+    run = store.start_run("job", "Job", "connectwise-manage", "apply")
+    seen: list[tuple[str, int]] = []
+
+    def sink(entry: LogEntry, _item: PlanItem | None) -> None:
+        store.queue_log(run, [entry])
+        seen.append((entry.code, store._db.execute("SELECT count(*) FROM log").fetchone()[0]))
+
+    await Applier(plan(item("L1", 10, 12)), psa, store, run, sink=sink).run()
+    assert seen == [("CW07", 0)]  # queued, not committed on its own
+    row = store._db.execute("SELECT count(*) FROM log").fetchone()[0]
+    assert row == 1 and store.journal(run)[0].state == DONE
+
+
+def stored(store: Store) -> int:
+    return int(store._db.execute("SELECT count(*) FROM log").fetchone()[0])
+
+
+def test_queued_log_entries_are_stored_in_batches_with_transactions_and_on_reading(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from atria_tui.engine import store as store_module
+
+    monkeypatch.setattr(store_module, "LOG_BATCH", 10)
+    store = Store(":memory:")
+    run = store.start_run("job", "Job", "connectwise-manage", "apply")
+    entry = LogEntry("CW09", Level.VERBOSE, "unchanged")
+    store.queue_log(run, [entry] * 9)
+    assert stored(store) == 0                     # waiting for a batch or a transaction
+    store.queue_log(run, [entry])
+    assert stored(store) == 10                    # a full batch, one transaction
+    store.queue_log(run, [entry] * 3)
+    store.journal_add(run, [])                    # any transaction carries the queue
+    assert stored(store) == 13
+    store.queue_log(run, [entry] * 2)
+    assert len(store.log(run)) == 15              # reading stores what is queued first
+
+
+def test_a_lone_entry_after_a_quiet_spell_is_stored_at_once() -> None:
+    from atria_tui.engine.store import LOG_BATCH_SECONDS
+
+    store = Store(":memory:")
+    run = store.start_run("job", "Job", "connectwise-manage", "plan")
+    store._committed_at -= LOG_BATCH_SECONDS  # the last commit was that long ago
+    store.queue_log(run, [LogEntry("CW01", Level.INFO, "started")])
+    assert stored(store) == 1

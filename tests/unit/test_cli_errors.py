@@ -254,7 +254,7 @@ def test_an_unexpected_error_is_one_line_with_the_traceback_in_crash_log(
     def broken(*args: object) -> None:
         raise RuntimeError("something nobody planned for\nsecond line")
 
-    monkeypatch.setattr("atria_tui.cli.main.out.print_runs", broken)
+    monkeypatch.setattr("atria_tui.cli.output.print_runs", broken)
     assert main(["runs"]) == 2
     err = capsys.readouterr().err
     crash = data_dir() / "crash.log"
