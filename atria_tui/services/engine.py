@@ -13,7 +13,7 @@ import contextlib
 import functools
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, ParamSpec, TypeVar
 
 from atria_tui.adapters.paging import Deadline
@@ -34,9 +34,9 @@ from atria_tui.core.records import RecordsError, iter_records, sum_records
 from atria_tui.core.serialize import notes_from_json, plan_from_json, plan_to_json
 from atria_tui.engine.apply import Applier, ApplyOutcome, revert
 from atria_tui.engine.reconcile import (
+    PlanBuilder,
     ReconcileParams,
     hold_for_review,
-    plan,
     plan_entries,
     scope,
 )
@@ -68,18 +68,22 @@ Progress = Callable[[str, int, int], None]
 
 @dataclass
 class PlanContext:
-    """Everything a plan was made from: re-planning after a fix costs no PSA request."""
+    """Everything a plan was made from: re-planning after a fix costs no PSA request, and
+    only the customers the fix touches are planned again (`PlanBuilder`)."""
 
     job: JobConfig
     params: ReconcileParams
     records: list[BillingRecord]
     snapshot: PsaSnapshot
     mappings: Mappings
+    builder: PlanBuilder | None = field(default=None, repr=False)
 
     def replan(self, mappings: Mappings | None = None) -> Plan:
         if mappings is not None:
             self.mappings = mappings
-        return plan(self.records, self.snapshot, self.params, self.mappings)
+        if self.builder is None:
+            self.builder = PlanBuilder(self.records, self.snapshot, self.params)
+        return self.builder.plan(self.mappings)
 
 
 @dataclass

@@ -78,15 +78,17 @@ def initial_review(plan: Plan, swing_threshold: float) -> Plan:
 
 
 def carry_review(old: Plan, new: Plan, swing_threshold: float) -> Plan:
-    """A re-planned preview keeps the approvals and notes the reviewer already gave."""
-    before = {i.key: i for i in old.items}
+    """A re-planned preview keeps the approvals and notes the reviewer already gave.
+
+    The decisions are copied out first: an incremental re-plan hands the rows of the
+    customers a fix did not touch to the new plan as they are, so `old` and `new` share
+    those rows, and resetting `new` would reset them in `old` too."""
+    before = {i.key: (i.approved, i.note, i.decided) for i in old.items}
     initial_review(new, swing_threshold)
     for item in new.items:
         seen = before.get(item.key)
         if seen is not None:
-            item.approved = seen.approved
-            item.note = seen.note
-            item.decided = seen.decided
+            item.approved, item.note, item.decided = seen
     return new
 
 
