@@ -309,8 +309,8 @@ class ConnectWiseAdapter:
         """Type check, agreements (bulk), catalog (bulk), then additions per live agreement.
 
         Additions are read for the billed accounts with exactly one live agreement of the
-        type, and for the unclaimed ones while a Billing Identifier is missing or unknown
-        (`adapters.lines.accounts_to_read`), so a fix re-plans without another request.
+        type, and with `unclaimed` for every account (`adapters.lines.accounts_to_read`);
+        the console reads an unclaimed account's additions when a fix picks it.
         """
         snap = PsaSnapshot()
         if not await self.agreement_type_exists(agreement_type):

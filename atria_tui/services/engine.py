@@ -329,8 +329,10 @@ async def _plan(svc: Runtime, run: _Run, progress: Progress | None
             progress(f"Reading {job.task.psa_name}", 0, len(sc.identifiers))
             ticker = asyncio.create_task(_report_reads(session, progress, job.task.psa_name,
                                                        len(sc.identifiers)))
-        snapshot = await session.snapshot(sc.identifiers, sc.skus, params.contract_type,
-                                          unclaimed=sc.missing_identifier)
+        # Only the lines of claimed accounts: a console fix naming another account reads
+        # its lines then (`review.read_lines_for`), so no run waits for agreements nobody
+        # bills (issue 12).
+        snapshot = await session.snapshot(sc.identifiers, sc.skus, params.contract_type)
     except RemoteError as exc:
         raise psa_abort(job.task, await connect_hint(exc, api_url)) from None
     finally:
