@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -276,12 +277,15 @@ class ConnectWiseAdapter:
             raise RemoteError("decode", f"{what}: expected an addition object, got "
                            f"{type(row).__name__}")
         product = row.get("product") or {}
+        # Interned: a catalog's products repeat on every agreement; one string per value
+        # rather than one per line (issue 12).
         return PsaLine(
             id=_id(row, what), contract_id=agreement_id,
-            product_id=psa_id_value(_ref(product, "id"), f"{what}: product", numeric=True,
-                                    optional=True),
-            product_code=str(_ref(product, "identifier") or ""),
-            description=str(row.get("description") or row.get("invoiceDescription") or ""),
+            product_id=sys.intern(psa_id_value(_ref(product, "id"), f"{what}: product",
+                                               numeric=True, optional=True)),
+            product_code=sys.intern(str(_ref(product, "identifier") or "")),
+            description=sys.intern(str(row.get("description") or row.get("invoiceDescription")
+                                       or "")),
             quantity=_dec(row.get("quantity"), f"{what}: quantity"),
             unit_price=_dec(row.get("unitPrice"), f"{what}: unitPrice"),
             live=not _past(row.get("cancelledDate"), self.today))

@@ -62,10 +62,19 @@ def result_json(task: str, period_end: str, plan: Plan | None,
             d["status"] = held[i.key]
         return d
 
-    return json.dumps({
-        "task": task, "period_end": period_end,
-        "items": [item(i) for i in plan.items] if plan else [],
-        "log": [entry_dict(e) for e in entries], **extra}, indent=2)
+    def listed(name: str, rows: Iterable[dict[str, Any]]) -> str:
+        body = ",\n    ".join(json.dumps(r) for r in rows)
+        return f'  "{name}": [\n    {body}\n  ]' if body else f'  "{name}": []'
+
+    # One object per line, with C's encoder: `json.dumps(..., indent=2)` over a 44,000-row
+    # plan took the pure-Python encoder, millions of small strings and most of the 15 s
+    # the command took (issue 12). Still one JSON document; a row is now one line.
+    head = [f"  {json.dumps(k)}: {json.dumps(v)}"
+            for k, v in {"task": task, "period_end": period_end}.items()]
+    tail = [f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in extra.items()]
+    parts = [*head, listed("items", map(item, plan.items) if plan else ()),
+             listed("log", map(entry_dict, entries)), *tail]
+    return "{\n" + ",\n".join(parts) + "\n}"
 
 
 def plan_csv(plan: Plan | None, held: Mapping[str, str] | None = None) -> str:
