@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -54,6 +55,19 @@ def held_reasons(plan: Plan | None, swing_threshold: float) -> dict[str, str]:
 def result_json(task: str, period_end: str, plan: Plan | None,
                 entries: Sequence[LogEntry], *, held: Mapping[str, str] | None = None,
                 **extra: Any) -> str:
+    buffer = io.StringIO()
+    write_result_json(buffer, task, period_end, plan, entries, held=held, **extra)
+    return buffer.getvalue().removesuffix("\n")
+
+
+def write_result_json(stream: TextIO, task: str, period_end: str, plan: Plan | None,
+                      entries: Sequence[LogEntry], *, held: Mapping[str, str] | None = None,
+                      **extra: Any) -> None:
+    """One JSON document, written a row at a time, one row a line, with C's encoder.
+
+    `json.dumps(..., indent=2)` of a 44,000-row plan took the pure-Python encoder,
+    millions of small strings and a 26 MB text printed whole: most of the run's time and
+    peak memory at a big MSP (issue 12)."""
     held = held or {}
 
     def item(i: PlanItem) -> dict[str, Any]:
@@ -62,19 +76,23 @@ def result_json(task: str, period_end: str, plan: Plan | None,
             d["status"] = held[i.key]
         return d
 
-    def listed(name: str, rows: Iterable[dict[str, Any]]) -> str:
-        body = ",\n    ".join(json.dumps(r) for r in rows)
-        return f'  "{name}": [\n    {body}\n  ]' if body else f'  "{name}": []'
+    def listed(name: str, rows: Iterable[dict[str, Any]], last: bool) -> None:
+        stream.write(f'  "{name}": [')
+        sep = "\n    "
+        for r in rows:
+            stream.write(sep + json.dumps(r))
+            sep = ",\n    "
+        stream.write(("\n  ]" if sep != "\n    " else "]") + ("\n" if last else ",\n"))
 
-    # One object per line, with C's encoder: `json.dumps(..., indent=2)` over a 44,000-row
-    # plan took the pure-Python encoder, millions of small strings and most of the 15 s
-    # the command took (issue 12). Still one JSON document; a row is now one line.
-    head = [f"  {json.dumps(k)}: {json.dumps(v)}"
-            for k, v in {"task": task, "period_end": period_end}.items()]
-    tail = [f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in extra.items()]
-    parts = [*head, listed("items", map(item, plan.items) if plan else ()),
-             listed("log", map(entry_dict, entries)), *tail]
-    return "{\n" + ",\n".join(parts) + "\n}"
+    stream.write("{\n")
+    for k, v in {"task": task, "period_end": period_end}.items():
+        stream.write(f"  {json.dumps(k)}: {json.dumps(v)},\n")
+    listed("items", map(item, plan.items) if plan else (), last=False)
+    listed("log", map(entry_dict, entries), last=not extra)
+    for n, (k, v) in enumerate(extra.items(), start=1):
+        stream.write(f"  {json.dumps(k)}: {json.dumps(v)}" +
+                     ("\n" if n == len(extra) else ",\n"))
+    stream.write("}\n")
 
 
 def plan_csv(plan: Plan | None, held: Mapping[str, str] | None = None) -> str:
