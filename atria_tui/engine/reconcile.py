@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from itertools import chain
 
 from atria_tui.core import codes
 from atria_tui.core.model import (
@@ -420,7 +421,10 @@ class PlanBuilder:
         self._read: frozenset[str] = frozenset()
 
     def _read_now(self) -> frozenset[str]:
+        """The contracts whose lines were read (or failed to be): they only grow."""
         s = self.snap
+        if len(s.lines) + len(s.line_errors) + len(s.missing_routes) == len(self._read):
+            return self._read
         return frozenset((*s.lines, *s.line_errors, *s.missing_routes))
 
     def plan(self, mappings: Mappings | None = None) -> Plan:
@@ -442,14 +446,9 @@ class PlanBuilder:
         self._last = m
         self._catalog = tuple(map(id, self.snap.catalog))
         self._read = self._read_now()
-        items: list[PlanItem] = []
-        for block in self.order:
-            if block[0] and result.deprovisioned_from is None:
-                result.deprovisioned_from = len(items)
-            items += self._blocks[block]
-        if result.deprovisioned_from is None:
-            result.deprovisioned_from = len(items)
-        result.items = items
+        blocks = list(map(self._blocks.__getitem__, self.order))
+        result.deprovisioned_from = sum(map(len, blocks[:len(self.now)]))
+        result.items = list(chain.from_iterable(blocks))
         return result
 
     def _build(self, planner: _Planner, block: _Block, m: Mappings) -> None:
