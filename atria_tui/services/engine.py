@@ -3,7 +3,8 @@
 A run's steps follow the seeds' order of checks (billing period, ApiUrl, secrets, Atria,
 PSA), and each failure ends the run with the seed's code for it and a closing
 CW23/KS24, never a traceback. The PSA is read once per plan; `PlanContext` keeps what was
-read so the console can re-plan after a fix without another request.
+read so the console can re-plan after a fix without another request (but for the lines of
+an account the fix names that no billed customer claimed: `review.read_lines_for`).
 """
 
 from __future__ import annotations
