@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -24,6 +24,7 @@ import httpx
 
 from atria_tui.adapters.http import ClientOptions, HttpClient, is_embedded
 from atria_tui.core.model import DEFAULT_MAX_QUANTITY, BillingRecord, Period
+from atria_tui.core.records import sum_records
 from atria_tui.psa.errors import RemoteError
 
 # BillingRecord field → accepted API field names (compared case-insensitively, so the
@@ -179,6 +180,7 @@ async def _period(http: HttpClient, end: date, cap: Decimal) -> list[BillingReco
                        f"{_message(resp) or 'no details'}", resp.status_code)
     try:
         body = json.loads(resp.content or b"null", parse_float=Decimal)
+        del resp  # its bytes are not needed once parsed (a big export is tens of MB)
     except ValueError as exc:
         raise RemoteError("decode", f"{what}: the answer is not valid JSON ({exc})") from None
     except RecursionError:
@@ -189,13 +191,20 @@ async def _period(http: HttpClient, end: date, cap: Decimal) -> list[BillingReco
         raise RemoteError("decode", f"{what}: expected a JSON list of billing records (or an "
                        f"object holding one under {', '.join(LIST_KEYS)}), got "
                        f"{type(body).__name__}")
-    out = []
-    for n, obj in enumerate(items, start=1):
-        try:
-            out.append(to_record(obj, end, n, cap))
-        except _FieldError as exc:
-            raise RemoteError("decode", f"{what}: record {n}: {exc}") from None
-    return [r for r in out if r.billable]
+    del body
+
+    def records() -> Iterator[BillingRecord]:
+        for n, obj in enumerate(items, start=1):
+            try:
+                r = to_record(obj, end, n, cap)
+            except _FieldError as exc:
+                raise RemoteError("decode", f"{what}: record {n}: {exc}") from None
+            if r.billable:
+                yield r
+
+    # Summed as read (issue 12): never one object per seat, as the file path does; a
+    # period's records never sum with another's (the period is part of the key).
+    return sum_records(records())
 
 
 async def fetch_records(url: str, token: str, period: Period, previous: Period, *,

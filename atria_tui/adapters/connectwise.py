@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -276,12 +277,15 @@ class ConnectWiseAdapter:
             raise RemoteError("decode", f"{what}: expected an addition object, got "
                            f"{type(row).__name__}")
         product = row.get("product") or {}
+        # Interned: a catalog's products repeat on every agreement; one string per value
+        # rather than one per line (issue 12).
         return PsaLine(
             id=_id(row, what), contract_id=agreement_id,
-            product_id=psa_id_value(_ref(product, "id"), f"{what}: product", numeric=True,
-                                    optional=True),
-            product_code=str(_ref(product, "identifier") or ""),
-            description=str(row.get("description") or row.get("invoiceDescription") or ""),
+            product_id=sys.intern(psa_id_value(_ref(product, "id"), f"{what}: product",
+                                               numeric=True, optional=True)),
+            product_code=sys.intern(str(_ref(product, "identifier") or "")),
+            description=sys.intern(str(row.get("description") or row.get("invoiceDescription")
+                                       or "")),
             quantity=_dec(row.get("quantity"), f"{what}: quantity"),
             unit_price=_dec(row.get("unitPrice"), f"{what}: unitPrice"),
             live=not _past(row.get("cancelledDate"), self.today))
@@ -309,8 +313,8 @@ class ConnectWiseAdapter:
         """Type check, agreements (bulk), catalog (bulk), then additions per live agreement.
 
         Additions are read for the billed accounts with exactly one live agreement of the
-        type, and for the unclaimed ones while a Billing Identifier is missing or unknown
-        (`adapters.lines.accounts_to_read`), so a fix re-plans without another request.
+        type, and with `unclaimed` for every account (`adapters.lines.accounts_to_read`);
+        the console reads an unclaimed account's additions when a fix picks it.
         """
         snap = PsaSnapshot()
         if not await self.agreement_type_exists(agreement_type):

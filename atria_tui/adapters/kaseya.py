@@ -16,6 +16,7 @@ import asyncio
 import json
 import math
 import re
+import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
@@ -364,8 +365,9 @@ class KaseyaAdapter:
                                                          else "")
         name = str(get("serviceName") or "") or (service.name if service else "")
         line_id = psa_id({"id": get("id")}, self._what("list_lines", route.answer_field("id")))
-        return PsaLine(id=line_id, contract_id=contract_id,
-                       product_id=service_id, product_code=name, description=description,
+        # Interned: 150 services repeat on 44,000 lines; one string per value (issue 12).
+        return PsaLine(id=line_id, contract_id=contract_id, product_id=sys.intern(service_id),
+                       product_code=sys.intern(name), description=sys.intern(description),
                        quantity=_dec(get("units"), self._what("list_lines", "units")),
                        unit_price=_dec(get("unitPrice"), self._what("list_lines", "unitPrice")))
 

@@ -106,8 +106,8 @@ def _emit(args: argparse.Namespace, res: RunResult) -> int:
     held = out.held_reasons(res.plan, res.job.options.swing_threshold)
     if fmt == "json":
         extra = {"run_id": res.run_id, "status": res.status, "requests": res.requests}
-        print(out.result_json(res.job.task.value, period, res.plan, res.entries, held=held,
-                              **extra))
+        out.write_result_json(sys.stdout, res.job.task.value, period, res.plan, res.entries,
+                              held=held, **extra)
     elif fmt == "csv":
         sys.stdout.write(out.plan_csv(res.plan, held))
         # The CSV holds rows only; how the run ended goes where a script's log goes.

@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from itertools import chain
 
 from atria_tui.core import codes
 from atria_tui.core.model import (
@@ -376,33 +377,133 @@ def normalized(m: Mappings) -> Mappings:
 
 def plan(records: Iterable[BillingRecord], snapshot: PsaSnapshot, params: ReconcileParams,
          mappings: Mappings | None = None) -> Plan:
-    mappings = normalized(mappings or Mappings())
-    result = Plan(params.task, params.period)
-    psa_codes = profile_of(params.task).codes
-    if not snapshot.contract_type_valid:
-        result.fatal = codes.entry(psa_codes.contract_type_unknown)
-        result.log.append(result.fatal)
+    return PlanBuilder(records, snapshot, params).plan(mappings)
+
+
+_Block = tuple[bool, str]  # (deprovisioned, customer key): one customer's rows of a plan
+
+
+class PlanBuilder:
+    """`plan()` for one set of records and one snapshot, re-planned incrementally.
+
+    A plan is one block of rows per customer, billed customers first, then the
+    deprovisioned ones, each in key order; a customer's block depends only on its own
+    records, the mappings that name it, its SKUs or its descriptions, its account's
+    contract and lines, and the catalog entries of the products it bills. A console fix
+    changes one mapping, so `plan` re-plans only the customers whose inputs changed and
+    splices their blocks among the kept ones: the same rows in the same order as a plan
+    from scratch, at the cost of those customers (issue 12: 578 ms → a few ms at 5,000
+    customers). What cannot be traced to customers (a managed-line change, a catalog
+    change under a description match rule) re-plans everything.
+    """
+
+    def __init__(self, records: Iterable[BillingRecord], snapshot: PsaSnapshot,
+                 params: ReconcileParams) -> None:
+        self.snap = snapshot
+        self.p = params
+        current, previous = in_scope(records, params)
+        self.now = _by_customer(current)
+        self.before = _by_customer(previous)
+        self.order: list[_Block] = [(False, k) for k in sorted(self.now)] + \
+            [(True, k) for k in sorted(k for k in self.before if k not in self.now)]
+        self.by_sku: dict[str, set[str]] = defaultdict(set)
+        self.by_desc: dict[str, set[str]] = defaultdict(set)
+        for r in [*current, *previous]:
+            if r.sku.strip():
+                self.by_sku[norm(r.sku)].add(norm(r.customer_code))
+            else:
+                self.by_desc[norm(r.summary_description)].add(norm(r.customer_code))
+        self._blocks: dict[_Block, list[PlanItem]] = {}
+        self._idents: dict[str, set[str]] = defaultdict(set)  # account key → customers
+        self._ident_of: dict[str, str] = {}
+        self._last: Mappings | None = None
+        self._catalog: tuple[int, ...] = ()
+        self._read: frozenset[str] = frozenset()
+
+    def _read_now(self) -> frozenset[str]:
+        """The contracts whose lines were read (or failed to be): they only grow."""
+        s = self.snap
+        if len(s.lines) + len(s.line_errors) + len(s.missing_routes) == len(self._read):
+            return self._read
+        return frozenset((*s.lines, *s.line_errors, *s.missing_routes))
+
+    def plan(self, mappings: Mappings | None = None) -> Plan:
+        m = normalized(mappings or Mappings())
+        result = Plan(self.p.task, self.p.period)
+        psa_codes = profile_of(self.p.task).codes
+        if not self.snap.contract_type_valid:
+            result.fatal = codes.entry(psa_codes.contract_type_unknown)
+            result.log.append(result.fatal)
+            return result
+        if not self.now:
+            result.log.append(codes.entry(psa_codes.nothing_billed,
+                                          period_end=self.p.period.end.isoformat()))
+            return result
+        touched = self._touched(m)
+        planner = _Planner(self.snap, self.p, m)
+        for block in self.order if touched is None else sorted(touched):
+            self._build(planner, block, m)
+        self._last = m
+        self._catalog = tuple(map(id, self.snap.catalog))
+        self._read = self._read_now()
+        blocks = list(map(self._blocks.__getitem__, self.order))
+        result.deprovisioned_from = sum(map(len, blocks[:len(self.now)]))
+        result.items = list(chain.from_iterable(blocks))
         return result
-    current, previous = in_scope(records, params)
-    if not current:
-        result.log.append(codes.entry(psa_codes.nothing_billed,
-                                      period_end=params.period.end.isoformat()))
-        return result
-    now = _by_customer(current)
-    before = _by_customer(previous)
-    planner = _Planner(snapshot, params, mappings)
-    for key in sorted(now):
-        c = _customer(key, now[key], mappings, now=True)
-        if key in before:
-            c.previous = _customer(key, before[key], mappings, now=False).previous
-        planner.customer(c)
-    gone = sorted(k for k in before if k not in now)
-    result.deprovisioned_from = len(planner.items)
-    for key in gone:
-        planner.customer(_customer(key, before[key], mappings, now=False),
-                         deprovisioned=True)
-    result.items = planner.items
-    return result
+
+    def _build(self, planner: _Planner, block: _Block, m: Mappings) -> None:
+        gone, key = block
+        planner.items = []
+        if gone:
+            c = _customer(key, self.before[key], m, now=False)
+        else:
+            c = _customer(key, self.now[key], m, now=True)
+            if key in self.before:
+                c.previous = _customer(key, self.before[key], m, now=False).previous
+        planner.customer(c, deprovisioned=gone)
+        self._blocks[block] = planner.items
+        old = self._ident_of.get(key)
+        if old is not None:
+            self._idents[old].discard(key)
+        self._ident_of[key] = norm(c.identifier)
+        self._idents[norm(c.identifier)].add(key)
+
+    def _touched(self, m: Mappings) -> set[_Block] | None:
+        """The blocks whose inputs differ from the last plan's; None: all of them."""
+        last = self._last
+        if last is None or last.managed != m.managed:
+            return None
+        keys: set[str] = set()
+        keys |= _changed(last.customers, m.customers)
+        for k in _changed(last.skus, m.skus):
+            keys |= self.by_sku.get(k, set())
+        for k in _changed(last.descriptions, m.descriptions):
+            keys |= self.by_desc.get(k, set())
+        if tuple(map(id, self.snap.catalog)) != self._catalog:
+            rule = MatchRule(self.p.task, self.p.sku_field_match, {})
+            kept = set(self._catalog)
+            if not rule.by_code or not kept <= set(map(id, self.snap.catalog)):
+                return None
+            # Products the catalog now holds (a picker's choice): the customers billing them.
+            new = {rule.item_key(i) for i in self.snap.catalog if id(i) not in kept}
+            for k in new:
+                keys |= self.by_sku.get(k, set())
+            for table, index in ((m.skus, self.by_sku), (m.descriptions, self.by_desc)):
+                for source, code in table.items():
+                    if norm(code) in new:
+                        keys |= index.get(source, set())
+        fresh = self._read_now() - self._read
+        if fresh:  # lines read since (a fix's account): the customers on that account
+            owners = {a.id: key for key, a in self.snap.accounts.items()}
+            for acc, contracts in self.snap.contracts.items():
+                if any(k.id in fresh for k in contracts) and acc in owners:
+                    keys |= self._idents.get(owners[acc], set())
+        return {b for b in ((g, k) for k in keys for g in (False, True))
+                if b in self._blocks}
+
+
+def _changed(a: dict[str, str], b: dict[str, str]) -> set[str]:
+    return {k for k in a.keys() | b.keys() if a.get(k) != b.get(k)}
 
 
 def plan_entries(plan: Plan, item_entries: Sequence[LogEntry] | None = None, *,

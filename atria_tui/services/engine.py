@@ -3,7 +3,8 @@
 A run's steps follow the seeds' order of checks (billing period, ApiUrl, secrets, Atria,
 PSA), and each failure ends the run with the seed's code for it and a closing
 CW23/KS24, never a traceback. The PSA is read once per plan; `PlanContext` keeps what was
-read so the console can re-plan after a fix without another request.
+read so the console can re-plan after a fix without another request (but for the lines of
+an account the fix names that no billed customer claimed: `review.read_lines_for`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import contextlib
 import functools
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, ParamSpec, TypeVar
 
 from atria_tui.adapters.paging import Deadline
@@ -34,9 +35,9 @@ from atria_tui.core.records import RecordsError, iter_records, sum_records
 from atria_tui.core.serialize import notes_from_json, plan_from_json, plan_to_json
 from atria_tui.engine.apply import Applier, ApplyOutcome, revert
 from atria_tui.engine.reconcile import (
+    PlanBuilder,
     ReconcileParams,
     hold_for_review,
-    plan,
     plan_entries,
     scope,
 )
@@ -68,18 +69,22 @@ Progress = Callable[[str, int, int], None]
 
 @dataclass
 class PlanContext:
-    """Everything a plan was made from: re-planning after a fix costs no PSA request."""
+    """Everything a plan was made from: re-planning after a fix costs no PSA request, and
+    only the customers the fix touches are planned again (`PlanBuilder`)."""
 
     job: JobConfig
     params: ReconcileParams
     records: list[BillingRecord]
     snapshot: PsaSnapshot
     mappings: Mappings
+    builder: PlanBuilder | None = field(default=None, repr=False)
 
     def replan(self, mappings: Mappings | None = None) -> Plan:
         if mappings is not None:
             self.mappings = mappings
-        return plan(self.records, self.snapshot, self.params, self.mappings)
+        if self.builder is None:
+            self.builder = PlanBuilder(self.records, self.snapshot, self.params)
+        return self.builder.plan(self.mappings)
 
 
 @dataclass
@@ -333,8 +338,10 @@ async def _plan(svc: Runtime, run: _Run, progress: Progress | None
             progress(f"Reading {job.task.psa_name}", 0, len(sc.identifiers))
             ticker = asyncio.create_task(_report_reads(session, progress, job.task.psa_name,
                                                        len(sc.identifiers)))
-        snapshot = await session.snapshot(sc.identifiers, sc.skus, params.contract_type,
-                                          unclaimed=sc.missing_identifier)
+        # Only the lines of claimed accounts: a console fix naming another account reads
+        # its lines then (`review.read_lines_for`), so no run waits for agreements nobody
+        # bills (issue 12).
+        snapshot = await session.snapshot(sc.identifiers, sc.skus, params.contract_type)
     except RemoteError as exc:
         raise psa_abort(job.task, await connect_hint(exc, api_url)) from None
     finally:

@@ -21,6 +21,7 @@ from typing import Literal
 
 from rapidfuzz import fuzz, utils
 
+from atria_tui.adapters.lines import read_lines, single_live_contracts
 from atria_tui.core import codes, numbers
 from atria_tui.core.model import (
     ZERO,
@@ -78,15 +79,17 @@ def initial_review(plan: Plan, swing_threshold: float) -> Plan:
 
 
 def carry_review(old: Plan, new: Plan, swing_threshold: float) -> Plan:
-    """A re-planned preview keeps the approvals and notes the reviewer already gave."""
-    before = {i.key: i for i in old.items}
+    """A re-planned preview keeps the approvals and notes the reviewer already gave.
+
+    The decisions are copied out first: an incremental re-plan hands the rows of the
+    customers a fix did not touch to the new plan as they are, so `old` and `new` share
+    those rows, and resetting `new` would reset them in `old` too."""
+    before = {i.key: (i.approved, i.note, i.decided) for i in old.items}
     initial_review(new, swing_threshold)
     for item in new.items:
         seen = before.get(item.key)
         if seen is not None:
-            item.approved = seen.approved
-            item.note = seen.note
-            item.decided = seen.decided
+            item.approved, item.note, item.decided = seen
     return new
 
 
@@ -550,6 +553,42 @@ def saved_fixes(mappings: Mappings) -> list[SavedFix]:
     return out
 
 
+async def read_lines_for(svc: Runtime, ctx: PlanContext, identifiers: Iterable[str]) -> int:
+    """Read the lines of the accounts a fix points customers at, if the plan did not.
+
+    A plan reads only the lines of the accounts its customers claim (issue 12: headless
+    runs never read the agreements nobody bills), so a fix naming an unclaimed account
+    needs that account's lines before it can re-plan: one read per contract, in the
+    fix's worker, not before the preview opens. How many contracts were read."""
+    snap = ctx.snapshot
+    wanted = {snap.accounts[norm(i)].id for i in identifiers if norm(i) in snap.accounts}
+    done = {*snap.lines, *snap.line_errors, *snap.missing_routes}
+    todo = {k.account_id for k in single_live_contracts(snap, wanted) if k.id not in done}
+    if not todo:
+        return 0
+    try:
+        session, _ = job_session(svc, ctx.job)
+    except RunAbort as abort:
+        raise ReviewError(abort.entry.message) from None
+    try:
+        await read_lines(snap, session.contract_lines, todo,
+                         concurrency=ctx.job.options.concurrency)
+    except RemoteError as exc:  # already redacted by the session
+        raise ReviewError(f"could not read the {ctx.job.task.psa_name} lines the fix "
+                          f"needs: {exc.message}") from None
+    finally:
+        await session.aclose()
+    return len(todo)
+
+
+def _identifiers_without(ctx: PlanContext, fix: SavedFix) -> list[str]:
+    """The Billing Identifiers a customer's records give once its fix is removed."""
+    if fix.table != "customers":
+        return []
+    return [r.billing_identifier for r in ctx.records
+            if norm(r.customer_code) == norm(fix.key) and r.billing_identifier.strip()]
+
+
 def remove_fix(ctx: PlanContext, current: Plan, fix: SavedFix, swing_threshold: float) -> Plan:
     """Remove one mapping from the file and from the plan's copy, then re-plan at once
     (no PSA request), keeping every approval and note."""
@@ -749,9 +788,21 @@ class ReviewSession:
         self.plan = apply_fix(self.ctx, self.plan, fix, choice, self.threshold, at)
         return self.plan
 
+    async def fix_reading(self, svc: Runtime, fix: Fix, choice: Choice, at: str = "") -> Plan:
+        """`fix`, after reading the lines of a chosen account the plan did not read."""
+        if fix.wants == "account":
+            await read_lines_for(svc, self.ctx, [choice.value])
+        return self.fix(fix, choice, at)
+
     def saved_fixes(self) -> list[SavedFix]:
         return saved_fixes(self.ctx.mappings)
 
     def remove_fix(self, fix: SavedFix) -> Plan:
         self.plan = remove_fix(self.ctx, self.plan, fix, self.threshold)
         return self.plan
+
+    async def remove_fix_reading(self, svc: Runtime, fix: SavedFix) -> Plan:
+        """`remove_fix`, after reading the lines of the account the customer's own
+        Billing Identifier names, if the plan did not read them."""
+        await read_lines_for(svc, self.ctx, _identifiers_without(self.ctx, fix))
+        return self.remove_fix(fix)

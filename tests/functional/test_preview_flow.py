@@ -93,7 +93,9 @@ async def test_whole_review_flow_by_keys(review_app: AtriaApp, review_jobs: Path
         assert picker.grid.cursor_row.value == "UjalaTraders"
         await pilot.press("enter")
         await until(pilot, lambda: not fixes.busy and fixes.changed, "the fix")
-        assert cw.request_seq == requests  # re-planned with no PSA request
+        # the chosen agreement's additions, read for the fix (the plan read no unclaimed
+        # agreement: issue 12); the re-plan itself asks nothing
+        assert cw.request_seq == requests + 1
         saved = mappings_path(review_jobs / "demo-connectwise.toml").read_text("utf-8")
         assert 'uja = "UjalaTraders"' in saved
         assert all(f.customer_code != "UJA" for f in fixes.grid.visible_rows())

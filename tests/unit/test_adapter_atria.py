@@ -68,10 +68,18 @@ async def test_reads_both_periods_from_the_emulator() -> None:
     transport = Recording(httpx.ASGITransport(app=create_app(DEMO_CSV)))
     records = await fetch(transport, DEMO_ATRIA_TOKEN)
     rows = [r for r in demo_rows() if r["Billable"].strip().lower() == "true"]
-    want = Counter(r["PeriodEnd"] for r in rows if r["PeriodEnd"] in ("2026-11-25",
-                                                                      "2026-10-25"))
-    got = Counter(r.period_end.isoformat() for r in records if r.period_end)
+    # Summed as read (issue 12): one record per customer, SKU and description of a period,
+    # holding every row's quantity.
+    want: Counter[str] = Counter()
+    for r in rows:
+        if r["PeriodEnd"] in ("2026-11-25", "2026-10-25"):
+            want[r["PeriodEnd"]] += Decimal(r["Quantity"])  # type: ignore[assignment]
+    got: Counter[str] = Counter()
+    for rec in records:
+        if rec.period_end:
+            got[rec.period_end.isoformat()] += rec.quantity  # type: ignore[assignment]
     assert got == want and want["2026-11-25"] > 0 and want["2026-10-25"] > 0
+    assert len(records) < len(rows)
     assert records[0].period_end == PERIOD.end  # this period first
     asp = sum((r.quantity for r in records if r.customer_code == "ASP" and r.sku == "M365-BP"
                and r.period_end == PERIOD.end), Decimal(0))

@@ -646,10 +646,10 @@ async def test_an_overridden_route_is_what_is_sent(make: Callable[..., KaseyaAda
                for r in transport.seen)
 
 
-async def test_unknown_identifier_reads_the_unclaimed_accounts_lines_too(
+async def test_an_unknown_identifier_reads_only_the_claimed_accounts_lines(
         make: Callable[..., KaseyaAdapter], state: KsState) -> None:
-    """A Billing Identifier to fix can only point at an account no customer claims; their
-    lines are read up front so the console re-plans the fix without a request."""
+    """A Billing Identifier to fix no longer makes a run read every unclaimed account's
+    lines (issue 12): the console reads the one a fix picks; `unclaimed` still reads all."""
     ad = make()
     known = await ad.snapshot(KNOWN_IDS, [], TYPE)
     await ad.aclose()
@@ -657,11 +657,11 @@ async def test_unknown_identifier_reads_the_unclaimed_accounts_lines_too(
     fixing = await ad.snapshot(DEMO_IDS, [], TYPE)            # GHOST01 is unknown
     await ad.aclose()
     ad = make()
-    missing = await ad.snapshot(KNOWN_IDS, [], TYPE, unclaimed=True)   # a customer lacks one
+    everything = await ad.snapshot(KNOWN_IDS, [], TYPE, unclaimed=True)
     await ad.aclose()
     assert len(known.lines) == 6
-    assert len(fixing.lines) == len(missing.lines) > len(known.lines)
-    assert set(known.lines) < set(fixing.lines)
+    assert set(fixing.lines) == set(known.lines)
+    assert set(known.lines) < set(everything.lines)
 
 
 def test_the_readme_example_of_an_endpoints_table_is_accepted() -> None:

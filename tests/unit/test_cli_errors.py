@@ -284,7 +284,7 @@ async def test_a_crash_inside_a_run_leaves_it_failed_or_interrupted_not_running(
 
     svc = runtime()
     job = load_job(demo_job(tmp_path))
-    monkeypatch.setattr(runs, "plan", boom)
+    monkeypatch.setattr(runs, "PlanBuilder", boom)
     with pytest.raises(RuntimeError):
         await runs.plan_job(svc, job)
     with pytest.raises(RuntimeError):

@@ -171,8 +171,10 @@ def test_full_catalog_is_read_once_and_offered_as_products(planned: RunResult,
     assert rv.rank(products, "spam", "")[0].value == "SPAM-FLT"
 
 
-def test_a_fix_is_saved_and_replanned_without_a_psa_request(planned: RunResult,
-                                                            tmp_path: Path) -> None:
+def test_a_fix_reads_only_the_chosen_accounts_lines_then_replans(
+        planned: RunResult, tmp_path: Path, svc: Runtime) -> None:
+    """The plan read no unclaimed agreement (issue 12): the fix reads the one it picks,
+    once; fixing to an account already read costs no request."""
     assert planned.context is not None and planned.plan is not None and planned.job.path
     path = mappings_path(planned.job.path)
     path.write_text('[skus]\n"other-sku" = "X"\n', encoding="utf-8")  # kept by the save
@@ -182,8 +184,8 @@ def test_a_fix_is_saved_and_replanned_without_a_psa_request(planned: RunResult,
     uja = session.fixes()[0]
     choice = rv.rank(session.choices(uja), "ujala", uja.subject, limit=1)[0]
     before = shared().connectwise.request_seq
-    plan = session.fix(uja, choice)
-    assert shared().connectwise.request_seq == before  # re-planned from the snapshot
+    plan = asyncio.run(session.fix_reading(svc, uja, choice))
+    assert shared().connectwise.request_seq == before + 1  # that agreement's additions
     uja_rows = [(i.code, i.sku, i.atria_quantity, i.psa_quantity, i.contract_name)
                 for i in plan.items if i.customer_code == "UJA"]
     assert uja_rows == [("CW09", "M365-BP", Decimal(2), Decimal(2), "Ujala Hosting")]
@@ -193,6 +195,9 @@ def test_a_fix_is_saved_and_replanned_without_a_psa_request(planned: RunResult,
     saved = tomllib.loads(path.read_text(encoding="utf-8"))
     assert saved["customers"] == {"uja": "UjalaTraders"}
     assert saved["skus"] == {"other-sku": "X"}
+    before = shared().connectwise.request_seq
+    asyncio.run(session.fix_reading(svc, uja, choice))
+    assert shared().connectwise.request_seq == before
 
 
 def test_a_product_fix_adds_the_catalog_item_to_the_snapshot(planned: RunResult,

@@ -202,9 +202,10 @@ class FixesScreen(Screen[bool]):
 
     @work(thread=True, exclusive=True, group="fixes-save", exit_on_error=False)
     def _save(self, fix: Fix, choice: Choice) -> None:
-        at = host_of(self).services.now().isoformat(timespec="seconds")
+        svc = host_of(self).services
+        at = svc.now().isoformat(timespec="seconds")
         run_service(self, f"Saving the fix for {fix.source}",
-                    lambda: self.session.fix(fix, choice, at),
+                    lambda: self.session.fix_reading(svc, fix, choice, at),
                     done=lambda plan: self.Fixed(fix, choice, plan),
                     failed=lambda error: self.Fixed(fix, choice, None, error),
                     expected=(ReviewError,),
@@ -329,8 +330,9 @@ class SavedFixesScreen(Screen[bool]):
 
     @work(thread=True, exclusive=True, group="saved-remove", exit_on_error=False)
     def _remove(self, fix: SavedFix) -> None:
+        svc = host_of(self).services
         run_service(self, f"Removing the fix for {fix.key}",
-                    lambda: self.session.remove_fix(fix),
+                    lambda: self.session.remove_fix_reading(svc, fix),
                     done=lambda plan: self.Removed(fix, plan),
                     failed=lambda error: self.Removed(fix, None, error),
                     expected=(ReviewError,), report=False)
