@@ -42,6 +42,7 @@ from atria_tui.core.model import (
 )
 from atria_tui.psa.doctor import Probe, verdict_of
 from atria_tui.psa.errors import RemoteError
+from atria_tui.psa.session import Pace
 
 MEDIA_TYPE = "application/vnd.connectwise.com+json"
 # The whole request URL, percent-encoded: what mature clients batch `in (…)` lists to, and
@@ -161,6 +162,10 @@ class ConnectWiseAdapter:
     @property
     def requests(self) -> int:
         return self.http.requests
+
+    @property
+    def pace(self) -> Pace:
+        return self.http.pace
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -320,7 +325,7 @@ class ConnectWiseAdapter:
             self.agreements(agreement_type), self.catalog(skus))
         await read_lines(snap, self.additions,
                          accounts_to_read(snap, identifiers, unclaimed),
-                         concurrency=self.http.options.concurrency)
+                         concurrency=self.http.options.max_concurrency)
         return snap
 
     async def all_catalog(self) -> list[CatalogItem]:

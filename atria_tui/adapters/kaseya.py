@@ -39,6 +39,7 @@ from atria_tui.core.model import (
 )
 from atria_tui.psa.doctor import Probe, verdict_of
 from atria_tui.psa.errors import RemoteError
+from atria_tui.psa.session import Pace
 
 MAX_PAGE_SIZE = 100
 # No tenant has a million accounts, contracts or services; a larger count is a corrupt
@@ -223,6 +224,15 @@ class KaseyaAdapter:
         return self.http.requests + extra
 
     @property
+    def pace(self) -> Pace:
+        """Both hosts' clients together when the UI host serves some routes."""
+        pace = self.http.pace
+        if self.ui_http is not self.http:
+            ui = self.ui_http.pace
+            pace = Pace(pace.concurrency + ui.concurrency, pace.per_second + ui.per_second)
+        return pace
+
+    @property
     def budget_wait_seconds(self) -> float:
         """Time spent waiting for the hourly budget, for the run summary."""
         clients = {id(c): c for c in (self.http, self.ui_http)}.values()
@@ -403,7 +413,7 @@ class KaseyaAdapter:
                 snap.contracts.setdefault(owner.id, []).append(attributed)
         await read_lines(snap, self.lines,
                          accounts_to_read(snap, identifiers, unclaimed),
-                         concurrency=self.http.options.concurrency)
+                         concurrency=self.http.options.max_concurrency)
         return snap
 
     # -- writing (apply) ---------------------------------------------------------------------

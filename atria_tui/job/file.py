@@ -58,7 +58,10 @@ class SourceConfig:
 class Options:
     """This tool's own knobs (the seed has none of these); all optional."""
 
+    # Requests at once to the PSA: where the adaptive bound starts, and its ceiling (it
+    # grows while the PSA answers as fast as when idle, halves on a 429 or a slowdown).
     concurrency: int = 6
+    max_concurrency: int = 24
     page_size: int = 1000
     zero_mode: Literal["quantity", "cancel"] = "quantity"
     swing_threshold: float = 0.25
@@ -91,6 +94,7 @@ class Options:
 _OPTION_RULES: dict[str, tuple[type, float, float] | tuple[str, ...]
                    | tuple[re.Pattern[str], str]] = {
     "concurrency": (int, 1, 32),
+    "max_concurrency": (int, 1, 64),
     "page_size": (int, 1, 1000),
     "zero_mode": ("quantity", "cancel"),
     "swing_threshold": (float, 0.0, 100.0),

@@ -6,6 +6,7 @@ Adapters satisfy it structurally; tests give the engine fakes that do.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Protocol
@@ -13,9 +14,31 @@ from typing import Protocol
 from atria_tui.core.model import PsaLine, PsaSnapshot
 
 
+@dataclass(frozen=True, slots=True)
+class Pace:
+    """How fast a session is talking to its PSA right now, for the progress line: the
+    requests it lets run at once (the adaptive bound) and the answers per second."""
+
+    concurrency: int
+    per_second: float
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetView:
+    """An hourly call budget as a session sees it for one route: what the route is called
+    in messages, the calls an hour it allows, and how many of them are left now."""
+
+    route: str
+    per_hour: int
+    left: int
+
+
 class PsaSession(Protocol):
     @property
     def requests(self) -> int: ...
+    @property
+    def pace(self) -> Pace | None:
+        """None when the adapter does not measure it (a test's fake)."""
     async def aclose(self) -> None: ...
     async def snapshot(self, identifiers: Sequence[str], skus: Sequence[str],
                        contract_type: str, *, unclaimed: bool = False) -> PsaSnapshot: ...

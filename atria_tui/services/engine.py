@@ -291,12 +291,17 @@ async def _report_reads(session: PsaSession, progress: Progress, psa: str,
                         customers: int) -> None:
     """While the PSA is read (bulk, paged: the snapshot has no page count to give),
     report the pages answered so far, so the bar and its count move during a long read
-    rather than sit at 0 %. The total is unknown: 0 (the console shows it moving)."""
+    rather than sit at 0 %. The total is unknown: 0 (the console shows it moving).
+    The pace (requests at once, answers per second) says whether a slow read is the PSA
+    holding back (a bound that halved) or just a big tenant."""
     while True:
         await asyncio.sleep(0.25)
         done = session.requests
-        progress(f"Reading {psa} for {customers} customer(s): {done} page(s) read so far",
-                 done, 0)
+        pace = session.pace
+        speed = (f" ({pace.concurrency} at once, {pace.per_second:.0f} requests/s)"
+                 if pace is not None else "")
+        progress(f"Reading {psa} for {customers} customer(s): {done} page(s) read so far"
+                 f"{speed}", done, 0)
 
 
 async def _plan(svc: Runtime, run: _Run, progress: Progress | None

@@ -20,7 +20,7 @@ from atria_tui.core.model import PsaLine, PsaSnapshot, Task
 from atria_tui.job.file import JobConfig
 from atria_tui.psa import profile_of
 from atria_tui.psa.errors import RemoteError
-from atria_tui.psa.session import PsaSession
+from atria_tui.psa.session import Pace, PsaSession
 
 
 def secret_texts(task: Task, secrets: Mapping[str, str]) -> list[str]:
@@ -58,6 +58,10 @@ class RedactingSession:
     @property
     def requests(self) -> int:
         return self.inner.requests
+
+    @property
+    def pace(self) -> Pace | None:
+        return getattr(self.inner, "pace", None)
 
     async def aclose(self) -> None:
         await self.inner.aclose()
@@ -106,7 +110,8 @@ def open_session(job: JobConfig, api_url: str, secrets: Mapping[str, str], *,
     """The job's PSA adapter (named by its profile), with the job's client options."""
     profile = profile_of(job.task)
     o = job.options
-    options = ClientOptions(concurrency=o.concurrency, timeout=o.timeout_seconds,
+    options = ClientOptions(concurrency=min(o.concurrency, o.max_concurrency),
+                            max_concurrency=o.max_concurrency, timeout=o.timeout_seconds,
                             retries=o.retries,
                             budget_per_hour=o.call_budget_per_hour if profile.call_budget
                             else None)
