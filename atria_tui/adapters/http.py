@@ -18,6 +18,7 @@ import contextlib
 import email.utils
 import hashlib
 import json
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -112,6 +113,11 @@ class CallBudget:
         if len(calls) < self.per_hour:
             return 0.0
         return span - (now - calls[0])
+
+    def left(self, endpoint: str) -> int:
+        """Calls the endpoint may make now without waiting."""
+        self.wait_needed(endpoint)  # drops the calls that have aged out
+        return max(0, self.per_hour - len(self._calls.get(endpoint, [])))
 
     async def acquire(self, endpoint: str) -> float:
         """Wait for a slot; returns the reservation to hand to `sent()`."""
@@ -330,7 +336,8 @@ class HttpClient:
                 if resp.status_code == 429:
                     self.slots.throttled(ticket)
                 elif resp.status_code < 500:
-                    self.slots.succeeded(time.monotonic() - started, ticket, endpoint)
+                    self.slots.succeeded(time.monotonic() - started, ticket,
+                                         f"{method} {_route_of(endpoint)}")
             return resp
         finally:
             if ticket is not None:
@@ -391,6 +398,15 @@ class HttpClient:
         except RecursionError:
             raise RemoteError("decode", f"invalid JSON from {where}: nested too deeply to read",
                            resp.status_code) from None
+
+
+_ID_SEGMENT = re.compile(r"/[0-9][^/]*")
+
+
+def _route_of(endpoint: str) -> str:
+    """What the limiter compares latencies within: a route, not one agreement's path (a
+    ConnectWise read names the concrete path; one sample per key would never look slow)."""
+    return _ID_SEGMENT.sub("/{id}", endpoint)
 
 
 def _reason(exc: BaseException) -> str:

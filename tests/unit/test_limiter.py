@@ -137,3 +137,11 @@ def test_the_rate_meter_counts_answers_over_its_span() -> None:
     assert 9.0 <= meter.per_second() <= 11.0
     now[0] += 60
     assert meter.per_second() == 0.0
+
+
+def test_latencies_are_compared_per_route_not_per_record() -> None:
+    from atria_tui.adapters.http import _route_of
+
+    assert _route_of("/company/agreements/123/additions") == "/company/agreements/{id}/additions"
+    assert _route_of("/v2/finance/contracts/{contractId}/services") == \
+        "/v2/finance/contracts/{contractId}/services"
