@@ -42,7 +42,7 @@ from atria_tui.core.model import (
 )
 from atria_tui.psa.doctor import Probe, verdict_of
 from atria_tui.psa.errors import RemoteError
-from atria_tui.psa.session import Pace
+from atria_tui.psa.session import BudgetView, Pace
 
 MEDIA_TYPE = "application/vnd.connectwise.com+json"
 # The whole request URL, percent-encoded: what mature clients batch `in (…)` lists to, and
@@ -166,6 +166,10 @@ class ConnectWiseAdapter:
     @property
     def pace(self) -> Pace:
         return self.http.pace
+
+    @property
+    def budget_view(self) -> BudgetView | None:
+        return None  # ConnectWise throttles with 429s, not an hourly budget
 
     # -- reading ---------------------------------------------------------------------------
 

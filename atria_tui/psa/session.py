@@ -25,12 +25,28 @@ class Pace:
 
 @dataclass(frozen=True, slots=True)
 class BudgetView:
-    """An hourly call budget as a session sees it for one route: what the route is called
-    in messages, the calls an hour it allows, and how many of them are left now."""
+    """An hourly call budget that bounds a read, as a session sees it: the route it paces
+    (as messages name it), the calls an hour it allows, how many are left this hour, and
+    how many calls the read still needs on it."""
 
     route: str
     per_hour: int
     left: int
+    to_read: int
+
+    @property
+    def minutes(self) -> float:
+        """How long the rest of the read takes at the budget: the calls left this hour go
+        at once, the rest at `per_hour` (a rolling hour frees calls as they age)."""
+        return max(0, self.to_read - self.left) / max(1, self.per_hour) * 60
+
+
+class LineCache(Protocol):
+    """Contract lines a plan read before (and kept), for a plan that resumes an interrupted
+    read; the session asks before reading a contract and hands over what it read."""
+
+    def get(self, contract_id: str) -> list[PsaLine] | None: ...
+    def put(self, contract_id: str, lines: list[PsaLine]) -> None: ...
 
 
 class PsaSession(Protocol):
@@ -39,6 +55,9 @@ class PsaSession(Protocol):
     @property
     def pace(self) -> Pace | None:
         """None when the adapter does not measure it (a test's fake)."""
+    @property
+    def budget_view(self) -> BudgetView | None:
+        """None unless an hourly call budget bounds the read under way."""
     async def aclose(self) -> None: ...
     async def snapshot(self, identifiers: Sequence[str], skus: Sequence[str],
                        contract_type: str, *, unclaimed: bool = False) -> PsaSnapshot: ...

@@ -14,6 +14,7 @@ import functools
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any, ParamSpec, TypeVar
 
 from atria_tui.adapters.paging import Deadline
@@ -46,7 +47,9 @@ from atria_tui.job.file import JobConfig
 from atria_tui.job.parameters import ConfigError
 from atria_tui.psa import profile_of
 from atria_tui.psa.errors import RemoteError
+from atria_tui.psa.session import BudgetView
 from atria_tui.services.psa import (
+    KeptLines,
     PsaSession,
     RedactingSession,
     open_session,
@@ -166,6 +169,8 @@ class _Run:
         else:
             self.run_id = svc.store.start_run(job.key, job.label, job.task.value, kind,
                                               of_run=of_run)
+        if kind != "plan":  # its writes may change any line a plan kept (KeptLines)
+            svc.store.forget_lines(job.key)
         opened = _OPENED.get()
         if opened is not None:
             opened.append(self)
@@ -301,11 +306,24 @@ async def _report_reads(session: PsaSession, progress: Progress, psa: str,
         speed = (f" ({pace.concurrency} at once, {pace.per_second:.0f} requests/s)"
                  if pace is not None else "")
         progress(f"Reading {psa} for {customers} customer(s): {done} page(s) read so far"
-                 f"{speed}", done, 0)
+                 f"{speed}{_budget_eta(session.budget_view)}", done, 0)
 
 
-async def _plan(svc: Runtime, run: _Run, progress: Progress | None
+def _budget_eta(view: BudgetView | None) -> str:
+    """How long an hourly call budget makes the rest of the read take, said from the moment
+    the contracts to read are known (a big Kaseya tenant's plan takes hours, not a hang)."""
+    if view is None or view.to_read <= 0:
+        return ""
+    where = f"the call budget of {view.per_hour:,}/h for the {view.route} route"
+    if view.minutes < 1:
+        return f"; {view.to_read:,} call(s) to go, within {where}"
+    return f"; {view.to_read:,} call(s) to go: about {view.minutes:.0f} min at {where}"
+
+
+async def _plan(svc: Runtime, run: _Run, progress: Progress | None, *, keep: bool = False
                 ) -> tuple[Plan, PlanContext, int]:
+    """`keep`: a plan's own (not apply's) keeps the lines it reads and reuses fresh ones
+    (`_kept_lines`)."""
     job = run.job
     params, api_url = run.prepared()
     await run.log(codes.entry(profile_of(job.task).codes.started,
@@ -323,6 +341,7 @@ async def _plan(svc: Runtime, run: _Run, progress: Progress | None
             from None
     sc = scope(records, params, mappings)
     session = run.open_session(api_url, secrets, reading=True)
+    kept = _kept_lines(svc, job, session, params.period.end.isoformat()) if keep else None
     await run.log_connection(session)
     ticker: asyncio.Task[None] | None = None
     try:
@@ -339,9 +358,26 @@ async def _plan(svc: Runtime, run: _Run, progress: Progress | None
             ticker.cancel()
         requests = session.requests
         await session.aclose()
+    if kept is not None and kept.reused:
+        await run.log(codes.entry("AT17", count=kept.reused, since=kept.oldest,
+                                  hours=f"{job.options.line_cache_hours:g}"))
     ctx = PlanContext(job, params, records, snapshot, mappings)
     result = ctx.replan()
     return result, ctx, requests
+
+
+def _kept_lines(svc: Runtime, job: JobConfig, session: PsaSession, period_end: str
+                ) -> KeptLines | None:
+    """Hand the session the lines plans of this job and period kept, when its PSA reads
+    under an hourly call budget (elsewhere a read is minutes, and a fresh one is worth
+    it) and the job keeps them at all."""
+    hours = job.options.line_cache_hours
+    use = getattr(session, "use_line_cache", None)
+    if hours <= 0 or not profile_of(job.task).call_budget or use is None:
+        return None
+    kept = KeptLines(svc.store, job.key, period_end, svc.now() - timedelta(hours=hours))
+    use(kept)
+    return kept
 
 
 @_never_left_running
@@ -350,7 +386,7 @@ async def plan_job(svc: Runtime, job: JobConfig, *, sink: Sink | None = None,
     """A dry run: reads Atria and the PSA, writes nothing to the PSA."""
     run = _Run(svc, job, "plan", sink)
     try:
-        p, ctx, requests = await _plan(svc, run, progress)
+        p, ctx, requests = await _plan(svc, run, progress, keep=True)
     except RunAbort as abort:
         await run.log(abort.entry)
         status = await run.finish(abort.entry)

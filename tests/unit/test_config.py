@@ -188,7 +188,8 @@ def test_api_url_and_billing_period_content_not_judged(tmp_path: Path) -> None:
      "job.toml: line 4: options.concurency: unknown option (expected one of concurrency, "
      "max_concurrency, page_size, zero_mode, swing_threshold, call_budget_per_hour, "
      "timeout_seconds, retries, max_quantity, run_deadline_minutes, connectwise_api_version, "
-     "units_rounding, unit_change_effective, call_budget_scope, currency), got 3"),
+     "units_rounding, unit_change_effective, call_budget_scope, line_cache_hours, "
+     "currency), got 3"),
     (KASEYA_MIN + '[options]\nconnectwise_api_version = "2025"\n',
      'job.toml: line 4: options.connectwise_api_version: an API version such as "2025.1" '
      '(year.release), or "" for none, got "2025"'),
