@@ -246,7 +246,7 @@ class KaseyaAdapter:
         of its own, and none bounds the read."""
         route = self.routes["list_lines"]
         budget = self._client(route).budget
-        if budget is None or self.budget_scope == "path" or not self.lines_tally.to_read:
+        if budget is None or self.budget_scope == "path" or not self.lines_tally.left:
             return None
         return BudgetView("lines", budget.per_hour, budget.left(route.path),
                           self.lines_tally.left)
