@@ -119,6 +119,22 @@ class CallBudget:
         self.wait_needed(endpoint)  # drops the calls that have aged out
         return max(0, self.per_hour - len(self._calls.get(endpoint, [])))
 
+    def time_for(self, endpoint: str, calls: int) -> float:
+        """Seconds until `calls` more calls to the endpoint have gone, at this budget: each
+        waits for the call `per_hour` before it to age out of the window. Calls go in
+        bursts (an hour's worth at once, then nothing until the first of them ages out), so
+        5,000 calls at 1,500/h take three hours, not 5,000 ÷ 1,500."""
+        if calls <= 0:
+            return 0.0
+        now = self.clock()
+        span = self.window + self.margin
+        sent = [t for t in self._calls.get(endpoint, []) if t > now - span]
+        at = now
+        for _ in range(calls):
+            at = max(now, sent[-self.per_hour] + span) if len(sent) >= self.per_hour else now
+            sent.append(at)
+        return at - now
+
     async def acquire(self, endpoint: str) -> float:
         """Wait for a slot; returns the reservation to hand to `sent()`."""
         while (delay := self.wait_needed(endpoint)) > 0:

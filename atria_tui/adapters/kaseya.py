@@ -248,8 +248,9 @@ class KaseyaAdapter:
         budget = self._client(route).budget
         if budget is None or self.budget_scope == "path" or not self.lines_tally.left:
             return None
-        return BudgetView("lines", budget.per_hour, budget.left(route.path),
-                          self.lines_tally.left)
+        to_read = self.lines_tally.left
+        return BudgetView("lines", budget.per_hour, budget.left(route.path), to_read,
+                          budget.time_for(route.path, to_read))
 
     @property
     def budget_wait_seconds(self) -> float:

@@ -26,19 +26,18 @@ class Pace:
 @dataclass(frozen=True, slots=True)
 class BudgetView:
     """An hourly call budget that bounds a read, as a session sees it: the route it paces
-    (as messages name it), the calls an hour it allows, how many are left this hour, and
-    how many calls the read still needs on it."""
+    (as messages name it), the calls an hour it allows, how many are left this hour, how
+    many the read still needs on it, and how long those take at the budget."""
 
     route: str
     per_hour: int
     left: int
     to_read: int
+    seconds: float
 
     @property
     def minutes(self) -> float:
-        """How long the rest of the read takes at the budget: the calls left this hour go
-        at once, the rest at `per_hour` (a rolling hour frees calls as they age)."""
-        return max(0, self.to_read - self.left) / max(1, self.per_hour) * 60
+        return self.seconds / 60
 
 
 class LineCache(Protocol):

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
+from atria_tui.adapters.http import CallBudget
 from atria_tui.adapters.kaseya import KaseyaAdapter
 from atria_tui.core.model import PsaLine
 from atria_tui.core.serialize import plan_to_json
 from atria_tui.job.file import load_job
 from atria_tui.psa.errors import RemoteError
-from atria_tui.psa.session import BudgetView
 from atria_tui.sandbox.server import shared
 from atria_tui.services.engine import RunResult, apply_job, plan_job
 from tests.support import runtime
@@ -106,10 +106,17 @@ async def test_line_cache_hours_0_reads_everything_every_time(tmp_path: Path) ->
     assert not [e for e in again.entries if e.code == "AT17"]
 
 
-def test_the_budget_eta_counts_what_the_hour_leaves() -> None:
-    assert BudgetView("lines", 1500, 1500, 1000).minutes == 0
-    assert BudgetView("lines", 1500, 500, 5000).minutes == pytest.approx(180)
-    assert BudgetView("lines", 1500, 0, 3000).minutes == pytest.approx(120)
+def test_the_budget_eta_follows_the_rolling_hour() -> None:
+    now = [0.0]
+    budget = CallBudget(1500, clock=lambda: now[0])
+    assert budget.time_for(LINES, 1500) == 0          # a fresh hour: all at once
+    for _ in range(1500):
+        budget.sent(LINES, -1.0)                      # an hour's worth, just sent
+    assert budget.left(LINES) == 0
+    # 3,600 more: 1,500 when the first hour ages out, 1,500 an hour later, the rest then.
+    assert budget.time_for(LINES, 3600) / 3600 == pytest.approx(3.0, abs=0.01)
+    now[0] = 1800.0
+    assert budget.time_for(LINES, 1) / 60 == pytest.approx(30.0, abs=0.1)
 
 
 def _long_ago() -> Any:
