@@ -56,9 +56,9 @@ CREATE TABLE IF NOT EXISTS journal (
     UNIQUE(run_id, item_key)
 );
 CREATE TABLE IF NOT EXISTS read_lines (
-    job_id TEXT NOT NULL, period_end TEXT NOT NULL, contract_id TEXT NOT NULL,
-    read_at TEXT NOT NULL, lines TEXT NOT NULL,
-    PRIMARY KEY (job_id, period_end, contract_id)
+    job_id TEXT NOT NULL, tenant TEXT NOT NULL, period_end TEXT NOT NULL,
+    contract_id TEXT NOT NULL, read_at TEXT NOT NULL, lines TEXT NOT NULL,
+    PRIMARY KEY (job_id, tenant, period_end, contract_id)
 );
 """
 
@@ -414,14 +414,17 @@ class Store:
 
     # -- lines a plan read (resumable reads) -----------------------------------------------------
 
-    def keep_lines(self, job_id: str, period_end: str, contract_id: str, lines: str) -> None:
-        """One contract's lines as read now (`lines`: the caller's JSON)."""
+    def keep_lines(self, job_id: str, tenant: str, period_end: str, contract_id: str,
+                   lines: str) -> None:
+        """One contract's lines as read now (`lines`: the caller's JSON). `tenant` (the
+        PSA's URL) keeps a job pointed at another tenant from reusing the first one's
+        contract ids."""
         with self._tx() as db:
-            db.execute("INSERT OR REPLACE INTO read_lines(job_id,period_end,contract_id,"
-                       "read_at,lines) VALUES (?,?,?,?,?)",
-                       (job_id, period_end, contract_id, self._stamp(), lines))
+            db.execute("INSERT OR REPLACE INTO read_lines(job_id,tenant,period_end,"
+                       "contract_id,read_at,lines) VALUES (?,?,?,?,?,?)",
+                       (job_id, tenant, period_end, contract_id, self._stamp(), lines))
 
-    def kept_lines(self, job_id: str, period_end: str, since: datetime
+    def kept_lines(self, job_id: str, tenant: str, period_end: str, since: datetime
                    ) -> dict[str, tuple[str, str]]:
         """contract id → (read at, lines JSON) of the lines read since `since`; the job's
         older ones are dropped (no plan would use them, and a big tenant's add up)."""
@@ -431,7 +434,8 @@ class Store:
         with self._lock:
             rows = self._db.execute(
                 "SELECT contract_id, read_at, lines FROM read_lines WHERE job_id=? AND "
-                "period_end=? AND read_at>=?", (job_id, period_end, stamp)).fetchall()
+                "tenant=? AND period_end=? AND read_at>=?",
+                (job_id, tenant, period_end, stamp)).fetchall()
         return {r[0]: (r[1], r[2]) for r in rows}
 
     def forget_lines(self, job_id: str) -> None:

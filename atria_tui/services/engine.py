@@ -14,7 +14,7 @@ import functools
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
 from atria_tui.adapters.paging import Deadline
@@ -341,7 +341,8 @@ async def _plan(svc: Runtime, run: _Run, progress: Progress | None, *, keep: boo
             from None
     sc = scope(records, params, mappings)
     session = run.open_session(api_url, secrets, reading=True)
-    kept = _kept_lines(svc, job, session, params.period.end.isoformat()) if keep else None
+    kept = (_kept_lines(svc, job, session, api_url, params.period.end.isoformat())
+            if keep else None)
     await run.log_connection(session)
     ticker: asyncio.Task[None] | None = None
     try:
@@ -359,15 +360,17 @@ async def _plan(svc: Runtime, run: _Run, progress: Progress | None, *, keep: boo
         requests = session.requests
         await session.aclose()
     if kept is not None and kept.reused:
-        await run.log(codes.entry("AT17", count=kept.reused, since=kept.oldest,
+        since = datetime.fromisoformat(kept.oldest).astimezone(UTC)
+        await run.log(codes.entry("AT17", count=kept.reused,
+                                  since=f"{since:%Y-%m-%d %H:%M} UTC",
                                   hours=f"{job.options.line_cache_hours:g}"))
     ctx = PlanContext(job, params, records, snapshot, mappings)
     result = ctx.replan()
     return result, ctx, requests
 
 
-def _kept_lines(svc: Runtime, job: JobConfig, session: PsaSession, period_end: str
-                ) -> KeptLines | None:
+def _kept_lines(svc: Runtime, job: JobConfig, session: PsaSession, api_url: str,
+                period_end: str) -> KeptLines | None:
     """Hand the session the lines plans of this job and period kept, when its PSA reads
     under an hourly call budget (elsewhere a read is minutes, and a fresh one is worth
     it) and the job keeps them at all."""
@@ -375,7 +378,8 @@ def _kept_lines(svc: Runtime, job: JobConfig, session: PsaSession, period_end: s
     use = getattr(session, "use_line_cache", None)
     if hours <= 0 or not profile_of(job.task).call_budget or use is None:
         return None
-    kept = KeptLines(svc.store, job.key, period_end, svc.now() - timedelta(hours=hours))
+    kept = KeptLines(svc.store, job.key, api_url.strip(), period_end,
+                     svc.now() - timedelta(hours=hours))
     use(kept)
     return kept
 

@@ -145,11 +145,13 @@ class KeptLines:
     reports (AT17); the store's clock stamps each contract as it is kept.
     """
 
-    def __init__(self, store: Store, job_key: str, period_end: str, since: datetime) -> None:
+    def __init__(self, store: Store, job_key: str, tenant: str, period_end: str,
+                 since: datetime) -> None:
         self.store = store
         self.job_key = job_key
+        self.tenant = tenant
         self.period_end = period_end
-        self._kept = store.kept_lines(job_key, period_end, since)
+        self._kept = store.kept_lines(job_key, tenant, period_end, since)
         self.reused = 0
         self.oldest = ""
 
@@ -167,7 +169,7 @@ class KeptLines:
         return lines
 
     def put(self, contract_id: str, lines: list[PsaLine]) -> None:
-        self.store.keep_lines(self.job_key, self.period_end, contract_id,
+        self.store.keep_lines(self.job_key, self.tenant, self.period_end, contract_id,
                               json.dumps([_line_to(ln) for ln in lines]))
 
 

@@ -75,6 +75,7 @@ async def test_an_interrupted_plan_resumes_without_reading_again(
     assert line_reads() - before == total - 3       # only what the first one did not read
     (note,) = [e for e in resumed.entries if e.code == "AT17"]
     assert note.message.startswith("3 contract(s) not read again")
+    assert note.message.endswith(" UTC, within the last 6 hour(s)")
     assert as_planned(resumed) == as_planned(fresh)
 
     before = line_reads()
@@ -88,12 +89,12 @@ async def test_a_write_run_forgets_what_plans_kept_and_apply_reads_afresh(
     job = load_job(kaseya_job(tmp_path))
     svc = runtime(db="t.db")
     await plan_job(svc, job)
-    assert svc.store.kept_lines(job.key, "2026-11-25", _long_ago())
+    assert svc.store.kept_lines(job.key, "sandbox://kaseya", "2026-11-25", _long_ago())
     before = line_reads()
     applied = await apply_job(svc, job)
     assert line_reads() > before                      # its own plan read every contract
     assert not [e for e in applied.entries if e.code == "AT17"]
-    assert not svc.store.kept_lines(job.key, "2026-11-25", _long_ago())
+    assert not svc.store.kept_lines(job.key, "sandbox://kaseya", "2026-11-25", _long_ago())
 
 
 async def test_line_cache_hours_0_reads_everything_every_time(tmp_path: Path) -> None:
@@ -123,3 +124,14 @@ def _long_ago() -> Any:
     from datetime import UTC, datetime
 
     return datetime(2000, 1, 1, tzinfo=UTC)
+
+
+async def test_lines_kept_from_another_tenant_are_not_reused(tmp_path: Path) -> None:
+    job = load_job(kaseya_job(tmp_path))
+    svc = runtime(db="t.db")
+    await plan_job(svc, job)
+    job.parameters["ApiUrl"] = "sandbox://kaseya/"    # another URL: maybe another tenant
+    before = line_reads()
+    again = await plan_job(svc, job)
+    assert line_reads() - before >= 5
+    assert not [e for e in again.entries if e.code == "AT17"]
