@@ -329,7 +329,7 @@ class ConnectWiseAdapter:
             self.agreements(agreement_type), self.catalog(skus))
         await read_lines(snap, self.additions,
                          accounts_to_read(snap, identifiers, unclaimed),
-                         concurrency=self.http.options.max_concurrency)
+                         limit=self.http.slots.rule)
         return snap
 
     async def all_catalog(self) -> list[CatalogItem]:

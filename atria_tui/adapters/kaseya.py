@@ -433,7 +433,7 @@ class KaseyaAdapter:
                 snap.contracts.setdefault(owner.id, []).append(attributed)
         await read_lines(snap, self.lines,
                          accounts_to_read(snap, identifiers, unclaimed),
-                         concurrency=self.http.options.max_concurrency,
+                         limit=self.http.slots.rule,
                          cache=self.line_cache, tally=self.lines_tally)
         return snap
 

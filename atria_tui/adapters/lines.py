@@ -17,6 +17,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+from atria_tui.adapters.limiter import AdaptiveSlots, AimdLimit
 from atria_tui.adapters.paging import DeadlinePassed
 from atria_tui.core.model import PsaContract, PsaLine, PsaSnapshot, norm
 from atria_tui.psa.errors import RemoteError
@@ -55,13 +56,17 @@ class LinesTally:
 
 
 async def read_lines(snap: PsaSnapshot, fetch: Callable[[str], Awaitable[list[PsaLine]]],
-                     accounts: set[str] | None = None, *, concurrency: int = 6,
+                     accounts: set[str] | None = None, *, limit: AimdLimit | None = None,
                      cache: LineCache | None = None, tally: LinesTally | None = None) -> None:
     """A route the host does not serve fails every contract alike: after the first such
     answer the rest are not asked (on Kaseya each call spends the hourly budget), and every
-    one of them carries the route's error, which the plan reports per customer."""
+    one of them carries the route's error, which the plan reports per customer.
+
+    `limit` is the client's adaptive bound: no more contracts are started than it lets
+    through, so a read that fails stops the rest before they are sent (a read waiting in
+    the client has passed the check already)."""
     missing: list[RemoteError] = []
-    slots = asyncio.Semaphore(max(1, concurrency))  # the client's ceiling: none waits long
+    slots = AdaptiveSlots(limit if limit is not None else AimdLimit())
     tally = tally if tally is not None else LinesTally()
     wanted = single_live_contracts(snap, accounts)
     todo: list[PsaContract] = []
@@ -75,7 +80,8 @@ async def read_lines(snap: PsaSnapshot, fetch: Callable[[str], Awaitable[list[Ps
     tally.to_read, tally.read = len(todo), 0
 
     async def read(k: PsaContract) -> None:
-        async with slots:
+        await slots.acquire()
+        try:
             if missing:
                 snap.missing_routes[k.id] = missing[0].message
                 return
@@ -92,5 +98,7 @@ async def read_lines(snap: PsaSnapshot, fetch: Callable[[str], Awaitable[list[Ps
                     snap.missing_routes[k.id] = exc.message
                     return
                 snap.line_errors[k.id] = exc.message
+        finally:
+            slots.release()
 
     await asyncio.gather(*(read(k) for k in todo))
