@@ -43,6 +43,7 @@ from atria_tui.core.model import (
 )
 from atria_tui.psa.doctor import Probe, verdict_of
 from atria_tui.psa.errors import RemoteError
+from atria_tui.psa.session import BudgetView, Pace
 
 MEDIA_TYPE = "application/vnd.connectwise.com+json"
 # The whole request URL, percent-encoded: what mature clients batch `in (…)` lists to, and
@@ -162,6 +163,14 @@ class ConnectWiseAdapter:
     @property
     def requests(self) -> int:
         return self.http.requests
+
+    @property
+    def pace(self) -> Pace:
+        return self.http.pace
+
+    @property
+    def budget_view(self) -> BudgetView | None:
+        return None  # ConnectWise throttles with 429s, not an hourly budget
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -324,7 +333,7 @@ class ConnectWiseAdapter:
             self.agreements(agreement_type), self.catalog(skus))
         await read_lines(snap, self.additions,
                          accounts_to_read(snap, identifiers, unclaimed),
-                         concurrency=self.http.options.concurrency)
+                         limit=self.http.slots.rule)
         return snap
 
     async def all_catalog(self) -> list[CatalogItem]:

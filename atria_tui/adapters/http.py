@@ -1,4 +1,4 @@
-"""One HTTP client for every adapter: retries, Retry-After, bounded concurrency, pacing.
+"""One HTTP client for every adapter: retries, Retry-After, adaptive concurrency, pacing.
 
 PSAs throttle (ConnectWise answers 429/5xx under load; Kaseya allows 1,500 calls an hour
 per endpoint), so politeness lives here once instead of in each adapter. Errors come out
@@ -18,6 +18,7 @@ import contextlib
 import email.utils
 import hashlib
 import json
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -26,7 +27,9 @@ from typing import Any
 
 import httpx
 
+from atria_tui.adapters.limiter import AdaptiveSlots, AimdLimit, RateMeter, Ticket
 from atria_tui.psa.errors import ErrorKind, RemoteError
+from atria_tui.psa.session import Pace
 
 SANDBOX_SCHEME = "sandbox://"
 SANDBOX_BASE = "http://sandbox.invalid"
@@ -111,6 +114,27 @@ class CallBudget:
             return 0.0
         return span - (now - calls[0])
 
+    def left(self, endpoint: str) -> int:
+        """Calls the endpoint may make now without waiting."""
+        self.wait_needed(endpoint)  # drops the calls that have aged out
+        return max(0, self.per_hour - len(self._calls.get(endpoint, [])))
+
+    def time_for(self, endpoint: str, calls: int) -> float:
+        """Seconds until `calls` more calls to the endpoint have gone, at this budget: each
+        waits for the call `per_hour` before it to age out of the window. Calls go in
+        bursts (an hour's worth at once, then nothing until the first of them ages out), so
+        5,000 calls at 1,500/h take three hours, not 5,000 ÷ 1,500."""
+        if calls <= 0:
+            return 0.0
+        now = self.clock()
+        span = self.window + self.margin
+        sent = [t for t in self._calls.get(endpoint, []) if t > now - span]
+        at = now
+        for _ in range(calls):
+            at = max(now, sent[-self.per_hour] + span) if len(sent) >= self.per_hour else now
+            sent.append(at)
+        return at - now
+
     async def acquire(self, endpoint: str) -> float:
         """Wait for a slot; returns the reservation to hand to `sent()`."""
         while (delay := self.wait_needed(endpoint)) > 0:
@@ -157,9 +181,11 @@ def shared_budget(base_url: str, per_hour: int) -> CallBudget:
 class ClientOptions:
     """`retries` bounds the retries of a failed read (5xx, timeout, dropped connection);
     throttling (429) is retried for as long as `retry_window` seconds allow, so a PSA
-    that refuses every second request still gets the run done, only slower."""
+    that refuses every second request still gets the run done, only slower.
+    `concurrency` is where the adaptive bound starts, `max_concurrency` its ceiling."""
 
     concurrency: int = 6
+    max_concurrency: int = 24
     timeout: float = 30.0
     retries: int = 4
     backoff: float = 0.25
@@ -183,7 +209,9 @@ class HttpClient:
         self._client = httpx.AsyncClient(
             base_url=base, headers=dict(headers or {}), timeout=self.options.timeout,
             transport=transport, follow_redirects=False)
-        self._sem = asyncio.Semaphore(max(1, self.options.concurrency))
+        self.slots = AdaptiveSlots(AimdLimit(self.options.concurrency,
+                                             max(1, self.options.max_concurrency)))
+        self.rate = RateMeter()
         self._sleep = sleep
         per_hour = self.options.budget_per_hour
         if budget is None and per_hour:
@@ -193,6 +221,10 @@ class HttpClient:
         self.budget = budget
         self.requests = 0
         self.by_endpoint: dict[str, int] = {}
+
+    @property
+    def pace(self) -> Pace:
+        return Pace(self.slots.limit, self.rate.per_second())
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -237,14 +269,9 @@ class HttpClient:
             attempt += 1
             reservation = await self.budget.acquire(endpoint) if self.budget else 0.0
             try:
-                async with contextlib.nullcontext() if unlimited else self._sem:
-                    if auth is not None:
-                        headers = {**base_headers, **await auth()}
-                    if self.budget:
-                        self.budget.sent(endpoint, reservation)
-                    self.requests += 1
-                    self.by_endpoint[endpoint] = self.by_endpoint.get(endpoint, 0) + 1
-                    resp = await self._send(method, url, params, json_body, form, headers)
+                resp = await self._slotted(endpoint, reservation, unlimited, auth,
+                                           base_headers, method, url, params, json_body,
+                                           form, headers)
             except httpx.InvalidURL as exc:
                 raise RemoteError("connect", f"{what}: not a usable URL ({exc})") from None
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout,
@@ -296,6 +323,41 @@ class HttpClient:
                 await self._sleep(self._backoff(attempt))
                 continue
             return resp
+
+    async def _slotted(self, endpoint: str, reservation: float, unlimited: bool,
+                       auth: AuthHeaders | None, base_headers: dict[str, str], method: str,
+                       url: str, params: Mapping[str, Any] | None, json_body: Any,
+                       form: Mapping[str, str] | None,
+                       headers: Mapping[str, str] | None) -> httpx.Response:
+        """One attempt inside a concurrency slot, its answer told to the limiter: how long
+        it took, or that the PSA pushed back (429, timeout). The budget's reservation was
+        made before the slot, so the limiter never lets through more than the pacing."""
+        ticket: Ticket | None = None if unlimited else await self.slots.acquire()
+        try:
+            if auth is not None:
+                headers = {**base_headers, **await auth()}
+            if self.budget:
+                self.budget.sent(endpoint, reservation)
+            self.requests += 1
+            self.by_endpoint[endpoint] = self.by_endpoint.get(endpoint, 0) + 1
+            started = time.monotonic()
+            try:
+                resp = await self._send(method, url, params, json_body, form, headers)
+            except httpx.TimeoutException:
+                if ticket is not None:
+                    self.slots.throttled(ticket)
+                raise
+            self.rate.tick()
+            if ticket is not None:
+                if resp.status_code == 429:
+                    self.slots.throttled(ticket)
+                elif resp.status_code < 500:
+                    self.slots.succeeded(time.monotonic() - started, ticket,
+                                         f"{method} {_route_of(endpoint)}")
+            return resp
+        finally:
+            if ticket is not None:
+                self.slots.release()
 
     async def _send(self, method: str, url: str, params: Mapping[str, Any] | None,
                     json_body: Any, form: Mapping[str, str] | None,
@@ -352,6 +414,15 @@ class HttpClient:
         except RecursionError:
             raise RemoteError("decode", f"invalid JSON from {where}: nested too deeply to read",
                            resp.status_code) from None
+
+
+_ID_SEGMENT = re.compile(r"/[0-9][^/]*")
+
+
+def _route_of(endpoint: str) -> str:
+    """What the limiter compares latencies within: a route, not one agreement's path (a
+    ConnectWise read names the concrete path; one sample per key would never look slow)."""
+    return _ID_SEGMENT.sub("/{id}", endpoint)
 
 
 def _reason(exc: BaseException) -> str:

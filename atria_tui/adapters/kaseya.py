@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 from atria_tui.adapters.http import CallBudget, ClientOptions, HttpClient
 from atria_tui.adapters.kaseya_auth import Clock, KaseyaAuth, V1Auth, lower_keys, utcnow
 from atria_tui.adapters.kaseya_routes import SHIPPED, Route, fill, routes_for
-from atria_tui.adapters.lines import accounts_to_read, read_lines
+from atria_tui.adapters.lines import LinesTally, accounts_to_read, read_lines
 from atria_tui.adapters.paging import Deadline, Pages
 from atria_tui.adapters.values import psa_id, psa_id_value, psa_number
 from atria_tui.core.model import (
@@ -40,6 +40,7 @@ from atria_tui.core.model import (
 )
 from atria_tui.psa.doctor import Probe, verdict_of
 from atria_tui.psa.errors import RemoteError
+from atria_tui.psa.session import BudgetView, LineCache, Pace
 
 MAX_PAGE_SIZE = 100
 # No tenant has a million accounts, contracts or services; a larger count is a corrupt
@@ -179,6 +180,13 @@ class KaseyaAdapter:
         self._services: dict[str, CatalogItem] = {}
         self._read: dict[str, list[PsaLine]] = {}  # a contract's lines, last read
         self.deadline = deadline
+        self.line_cache: LineCache | None = None
+        self.lines_tally = LinesTally()
+
+    def use_line_cache(self, cache: LineCache) -> None:
+        """Lines kept from an interrupted plan: the snapshot reads only the contracts it
+        lacks, and hands it each one it reads (apply's reads never use it)."""
+        self.line_cache = cache
 
     @property
     def connection_note(self) -> tuple[str, str]:
@@ -222,6 +230,28 @@ class KaseyaAdapter:
     def requests(self) -> int:
         extra = self.ui_http.requests if self.ui_http is not self.http else 0
         return self.http.requests + extra
+
+    @property
+    def pace(self) -> Pace:
+        """Both hosts' clients together when the UI host serves some routes."""
+        pace = self.http.pace
+        if self.ui_http is not self.http:
+            ui = self.ui_http.pace
+            pace = Pace(pace.concurrency + ui.concurrency, pace.per_second + ui.per_second)
+        return pace
+
+    @property
+    def budget_view(self) -> BudgetView | None:
+        """The lines route's budget while a snapshot reads lines (one call per contract:
+        the read the budget bounds). Counted per concrete path, each contract has a budget
+        of its own, and none bounds the read."""
+        route = self.routes["list_lines"]
+        budget = self._client(route).budget
+        if budget is None or self.budget_scope == "path" or not self.lines_tally.left:
+            return None
+        to_read = self.lines_tally.left
+        return BudgetView("lines", budget.per_hour, budget.left(route.path), to_read,
+                          budget.time_for(route.path, to_read))
 
     @property
     def budget_wait_seconds(self) -> float:
@@ -405,7 +435,8 @@ class KaseyaAdapter:
                 snap.contracts.setdefault(owner.id, []).append(attributed)
         await read_lines(snap, self.lines,
                          accounts_to_read(snap, identifiers, unclaimed),
-                         concurrency=self.http.options.concurrency)
+                         limit=self.http.slots.rule,
+                         cache=self.line_cache, tally=self.lines_tally)
         return snap
 
     # -- writing (apply) ---------------------------------------------------------------------

@@ -3,7 +3,7 @@
 Billing staff search logs by these codes and read the guides' resolution tables, so the
 level and message text are kept as the seeds print them; only the placeholders are given
 names (`{customer_code}`, `{sku}` …). Where a seed row is garbled, the comment says what
-was read into it. Codes AT01–AT17 are this tool's own (conflicts, ambiguity, resume,
+was read into it. Codes AT01–AT18 and AT20 are this tool's own (conflicts, ambiguity, resume,
 revert): the seeds have no words for them, and overloading a seed code would mislead
 someone following the seed's resolution guide.
 """
@@ -271,6 +271,12 @@ _DEFS: list[CodeDef] = [
             "the lines it had nothing to write for. A preview run's log lists them line by "
             "line (`atria-tui log RUN`, the console's Runs screen); an apply planned at once "
             "printed them with its plan (the `items` of `--format json`)."),
+    CodeDef("AT18", IN, "A plan reused contract lines an earlier plan of the period read",
+            "{count} contract(s) not read again: their lines were read by a plan of this "
+            "period from {since}, within the last {hours} hour(s)",
+            "Nothing to do: the plan resumed a read that was stopped (the PSA's call budget "
+            "makes a full read take hours), and apply re-reads every contract it writes to. "
+            "To read everything again, set [options] line_cache_hours = 0 in the job."),
     CodeDef("AT20", WN, "A run summary could not be sent to a notification target",
             "Run summary not sent to {target}: {error}",
             "The billing run itself is not affected. Check the target's URL (`atria-tui "

@@ -4,6 +4,10 @@ The journal is what makes apply safe to interrupt: every write is recorded as `p
 before it is sent and marked `done` after, so a run killed midway can be finished later
 without writing anything twice, and a finished run can be reverted from its
 before/after quantities.
+
+`read_lines` keeps the contract lines a plan read, so a plan stopped part-way through a
+budget-bound read (Kaseya: one call per contract, 1,500 an hour) resumes where it stopped;
+only plans read from it, never a write.
 """
 
 from __future__ import annotations
@@ -51,6 +55,11 @@ CREATE TABLE IF NOT EXISTS journal (
     before TEXT NOT NULL, after TEXT NOT NULL,
     state TEXT NOT NULL, error TEXT NOT NULL DEFAULT '', updated_at TEXT NOT NULL,
     UNIQUE(run_id, item_key)
+);
+CREATE TABLE IF NOT EXISTS read_lines (
+    job_id TEXT NOT NULL, tenant TEXT NOT NULL, period_end TEXT NOT NULL,
+    contract_id TEXT NOT NULL, read_at TEXT NOT NULL, lines TEXT NOT NULL,
+    PRIMARY KEY (job_id, tenant, period_end, contract_id)
 );
 """
 
@@ -447,3 +456,34 @@ class Store:
                 "SELECT DISTINCT j.line_id FROM journal j JOIN runs r ON r.id=j.run_id "
                 "WHERE r.job_id=? AND j.state=? AND j.line_id<>''", (job_id, DONE)).fetchall()
         return {r[0] for r in rows}
+
+    # -- lines a plan read (resumable reads) -----------------------------------------------------
+
+    def keep_lines(self, job_id: str, tenant: str, period_end: str, contract_id: str,
+                   lines: str) -> None:
+        """One contract's lines as read now (`lines`: the caller's JSON). `tenant` (the
+        PSA's URL) keeps a job pointed at another tenant from reusing the first one's
+        contract ids."""
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO read_lines(job_id,tenant,period_end,"
+                       "contract_id,read_at,lines) VALUES (?,?,?,?,?,?)",
+                       (job_id, tenant, period_end, contract_id, self._stamp(), lines))
+
+    def kept_lines(self, job_id: str, tenant: str, period_end: str, since: datetime
+                   ) -> dict[str, tuple[str, str]]:
+        """contract id → (read at, lines JSON) of the lines read since `since`; the job's
+        older ones are dropped (no plan would use them, and a big tenant's add up)."""
+        stamp = since.astimezone(UTC).isoformat(timespec="seconds")
+        with self._tx() as db:
+            db.execute("DELETE FROM read_lines WHERE job_id=? AND read_at<?", (job_id, stamp))
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT contract_id, read_at, lines FROM read_lines WHERE job_id=? AND "
+                "tenant=? AND period_end=? AND read_at>=?",
+                (job_id, tenant, period_end, stamp)).fetchall()
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    def forget_lines(self, job_id: str) -> None:
+        """A write run is starting: what a plan read may no longer be what the PSA holds."""
+        with self._tx() as db:
+            db.execute("DELETE FROM read_lines WHERE job_id=?", (job_id,))

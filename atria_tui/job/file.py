@@ -58,7 +58,10 @@ class SourceConfig:
 class Options:
     """This tool's own knobs (the seed has none of these); all optional."""
 
+    # Requests at once to the PSA: where the adaptive bound starts, and its ceiling (it
+    # grows while the PSA answers as fast as when idle, halves on a 429 or a slowdown).
     concurrency: int = 6
+    max_concurrency: int = 24
     page_size: int = 1000
     zero_mode: Literal["quantity", "cancel"] = "quantity"
     swing_threshold: float = 0.25
@@ -78,6 +81,10 @@ class Options:
     # When a unit change takes effect in Kaseya (it prorates): the billing period's first
     # day, or the day of the run.
     unit_change_effective: Literal["period_start", "today"] = "period_start"
+    # A plan reuses the contract lines a plan of the same period read this many hours ago
+    # or less (an interrupted Kaseya read resumes instead of spending the budget again);
+    # 0 reads everything every time. Only PSAs with an hourly call budget keep them.
+    line_cache_hours: float = 6.0
     # Kaseya's hourly budget is "per endpoint": per route template (the safe reading) or
     # per concrete path.
     call_budget_scope: Literal["template", "path"] = "template"
@@ -91,6 +98,7 @@ class Options:
 _OPTION_RULES: dict[str, tuple[type, float, float] | tuple[str, ...]
                    | tuple[re.Pattern[str], str]] = {
     "concurrency": (int, 1, 32),
+    "max_concurrency": (int, 1, 64),
     "page_size": (int, 1, 1000),
     "zero_mode": ("quantity", "cancel"),
     "swing_threshold": (float, 0.0, 100.0),
@@ -105,6 +113,7 @@ _OPTION_RULES: dict[str, tuple[type, float, float] | tuple[str, ...]
     "units_rounding": ("", "up", "down", "nearest"),
     "unit_change_effective": ("period_start", "today"),
     "call_budget_scope": ("template", "path"),
+    "line_cache_hours": (float, 0.0, 168.0),
     "currency": (re.compile(r"[^\s\d]{0,4}"), 'a currency symbol of up to 4 characters such '
                  'as "$" or "€", or "" for none'),
 }

@@ -15,6 +15,7 @@ import functools
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
 from atria_tui.adapters.paging import Deadline
@@ -47,7 +48,9 @@ from atria_tui.job.file import JobConfig
 from atria_tui.job.parameters import ConfigError
 from atria_tui.psa import profile_of
 from atria_tui.psa.errors import RemoteError
+from atria_tui.psa.session import BudgetView
 from atria_tui.services.psa import (
+    KeptLines,
     PsaSession,
     RedactingSession,
     open_session,
@@ -177,6 +180,8 @@ class _Run:
         else:
             self.run_id = svc.store.start_run(job.key, job.label, job.task.value, kind,
                                               of_run=of_run)
+        if kind != "plan":  # its writes may change any line a plan kept (KeptLines)
+            svc.store.forget_lines(job.key)
         opened = _OPENED.get()
         if opened is not None:
             opened.append(self)
@@ -302,16 +307,34 @@ async def _report_reads(session: PsaSession, progress: Progress, psa: str,
                         customers: int) -> None:
     """While the PSA is read (bulk, paged: the snapshot has no page count to give),
     report the pages answered so far, so the bar and its count move during a long read
-    rather than sit at 0 %. The total is unknown: 0 (the console shows it moving)."""
+    rather than sit at 0 %. The total is unknown: 0 (the console shows it moving).
+    The pace (requests at once, answers per second) says whether a slow read is the PSA
+    holding back (a bound that halved) or just a big tenant."""
     while True:
         await asyncio.sleep(0.25)
         done = session.requests
-        progress(f"Reading {psa} for {customers} customer(s): {done} page(s) read so far",
-                 done, 0)
+        pace = session.pace
+        speed = (f" ({pace.concurrency} at once, {pace.per_second:.0f} requests/s)"
+                 if pace is not None else "")
+        progress(f"Reading {psa} for {customers} customer(s): {done} page(s) read so far"
+                 f"{speed}{_budget_eta(session.budget_view)}", done, 0)
 
 
-async def _plan(svc: Runtime, run: _Run, progress: Progress | None
+def _budget_eta(view: BudgetView | None) -> str:
+    """How long an hourly call budget makes the rest of the read take, said from the moment
+    the contracts to read are known (a big Kaseya tenant's plan takes hours, not a hang)."""
+    if view is None or view.to_read <= 0:
+        return ""
+    where = f"the call budget of {view.per_hour:,}/h for the {view.route} route"
+    if view.minutes < 1:
+        return f"; {view.to_read:,} call(s) to go, within {where}"
+    return f"; {view.to_read:,} call(s) to go: about {view.minutes:.0f} min at {where}"
+
+
+async def _plan(svc: Runtime, run: _Run, progress: Progress | None, *, keep: bool = False
                 ) -> tuple[Plan, PlanContext, int]:
+    """`keep`: a plan's own (not apply's) keeps the lines it reads and reuses fresh ones
+    (`_kept_lines`)."""
     job = run.job
     params, api_url = run.prepared()
     await run.log(codes.entry(profile_of(job.task).codes.started,
@@ -330,6 +353,8 @@ async def _plan(svc: Runtime, run: _Run, progress: Progress | None
             from None
     sc = scope(records, params, mappings)
     session = run.open_session(api_url, secrets, reading=True)
+    kept = (_kept_lines(svc, job, session, api_url, params.period.end.isoformat())
+            if keep else None)
     await run.log_connection(session)
     svc.store.flush_log()
     ticker: asyncio.Task[None] | None = None
@@ -349,9 +374,29 @@ async def _plan(svc: Runtime, run: _Run, progress: Progress | None
             ticker.cancel()
         requests = session.requests
         await session.aclose()
+    if kept is not None and kept.reused:
+        since = datetime.fromisoformat(kept.oldest).astimezone(UTC)
+        await run.log(codes.entry("AT18", count=kept.reused,
+                                  since=f"{since:%Y-%m-%d %H:%M} UTC",
+                                  hours=f"{job.options.line_cache_hours:g}"))
     ctx = PlanContext(job, params, records, snapshot, mappings)
     result = ctx.replan()
     return result, ctx, requests
+
+
+def _kept_lines(svc: Runtime, job: JobConfig, session: PsaSession, api_url: str,
+                period_end: str) -> KeptLines | None:
+    """Hand the session the lines plans of this job and period kept, when its PSA reads
+    under an hourly call budget (elsewhere a read is minutes, and a fresh one is worth
+    it) and the job keeps them at all."""
+    hours = job.options.line_cache_hours
+    use = getattr(session, "use_line_cache", None)
+    if hours <= 0 or not profile_of(job.task).call_budget or use is None:
+        return None
+    kept = KeptLines(svc.store, job.key, api_url.strip(), period_end,
+                     svc.now() - timedelta(hours=hours))
+    use(kept)
+    return kept
 
 
 @_never_left_running
@@ -360,7 +405,7 @@ async def plan_job(svc: Runtime, job: JobConfig, *, sink: Sink | None = None,
     """A dry run: reads Atria and the PSA, writes nothing to the PSA."""
     run = _Run(svc, job, "plan", sink)
     try:
-        p, ctx, requests = await _plan(svc, run, progress)
+        p, ctx, requests = await _plan(svc, run, progress, keep=True)
     except RunAbort as abort:
         await run.log(abort.entry)
         status = await run.finish(abort.entry)

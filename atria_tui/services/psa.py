@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -17,10 +18,11 @@ import httpx
 
 from atria_tui.adapters.http import ClientOptions
 from atria_tui.core.model import PsaLine, PsaSnapshot, Task
+from atria_tui.engine.store import Store
 from atria_tui.job.file import JobConfig
 from atria_tui.psa import profile_of
 from atria_tui.psa.errors import RemoteError
-from atria_tui.psa.session import PsaSession
+from atria_tui.psa.session import BudgetView, Pace, PsaSession
 
 
 def secret_texts(task: Task, secrets: Mapping[str, str]) -> list[str]:
@@ -58,6 +60,14 @@ class RedactingSession:
     @property
     def requests(self) -> int:
         return self.inner.requests
+
+    @property
+    def pace(self) -> Pace | None:
+        return getattr(self.inner, "pace", None)
+
+    @property
+    def budget_view(self) -> BudgetView | None:
+        return getattr(self.inner, "budget_view", None)
 
     async def aclose(self) -> None:
         await self.inner.aclose()
@@ -106,7 +116,8 @@ def open_session(job: JobConfig, api_url: str, secrets: Mapping[str, str], *,
     """The job's PSA adapter (named by its profile), with the job's client options."""
     profile = profile_of(job.task)
     o = job.options
-    options = ClientOptions(concurrency=o.concurrency, timeout=o.timeout_seconds,
+    options = ClientOptions(concurrency=min(o.concurrency, o.max_concurrency),
+                            max_concurrency=o.max_concurrency, timeout=o.timeout_seconds,
                             retries=o.retries,
                             budget_per_hour=o.call_budget_per_hour if profile.call_budget
                             else None)
@@ -124,3 +135,52 @@ def open_session(job: JobConfig, api_url: str, secrets: Mapping[str, str], *,
 
 # Keyword arguments an adapter takes only if its profile lists them.
 ADAPTER_OPTIONS = frozenset({"endpoints", "budget_scope", "unit_effective", "api_version"})
+
+
+class KeptLines:
+    """The store's kept contract lines of one job and billing period, as a session's
+    `LineCache`: what was read since `since` is reused, what is read now is kept.
+
+    Only the fields a plan uses are kept. `reused` and `oldest` say what the run log
+    reports (AT18); the store's clock stamps each contract as it is kept.
+    """
+
+    def __init__(self, store: Store, job_key: str, tenant: str, period_end: str,
+                 since: datetime) -> None:
+        self.store = store
+        self.job_key = job_key
+        self.tenant = tenant
+        self.period_end = period_end
+        self._kept = store.kept_lines(job_key, tenant, period_end, since)
+        self.reused = 0
+        self.oldest = ""
+
+    def get(self, contract_id: str) -> list[PsaLine] | None:
+        found = self._kept.get(contract_id)
+        if found is None:
+            return None
+        read_at, text = found
+        try:
+            lines = [_line_from(row, contract_id) for row in json.loads(text)]
+        except (ValueError, TypeError, KeyError, ArithmeticError):
+            return None  # damaged: read it again
+        self.reused += 1
+        self.oldest = min(self.oldest or read_at, read_at)
+        return lines
+
+    def put(self, contract_id: str, lines: list[PsaLine]) -> None:
+        self.store.keep_lines(self.job_key, self.tenant, self.period_end, contract_id,
+                              json.dumps([_line_to(ln) for ln in lines]))
+
+
+def _line_to(line: PsaLine) -> dict[str, Any]:
+    return {"id": line.id, "product_id": line.product_id, "product_code": line.product_code,
+            "description": line.description, "quantity": str(line.quantity),
+            "unit_price": str(line.unit_price), "live": line.live}
+
+
+def _line_from(row: dict[str, Any], contract_id: str) -> PsaLine:
+    return PsaLine(id=str(row["id"]), contract_id=contract_id,
+                   product_id=str(row["product_id"]), product_code=str(row["product_code"]),
+                   description=str(row["description"]), quantity=Decimal(row["quantity"]),
+                   unit_price=Decimal(row["unit_price"]), live=bool(row["live"]))

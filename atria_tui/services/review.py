@@ -571,8 +571,7 @@ async def read_lines_for(svc: Runtime, ctx: PlanContext, identifiers: Iterable[s
     except RunAbort as abort:
         raise ReviewError(abort.entry.message) from None
     try:
-        await read_lines(snap, session.contract_lines, todo,
-                         concurrency=ctx.job.options.concurrency)
+        await read_lines(snap, session.contract_lines, todo)  # the client's own bound
     except RemoteError as exc:  # already redacted by the session
         raise ReviewError(f"could not read the {ctx.job.task.psa_name} lines the fix "
                           f"needs: {exc.message}") from None

@@ -513,6 +513,34 @@ async def test_budget_makes_the_adapter_wait_instead_of_failing(
     assert max(state.budget_used().values()) <= 5
 
 
+async def test_the_budget_view_says_how_long_the_lines_left_take(
+        make: Callable[..., KaseyaAdapter], state: KsState, clock: Clock) -> None:
+    from atria_tui.services.engine import _budget_eta
+
+    state.config.budget_per_hour = 5
+    seen = []
+
+    def seconds() -> float:
+        return (clock() - T0).total_seconds()
+
+    async def sleep(delay: float) -> None:
+        seen.append(ad.budget_view)
+        clock.advance(delay)
+
+    budget = CallBudget(5, clock=seconds, sleep=sleep)
+    ad = make(budget=budget, sleep=sleep)
+    assert ad.budget_view is None                     # nothing to read yet
+    await ad.snapshot(KNOWN_IDS, [], TYPE)            # 6 line reads > 5 an hour
+    await ad.aclose()
+    view = seen[0]
+    assert view is not None and view.route == "lines" and view.per_hour == 5
+    assert view.left == 0 and 1 <= view.to_read <= 5
+    assert 59.9 <= view.minutes <= 60.1               # when the hour's first call ages out
+    assert _budget_eta(view) == (f"; {view.to_read} call(s) to go: about 60 min at the call "
+                                 "budget of 5/h for the lines route")
+    assert ad.budget_view is None                     # all read
+
+
 async def test_budget_comes_from_the_options(make: Callable[..., KaseyaAdapter]) -> None:
     ad = make(options=ClientOptions(budget_per_hour=1500))
     assert ad.http.budget is not None and ad.http.budget.per_hour == 1500

@@ -180,13 +180,16 @@ def test_api_url_and_billing_period_content_not_judged(tmp_path: Path) -> None:
      'job.toml: line 3: enabled: true or false, got "sometimes"'),
     (KASEYA_MIN + "\n[options]\nconcurrency = 99\n",
      "job.toml: line 5: options.concurrency: a whole number from 1 to 32, got 99"),
+    (KASEYA_MIN + "\n[options]\nmax_concurrency = 65\n",
+     "job.toml: line 5: options.max_concurrency: a whole number from 1 to 64, got 65"),
     (KASEYA_MIN + '[options]\nzero_mode = "delete"\n',
      'job.toml: line 4: options.zero_mode: "quantity" or "cancel", got "delete"'),
     (KASEYA_MIN + "[options]\nconcurency = 3\n",
      "job.toml: line 4: options.concurency: unknown option (expected one of concurrency, "
-     "page_size, zero_mode, swing_threshold, call_budget_per_hour, timeout_seconds, "
-     "retries, max_quantity, run_deadline_minutes, connectwise_api_version, units_rounding, "
-     "unit_change_effective, call_budget_scope, currency), got 3"),
+     "max_concurrency, page_size, zero_mode, swing_threshold, call_budget_per_hour, "
+     "timeout_seconds, retries, max_quantity, run_deadline_minutes, connectwise_api_version, "
+     "units_rounding, unit_change_effective, call_budget_scope, line_cache_hours, "
+     "currency), got 3"),
     (KASEYA_MIN + '[options]\nconnectwise_api_version = "2025"\n',
      'job.toml: line 4: options.connectwise_api_version: an API version such as "2025.1" '
      '(year.release), or "" for none, got "2025"'),
