@@ -9,7 +9,8 @@ after a fix, in-process through services. Once per run, `atria-tui --help` and t
 benchmark twice in a row. Kaseya's hourly budget is simulated on a virtual clock and
 reported as "budget wait" (`benchmarks/vclock.py`).
 
-    python -m benchmarks.run --customers 2000,5000 --latency-ms 20,100 --out benchmarks/RESULTS.md
+    python -m benchmarks.run --customers 2000,5000 --latency-ms 20,100 \
+        --console-out benchmarks/RESULTS-console.md --out benchmarks/RESULTS.md
     python -m benchmarks.run --quick --out /tmp/RESULTS.md     # 100 customers, 5 ms, < 60 s
 """
 
@@ -29,7 +30,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -407,7 +408,10 @@ def console_runs(work: Path, rows: int, times: int, keep: Path | None = None,
 # --- the whole run ----------------------------------------------------------------------
 
 
-def bench(args: argparse.Namespace, work: Path) -> Results:
+def bench(args: argparse.Namespace, work: Path,
+          partial: Callable[[Results], None] = lambda r: None) -> Results:
+    """Every cell, then the console; `partial` gets the results after each cell (a long
+    run that is stopped still leaves what it measured)."""
     started = time.perf_counter()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ATRIA_TUI_",
                                                                     "PYTHONPROFILE"))}
@@ -447,6 +451,8 @@ def bench(args: argparse.Namespace, work: Path) -> Results:
                         results.replans.append(asyncio.run(replan(b, psa, customers)))
             finally:
                 served.stop()
+            results.total_seconds = time.perf_counter() - started
+            partial(results)
     if args.console_runs:
         results.console_rows = args.console_rows
         results.console = console_runs(work, args.console_rows, args.console_runs,
@@ -543,8 +549,13 @@ def main(argv: list[str] | None = None) -> int:
         args.console_rows, args.help_runs = min(args.console_rows, QUICK_CONSOLE_ROWS), 2
     if min(args.customers) < 1:
         ap.error("--customers must be >= 1")
+    def partial(results: Results) -> None:
+        if args.out:
+            args.out.write_text(markdown(results, args).replace(
+                "Whole command:", "**Partial: the run is still going.** So far:"), "utf-8")
+
     with tempfile.TemporaryDirectory(prefix="atria-bench-") as tmp:
-        results = bench(args, Path(tmp))
+        results = bench(args, Path(tmp), partial)
     text = markdown(results, args)
     if args.out:
         args.out.write_text(text, encoding="utf-8")
