@@ -178,8 +178,13 @@ def _ratio(m: Measured) -> str:
     return f"{_n(m.server)} ÷ {_n(m.minimum)} = {m.ratio:.3f}"
 
 
+def _cells(results: Results) -> list[Cell]:
+    """Smallest first, whatever order they ran in."""
+    return sorted(results.cells, key=lambda c: (c.customers, c.latency_ms))
+
+
 def _runs(results: Results, key: str) -> list[tuple[Cell, Measured]]:
-    return [(c, c.runs[key]) for c in results.cells if key in c.runs]
+    return [(c, c.runs[key]) for c in _cells(results) if key in c.runs]
 
 
 def rows(results: Results) -> list[Row]:
@@ -310,8 +315,9 @@ def table(results: Results) -> str:
 
 def side_by_side(results: Results) -> str:
     """Wall time and peak RSS of every command, the cells side by side."""
-    head = " | ".join(c.name for c in results.cells)
-    out = [f"| command | {head} |", "|---|" + "---|" * len(results.cells)]
+    cells = _cells(results)
+    head = " | ".join(c.name for c in cells)
+    out = [f"| command | {head} |", "|---|" + "---|" * len(cells)]
     keys = [("cw plan json", "ConnectWise `plan --format json`"),
             ("cw plan table", "ConnectWise `plan` (table)"),
             ("cw plan missing", "ConnectWise `plan --format json`, 5% identifiers missing"),
@@ -320,18 +326,18 @@ def side_by_side(results: Results) -> str:
             ("ks plan missing", "Kaseya `plan --format json`, 5% identifiers missing"),
             ("ks apply", "Kaseya `apply --yes --plan N` (1,000 changes)")]
     for key, label in keys:
-        cells = []
-        for c in results.cells:
+        shown = []
+        for c in cells:
             m = c.runs.get(key)
             if m is None:
-                cells.append("—")
+                shown.append("—")
             elif m.failed:
-                cells.append(f"failed: {m.failed}")
+                shown.append(f"failed: {m.failed}")
             else:
-                cells.append(f"{_time(m)} (CPU {m.cpu:.1f} s), {m.rss_mb:.0f} MB, "
+                shown.append(f"{_time(m)} (CPU {m.cpu:.1f} s), {m.rss_mb:.0f} MB, "
                              f"{_n(m.server)} req"
                              + (f" ({m.ratio:.3f}× min)" if m.minimum else ""))
-        out.append(f"| {label} | " + " | ".join(cells) + " |")
+        out.append(f"| {label} | " + " | ".join(shown) + " |")
     return "\n".join(out) + "\n"
 
 
@@ -391,7 +397,7 @@ NOTES = """## How it is measured
   (`services.review.apply_fix` on the `PlanContext` of an in-process `plan_job` of the
   ~5%-missing export), for 5 different customers without an identifier, each fix timed;
   the server's counters before and after show that no request was made. Measured once
-  per size, at the first latency (it makes no request, so latency does not enter).
+  per size, in the first cell of that size (it makes no request: latency does not enter).
 - **`--help` and imports**: `atria-tui --help` run 5 times (wall, median; a bare
   `python -c pass` beside it), then once with `PYTHONPROFILEIMPORTTIME=1`, untimed; every
   plan and apply command above runs with `PYTHONPROFILEIMPORTTIME=1` too (it costs a few
@@ -406,6 +412,8 @@ NOTES = """## How it is measured
   each request delayed by the cell's latency; `benchmarks/server.py` replaces the
   emulators' whole-table scans with indexes giving the same answers, so what is timed is
   the tool plus the latency, not the emulator.
+- **Order**: `--help`, the console benchmark, then the cells, slowest first (highest
+  latency, then largest size), so that a stopped run has the figures that matter most.
 - **Console**: `python -m benchmarks.console_bench` run twice in a row as child processes;
   its stream rows are quoted; with `--console-out` the last run's full tables are written
   there (RESULTS-console.md).

@@ -420,22 +420,31 @@ def bench(args: argparse.Namespace, work: Path,
     results = Results(command="python -m benchmarks.run " + shlex.join(args.argv))
     results.help, results.bare_python, results.help_probe = help_runs(
         work, env, args.help_runs)
+    if args.console_runs:  # first: a long run that is stopped early still has them
+        results.console_rows = args.console_rows
+        results.console = console_runs(work, args.console_rows, args.console_runs,
+                                       args.console_out, results.command)
+    data: dict[int, tuple[Generated, Variant]] = {}
     for customers in args.customers:
-        data = work / f"data-{customers}"
-        gen = generate(data, customers, args.seed)
+        gen = generate(work / f"data-{customers}", customers, args.seed)
         variant = missing_variant(gen)
+        data[customers] = gen, variant
         results.data[customers] = (f"{gen.customers:,} customers, {gen.records:,} "
                                    f"current-period billing records, {gen.lines:,} contract "
                                    f"lines; the variant blanks {variant.blanked:,} more "
                                    f"identifiers")
         log(f"generated {results.data[customers]}")
-        for n, latency in enumerate(args.latency_ms):
+    # The slowest cells first (the 5,000 × 100 ms leads), each latency for every
+    # size before the next latency, so a stopped run has the apply comparison at one.
+    for latency in sorted(args.latency_ms, reverse=True):
+        for customers in sorted(args.customers, reverse=True):
+            gen, variant = data[customers]
             cell = Cell(customers, latency)
             results.cells.append(cell)
             cell_work = work / f"cell-{customers}-{latency}"
             cell_data = cell_work / "data"
             cell_work.mkdir()
-            shutil.copytree(data, cell_data)
+            shutil.copytree(gen.folder, cell_data)
             gen_c = generate_paths(gen, cell_data)
             var_c = variant_paths(variant, cell_data)
             served = start(gen_c.cw_seed, gen_c.ks_seed, latency_ms=latency,
@@ -445,7 +454,8 @@ def bench(args: argparse.Namespace, work: Path,
                 b = Bench(served, gen_c, var_c, cell_work, env)
                 cell_commands(b, cell, "cw", table=True)
                 cell_commands(b, cell, "ks", table=False)
-                if n == 0 and not args.no_replan:
+                first = all(r.customers != customers for r in results.replans)
+                if first and not args.no_replan:  # no request: once per size is enough
                     for psa in ("cw", "ks"):
                         log(f"{customers:,} customers: {psa} re-plan after a fix, in-process")
                         results.replans.append(asyncio.run(replan(b, psa, customers)))
@@ -453,10 +463,6 @@ def bench(args: argparse.Namespace, work: Path,
                 served.stop()
             results.total_seconds = time.perf_counter() - started
             partial(results)
-    if args.console_runs:
-        results.console_rows = args.console_rows
-        results.console = console_runs(work, args.console_rows, args.console_runs,
-                                       args.console_out, results.command)
     results.total_seconds = time.perf_counter() - started
     return results
 
