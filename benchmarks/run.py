@@ -491,7 +491,8 @@ def markdown(results: Results, args: argparse.Namespace) -> str:
         f"Recorded {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, "
         f"Python {platform.python_version()}, atria-tui "
         f"{importlib.metadata.version('atria-tui')}, {_cores()} cores shared with other "
-        f"work. Whole command: {report.hours(results.total_seconds)} real time.", "",
+        f"work (load average {_load()} when written). Whole command: "
+        f"{report.hours(results.total_seconds)} real time.", "",
         f"Data: {data}.", "",
         "## Targets (issue 12)", "",
         "Every measured row: its target, what was measured, the requests the server answered "
@@ -511,6 +512,12 @@ def markdown(results: Results, args: argparse.Namespace) -> str:
         "## Console stalls, the benchmark run twice in a row", "",
         report.console_table(results) or "not run", "",
         report.NOTES]).rstrip() + "\n"
+
+
+def _load() -> str:
+    """The 1/5/15-minute load: wall times on a shared machine mean little without it."""
+    return " / ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") \
+        else "n/a"
 
 
 def _cores() -> int:
