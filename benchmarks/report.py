@@ -376,8 +376,11 @@ NOTES = """## How it is measured
   session's call budget, token clock and sleeps on the benchmark's virtual clock (below).
   Each command gets its own `ATRIA_TUI_HOME`, secrets from the environment.
 - **Wall time**: spawn to exit, measured by the parent. **Peak RSS** and **CPU**: the
-  child's own `ru_maxrss` and user+system time from `os.wait4` on that pid (not
-  `RUSAGE_CHILDREN`, which is the maximum over every child so far).
+  command's own `ru_maxrss` and user+system time from `os.wait4` on its pid, in a tiny
+  wrapper interpreter that forks and execs it (`run._WRAPPER`). Not `RUSAGE_CHILDREN`
+  (the maximum over every child so far), and not `wait4` from the benchmark itself: on
+  Linux a child's `ru_maxrss` starts from the peak RSS of the process that exec'd it, so
+  every command would have reported at least the benchmark's own RSS.
 - **Requests**: counted by the server (`/_sandbox/stats` before and after each command;
   they include retries, 401s and 429s). The *minimum* is computed from the seeds and the
   billing export, independently of the adapters: pages of each bulk read at the largest
