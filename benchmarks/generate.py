@@ -27,6 +27,9 @@ from typing import Any
 
 import tomli_w
 
+MISSING_EVERY = 20  # the variant blanks every 20th customer's Billing Identifier: 5%
+PLACEHOLDER_BASE = "http://127.0.0.1:8765"
+
 CW_TYPE = "Hosting and Cloud Services"
 KS_TYPE = "Recurring Services"
 BILLING_PERIOD = "2026-11-20"  # with period_start_day 26: 2026-10-26..2026-11-25
@@ -304,7 +307,7 @@ def job(task: str, billing: Path, parameters: dict[str, Any]) -> dict[str, Any]:
 
 
 def generate(out: Path, customers: int = 2000, seed: int = 1,
-             api_base: str = "http://127.0.0.1:8765") -> Generated:
+             api_base: str = PLACEHOLDER_BASE) -> Generated:
     """Write both seeds, both billing exports and both job files into `out`."""
     from atria_tui.sandbox.kaseya.state import DEMO_SECRETS as KS_SECRETS
 
@@ -332,6 +335,53 @@ def generate(out: Path, customers: int = 2000, seed: int = 1,
                      paths["cw-billing.csv"], paths["ks-billing.csv"], paths["cw-job.toml"],
                      paths["ks-job.toml"], customers, current,
                      sum(len(c.lines) for c in data.customers))
+
+
+@dataclass(frozen=True)
+class Variant:
+    """The same PSA data, billed with ~5% more customers missing their Billing Identifier."""
+
+    cw_billing: Path
+    ks_billing: Path
+    cw_job: Path
+    ks_job: Path
+    blanked: int
+
+
+def with_missing_identifiers(gen: Generated, every: int = MISSING_EVERY) -> Variant:
+    """Blank the identifier of every `every`-th customer in copies of both exports.
+
+    Why a variant of the export, not of the PSA: a missing identifier is an Atria-side gap,
+    so the PSA (and the server) stay the same and only the job files differ. Each job has
+    its own file stem, so its runs, mappings and locks are its own.
+    """
+    blanked: set[str] = set()
+    out: dict[str, Path] = {}
+    for psa, billing in (("cw", gen.cw_billing), ("ks", gen.ks_billing)):
+        with billing.open(newline="", encoding="utf-8") as fh:
+            rows = list(csv.reader(fh))
+        for row in rows[1:]:
+            if int(row[0].lstrip("C")) % every == every // 2:
+                row[2] = ""
+                blanked.add(row[0])
+        target = gen.folder / f"{psa}-billing-missing.csv"
+        with target.open("w", newline="", encoding="utf-8") as fh:
+            csv.writer(fh).writerows(rows)
+        out[psa] = target
+        source = gen.cw_job if psa == "cw" else gen.ks_job
+        job_text = source.read_text("utf-8").replace(f'"{billing.name}"',
+                                                     f'"{target.name}"')
+        out[psa + "_job"] = gen.folder / f"{psa}-missing.toml"
+        out[psa + "_job"].write_text(job_text, encoding="utf-8")
+    return Variant(out["cw"], out["ks"], out["cw_job"], out["ks_job"], len(blanked))
+
+
+def point_jobs(folder: Path, base: str) -> None:
+    """Every job file in `folder` aimed at the server actually started (its port is free
+    only once it runs, after the seeds were written)."""
+    for path in folder.glob("*.toml"):
+        text = path.read_text("utf-8")
+        path.write_text(text.replace(PLACEHOLDER_BASE, base), encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:

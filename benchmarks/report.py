@@ -63,17 +63,25 @@ def ks_plan_minimum(seed: Mapping[str, Any], identifiers: Iterable[str],
 
 
 @dataclass
-class Phase:
-    seconds: float = 0.0
-    client: int = 0
-    server: int = 0
-    minimum: int = 0
-    minimum_blind: int = 0
-    waited: float = 0.0  # virtual seconds the call budget imposed (Kaseya)
-    throttled: int = 0   # 429s the server answered
+class Measured:
+    """One command, run as a child process, as the benchmark saw it from outside."""
+
+    command: str
+    wall: float = 0.0          # seconds from spawn to exit
+    rss_mb: float = 0.0        # the child's own peak RSS (wait4's ru_maxrss)
+    cpu: float = 0.0           # user + system seconds of the child
+    rc: int = 0
+    server: int = 0            # requests the server answered during it (its counters)
+    client: int = -1           # requests the CLI says it made (json output), -1 unknown
+    throttled: int = 0         # 429s the server answered
+    waited: float = 0.0        # virtual seconds Kaseya's budget imposed
     by_endpoint: dict[str, int] = field(default_factory=dict)
-    detail: str = ""
-    ended: str = ""  # why the run stopped before finishing, if it did
+    minimum: int = 0
+    detail: str = ""           # how the minimum is made up
+    outcome: str = ""          # changes found, writes done
+    imports: list[str] = field(default_factory=list)  # Textual / sandbox modules it loaded
+    writes: int = 0            # apply: changes approved and written
+    failed: str = ""
 
     @property
     def ratio(self) -> float:
@@ -81,20 +89,40 @@ class Phase:
 
 
 @dataclass
-class PsaRun:
-    name: str
-    plan: Phase = field(default_factory=Phase)
-    apply: Phase = field(default_factory=Phase)
-    naive: Phase = field(default_factory=Phase)
-    replan_ms: list[float] = field(default_factory=list)
-    replan_requests: int = -1
-    fix: str = ""
-    changes: int = 0
-    codes: dict[str, int] = field(default_factory=dict)
-    kinds: dict[str, int] = field(default_factory=dict)
-    rss_mb: float = 0.0
-    budget: int = 0
+class Replan:
+    """The console's fix for a customer with no Billing Identifier, re-planned in-process."""
+
+    psa: str
+    customers: int
+    ms: list[float] = field(default_factory=list)
+    requests: int = -1
+    fixes: list[str] = field(default_factory=list)
     failed: str = ""
+
+
+@dataclass
+class Cell:
+    customers: int
+    latency_ms: int
+    runs: dict[str, Measured] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return f"{self.customers:,} × {self.latency_ms} ms"
+
+
+@dataclass
+class Results:
+    command: str
+    cells: list[Cell] = field(default_factory=list)
+    data: dict[int, str] = field(default_factory=dict)      # customers → data description
+    replans: list[Replan] = field(default_factory=list)
+    help: list[Measured] = field(default_factory=list)
+    help_probe: Measured | None = None
+    bare_python: list[float] = field(default_factory=list)
+    console: list[dict[str, float]] = field(default_factory=list)
+    console_rows: int = 0
+    total_seconds: float = 0.0
 
 
 def hours(seconds: float) -> str:
@@ -108,167 +136,296 @@ def _n(x: int) -> str:
     return f"{x:,}"
 
 
-def _time(p: Phase) -> str:
-    text = f"{p.seconds:.1f} s"
-    if p.waited > 0.5:
-        text += f" + {hours(p.waited)} budget wait"
-    return text
-
-
-def _cells(runs: list[PsaRun], fn: Any, always: bool) -> str:
-    return " | ".join(str(fn(r)) if always or not r.failed else "—" for r in runs)
-
-
-def table(runs: list[PsaRun], *, customers: int, records: int, lines: int, latency_ms: int,
-          command: str, peak_rss_mb: float, total_seconds: float) -> str:
-    """The RESULTS.md body: the run's parameters, the main table, the targets, endpoints."""
-    head = " | ".join(r.name for r in runs)
-    rows: list[tuple[str, Any]] = [
-        ("plan: wall time", lambda r: _time(r.plan) + (f", **failed**: {r.failed}"
-                                                       if r.failed else "")),
-        ("plan: HTTP requests (server / client)",
-         lambda r: f"{_n(r.plan.server)} / {_n(r.plan.client)}"),
-        ("plan: minimum the API allows", lambda r: f"{_n(r.plan.minimum)} ({r.plan.detail})"),
-        ("plan: requests ÷ minimum", lambda r: f"{r.plan.ratio:.3f}"),
-        ("plan: changes found", lambda r: f"{_n(r.changes)} (" + ", ".join(
-            f"{_n(v)} {k}" for k, v in sorted(r.kinds.items())) + ")"),
-        ("apply 1,000 changes: wall time", lambda r: _time(r.apply)),
-        ("apply: HTTP requests (server / client)",
-         lambda r: f"{_n(r.apply.server)} / "
-         + (_n(r.apply.client) if r.apply.client >= 0 else "n/a (run ended)")),
-        ("apply: minimum (re-read per contract + write; blind writes)",
-         lambda r: f"{_n(r.apply.minimum)} ({_n(r.apply.minimum_blind)})"),
-        ("apply: requests ÷ minimum", lambda r: f"{r.apply.ratio:.3f}"),
-        ("apply: outcome", lambda r: r.apply.detail),
-        ("429s from the server (plan / apply)",
-         lambda r: f"{r.plan.throttled} / {r.apply.throttled}"),
-        ("re-plan after a fix: time (median / max of 5)",
-         lambda r: f"{_median(r.replan_ms):.0f} ms / {max(r.replan_ms, default=0):.0f} ms"),
-        ("re-plan: PSA requests", lambda r: str(r.replan_requests)),
-        ("re-plan: the fix took effect", lambda r: r.fix),
-        ("naive per-line: requests", lambda r: _n(r.naive.server)),
-        ("naive per-line: wall time", lambda r: _time(r.naive)),
-        ("naive ÷ tool (plan + apply): requests",
-         lambda r: f"{_ratio(r.naive.server, r.plan.server + r.apply.server):.2f}×"),
-        ("naive ÷ tool (plan + apply): time incl. budget wait",
-         lambda r: f"{_ratio(_total(r.naive), _total(r.plan) + _total(r.apply)):.2f}×"),
-        ("peak RSS of the client process after this PSA", lambda r: f"{r.rss_mb:.0f} MB"),
-    ]
-    out = [f"Data: {_n(customers)} customers, {_n(records)} current-period billing records, "
-           f"{_n(lines)} contract lines; {latency_ms} ms latency per request. "
-           f"Whole run {hours(total_seconds)} real time; peak RSS {peak_rss_mb:.0f} MB.", "",
-           f"| measure | {head} |", "|---|" + "---|" * len(runs)]
-    always = {"plan: wall time", "plan: HTTP requests (server / client)",
-              "429s from the server (plan / apply)", "peak RSS of the client process after "
-              "this PSA"} | {label for label, _ in rows if label.startswith("naive")}
-    out += [f"| {label} | {_cells(runs, fn, label in always)} |" for label, fn in rows]
-    return "\n".join(out) + "\n"
-
-
-def targets(runs: list[PsaRun], peak_rss_mb: float) -> str:
-    """The issue's targets, each with what was measured and whether it was met."""
-    out = ["| target | measured | met |", "|---|---|---|"]
-
-    def row(target: str, measured: str, ok: bool) -> None:
-        out.append(f"| {target} | {measured} | {'yes' if ok else '**no**'} |")
-
-    for r in runs:
-        if r.failed:
-            row(f"{r.name}: plan completes", r.failed, False)
-        for label, ph in (("plan", r.plan), ("apply", r.apply)):
-            if r.failed:
-                continue
-            row(f"{r.name} {label}: requests ≤ 1.1 × minimum",
-                f"{_n(ph.server)} ÷ {_n(ph.minimum)} = {ph.ratio:.3f}"
-                + (f" ({ph.ended})" if ph.ended else ""), ph.ratio <= 1.1 and not ph.ended)
-        if r.budget:
-            row(f"{r.name}: never exceeds the {_n(r.budget)}/h call budget",
-                f"{r.plan.throttled + r.apply.throttled} requests refused with 429 "
-                f"(plan {r.plan.throttled}, apply {r.apply.throttled})",
-                r.plan.throttled + r.apply.throttled == 0)
-            row(f"{r.name} plan: says how long the budget makes it take",
-                f"{r.plan.seconds:.1f} s of work + {hours(r.plan.waited)} waiting for the "
-                f"budget", not r.failed)
-        else:
-            row(f"{r.name} plan ≤ 15 s", f"{r.plan.seconds:.1f} s", r.plan.seconds <= 15)
-        if r.failed:
-            continue
-        mid, worst = _median(r.replan_ms), max(r.replan_ms, default=0.0)
-        row(f"{r.name}: re-plan after a fix makes no PSA request and takes < 300 ms",
-            f"{r.replan_requests} requests, median {mid:.0f} ms (worst of 5: {worst:.0f} ms)",
-            r.replan_requests == 0 and mid < 300)
-    row("peak RSS < 400 MB", f"{peak_rss_mb:.0f} MB", peak_rss_mb < 400)
-    return "\n".join(out) + "\n"
-
-
-def endpoint_table(run: PsaRun) -> str:
-    """Kaseya: calls per endpoint against the hourly budget, and the hours it imposes."""
-    names = sorted(set(run.plan.by_endpoint) | set(run.apply.by_endpoint)
-                   | set(run.naive.by_endpoint))
-    out = ["| endpoint | plan | apply | naive | budget/h | plan+apply ÷ budget (h) | "
-           "naive ÷ budget (h) |", "|---|---|---|---|---|---|---|"]
-    for name in names:
-        p, a, n = (ph.by_endpoint.get(name, 0) for ph in (run.plan, run.apply, run.naive))
-        out.append(f"| `{name}` | {_n(p)} | {_n(a)} | {_n(n)} | {_n(run.budget)} | "
-                   f"{(p + a) / run.budget:.2f} | {n / run.budget:.2f} |")
-    return "\n".join(out) + "\n"
-
-
-def _median(xs: list[float]) -> float:
+def median(xs: list[float]) -> float:
     s = sorted(xs)
     return s[len(s) // 2] if s else 0.0
 
 
-def _ratio(a: float, b: float) -> float:
-    return a / b if b else 0.0
+# The issue's targets, by the name the rows use; `check(value) -> (met, how far off)`.
+MAX_PLAN_WALL = 40.0
+MAX_RSS_MB = 300.0
+MAX_REPLAN_MS = 200.0
+MAX_TABLE_OVER_JSON = 1.1
+MAX_APPLY_GROWTH = 1.1
+MAX_RATIO_MISSING = 1.02
+MAX_RATIO_PLAN = 1.02
+MAX_RATIO_APPLY = 1.1
+MAX_HELP_MS = 100.0
+MAX_STALL_MS = 50.0
 
 
-def _total(p: Phase) -> float:
-    return p.seconds + p.waited
+def _met(value: float, limit: float, unit: str, *, strict: bool = False) -> str:
+    ok = value < limit if strict else value <= limit
+    if ok:
+        return "met"
+    over = value - limit
+    text = f"{over:,.0f} {unit}" if unit not in ("×", "") else f"{over:.3f}"
+    return f"**misses by {text}** ({value / limit:.2f}× the target)" if limit else "**no**"
+
+
+Row = tuple[str, str, str, str, str, str]
+
+
+def _time(m: Measured) -> str:
+    text = f"{m.wall:.1f} s"
+    if m.waited > 0.5:
+        text += f" + {hours(m.waited)} budget wait"
+    return text
+
+
+def _ratio(m: Measured) -> str:
+    if not m.minimum:
+        return "—"
+    return f"{_n(m.server)} ÷ {_n(m.minimum)} = {m.ratio:.3f}"
+
+
+def _cells(results: Results) -> list[Cell]:
+    """Smallest first, whatever order they ran in."""
+    return sorted(results.cells, key=lambda c: (c.customers, c.latency_ms))
+
+
+def _runs(results: Results, key: str) -> list[tuple[Cell, Measured]]:
+    return [(c, c.runs[key]) for c in _cells(results) if key in c.runs]
+
+
+def rows(results: Results) -> list[Row]:
+    """Every measured row: (what, where, target, measured, requests ÷ minimum, met)."""
+    out: list[Row] = []
+
+    def failed(what: str, cell: Cell, m: Measured) -> bool:
+        if m.failed:
+            out.append((what, cell.name, "completes", f"**failed**: {m.failed}", "—",
+                        "**no**"))
+        return bool(m.failed)
+
+    for psa, name in (("cw", "ConnectWise"), ("ks", "Kaseya")):
+        for cell, m in _runs(results, f"{psa} plan json"):
+            what = f"{name} `plan --format json`"
+            if failed(what, cell, m):
+                continue
+            if psa == "cw":
+                out.append((f"{what}: wall", cell.name, f"≤ {MAX_PLAN_WALL:.0f} s",
+                            _time(m), _ratio(m), _met(m.wall, MAX_PLAN_WALL, "s")))
+            else:
+                out.append((f"{what}: wall, and the budget's wait (no 429)", cell.name,
+                            "reported; 0 × 429", f"{_time(m)}; {m.throttled} × 429",
+                            _ratio(m), "met" if m.throttled == 0 else "**no**"))
+            out.append((f"{what}: peak RSS", cell.name, f"< {MAX_RSS_MB:.0f} MB",
+                        f"{m.rss_mb:.0f} MB", "—", _met(m.rss_mb, MAX_RSS_MB, "MB",
+                                                         strict=True)))
+            out.append((f"{what}: requests ÷ minimum", cell.name, f"≤ {MAX_RATIO_PLAN}",
+                        f"{_n(m.server)} requests ({m.detail})", _ratio(m),
+                        _met(m.ratio, MAX_RATIO_PLAN, "×")))
+        if psa == "cw":
+            for cell, m in _runs(results, "cw plan table"):
+                what = "ConnectWise `plan` (table output)"
+                js = cell.runs.get("cw plan json")
+                if failed(what, cell, m) or js is None or not js.wall:
+                    continue
+                over = m.wall / js.wall
+                out.append((f"{what}: wall ÷ json's", cell.name,
+                            f"≤ {MAX_TABLE_OVER_JSON}×",
+                            f"{m.wall:.1f} s ÷ {js.wall:.1f} s = {over:.2f}× (CPU {m.cpu:.1f} "
+                            f"s vs {js.cpu:.1f} s)", _ratio(m),
+                            _met(over, MAX_TABLE_OVER_JSON, "×")))
+                out.append((f"{what}: peak RSS", cell.name, f"< {MAX_RSS_MB:.0f} MB",
+                            f"{m.rss_mb:.0f} MB", "—",
+                            _met(m.rss_mb, MAX_RSS_MB, "MB", strict=True)))
+        for cell, m in _runs(results, f"{psa} plan missing"):
+            what = f"{name} `plan --format json`, ~5% Billing Identifiers missing"
+            if failed(what, cell, m):
+                continue
+            out.append((f"{what}: requests ÷ minimum", cell.name, f"≤ {MAX_RATIO_MISSING}",
+                        f"{_n(m.server)} requests in {_time(m)}, {m.rss_mb:.0f} MB "
+                        f"({m.detail})", _ratio(m), _met(m.ratio, MAX_RATIO_MISSING, "×")))
+        applies = _runs(results, f"{psa} apply")
+        for cell, m in applies:
+            what = f"{name} `apply --yes --plan N` of the first 1,000 changes"
+            if failed(what, cell, m):
+                continue
+            out.append((f"{what}: wall, requests", cell.name,
+                        f"requests ≤ {MAX_RATIO_APPLY} × minimum",
+                        f"{_time(m)}, {m.outcome}", _ratio(m),
+                        _met(m.ratio, MAX_RATIO_APPLY, "×")))
+            out.append((f"{what}: peak RSS", cell.name, f"< {MAX_RSS_MB:.0f} MB",
+                        f"{m.rss_mb:.0f} MB", "—", _met(m.rss_mb, MAX_RSS_MB, "MB",
+                                                         strict=True)))
+        by_latency: dict[int, dict[int, Measured]] = {}
+        for cell, m in applies:
+            if not m.failed:
+                by_latency.setdefault(cell.latency_ms, {})[cell.customers] = m
+        for latency, sizes in sorted(by_latency.items()):
+            if len(sizes) < 2:
+                continue
+            small, big = min(sizes), max(sizes)
+            s, b = sizes[small], sizes[big]
+            # Per write: the same as the wall ratio when both apply 1,000 changes; fair
+            # when a small plan has fewer changes than that.
+            per_s = s.wall / s.writes if s.writes else 0.0
+            per_b = b.wall / b.writes if b.writes else 0.0
+            growth = per_b / per_s if per_s else 0.0
+            out.append((f"{name} apply grows with writes only: wall per write at "
+                        f"{_n(big)} ÷ at {_n(small)} customers", f"{latency} ms",
+                        f"≈ 1 (≤ {MAX_APPLY_GROWTH})",
+                        f"{b.wall:.1f} s / {_n(b.writes)} ÷ {s.wall:.1f} s / {_n(s.writes)} "
+                        f"= {growth:.2f}", "—", _met(growth, MAX_APPLY_GROWTH, "×")))
+    for r in results.replans:
+        what = f"{r.psa} re-plan after a fix (in-process, the console's path)"
+        where = f"{_n(r.customers)} customers"
+        if r.failed:
+            out.append((what, where, f"< {MAX_REPLAN_MS:.0f} ms", f"**failed**: {r.failed}",
+                        "—", "**no**"))
+            continue
+        worst = max(r.ms, default=0.0)
+        out.append((what, where, f"< {MAX_REPLAN_MS:.0f} ms, every fix; 0 requests",
+                    f"median {median(r.ms):.0f} ms, worst {worst:.0f} ms of {len(r.ms)} "
+                    f"fixes; {r.requests} requests", "—",
+                    "met" if r.requests == 0 and worst < MAX_REPLAN_MS
+                    else _met(worst, MAX_REPLAN_MS, "ms", strict=True)
+                    if r.requests == 0 else "**no** (requests made)"))
+    if results.help:
+        walls = [h.wall * 1000 for h in results.help]
+        bare = median(results.bare_python) * 1000
+        out.append(("`atria-tui --help`", f"median of {len(walls)}", f"≤ {MAX_HELP_MS:.0f} ms",
+                    f"{median(walls):.0f} ms (worst {max(walls):.0f} ms; bare `python -c "
+                    f"pass` {bare:.0f} ms); {results.help[0].rss_mb:.0f} MB", "—",
+                    _met(median(walls), MAX_HELP_MS, "ms")))
+    headless = [("`atria-tui --help`", results.help_probe)] if results.help_probe else []
+    for key, label in (("cw plan json", "`plan --format json`"), ("cw plan table", "`plan`"),
+                       ("cw apply", "`apply`"), ("ks plan json", "Kaseya `plan`")):
+        runs = [m for _, m in _runs(results, key) if not m.failed]
+        if runs:
+            headless.append((label, runs[-1]))
+    for label, m in headless:
+        loaded = ", ".join(m.imports) or "neither"
+        out.append((f"{label} imports Textual or the sandbox?", "`-X importtime`",
+                    "never Textual (nor the sandbox)", loaded, "—",
+                    "met" if not m.imports else "**no**"))
+    for n, run in enumerate(results.console, 1):
+        key = next((k for k in run if "plan at once" in k and "longest" in k), "")
+        value = run.get(key, -1.0)
+        out.append((f"console: longest stall, plan and apply at once (run {n} of "
+                    f"{len(results.console)})", f"{_n(results.console_rows)} rows",
+                    f"< {MAX_STALL_MS:.0f} ms, every run",
+                    f"{value:.0f} ms" if value >= 0 else "not found in its output", "—",
+                    _met(value, MAX_STALL_MS, "ms", strict=True) if value >= 0 else "**no**"))
+    return out
+
+
+def table(results: Results) -> str:
+    lines = ["| what | where | target | measured | requests ÷ minimum | met? |",
+             "|---|---|---|---|---|---|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows(results)]
+    return "\n".join(lines) + "\n"
+
+
+def side_by_side(results: Results) -> str:
+    """Wall time and peak RSS of every command, the cells side by side."""
+    cells = _cells(results)
+    head = " | ".join(c.name for c in cells)
+    out = [f"| command | {head} |", "|---|" + "---|" * len(cells)]
+    keys = [("cw plan json", "ConnectWise `plan --format json`"),
+            ("cw plan table", "ConnectWise `plan` (table)"),
+            ("cw plan missing", "ConnectWise `plan --format json`, 5% identifiers missing"),
+            ("cw apply", "ConnectWise `apply --yes --plan N` (1,000 changes)"),
+            ("ks plan json", "Kaseya `plan --format json`"),
+            ("ks plan missing", "Kaseya `plan --format json`, 5% identifiers missing"),
+            ("ks apply", "Kaseya `apply --yes --plan N` (1,000 changes)")]
+    for key, label in keys:
+        shown = []
+        for c in cells:
+            m = c.runs.get(key)
+            if m is None:
+                shown.append("—")
+            elif m.failed:
+                shown.append(f"failed: {m.failed}")
+            else:
+                shown.append(f"{_time(m)} (CPU {m.cpu:.1f} s), {m.rss_mb:.0f} MB, "
+                             f"{_n(m.server)} req"
+                             + (f" ({m.ratio:.3f}× min)" if m.minimum else ""))
+        out.append(f"| {label} | " + " | ".join(shown) + " |")
+    return "\n".join(out) + "\n"
+
+
+def kaseya_eta(results: Results) -> str:
+    """How long a full Kaseya plan takes under the 1,500 calls/hour/route budget."""
+    out = ["| customers × latency | work | budget wait | a full plan takes | busiest route: "
+           "calls |", "|---|---|---|---|---|"]
+    for cell, m in _runs(results, "ks plan json"):
+        if m.failed:
+            continue
+        route, calls = max(m.by_endpoint.items(), key=lambda kv: kv[1], default=("", 0))
+        out.append(f"| {cell.name} | {m.wall:.1f} s | {hours(m.waited)} | "
+                   f"**{hours(m.wall + m.waited)}** | `{route}`: {_n(calls)} |")
+    return "\n".join(out) + "\n"
+
+
+def console_table(results: Results) -> str:
+    if not results.console:
+        return ""
+    metrics = list(results.console[0])
+    head = " | ".join(f"run {n}" for n in range(1, len(results.console) + 1))
+    out = [f"| stream (UI stall, {_n(results.console_rows)} rows) | {head} |",
+           "|---|" + "---:|" * len(results.console)]
+    for k in metrics:
+        out.append(f"| {k} | " + " | ".join(f"{run.get(k, -1):.0f} ms"
+                                           for run in results.console) + " |")
+    return "\n".join(out) + "\n"
 
 
 NOTES = """## How it is measured
 
-- **Data** (`benchmarks/generate.py`, seed 1): per customer ~5 contract lines and ~20
-  current-period records (per-user rows), plus one previous-period row per line (last month
-  the PSA matched Atria). Per line: ~88% unchanged, ~10% quantity change, ~2% billed last
-  period only (rule 6 zeroes it); ~1.5% of (customer, SKU) pairs are billed with no line
-  (ConnectWise adds it, AllowAtriaCreateAdditions = true; Kaseya reports KS06). 0.5% of
-  customers have no Billing Identifier, 0.25% are unknown to the PSA, 5% extra PSA
-  companies are not billed (half with an agreement of the type), every 4th customer has a
-  second agreement of another type.
-- **Server**: both emulators (`atria_tui.sandbox.server.build`) in a child process, uvicorn
-  on 127.0.0.1, each request delayed by the injected latency. The emulators scan whole
-  tables per request (ConnectWise: `query.known_paths` over every addition and
-  `CwState.additions_of`; Kaseya: `KsState.lines_of` per contract, also inside every
-  contract summary row; every `conditions` query evaluated on every row), which at 10,000
-  lines costs 0.03-0.4 s of server CPU per request; `benchmarks/server.py` replaces those
-  scans with indexes giving the same answers, so what is timed is the tool plus the
-  latency, not the emulator.
-- **Requests**: the server's counters are the reference (they include retries, 401s and
-  429s); the client's are `RunResult.requests`. The *minimum* is computed from the seeds:
-  pages of each bulk read at the largest page size (ConnectWise 1,000, Kaseya 100) plus
-  one line read per contract the plan needs (neither API reads lines across contracts).
-  For apply: one re-read per contract touched (the conflict check) plus one write per
-  change; the blind figure (writes only) is in brackets.
+- **What runs**: every command is the CLI as a child process, as a user runs it, its output
+  to a file (`> plan.json`, as cron does): ConnectWise through the installed `atria-tui`
+  entry point; Kaseya through `python -m benchmarks.virtual_cli CLOCK atria-tui-args…`,
+  which runs the same `atria_tui.cli.main.main` in that process after putting the Kaseya
+  session's call budget, token clock and sleeps on the benchmark's virtual clock (below).
+  Each command gets its own `ATRIA_TUI_HOME`, secrets from the environment.
+- **Wall time**: spawn to exit, measured by the parent. **Peak RSS** and **CPU**: the
+  command's own `ru_maxrss` and user+system time from `os.wait4` on its pid, in a tiny
+  wrapper interpreter that forks and execs it (`run._WRAPPER`). Not `RUSAGE_CHILDREN`
+  (the maximum over every child so far), and not `wait4` from the benchmark itself: on
+  Linux a child's `ru_maxrss` starts from the peak RSS of the process that exec'd it, so
+  every command would have reported at least the benchmark's own RSS.
+- **Requests**: counted by the server (`/_sandbox/stats` before and after each command;
+  they include retries, 401s and 429s). The *minimum* is computed from the seeds and the
+  billing export, independently of the adapters: pages of each bulk read at the largest
+  page size (ConnectWise 1,000, Kaseya 100) plus one line read per contract that a billed
+  customer with an identifier claims (neither API reads lines across contracts). For apply:
+  one re-read per contract touched (the conflict check) plus one write per change (+1
+  login on Kaseya).
+- **Apply of 1,000 changes**: `atria-tui plan --format json` first, then the plan run's
+  stored plan gets its first 1,000 changes approved and the rest rejected (what a reviewer
+  does in the console; `--approve-all` would approve every change, 1,400 at 2,000
+  customers and 3,400 at 5,000, so the writes would not be the same), then
+  `atria-tui apply JOB --yes --plan N`. Comparing its wall time at 2,000 and 5,000 customers
+  at one latency shows whether the cost follows the writes or the plan's size.
+- **~5% identifiers missing**: the same PSA, billed from a copy of the export in which every
+  20th customer has no Billing Identifier (on top of the 0.5% of the base data).
+- **Re-plan after a fix**: in-process through services, as the console does it
+  (`services.review.apply_fix` on the `PlanContext` of an in-process `plan_job` of the
+  ~5%-missing export), for 5 different customers without an identifier, each fix timed;
+  the server's counters before and after show that no request was made. Measured once
+  per size, in the first cell of that size (it makes no request: latency does not enter).
+- **`--help` and imports**: `atria-tui --help` run 5 times (wall, median; a bare
+  `python -c pass` beside it), then once with `PYTHONPROFILEIMPORTTIME=1`, untimed; every
+  plan and apply command above runs with `PYTHONPROFILEIMPORTTIME=1` too (it costs a few
+  ms) and its import log is searched for `textual` and `atria_tui.sandbox`.
 - **Kaseya's budget** (1,500 calls per hour per endpoint) is enforced by the emulator
-  against a clock shared with the client's `CallBudget`, token clock and sleeps
-  (`VirtualClock`): when everything left is waiting, the clock jumps instead of sleeping.
-  The jump is reported as "budget wait": the time the budget adds to a real run.
-- **Apply**: the first 1,000 changes of the plan approved, the rest rejected, applied right
-  after the plan (same tenant hour, as when a reviewer approves straight away, or as
-  `apply` from cron plans and applies in one go); `--review-minutes N` lets N minutes of
-  review pass on the budget's clock first.
-- **Re-plan**: the console's fix for the first customer without a Billing Identifier
-  (CW04/KS09) saved as a customer mapping, then `PlanContext.replan`, timed 5 times; the
-  server's counters before and after show whether any request was made.
-- **Naive**: `benchmarks/naive.py`, per customer: company, agreement, additions, then one
-  PATCH per line that differs, sequentially, up to the same 1,000 writes; Kaseya likewise
-  (account, contract, lines, PUT), honouring 429 Retry-After however long. Both PSAs run
-  at once (each sequential) after the sandbox is reset to the seeds; only Kaseya's time
-  includes budget waits.
-- **Peak RSS**: `ru_maxrss` of the benchmark process, i.e. the client only (the server is
-  another process), read before the seeds are loaded to compute the minimum.
-- A 5-customer run is part of the test suite (`tests/unit/test_benchmarks_smoke.py`); no
-  number is asserted there.
+  against a clock shared (`benchmarks/vclock.py`, a memory-mapped offset) with the CLI's
+  `CallBudget`, token clock and sleeps: when everything left is waiting, the clock jumps
+  instead of sleeping. The jump is the "budget wait": what the budget adds to a real run.
+  An idle hour is put on that clock before each Kaseya command, so each starts with the
+  budget a tenant has after a quiet hour.
+- **Server**: both emulators in one child process (uvicorn on 127.0.0.1, one per cell),
+  each request delayed by the cell's latency; `benchmarks/server.py` replaces the
+  emulators' whole-table scans with indexes giving the same answers, so what is timed is
+  the tool plus the latency, not the emulator.
+- **Order**: `--help`, the console benchmark, then the cells, slowest first (highest
+  latency, then largest size), so that a stopped run has the figures that matter most.
+- **Console**: `python -m benchmarks.console_bench` run twice in a row as child processes;
+  its stream rows are quoted; with `--console-out` the last run's full tables are written
+  there (RESULTS-console.md).
+- `tests/unit/test_benchmarks_smoke.py` runs `--quick` end to end and checks every row is
+  written; no number is asserted.
 """

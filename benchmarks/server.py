@@ -3,12 +3,9 @@
 Why a child process: the client's peak RSS must be the tool's own, and on 2 cores the
 server gets the other one instead of fighting the client for the GIL.
 
-Why a virtual clock: Kaseya allows 1,500 calls per hour per endpoint, so a 2,000-customer
-plan really waits about an hour. Waiting for real would make the benchmark useless, so the
-client's call budget, its token clock and the emulator's clock all read one shared offset;
-a wait advances the offset instead of sleeping. The emulator still enforces the budget
-against that clock, so a client that overspends gets 429s exactly as on a real tenant,
-and the offset afterwards *is* the time the budget imposed.
+Why a virtual clock: Kaseya's hourly budget would make a run wait hours; the emulator
+reads the clock of `benchmarks/vclock.py`, whose offset the measured client advances
+instead of sleeping (see there).
 
 Why indexes: the emulators answer every request by scanning whole tables (ConnectWise
 re-derives the field schema of every addition per list request and filters all additions
@@ -19,114 +16,23 @@ being measured. `_index()` swaps those scans for indexes with the same answers.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import heapq
 import json
 import multiprocessing as mp
 import socket
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from benchmarks.vclock import SharedOffset, VirtualClock
+
 CW_ROOT = "/connectwise/v4_6_release/apis/3.0"
 KS_ROOT = "/kaseya"
-
-
-class VirtualClock:
-    """Real time plus a shared offset that jumps over waits nobody needs to sit through.
-
-    A discrete-event rule: a sleeper is woken when real time reaches its wake-up, or, once
-    the client has had no request in flight for `QUIET` seconds (everything left is
-    waiting), the clock jumps to the earliest wake-up. So work that would really happen
-    during a wait (requests already granted and queued) still happens before the jump, and
-    the offset at the end is exactly the waiting the budget imposed. Requests are counted
-    by `CountingTransport`.
-    """
-
-    QUIET = 0.05
-    TICK = 0.005
-
-    def __init__(self, offset: Synchronized[float]) -> None:
-        self.offset = offset
-        self.in_flight = 0
-        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
-        self._seq = 0
-        self._keeper: asyncio.Task[None] | None = None
-
-    @property
-    def skipped(self) -> float:
-        """Seconds of waiting skipped so far."""
-        return float(self.offset.value)
-
-    def monotonic(self) -> float:
-        return time.monotonic() + self.offset.value
-
-    def utcnow(self) -> datetime:
-        return datetime.now(UTC) + timedelta(seconds=self.offset.value)
-
-    async def sleep(self, seconds: float) -> None:
-        if seconds <= 0:
-            await asyncio.sleep(0)
-            return
-        loop = asyncio.get_running_loop()
-        wake: asyncio.Future[None] = loop.create_future()
-        self._seq += 1
-        heapq.heappush(self._sleepers, (self.monotonic() + seconds, self._seq, wake))
-        if self._keeper is None or self._keeper.done():
-            self._keeper = loop.create_task(self._keep())
-        await wake
-
-    async def _keep(self) -> None:
-        quiet_since = time.monotonic()
-        while self._sleepers:
-            await asyncio.sleep(self.TICK)
-            real = time.monotonic()
-            if self.in_flight:
-                quiet_since = real
-            elif real - quiet_since >= self.QUIET:
-                ahead = self._sleepers[0][0] - self.monotonic()
-                if ahead > 0:
-                    self.offset.value += ahead
-                quiet_since = real
-            now = self.monotonic()
-            while self._sleepers and self._sleepers[0][0] <= now:
-                wake = heapq.heappop(self._sleepers)[2]
-                if not wake.done():
-                    wake.set_result(None)
-
-    def transport(self) -> CountingTransport:
-        return CountingTransport(self)
-
-
-class CountingTransport(httpx.AsyncBaseTransport):
-    """Loopback HTTP that tells the clock when requests are in flight; reusable after
-    `aclose` (each session of a run closes its client)."""
-
-    def __init__(self, clock: VirtualClock) -> None:
-        self.clock = clock
-        self._inner: httpx.AsyncHTTPTransport | None = None
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if self._inner is None:
-            self._inner = httpx.AsyncHTTPTransport()
-        self.clock.in_flight += 1
-        try:
-            return await self._inner.handle_async_request(request)
-        finally:
-            self.clock.in_flight -= 1
-
-    async def aclose(self) -> None:
-        if self._inner is not None:
-            await self._inner.aclose()
-            self._inner = None
 
 
 # --- indexes (in the child process only) ------------------------------------------------
@@ -265,7 +171,7 @@ def _index() -> tuple[type, type]:
 
 
 def _serve(cw_seed: str, ks_seed: str, port: int, latency_ms: int, budget_per_hour: int,
-           offset: Synchronized[float]) -> None:
+           offset_file: str) -> None:
     """Child process entry point: build both emulators around the seeds and serve them."""
     import uvicorn
 
@@ -273,7 +179,7 @@ def _serve(cw_seed: str, ks_seed: str, port: int, latency_ms: int, budget_per_ho
     from atria_tui.sandbox.server import build
 
     cw_cls, ks_cls = _index()
-    clock = VirtualClock(offset)
+    clock = VirtualClock(SharedOffset(offset_file))
     cw = cw_cls(json.loads(Path(cw_seed).read_text("utf-8")))
     cw.latency_ms = latency_ms
     ks = ks_cls(json.loads(Path(ks_seed).read_text("utf-8")), now=clock.utcnow,
@@ -315,13 +221,13 @@ class Served:
             ks = (await client.get(self.ks_url + "/_sandbox/stats")).json()
         return cw, ks
 
-    async def reset(self) -> None:
-        """Back to the seeds (the naive run needs the data as it was before apply)."""
-        async with httpx.AsyncClient(timeout=60) as client:
-            (await client.post(self.cw_url + "/_sandbox/reset")).raise_for_status()
-            (await client.post(self.cw_url + "/_sandbox/config",
-                               json={"latency_ms": self.latency_ms})).raise_for_status()
-            (await client.post(self.ks_url + "/_sandbox/reset")).raise_for_status()
+    def counts(self, psa: str) -> tuple[dict[str, int], int]:
+        """Requests the server answered so far, per endpoint, and its 429s ("cw" or "ks")."""
+        url = self.cw_url if psa == "cw" else self.ks_url
+        body = httpx.get(url + "/_sandbox/stats", timeout=30).json()
+        if psa == "cw":
+            return {k: int(v) for k, v in body["requests"].items()}, 0
+        return {k: int(v) for k, v in body["byEndpoint"].items()}, int(body["throttled"])
 
     def stop(self) -> None:
         if self.process.is_alive():
@@ -332,13 +238,15 @@ class Served:
             self.process.join(5)
 
 
-def start(cw_seed: Path, ks_seed: Path, *, latency_ms: int, budget_per_hour: int = 1500,
-          timeout: float = 60.0) -> Served:
+def start(cw_seed: Path, ks_seed: Path, *, latency_ms: int, clock_file: Path,
+          budget_per_hour: int = 1500, timeout: float = 60.0) -> Served:
+    """Serve both emulators on a free port; `clock_file` holds the shared clock's offset
+    (the measured CLI maps it too)."""
     ctx = mp.get_context("spawn")
-    offset = ctx.Value("d", 0.0)
+    offset = SharedOffset(clock_file)
     port = free_port()
     proc = ctx.Process(target=_serve, args=(str(cw_seed), str(ks_seed), port, latency_ms,
-                                            budget_per_hour, offset), daemon=True)
+                                            budget_per_hour, str(clock_file)), daemon=True)
     proc.start()
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
