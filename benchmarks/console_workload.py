@@ -4,7 +4,7 @@ One seed number describes ~2,500 customers' billing records and their ConnectWis
 agreements, built in memory so that the real `reconcile.plan` turns them into exactly the
 requested number of plan rows with a real month's mix: mostly unchanged lines (CW09), some
 quantity changes (CW07, decreases among them, which start unapproved), removed lines
-(CW20), new lines (CW08), unknown and missing SKUs (CW06, CW05), ambiguous lines (AT03),
+(CW20), new lines (CW08), unknown and missing SKUs (CW06, CW05), ambiguous lines (TU03),
 and a few customers without a Billing Identifier or unknown to the PSA (CW04, CW14).
 
 `Fakes` stands in for `plan_job`/`apply_job` while the benchmark runs: they do the local

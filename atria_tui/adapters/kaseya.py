@@ -132,7 +132,7 @@ def _ids(rows: list[dict[str, Any]]) -> list[str]:
 
 def _units(q: Decimal, what: str) -> int:
     """`Units` is int32 on the documented POST: a fraction is never sent (the plan refuses or
-    rounds it first, AT16); one reaching here is refused before anything is sent."""
+    rounds it first, TU16); one reaching here is refused before anything is sent."""
     if q != q.to_integral_value() or not -(2**31) <= q < 2**31:
         raise RemoteError("http", f"{what}: Units {q} is not a whole number Kaseya takes; "
                           "nothing was sent")

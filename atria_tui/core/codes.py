@@ -3,13 +3,16 @@
 Billing staff search logs by these codes and read the guides' resolution tables, so the
 level and message text are kept as the seeds print them; only the placeholders are given
 names (`{customer_code}`, `{sku}` …). Where a seed row is garbled, the comment says what
-was read into it. Codes AT01–AT18 and AT20 are this tool's own (conflicts, ambiguity, resume,
+was read into it. Codes TU01–TU18 and TU20 are this tool's own (conflicts, ambiguity, resume,
 revert): the seeds have no words for them, and overloading a seed code would mislead
-someone following the seed's resolution guide.
+someone following the seed's resolution guide. They were called AT01… until Autotask
+became a PSA here ("AT" read as Autotask); `current_name` maps the old names, so a clerk's
+habit or an old note still finds them.
 """
 
 from __future__ import annotations
 
+import re
 import string
 from dataclasses import dataclass
 
@@ -206,78 +209,78 @@ _DEFS: list[CodeDef] = [
     CodeDef("KS24", IN, "The whole process of updating contract lines ends",
             "Billing Process Completed with status {result}"),
     # --- this tool's own ------------------------------------------------------------------
-    CodeDef("AT01", WN, "A PSA line changed since the preview; not overwritten",
+    CodeDef("TU01", WN, "A PSA line changed since the preview; not overwritten",
             "{customer_code} Conflict : Line {line_description} with Product ID {sku} is "
             "{current} in the PSA but was {before} when previewed; not overwritten",
             "Someone edited the line in the PSA after the preview. Preview again, check the "
             "new quantity and apply again."),
-    CodeDef("AT02", WN, "More than one live agreement/contract of the configured type",
+    CodeDef("TU02", WN, "More than one live agreement/contract of the configured type",
             "{customer_code} Ambiguous : {count} live contracts of type {contract_type} for "
             "customer {customer_name}; none was changed",
             "Cancel or end the extra agreements/contracts so that exactly one of the configured "
             "type is live, then preview again."),
-    CodeDef("AT03", WN, "More than one live line for one SKU in a contract",
+    CodeDef("TU03", WN, "More than one live line for one SKU in a contract",
             "{customer_code} Ambiguous : {count} live lines match Product ID {sku} in "
             "{contract_name}; none was changed",
             "Merge or cancel the duplicate lines in the PSA so one live line carries the SKU."),
-    CodeDef("AT04", IN, "Change not approved (rejected, or held for review)",
+    CodeDef("TU04", IN, "Change not approved (rejected, or held for review)",
             "{customer_code} Not applied : {line_description} with Product ID {sku} was "
             "not approved in review ({before} → {after})"),
-    CodeDef("AT05", IN, "An interrupted apply is resumed",
+    CodeDef("TU05", IN, "An interrupted apply is resumed",
             "Resuming run {run_id}: {pending} change(s) still pending"),
-    CodeDef("AT06", IN, "A run's writes are reverted",
+    CodeDef("TU06", IN, "A run's writes are reverted",
             "{customer_code} Reverted : {line_description} with Product ID {sku} set back from "
             "{after} to {before}"),
-    CodeDef("AT07", WN, "A line written by this tool is no longer found in the PSA",
+    CodeDef("TU07", WN, "A line written by this tool is no longer found in the PSA",
             "{customer_code} Line {line_description} with Product ID {sku} is gone from the PSA; "
             "nothing to write"),
-    CodeDef("AT08", ER, "The PSA answered an apply write with an error",
+    CodeDef("TU08", ER, "The PSA answered an apply write with an error",
             "{customer_code} Write failed : {line_description} with Product ID {sku}, Error "
             "Details {error}"),
-    CodeDef("AT09", IN, "A SKU matched more than one catalog service",
+    CodeDef("TU09", IN, "A SKU matched more than one catalog service",
             "{customer_code} Ambiguous : {count} catalog items match Product ID {sku}; none was "
             "chosen",
             "Make the SKU match exactly one active catalog item (or fix it in the console)."),
-    CodeDef("AT10", ER, "A write got no answer and was not found in the PSA on a re-read",
+    CodeDef("TU10", ER, "A write got no answer and was not found in the PSA on a re-read",
             "{customer_code} Not confirmed : {line_description} with Product ID {sku} "
             "({before} → {after}): {error}; not found on a re-read and not sent again",
             "The PSA may still carry the write out. Run apply again once the PSA answers: "
             "it re-reads the line first and writes only what is missing, never twice."),
-    CodeDef("AT11", IN, "A write whose answer was lost is found in the PSA",
+    CodeDef("TU11", IN, "A write whose answer was lost is found in the PSA",
             "{customer_code} Confirmed : {line_description} with Product ID {sku} is {after} "
             "in the PSA; the write landed although its answer was lost ({error})"),
-    CodeDef("AT12", IN, "What a revert found to restore",
+    CodeDef("TU12", IN, "What a revert found to restore",
             "Revert of run {run_id}: {restored} line(s) restored, {unchanged} already as before "
             "the run, {changed} changed since (left alone), {missing} not found"),
-    CodeDef("AT13", WN, "A SKU matches more than one active service in the catalog",
+    CodeDef("TU13", WN, "A SKU matches more than one active service in the catalog",
             "{customer_code} Ambiguous : Product ID {sku} matches {count} active services "
             "({services}); no line of this SKU was written",
             "Make the SKU match exactly one active service under SKUFieldMatch (rename, "
             "re-describe or deactivate the others), then preview again."),
-    CodeDef("AT14", IN, "Which API base a run uses",
+    CodeDef("TU14", IN, "Which API base a run uses",
             "{psa_name} API base {base} ({reason})"),
-    CodeDef("AT15", ER, "The PSA host does not serve a route the run needs",
+    CodeDef("TU15", ER, "The PSA host does not serve a route the run needs",
             "{customer_code} Not read : the lines of {contract_name} ({sku}): {error}",
             "Run `atria-tui doctor JOB.toml`: it tries the shipped alternatives, read-only, and "
             "says which route this tenant answers; put it in the job's [endpoints] table."),
-    CodeDef("AT16", WN, "A fractional quantity for a PSA that takes whole units",
+    CodeDef("TU16", WN, "A fractional quantity for a PSA that takes whole units",
             "{customer_code} Not written : Product ID {sku} quantity {after} is not a whole "
             "number, and {psa_name} takes whole units",
             "Bill whole units in Atria, or set [options] units_rounding = \"up\", \"down\" "
             "or \"nearest\" in the job to round them."),
-    CodeDef("AT17", IN, "Lines an apply left as they were, counted instead of listed",
+    CodeDef("TU17", IN, "Lines an apply left as they were, counted instead of listed",
             "{count} line(s) {state} ({row_code}: {what}); the plan of run {plan_run} lists them",
             "Nothing to do: an apply logs each write and every warning or error, and counts "
             "the lines it had nothing to write for. A preview run's log lists them line by "
             "line (`atria-tui log RUN`, the console's Runs screen); an apply planned at once "
             "printed them with its plan (the `items` of `--format json`)."),
-    CodeDef("AT18", IN, "A plan reused contract lines an earlier plan of the period read",
+    CodeDef("TU18", IN, "A plan reused contract lines an earlier plan of the period read",
             "{count} contract(s) not read again: their lines were read by a plan of this "
             "period from {since}, within the last {hours} hour(s)",
             "Nothing to do: the plan resumed a read that was stopped (the PSA's call budget "
             "makes a full read take hours), and apply re-reads every contract it writes to. "
             "To read everything again, set [options] line_cache_hours = 0 in the job."),
-    CodeDef("AT20", WN, "A run summary could not be sent to a notification target",
+    CodeDef("TU20", WN, "A run summary could not be sent to a notification target",
             "Run summary not sent to {target}: {error}",
             "The billing run itself is not affected. Check the target's URL (`atria-tui "
             "secret JOB.toml NAME` stores it) and try `atria-tui notify-test JOB.toml`."),
@@ -324,6 +327,16 @@ def entry(code: str, *, customer: str = "", sku: str = "", **fields: object) -> 
     """A log entry for `code`; the time is stamped where it is written (store, sink)."""
     d = CATALOG[code]
     return LogEntry(code, d.level, message(code, sku=sku, **fields), customer, sku)
+
+
+# This tool's own codes were AT01… (read as "Autotask" once Autotask became a PSA here).
+_OLD_NAME = re.compile(r"\bAT(0[1-9]|1[0-9]|20)\b", re.IGNORECASE)
+
+
+def current_name(text: str) -> str:
+    """`text` with this tool's old code names (AT01…AT20) written as today's (TU01…):
+    filters and searches accept either."""
+    return _OLD_NAME.sub(lambda m: "TU" + m.group(1), text)
 
 
 def resolution(code: str) -> str:

@@ -8,7 +8,7 @@ nothing is written twice and nothing written by someone else is overwritten.
 
 The log follows the writes, not the plan: each write, and every row with a warning or an
 error, is logged; rows with nothing to write and nothing wrong (CW09/KS04 "unchanged") are
-counted, one AT17 entry per code, since the preview already listed them line by line and
+counted, one TU17 entry per code, since the preview already listed them line by line and
 logging 44,000 of them made a big apply's cost grow with the plan instead of its changes.
 """
 
@@ -152,17 +152,17 @@ class Applier:
             elif not item.approved:
                 item.status = Status.SKIPPED
                 self.outcome.skipped += 1
-                held = codes.entry("AT04", customer=item.customer_code, sku=item.sku,
+                held = codes.entry("TU04", customer=item.customer_code, sku=item.sku,
                                    **_item_fields(item))
                 await self.emit(replace(held, message=codes.message(
-                    "AT04", **_item_fields(item),
+                    "TU04", **_item_fields(item),
                     sku=written_sku(item.sku, item.product_code))), item)
             elif row is not None and row.state in (PENDING, SENT):
                 todo.append(row)
             elif row is not None:
                 item.status = _status_of(row.state)  # finished by an earlier attempt
         for (code, status), count in quiet.items():
-            await self.emit(codes.entry("AT17", count=count, state=status.value, row_code=code,
+            await self.emit(codes.entry("TU17", count=count, state=status.value, row_code=code,
                                         what=codes.CATALOG[code].when,
                                         plan_run=self.plan_run), None)
         await asyncio.gather(*(self._guarded(r) for r in todo))
@@ -193,7 +193,7 @@ class Applier:
                 self.outcome.failed += 1
                 if item:
                     item.status = Status.FAILED
-                await self.emit(_entry("AT10", row, item, error=exc.message), item)
+                await self.emit(_entry("TU10", row, item, error=exc.message), item)
                 return
             if exc.kind in ("budget", "connect", "timeout"):
                 # The PSA is out of reach or its call budget is used up: every later write
@@ -255,7 +255,7 @@ class Applier:
                     raise
                 found = await landed()
                 if found is not None:
-                    await self.emit(_entry("AT11", row, self.items.get(row.item_key),
+                    await self.emit(_entry("TU11", row, self.items.get(row.item_key),
                                            error=exc.message), None)
                     return found
                 if not exc.answered or exc.kind == "decode":
@@ -345,14 +345,14 @@ class Applier:
         self.outcome.conflicts += 1
         if item:
             item.status = Status.CONFLICT
-        await self.emit(_entry("AT01", row, item, current=fmt_qty(now)), item)
+        await self.emit(_entry("TU01", row, item, current=fmt_qty(now)), item)
 
     async def _gone(self, row: JournalRow, item: PlanItem | None) -> None:
         self.store.journal_set(row.id, GONE, "line not found")
         self.outcome.skipped += 1
         if item:
             item.status = Status.SKIPPED
-        await self.emit(_entry("AT07", row, item), item)
+        await self.emit(_entry("TU07", row, item), item)
 
     def _done_entry(self, row: JournalRow, item: PlanItem | None) -> LogEntry:
         if item is not None:
@@ -399,7 +399,7 @@ async def revert(journal: list[JournalRow], writer: PsaSession, store: Store, ru
     answer lost, after the request went out: such a write may have landed). Each
     contract is re-read once; a line is set back only while it still holds what the run
     wrote. A line already at its old quantity (never written, or reverted before) is left
-    alone and not reported as restored; one changed since is a conflict (AT01). An
+    alone and not reported as restored; one changed since is a conflict (TU01). An
     addition whose POST never confirmed is found by its product and quantity.
     """
     rows = [(r.item_key, Action.UPDATE.value, r.customer, r.sku, r.description,
@@ -444,7 +444,7 @@ async def revert(journal: list[JournalRow], writer: PsaSession, store: Store, ru
                 raise  # the PSA is out of reach: the revert ends; run it again later
             store.journal_set(row.id, ERROR, exc.message)
             applier.outcome.failed += 1
-            await applier.emit(_entry("AT08", row, error=exc.message), None)
+            await applier.emit(_entry("TU08", row, error=exc.message), None)
             return
         except _Changed as changed:
             counts["changed"] += 1
@@ -457,7 +457,7 @@ async def revert(journal: list[JournalRow], writer: PsaSession, store: Store, ru
         store.journal_set(row.id, DONE, line_id=line_id)
         counts["restored"] += 1
         applier.outcome.applied += 1
-        await applier.emit(_entry("AT06", row, before=fmt_qty(row.after),
+        await applier.emit(_entry("TU06", row, before=fmt_qty(row.after),
                                   after=fmt_qty(row.before)), None)
 
     if progress:
@@ -467,7 +467,7 @@ async def revert(journal: list[JournalRow], writer: PsaSession, store: Store, ru
         if progress:  # a slow PSA: the clerk sees the lines go by, not one still line
             progress(n, len(todo))
     applier.outcome.unchanged = counts["unchanged"]
-    await applier.emit(codes.entry("AT12", run_id=of_run, restored=counts["restored"],
+    await applier.emit(codes.entry("TU12", run_id=of_run, restored=counts["restored"],
                                    unchanged=counts["unchanged"], changed=counts["changed"],
                                    missing=counts["missing"]), None)
     return applier.outcome

@@ -49,7 +49,7 @@ class ReconcileParams:
     sku_field_match: str = "ServiceName"
     contract_type: str = ""
     # A PSA that takes whole units only (Kaseya's Units is int32): how a fractional Atria
-    # quantity becomes one ("up", "down", "nearest"), or "" to refuse it (AT16).
+    # quantity becomes one ("up", "down", "nearest"), or "" to refuse it (TU16).
     units_rounding: str = ""
 
 
@@ -242,7 +242,7 @@ class _Planner:
         if len(live) != 1:
             if not deprovisioned:
                 if live:
-                    self.add(c, "AT02", Action.SKIP, account_name=account.name,
+                    self.add(c, "TU02", Action.SKIP, account_name=account.name,
                              count=len(live))
                 else:
                     self.add(c, codes_.contract_missing, Action.SKIP,
@@ -253,7 +253,7 @@ class _Planner:
         if contract.id in self.snap.missing_routes:
             err = self.snap.missing_routes[contract.id]
             for _, b in sorted(c.current.items()):
-                self.add(c, "AT15", Action.SKIP, sku=b.sku, description=b.description,
+                self.add(c, "TU15", Action.SKIP, sku=b.sku, description=b.description,
                          atria=b.quantity, error=err, ctx=ctx)
             return
         if contract.id in self.snap.line_errors:
@@ -278,7 +278,7 @@ class _Planner:
         desc = b.description
         if self.whole_units and b.quantity != b.quantity.to_integral_value():
             if self.p.units_rounding not in ROUNDING:
-                self.add(c, "AT16", Action.SKIP, sku=b.sku, description=desc,
+                self.add(c, "TU16", Action.SKIP, sku=b.sku, description=desc,
                          atria=b.quantity, product=b.code, ctx=ctx)
                 return
             b = _Billed(b.code, b.sku, b.description,
@@ -297,7 +297,7 @@ class _Planner:
                 return
             lines = [ln for ln in lines if ln.product_id == active[0].id]
         if len(lines) > 1:
-            self.add(c, "AT03", Action.SKIP, sku=b.sku, description=desc, atria=b.quantity,
+            self.add(c, "TU03", Action.SKIP, sku=b.sku, description=desc, atria=b.quantity,
                      count=len(lines), product=b.code, ctx=ctx)
             return
         if lines:
@@ -326,7 +326,7 @@ class _Planner:
                      psa=ZERO, catalog=usable[0], product=usable[0].code,
                      ctx=ctx)
         elif self.p.allow_create and len(usable) > 1:
-            self.add(c, "AT09", Action.SKIP, sku=b.sku, description=desc, atria=b.quantity,
+            self.add(c, "TU09", Action.SKIP, sku=b.sku, description=desc, atria=b.quantity,
                      count=len(usable), product=b.code, ctx=ctx)
         else:
             self.add(c, self.codes.add_refused or self.codes.unknown_sku, Action.SKIP,
@@ -337,7 +337,7 @@ class _Planner:
                   services: list[CatalogItem], ctx: _Ctx) -> None:
         names = ", ".join(f"{i.name or i.code} (id {i.id})" for i in services[:5])
         more = f" and {len(services) - 5} more" if len(services) > 5 else ""
-        self.add(c, "AT13", Action.SKIP, sku=sku, description=desc, atria=atria,
+        self.add(c, "TU13", Action.SKIP, sku=sku, description=desc, atria=atria,
                  count=len(services), services=names + more, ctx=ctx)
 
     def removed(self, c: _Customer, by_key: dict[str, list[PsaLine]],

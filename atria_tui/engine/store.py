@@ -237,6 +237,12 @@ class Store:
                 if "written" not in cols:  # made before runs kept their totals
                     self._db.execute("ALTER TABLE runs ADD COLUMN written INTEGER")
                     self._db.execute("ALTER TABLE runs ADD COLUMN money TEXT")
+                if self._db.execute("PRAGMA user_version").fetchone()[0] < 1:
+                    # this tool's own codes were AT01…AT20 (read as "Autotask"): old rows
+                    # take today's names so a filter finds old and new runs alike
+                    self._db.execute("UPDATE log SET code='TU'||substr(code,3) "
+                                     "WHERE code GLOB 'AT[0-2][0-9]'")
+                    self._db.execute("PRAGMA user_version=1")
         except StoreError:
             self._db.close()
             raise

@@ -76,7 +76,7 @@ class Options:
     # (the API's current version). Kaseya jobs ignore it.
     connectwise_api_version: str = ""
     # Kaseya's Units is a whole number: how a fractional Atria quantity is rounded
-    # ("up", "down", "nearest"); empty refuses it (AT16) so nobody is billed a guess.
+    # ("up", "down", "nearest"); empty refuses it (TU16) so nobody is billed a guess.
     units_rounding: Literal["", "up", "down", "nearest"] = ""
     # When a unit change takes effect in Kaseya (it prorates): the billing period's first
     # day, or the day of the run.

@@ -99,7 +99,7 @@ CONNECTWISE = PsaProfile(
         lines_unreadable="CW10",
         sku_missing="CW05", unchanged="CW09", updated="CW07", zeroed="CW20",
         unknown_sku="CW06", added="CW08", not_on_contract=None, add_refused="CW22",
-        write_failed="AT08", add_failed="CW12"))
+        write_failed="TU08", add_failed="CW12"))
 
 KASEYA = PsaProfile(
     task=Task.KASEYA,

@@ -236,7 +236,7 @@ class _Run:
         URL the guide asks for to its API host)."""
         note = getattr(session, "connection_note", None)
         if isinstance(note, tuple) and len(note) == 2:
-            await self.log(codes.entry("AT14", psa_name=self.job.task.psa_name,
+            await self.log(codes.entry("TU14", psa_name=self.job.task.psa_name,
                                        base=note[0], reason=note[1]))
 
     async def log(self, entry: LogEntry, item: PlanItem | None = None) -> None:
@@ -376,7 +376,7 @@ async def _plan(svc: Runtime, run: _Run, progress: Progress | None, *, keep: boo
         await session.aclose()
     if kept is not None and kept.reused:
         since = datetime.fromisoformat(kept.oldest).astimezone(UTC)
-        await run.log(codes.entry("AT18", count=kept.reused,
+        await run.log(codes.entry("TU18", count=kept.reused,
                                   since=f"{since:%Y-%m-%d %H:%M} UTC",
                                   hours=f"{job.options.line_cache_hours:g}"))
     ctx = PlanContext(job, params, records, snapshot, mappings)
@@ -427,7 +427,7 @@ async def apply_job(svc: Runtime, job: JobConfig, *, reviewed: Plan | None = Non
     """Apply a reviewed plan, or resume an interrupted apply, or plan and apply at once.
 
     Planned at once (no `reviewed` plan), decreases and large swings are held back as the
-    console's preview holds them (logged AT04, not written) unless `approve_all`.
+    console's preview holds them (logged TU04, not written) unless `approve_all`.
 `of_run` is the plan run the `reviewed` plan came from: the run history links the two.
 
     The whole run holds the job's write lock (`JobLocked` if another apply or revert of
@@ -544,7 +544,7 @@ async def _resume(svc: Runtime, job: JobConfig, run_id: int, sink: Sink | None,
                          fatal=run.clean(abort))
     # Continue in the interrupted run's journal: its rows say what was already written.
     pending = sum(1 for r in svc.store.journal(run_id) if r.state in ("pending", "sent"))
-    await run.log(codes.entry("AT05", run_id=run_id, pending=pending))
+    await run.log(codes.entry("TU05", run_id=run_id, pending=pending))
     try:
         row = svc.store.run(run_id)
         outcome, requests = await _execute(svc, job, run, p, progress,

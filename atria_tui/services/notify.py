@@ -7,7 +7,7 @@ warnings grouped by code, and the commands that open the run.
 
 A target's apprise URL carries a token or a password, so it is a secret: resolved from
 the secret store or the environment when sending, never logged, and every text apprise
-reports is redacted with it. A failed send is logged (AT20) and printed, but it never
+reports is redacted with it. A failed send is logged (TU20) and printed, but it never
 changes the billing run's result or exit status.
 """
 
@@ -145,7 +145,7 @@ def _urls(svc: Runtime, job: JobConfig) -> dict[str, str]:
 
 def notify_run(svc: Runtime, result: RunResult, kind: str) -> list[LogEntry]:
     """Send the run's summary to the job's targets when `when` says so; the failures as
-    AT20 entries, also added to the run's log. Never raises for a send that fails."""
+    TU20 entries, also added to the run's log. Never raises for a send that fails."""
     job = result.job
     if not job.notify.targets or not should_send(job.notify.when, result.status):
         return []
@@ -155,7 +155,7 @@ def notify_run(svc: Runtime, result: RunResult, kind: str) -> list[LogEntry]:
         sent = [Sent(t, False, str(exc)) for t in job.notify.targets]
     else:
         sent = _send(job.notify.targets, urls, *message_for(result, kind))
-    failed = [codes.entry("AT20", target=s.target, error=s.error) for s in sent if not s.ok]
+    failed = [codes.entry("TU20", target=s.target, error=s.error) for s in sent if not s.ok]
     if failed:
         svc.store.add_log(result.run_id, failed)
     return failed

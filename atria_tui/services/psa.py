@@ -142,7 +142,7 @@ class KeptLines:
     `LineCache`: what was read since `since` is reused, what is read now is kept.
 
     Only the fields a plan uses are kept. `reused` and `oldest` say what the run log
-    reports (AT18); the store's clock stamps each contract as it is kept.
+    reports (TU18); the store's clock stamps each contract as it is kept.
     """
 
     def __init__(self, store: Store, job_key: str, tenant: str, period_end: str,

@@ -54,7 +54,7 @@ def test_apply_yes_holds_decreases_unless_approve_all(tmp_path: Path, server: Se
     after = server.cw_additions()
     assert after[("OldCustomer", "EXO-50")] == before[("OldCustomer", "EXO-50")]  # held
     assert after[("AcmeServices", "M365-BP")] == [12]                           # written
-    assert any(e["code"] == "AT04" and e["customer"] == "OLD" for e in out["log"])
+    assert any(e["code"] == "TU04" and e["customer"] == "OLD" for e in out["log"])
     code, out = cli.json("apply", job, "--yes", "--approve-all")
     assert code == 0
     assert server.cw_additions()[("OldCustomer", "EXO-50")] == [0]
@@ -69,7 +69,7 @@ def test_a_second_revert_writes_nothing_and_says_so(tmp_path: Path, server: Serv
     run = str(applied["run_id"])
     code, first = cli.json("revert", run, "--yes", "--job", job)
     assert code == 0
-    restored = [e for e in first["log"] if e["code"] == "AT06"]
+    restored = [e for e in first["log"] if e["code"] == "TU06"]
     assert restored and first["requests"] > len(restored)         # reads and writes counted
     reverted = server.cw_additions()
     res = cli.run("revert", run, "--yes", "--job", job, "--format", "json")
@@ -77,8 +77,8 @@ def test_a_second_revert_writes_nothing_and_says_so(tmp_path: Path, server: Serv
     assert f"run {run} was already reverted by run {first['run_id']}" in res.stderr
     second = json.loads(res.stdout)
     assert server.cw_additions() == reverted                      # nothing written
-    assert not [e for e in second["log"] if e["code"] == "AT06"]
-    (summary,) = [e["message"] for e in second["log"] if e["code"] == "AT12"]
+    assert not [e for e in second["log"] if e["code"] == "TU06"]
+    (summary,) = [e["message"] for e in second["log"] if e["code"] == "TU12"]
     assert f"0 line(s) restored, {len(restored)} already as before" in summary
     assert second["requests"] > 0                                  # the re-reads are counted
     assert reverted.get(("AcmeServices", "M365-BP")) == before[("AcmeServices", "M365-BP")]

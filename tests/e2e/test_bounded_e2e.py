@@ -31,7 +31,7 @@ def test_a_gateway_echoing_the_authorization_header_leaks_no_token(
         {"method": "PATCH", "path": "additions/[0-9]+$", "status": 400, "body": ECHO,
          "times": None}])
     applied = cli.run("apply", job, "--yes", "--approve-all")
-    assert applied.returncode == 2 and "AT08" in applied.stdout, applied.stderr
+    assert applied.returncode == 2 and "TU08" in applied.stdout, applied.stderr
     server.post(CW_API + "/_sandbox/faults", [
         {"method": "GET", "path": "agreements$", "status": 400, "body": ECHO, "times": None}])
     planned = cli.run("plan", job)
@@ -85,7 +85,7 @@ def test_sigterm_during_plan_and_apply_prints_the_rerun_hint_and_exits_143(
     finally:
         server.post(CW_API + "/_sandbox/config", {"latency_ms": 0})
     code, out = cli.json("apply", job, "--yes", "--approve-all")
-    assert code == 0 and out["log"][0]["code"] == "AT05"
+    assert code == 0 and out["log"][0]["code"] == "TU05"
     after = server.cw_additions()
     assert after[("AcmeServices", "AV-EDR")] == [7]  # added once, not twice
     assert after[("AcmeServices", "M365-BP")] == [12]

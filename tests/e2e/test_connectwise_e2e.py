@@ -73,7 +73,7 @@ def test_stored_plan_apply_skips_a_line_edited_since_preview(tmp_path: Path, ser
     code, out = cli.json("apply", job, "--plan", str(planned["run_id"]), "--yes", "--approve-all")
     assert code == 0
     assert server.cw_additions()[("AcmeServices", "M365-BP")] == [11]   # not overwritten
-    conflict = [e for e in out["log"] if e["code"] == "AT01"]
+    conflict = [e for e in out["log"] if e["code"] == "TU01"]
     assert len(conflict) == 1 and "M365-BP" in conflict[0]["message"]
     assert "11.00" in conflict[0]["message"] and "10.00" in conflict[0]["message"]
     assert server.cw_additions()[("AcmeServices", "BACKUP-1TB")] == [0]  # the rest applied
@@ -100,7 +100,7 @@ def test_interrupted_apply_resumes_without_writing_twice(tmp_path: Path, server:
     assert states and {"pending", "sent"} & set(states), states   # really interrupted
     code, out = cli.json("apply", job, "--yes", "--approve-all")
     assert code == 0
-    assert out["log"][0]["code"] == "AT05"
+    assert out["log"][0]["code"] == "TU05"
     with sqlite3.connect(db) as con:
         left = [r[0] for r in con.execute("SELECT state FROM journal") if r[0] != "done"]
     assert left == []

@@ -96,7 +96,7 @@ def test_a_plan_on_a_tenant_without_the_lines_route_says_so_per_customer_and_sto
         tmp_path: Path, ks_server: Server, ks_cli: Cli) -> None:
     lines_routes(ks_server, "none")
     code, out = ks_cli.json("plan", str(ks_job(tmp_path, ks_server)))
-    at15 = [e for e in out["log"] if e["code"] == "AT15"]
+    at15 = [e for e in out["log"] if e["code"] == "TU15"]
     assert at15 and all("405" in e["message"] and "doctor" in e["message"] for e in at15)
     assert {e["code"] for e in out["log"]} & {"KS07", "KS04", "KS11"} == set()
     stats = ks_server.get(KS_API + "/_sandbox/stats")["byEndpoint"]

@@ -78,7 +78,7 @@ def test_service_name_mode_inactive_is_ks14_and_two_active_services_are_ambiguou
     assert "'ServiceName': 'PHONE-OLD' exists and is active" in found["PHONE-OLD"]["message"]
     assert (found["M365-BP"]["code"], found["M365-BP"]["action"]) == ("KS07", "update")
     dup = found["DUP"]
-    assert (dup["code"], dup["action"], dup["level"]) == ("AT13", "skip", "Warning")
+    assert (dup["code"], dup["action"], dup["level"]) == ("TU13", "skip", "Warning")
     assert "DUP (id 203)" in dup["message"] and "DUP (id 204)" in dup["message"]
     assert "no line of this SKU was written" in dup["message"]
     units = ks_units(ks_server)

@@ -23,7 +23,7 @@ def test_a_fractional_quantity_is_refused_unless_the_job_says_how_to_round(
     code, out = ks_cli.json("apply", str(job), "--yes", "--approve-all")
     assert code == 0, out["log"][-3:]
     [item] = [i for i in out["items"] if i["customer_code"] == "MTC"]
-    assert (item["code"], item["action"]) == ("AT16", "skip")
+    assert (item["code"], item["action"]) == ("TU16", "skip")
     assert "quantity 6.50 is not a whole number, and Kaseya takes whole units" in item["message"]
     assert ks_units(ks_server)[("MATCH01", "M365-BP")] == [5]            # nothing sent
     for rounding, expected in (("up", 7), ("down", 6)):
@@ -52,7 +52,7 @@ def test_a_unit_change_carries_the_effective_date_the_job_asks_for(
 def test_the_log_says_which_api_base_was_used(tmp_path: Path, ks_server: Server,
                                              ks_cli: Cli) -> None:
     code, out = ks_cli.json("plan", str(ks_job(tmp_path, ks_server)))
-    [base] = [e for e in out["log"] if e["code"] == "AT14"]
+    [base] = [e for e in out["log"] if e["code"] == "TU14"]
     assert base["level"] == "Info"
     assert f"Kaseya API base {ks_server.base}{KS_API} (ApiUrl as given)" == base["message"]
 

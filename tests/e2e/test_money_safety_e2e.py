@@ -79,7 +79,7 @@ def test_a_post_that_landed_is_never_sent_again(mode: str, tmp_path: Path, serve
     assert server.cw_additions() == expected
     assert proxy.count("POST", POSTS) == ADDS
     assert code == 0, out["log"][-3:]
-    assert codes_of(out).count("AT11") == ADDS
+    assert codes_of(out).count("TU11") == ADDS
 
 
 def test_a_patch_whose_answer_is_lost_is_confirmed_by_a_re_read(
@@ -109,8 +109,8 @@ def test_a_psa_that_froze_and_thawed_is_finished_by_the_next_apply(
         expected: dict[tuple[str, str], list[float]]) -> None:
     """The PSA holds every request past the timeout, then carries them all out. No write
     is sent again blind: either the run stops at once (CW02) and the next apply re-reads
-    and finishes (AT05), or the adaptive client's re-reads, queued behind the frozen
-    writes, see each write landed (AT11) and the run ends complete. Either way each line
+    and finishes (TU05), or the adaptive client's re-reads, queued behind the frozen
+    writes, see each write landed (TU11) and the run ends complete. Either way each line
     is written once."""
     proxy.rules.append(Rule("POST", POSTS, "freeze", delay=4.0, times=1))
     job = job_via(tmp_path, proxy, server)
@@ -121,9 +121,9 @@ def test_a_psa_that_froze_and_thawed_is_finished_by_the_next_apply(
         time.sleep(0.5)  # the held requests reach the sandbox
         code, out = cli.json("apply", job, "--yes", "--approve-all")
         assert code == 0, out["log"][-3:]
-        assert "AT05" in codes_of(out)
+        assert "TU05" in codes_of(out)
     else:
-        assert code == 0 and "AT11" in codes_of(out) and "AT10" not in codes_of(out)
+        assert code == 0 and "TU11" in codes_of(out) and "TU10" not in codes_of(out)
     assert server.cw_additions() == expected
     assert proxy.count("POST", POSTS) == ADDS
     assert proxy.count("PATCH", PATCHES) == UPDATES
@@ -180,7 +180,7 @@ def test_revert_of_a_killed_apply_restores_every_landed_write(
     # A reverted apply is closed: the next apply plans afresh instead of resuming it.
     code, out = cli.json("apply", job, "--yes", "--approve-all")
     assert code == 0, out["log"][-3:]
-    assert "AT05" not in codes_of(out)
+    assert "TU05" not in codes_of(out)
     assert server.cw_additions() == expected
 
 
@@ -199,7 +199,7 @@ def test_a_killed_revert_does_not_break_the_next_apply(
     proxy.clear()
     code, out = cli.json("apply", job, "--yes", "--approve-all")        # no "stored plan missing"
     assert code == 0, out["log"][-3:]
-    assert "AT05" not in codes_of(out)
+    assert "TU05" not in codes_of(out)
     assert server.cw_additions() == expected
     res = cli.run("revert", str(applied), "--yes", "--job", job, "--format", "json")
     assert res.returncode == 0

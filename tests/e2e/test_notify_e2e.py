@@ -1,5 +1,5 @@
 """Run summaries end to end: the CLI's plan sends one message to a local SMTP sink and a
-local webhook receiver on 127.0.0.1; a target that cannot be reached is logged (AT20)
+local webhook receiver on 127.0.0.1; a target that cannot be reached is logged (TU20)
 without changing the run's result, and no target URL's token appears anywhere."""
 
 from __future__ import annotations
@@ -115,10 +115,10 @@ def test_a_failed_send_is_logged_and_never_fails_the_run(
     res = cli.run("plan", str(job), "--format", "json")
     assert res.returncode == 0                          # the billing run's own result
     run = json.loads(res.stdout)["run_id"]
-    assert "AT20 Run summary not sent to NotifyHook" in res.stderr
+    assert "TU20 Run summary not sent to NotifyHook" in res.stderr
     log = cli.run("log", str(run), "--format", "json")
     entries = json.loads(log.stdout)["log"]
-    assert [e["code"] for e in entries if e["code"] == "AT20"] == ["AT20"]
+    assert [e["code"] for e in entries if e["code"] == "TU20"] == ["TU20"]
     assert TOKEN not in res.stderr + log.stdout
 
 

@@ -50,7 +50,7 @@ async def test_run_now_writes_no_decrease_or_swing_without_review(
     (run,) = [r for r in services.store.runs("demo-kaseya") if r.kind == "apply"]
     journal = services.store.journal(run.id)
     assert journal and all(j.after >= j.before for j in journal)    # no decrease written
-    held = [e for e in services.store.log(run.id) if e.code == "AT04"]
+    held = [e for e in services.store.log(run.id) if e.code == "TU04"]
     assert held                                                     # each one logged, held
 
 

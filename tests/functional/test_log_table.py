@@ -19,7 +19,7 @@ from atria_tui.sandbox.server import reset_shared
 
 pytestmark = pytest.mark.timeout(60)
 CODES = [("CW01", Level.INFO), ("CW04", Level.WARNING), ("CW07", Level.INFO),
-         ("CW09", Level.VERBOSE), ("CW10", Level.ERROR), ("AT01", Level.WARNING)]
+         ("CW09", Level.VERBOSE), ("CW10", Level.ERROR), ("TU01", Level.WARNING)]
 
 
 @pytest.fixture(autouse=True)
@@ -105,7 +105,7 @@ async def test_typing_a_code_in_the_search_box_and_level_filter() -> None:
         assert {e.level for e in log.visible_entries()} == {Level.ERROR}
         counts = str(log.query_one("#log-counts").render())
         errors = sum(1 for e in data if e.level is Level.ERROR)
-        conflicts = sum(1 for e in data if e.code == "AT01")
+        conflicts = sum(1 for e in data if e.code == "TU01")
         assert f"{errors} of 2,000 entries" in counts or f"{errors:,} of 2,000" in counts
         assert f"✖ {errors} errors" in counts and f"⚑ {conflicts} conflicts" in counts
         await pilot.click(Grid, offset=(12, 0))  # header click on "Level": sort by it

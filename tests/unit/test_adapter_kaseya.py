@@ -146,7 +146,7 @@ async def test_demo_plan_matches_the_scenario_table(make: Callable[..., KaseyaAd
     assert [(i.key, i.code, i.message, i.atria_quantity, i.description) for i in summed.items] \
         == [(i.key, i.code, i.message, i.atria_quantity, i.description) for i in result.items]
     assert got == {
-        ("AMB", "M365-BP"): ("AT03", None, 5),  # two live lines: ambiguous, skipped
+        ("AMB", "M365-BP"): ("TU03", None, 5),  # two live lines: ambiguous, skipped
         ("ASP", "AV-EDR"): ("KS06", None, 7),
         ("ASP", "EXO-50"): ("KS04", 5, 5),
         ("ASP", "M365-BP"): ("KS07", 10, 12),

@@ -88,7 +88,7 @@ async def test_writes_approved_and_reports_rejected_conflict_and_failure() -> No
     assert [i.status for i in p.items] == [Status.APPLIED, Status.CONFLICT, Status.SKIPPED,
                                            Status.FAILED]
     codes = [e.code for e in out.entries]
-    assert sorted(codes) == ["AT01", "AT04", "AT08", "CW07"]
+    assert sorted(codes) == ["TU01", "TU04", "TU08", "CW07"]
     assert (out.applied, out.conflicts, out.skipped, out.failed) == (1, 1, 1, 1)
     assert {r.line_id: r.state for r in store.journal(run)} == {
         "L1": DONE, "L2": CONFLICT, "L4": "failed"}
@@ -135,7 +135,7 @@ async def test_revert_restores_before_and_leaves_edited_lines() -> None:
     back = store.start_run("job", "Job", "connectwise-manage", "revert", of_run=run)
     out = await revert(store.journal(run), psa, store, back, run)
     assert psa.lines == {"L1": 10, "L2": 20, "NEW-new": 0}
-    assert sorted(e.code for e in out.entries) == ["AT01", "AT06", "AT06", "AT12"]
+    assert sorted(e.code for e in out.entries) == ["TU01", "TU06", "TU06", "TU12"]
     assert store.managed_lines("job") >= {"L1", "NEW-new"}
 
 
@@ -179,7 +179,7 @@ async def test_a_write_that_landed_before_its_answer_was_lost_is_not_sent_again(
     run = store.start_run("job", "Job", "connectwise-manage", "apply")
     out = await Applier(p, psa, store, run).run()
     assert psa.sent == 1 and sorted(psa.lines) == ["ADD-new", "L1"]
-    assert [e.code for e in out.entries] == ["AT11", "CW08"]
+    assert [e.code for e in out.entries] == ["TU11", "CW08"]
     assert [r.state for r in store.journal(run)] == [DONE]
 
 
@@ -205,7 +205,7 @@ async def test_no_answer_and_not_found_stops_the_run_and_the_next_apply_finishes
     except RemoteError as exc:
         assert exc.maybe_landed
     assert psa.sent == 1 and "ADD-new" not in psa.lines             # not sent again blind
-    assert [e.code for e in applier.outcome.entries] == ["AT10"]
+    assert [e.code for e in applier.outcome.entries] == ["TU10"]
     assert [r.state for r in store.journal(run)] == [SENT]
     # Later, the write has not landed: the resume re-reads, then sends it once.
     await Applier(plan(item("ADD", 0, 3, Action.ADD)), psa, store, run).run()
@@ -222,12 +222,12 @@ async def test_revert_re_reads_writes_left_sent_and_a_second_revert_writes_nothi
     back = store.start_run("job", "Job", "connectwise-manage", "revert", of_run=run)
     out = await revert(store.journal(run), psa, store, back, run)
     assert psa.lines == {"L1": 10, "L2": 5, "ADD-new": 0}
-    assert sorted(e.code for e in out.entries) == ["AT06", "AT06", "AT12"]
+    assert sorted(e.code for e in out.entries) == ["TU06", "TU06", "TU12"]
     assert "2 line(s) restored" in out.entries[-1].message
     psa.writes.clear()
     again = store.start_run("job", "Job", "connectwise-manage", "revert", of_run=run)
     out = await revert(store.journal(run), psa, store, again, run)
-    assert psa.writes == [] and [e.code for e in out.entries] == ["AT12"]
+    assert psa.writes == [] and [e.code for e in out.entries] == ["TU12"]
     assert "0 line(s) restored, 2 already as before" in out.entries[0].message
     assert store.unfinished_apply("job") is None                   # the revert closed it
 
@@ -293,29 +293,29 @@ async def test_a_revert_after_a_sku_fix_names_the_psa_product_it_set_back() -> N
     await Applier(plan(fixed), psa, store, run).run()
     back = store.start_run("job", "Job", "connectwise-manage", "revert", of_run=run)
     out = await revert(store.journal(run), psa, store, back, run)
-    (restored,) = [e for e in out.entries if e.code == "AT06"]
+    (restored,) = [e for e in out.entries if e.code == "TU06"]
     assert "Product ID L1 (Atria SKU LEGACY-FAX) set back from 12.00 to 10.00" in \
         restored.message
     assert restored.sku == "LEGACY-FAX" and psa.lines == {"L1": 10}
 
 
 async def test_after_a_sku_fix_every_apply_code_names_the_psa_product() -> None:
-    """AT01 (conflict), AT04 (not approved) and AT08 (write failed) name the product the
+    """TU01 (conflict), TU04 (not approved) and TU08 (write failed) name the product the
     write was for, not only the Atria SKU the clerk fixed (console review, defect 2)."""
     store = Store(":memory:")
     psa = FakePsa({"L1": 10, "L2": 5, "L3": 7})
-    psa.lines["L1"] = Decimal(11)                 # edited since the preview: AT01
-    psa.fail.add("L3")                            # AT08
+    psa.lines["L1"] = Decimal(11)                 # edited since the preview: TU01
+    psa.fail.add("L3")                            # TU08
     rows = [item("L1", 10, 12), item("L2", 5, 8, approved=False), item("L3", 7, 9)]
     for n, row in enumerate(rows):
         row.sku = f"FAX-{n}"                      # Atria's SKU, mapped to product L1..L3
     run = store.start_run("job", "Job", "connectwise-manage", "apply")
     out = await Applier(plan(*rows), psa, store, run).run()
     by_code = {e.code: e for e in out.entries}
-    assert "Product ID L1 (Atria SKU FAX-0)" in by_code["AT01"].message
-    assert "Product ID L2 (Atria SKU FAX-1)" in by_code["AT04"].message
-    assert "Product ID L3 (Atria SKU FAX-2)" in by_code["AT08"].message
-    assert [by_code[c].sku for c in ("AT01", "AT04", "AT08")] == ["FAX-0", "FAX-1", "FAX-2"]
+    assert "Product ID L1 (Atria SKU FAX-0)" in by_code["TU01"].message
+    assert "Product ID L2 (Atria SKU FAX-1)" in by_code["TU04"].message
+    assert "Product ID L3 (Atria SKU FAX-2)" in by_code["TU08"].message
+    assert [by_code[c].sku for c in ("TU01", "TU04", "TU08")] == ["FAX-0", "FAX-1", "FAX-2"]
 
 
 def unchanged(n: int) -> PlanItem:
@@ -344,8 +344,8 @@ async def test_an_apply_logs_its_writes_and_counts_the_unchanged_lines() -> None
 
     out = await Applier(p, psa, store, run, sink=sink, plan_run=41).run()
     assert sorted(psa.writes) == [("L1", Decimal(12)), ("L2", Decimal(8)), ("L3", Decimal(0))]
-    assert sorted(streamed) == ["AT17", "CW07", "CW07", "CW07", "CW22"]  # as they happened
-    summary = next(e for e in out.entries if e.code == "AT17")
+    assert sorted(streamed) == ["TU17", "CW07", "CW07", "CW07", "CW22"]  # as they happened
+    summary = next(e for e in out.entries if e.code == "TU17")
     assert summary.message == ("1000 line(s) unchanged (CW09: Contract Line has no changes); "
                                "the plan of run 41 lists them")
     assert summary.level is Level.INFO

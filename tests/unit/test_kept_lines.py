@@ -73,7 +73,7 @@ async def test_an_interrupted_plan_resumes_without_reading_again(
     before = line_reads()
     resumed = await plan_job(svc, job)
     assert line_reads() - before == total - 3       # only what the first one did not read
-    (note,) = [e for e in resumed.entries if e.code == "AT18"]
+    (note,) = [e for e in resumed.entries if e.code == "TU18"]
     assert note.message.startswith("3 contract(s) not read again")
     assert note.message.endswith(" UTC, within the last 6 hour(s)")
     assert as_planned(resumed) == as_planned(fresh)
@@ -93,7 +93,7 @@ async def test_a_write_run_forgets_what_plans_kept_and_apply_reads_afresh(
     before = line_reads()
     applied = await apply_job(svc, job)
     assert line_reads() > before                      # its own plan read every contract
-    assert not [e for e in applied.entries if e.code == "AT18"]
+    assert not [e for e in applied.entries if e.code == "TU18"]
     assert not svc.store.kept_lines(job.key, "sandbox://kaseya", "2026-11-25", _long_ago())
 
 
@@ -104,7 +104,7 @@ async def test_line_cache_hours_0_reads_everything_every_time(tmp_path: Path) ->
     before = line_reads()
     again = await plan_job(svc, job)
     assert line_reads() - before >= 5
-    assert not [e for e in again.entries if e.code == "AT18"]
+    assert not [e for e in again.entries if e.code == "TU18"]
 
 
 def test_the_budget_eta_follows_the_rolling_hour() -> None:
@@ -134,4 +134,4 @@ async def test_lines_kept_from_another_tenant_are_not_reused(tmp_path: Path) -> 
     before = line_reads()
     again = await plan_job(svc, job)
     assert line_reads() - before >= 5
-    assert not [e for e in again.entries if e.code == "AT18"]
+    assert not [e for e in again.entries if e.code == "TU18"]

@@ -90,7 +90,7 @@ def test_rule4_contract_missing_or_ambiguous() -> None:
     s.contracts["1"] = []
     assert codes_of(plan([rec("ASP", "A")], s, params())) == [("ASP", "", "CW14")]
     s = snap({"A": 1}, contracts=2)
-    assert codes_of(plan([rec("ASP", "A")], s, params())) == [("ASP", "", "AT02")]
+    assert codes_of(plan([rec("ASP", "A")], s, params())) == [("ASP", "", "TU02")]
     s = snap({"A": 1}, contracts=2)
     s.contracts["1"][1] = PsaContract("11", "1", "old", "Hosting", live=False)
     assert codes_of(plan([rec("ASP", "A")], s, params())) == [("ASP", "A", "CW09")]
@@ -101,7 +101,7 @@ def test_rule5_cancelled_lines_ignored_and_duplicates_ambiguous() -> None:
     s.lines["10"].append(PsaLine("L9", "10", "P9", "B", "dup", Decimal(4)))
     s.lines["10"].append(PsaLine("L8", "10", "P8", "A", "old", Decimal(9), live=False))
     p = plan([rec("ASP", "A", 1), rec("ASP", "B", 2)], s, params())
-    assert codes_of(p) == [("ASP", "A", "CW09"), ("ASP", "B", "AT03")]
+    assert codes_of(p) == [("ASP", "A", "CW09"), ("ASP", "B", "TU03")]
 
 
 def test_rule6_removed_sku_zeroed_unbilled_untouched_managed_kept() -> None:

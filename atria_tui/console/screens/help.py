@@ -38,7 +38,7 @@ def keys_of(screen: Screen[object]) -> str:
     return " · ".join(f"{k} {d}" for d, k in seen.items())
 LEVEL_STYLE = {Level.VERBOSE: "dim", Level.INFO: "", Level.WARNING: "yellow",
                Level.ERROR: "bold red"}
-SOURCE = {"CW": "ConnectWise guide", "KS": "Kaseya guide", "AT": "atria-tui"}
+SOURCE = {"CW": "ConnectWise guide", "KS": "Kaseya guide", "TU": "atria-tui"}
 
 
 def matching_codes(query: str) -> list[CodeDef]:

@@ -1,7 +1,7 @@
 """Colours of levels and codes, the same in the preview, the fixes queue and every log.
 
 A reviewer scanning 50,000 rows looks for colour before text: errors red, warnings
-amber, conflicts (AT01) magenta so a line someone else edited is never mistaken for an
+amber, conflicts (TU01) magenta so a line someone else edited is never mistaken for an
 ordinary warning, verbose dimmed. The code column is drawn as a badge in the level's
 colour so a column of codes reads at a glance. Rich style strings, not CSS: they are
 applied per line by the Line API grid.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from atria_tui.core.model import Level
 
-CONFLICT = "AT01"
+CONFLICT = "TU01"
 
 _ROW = {
     Level.ERROR: "#ff6b6b",

@@ -27,6 +27,7 @@ from textual.worker import Worker, WorkerCancelled, WorkerFailed
 from atria_tui.console.widgets import grid_model as gm
 from atria_tui.console.widgets.grid_model import Column, GridModel, IndexResult, Query, R, measure
 from atria_tui.console.widgets.sort_picker import SortPicker
+from atria_tui.core.codes import current_name
 
 __all__ = ["Column", "Grid"]
 
@@ -185,6 +186,7 @@ class Grid(ScrollView, Generic[R], can_focus=True):
     def set_filter(self, text: str) -> None:
         """Show rows whose search text contains `text` (case-insensitive)."""
         q = self.model.query
+        text = current_name(text)  # "AT04" (this tool's old code names) finds TU04
         if text.strip() == q.text:
             return
         self.model.query = replace(q, text=text.strip())
