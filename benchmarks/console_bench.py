@@ -216,7 +216,8 @@ def json_causes(work: Workload) -> list[str]:
             f" longest GIL hold {back_hold * 1000:.0f} ms (`json.loads`)."]
 
 
-async def run_bench(rows: int, home: Path, log: Callable[[str], None]) -> Bench:
+async def run_bench(rows: int, home: Path, log: Callable[[str], None],
+                    only: set[str] | None = None) -> Bench:
     from atria_tui.console.app import make_app
     from atria_tui.engine.secret_store import SecretStore
 
@@ -242,6 +243,8 @@ async def run_bench(rows: int, home: Path, log: Callable[[str], None]) -> Bench:
                     ("plan stream", lambda: bench.stream("plan in a worker", False, True)),
                     ("both", lambda: bench.stream("apply log + plan at once", True, True))]
                 for name, step in steps:
+                    if only and name not in only:
+                        continue
                     t1 = time.perf_counter()
                     await step()
                     log(f"{name}: {time.perf_counter() - t1:.1f} s")
@@ -306,6 +309,9 @@ def main(argv: list[str] | None = None) -> int:
                                      description="The console at scale, measured headless.")
     parser.add_argument("--rows", type=int, default=50_000, help="plan rows and log entries")
     parser.add_argument("--out", type=Path, help="also write the Markdown report here")
+    parser.add_argument("--only", default="", metavar="STEPS",
+                        help="comma-separated steps to run (preview, log, apply stream, "
+                        "plan stream, both), to look into one; the report needs them all")
     args = parser.parse_args(args_list)
     if args.rows < 50:
         parser.error("--rows must be at least 50")
@@ -316,7 +322,8 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="console-bench-") as tmp:
         try:
-            bench = asyncio.run(run_bench(args.rows, Path(tmp), log))
+            bench = asyncio.run(run_bench(args.rows, Path(tmp), log,
+                                           {o.strip() for o in args.only.split(",") if o.strip()}))
         except BenchError as exc:
             print(f"console benchmark failed: {exc}", file=sys.stderr)
             return 1

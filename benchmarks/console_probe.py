@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -41,6 +42,10 @@ class Probe:
         self.suspects: list[tuple[float, float, str]] = []
         self._last: float | None = None
         self._gc_start = 0.0
+        # (time, where the UI thread was) sampled while a heartbeat is late: names the
+        # code a stall was spent in, which handler wall times (awaits included) cannot.
+        self.samples: list[tuple[float, str]] = []
+        self._sampling = False
 
     @contextmanager
     def installed(self) -> Iterator[None]:
@@ -75,13 +80,51 @@ class Probe:
             await timed(f"timer {name}", tick(timer, next_timer=next_timer, count=count))
 
         gc.callbacks.append(self._gc)
+        self._sampling = True
+        sampler = threading.Thread(target=self._sample, args=(threading.get_ident(),),
+                                   name="stall-sampler", daemon=True)
+        sampler.start()
         try:
             with swapped([(Grid, "render_lines", render_lines),
                           (MessagePump, "_dispatch_message", dispatch_message),
                           (Timer, "_tick", timer_tick)]):
                 yield
         finally:
+            self._sampling = False
+            sampler.join()
             gc.callbacks.remove(self._gc)
+
+    def _sample(self, ui: int) -> None:
+        """Every 2 ms: when the heartbeat is over 20 ms late, note where the UI thread is
+        (its innermost frames in this project or Textual)."""
+        while self._sampling:
+            time.sleep(0.002)
+            last = self._last
+            now = time.perf_counter()
+            if last is None or now - last < TICK + 0.02:
+                continue
+            frame = sys._current_frames().get(ui)
+            where: list[str] = []
+            while frame is not None and len(where) < 3:
+                name = frame.f_code.co_filename
+                if "atria_tui" in name or "/textual/" in name or "benchmarks" in name:
+                    short = name.rsplit("/", 2)
+                    where.append(f"{'/'.join(short[-2:])}:{frame.f_lineno} "
+                                 f"{frame.f_code.co_name}")
+                frame = frame.f_back
+            self.samples.append((now, " ← ".join(where) or "outside Python code"))
+
+    def stall_site(self, a: float, b: float) -> str:
+        """Where the UI thread was most often during [a, b], as sampled."""
+        seen: dict[str, int] = {}
+        for t, where in self.samples:
+            if a <= t <= b:
+                seen[where] = seen.get(where, 0) + 1
+        if not seen:
+            return ""
+        top = sorted(seen.items(), key=lambda kv: -kv[1])[:3]
+        return (f"UI thread sampled {sum(seen.values())}×, most in: "
+                + "; ".join(f"{where} ({n}×)" for where, n in top))
 
     def _gc(self, phase: str, info: dict[str, int]) -> None:
         if phase == "start":
@@ -126,6 +169,7 @@ class Probe:
 
     def start_phase(self) -> None:
         self.gaps, self.handlers, self._last = [], {}, time.perf_counter()
+        self.samples = []
 
     def stalls(self) -> Stalls:
         if not self.gaps:
@@ -138,8 +182,10 @@ class Probe:
         cause = self.overlap(*ranked[-1])
         label, spent = max(self.handlers.items(), key=lambda kv: kv[1], default=("", 0.0))
         why = f"overlapped {cause}" if cause else "no GC or JSON overlapped"
+        site = self.stall_site(*ranked[-1])
         return Stalls(stalls[-1], p99, clean,
-                      f"{why}; slowest handler {label} {spent * 1000:.0f} ms", len(stalls))
+                      f"{why}; slowest handler {label} {spent * 1000:.0f} ms"
+                      + (f"; {site}" if site else ""), len(stalls))
 
 
 @dataclass(frozen=True)

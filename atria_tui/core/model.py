@@ -106,7 +106,12 @@ class Action(StrEnum):
 
     @property
     def writes(self) -> bool:
-        return self in (Action.UPDATE, Action.ADD, Action.ZERO)
+        # A set lookup by hash: `in` over a tuple compares StrEnum members as strings, and
+        # this runs for every row of a 50,000-row preview on each summary.
+        return self in _WRITING
+
+
+_WRITING = frozenset({Action.UPDATE, Action.ADD, Action.ZERO})
 
 
 class Status(StrEnum):

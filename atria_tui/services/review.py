@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import getpass
 import json
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -139,17 +138,30 @@ class Summary:
 
 
 def summarize(items: Sequence[PlanItem], swing_threshold: float = 0.25) -> Summary:
-    changes = [i for i in items if i.action.writes]
-    approved = [i for i in changes if i.approved]
-    return Summary(
-        counts=dict(Counter(i.code for i in items)),
-        changes=len(changes), approved=len(approved),
-        to_review=sum(1 for i in changes if not i.approved and not i.decided),
-        money=sum((i.money_delta for i in changes), ZERO),
-        approved_money=sum((i.money_delta for i in approved), ZERO),
-        at_stake=sum((abs(i.money_delta) for i in approved), ZERO),
-        rejected=sum(1 for i in changes if not i.approved and i.decided),
-        rows=len(items))
+    """The header's counts and money. One pass: the console calls it on the UI thread for
+    every decision and every re-sort of a 50,000-row preview."""
+    counts: dict[str, int] = {}
+    changes = approved = to_review = rejected = 0
+    money = approved_money = at_stake = ZERO
+    get = counts.get
+    for i in items:
+        counts[i.code] = get(i.code, 0) + 1
+        if not i.action.writes:
+            continue
+        changes += 1
+        delta = i.money_delta
+        money += delta
+        if i.approved:
+            approved += 1
+            approved_money += delta
+            at_stake += abs(delta)
+        elif i.decided:
+            rejected += 1
+        else:
+            to_review += 1
+    return Summary(counts=counts, changes=changes, approved=approved, to_review=to_review,
+                   money=money, approved_money=approved_money, at_stake=at_stake,
+                   rejected=rejected, rows=len(items))
 
 
 def plan_filter(level: Level | None, code: str | None, changes_only: bool,
@@ -171,7 +183,19 @@ def plan_filter(level: Level | None, code: str | None, changes_only: bool,
 def is_blocker(item: PlanItem) -> bool:
     """A row that stops a line from being billed: a warning or error that writes nothing
     (no account, unknown SKU, missing identifier…). Blockers are listed first."""
-    return not item.action.writes and item.level.rank >= Level.WARNING.rank
+    return item.level in _BLOCKING and not item.action.writes
+
+
+_BLOCKING = frozenset(lv for lv in Level if lv.rank >= Level.WARNING.rank)
+
+
+def blockers_first(items: Sequence[PlanItem]) -> list[PlanItem]:
+    """The preview's order: blockers, then the rest, each in the plan's order. Two linear
+    passes (no sort): it runs on every load of a 50,000-row preview."""
+    blockers = [i for i in items if is_blocker(i)]
+    if not blockers:
+        return list(items)
+    return blockers + [i for i in items if not is_blocker(i)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,9 +4,11 @@ filter, the row detail, sort picker, Help listing the screen's keys (keys in, st
 from __future__ import annotations
 
 import pytest
+from textual.pilot import Pilot
 from textual.widgets import Static
 
 from atria_tui.console.app import AtriaApp
+from atria_tui.console.screens import preview
 from atria_tui.console.screens.apply import ApplyScreen
 from atria_tui.console.screens.customers import CustomersScreen
 from atria_tui.console.screens.detail import DetailScreen
@@ -29,15 +31,31 @@ def header(app: AtriaApp) -> str:
     return str(app.screen.query_one("#preview-summary", Static).render())
 
 
+@pytest.fixture(params=["inline", "in a thread"])
+def counting(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The header is counted on the UI thread for a small plan and in a thread for a big
+    one (50,000 rows): both paths, on the same small plan."""
+    if request.param == "in a thread":
+        monkeypatch.setattr(preview, "SUMMARY_INLINE", 0)
+    return str(request.param)
+
+
+async def settled_header(app: AtriaApp, pilot: Pilot[None]) -> str:
+    """The header once a threaded count has landed."""
+    await app.screen.workers.wait_for_complete()
+    await pilot.pause()
+    return header(app)
+
+
 async def test_rejecting_is_a_state_of_its_own_and_to_review_reaches_zero(
-        review_app: AtriaApp) -> None:
+        review_app: AtriaApp, counting: str) -> None:
     async with review_app.run_test(size=(160, 45)) as pilot:
         screen = await open_preview(review_app, pilot)
         items = screen.items
         writes = [i for i in items if i.action.writes]
         held = [i for i in writes if not i.approved]
         assert held, "the demo holds decreases back for review"
-        assert f"• {len(held)} to review" in header(review_app)
+        assert f"• {len(held)} to review" in await settled_header(review_app, pilot)
         assert "✗ 0 rejected" in header(review_app)
         # Reject every held row one by one: "to review" falls to 0 without approving.
         for item in held:
@@ -52,12 +70,12 @@ async def test_rejecting_is_a_state_of_its_own_and_to_review_reaches_zero(
         assert all(rv.review_state(i) in ("approved", "rejected") for i in writes)
         s = rv.summarize(items)
         assert s.to_review == 0
-        assert "• 0 to review" in header(review_app)
+        assert "• 0 to review" in await settled_header(review_app, pilot)
         assert f"✗ {s.rejected} rejected" in header(review_app)
         assert s.rejected + s.approved == len(writes)
 
 
-async def test_header_totals_follow_the_filter(review_app: AtriaApp) -> None:
+async def test_header_totals_follow_the_filter(review_app: AtriaApp, counting: str) -> None:
     async with review_app.run_test(size=(160, 45)) as pilot:
         screen = await open_preview(review_app, pilot)
         total = len(screen.items)
@@ -68,7 +86,7 @@ async def test_header_totals_follow_the_filter(review_app: AtriaApp) -> None:
         shown = list(screen.grid.visible_rows())
         assert 0 < len(shown) < total
         s = rv.summarize(shown)
-        text = header(review_app)
+        text = await settled_header(review_app, pilot)
         assert f"{len(shown)} of {total} rows shown" in text
         assert f"{s.changes} change(s)" in text
         assert f"Δ money {signed_money(s.money)}" in text

@@ -173,6 +173,10 @@ def _search(i: PlanItem) -> str:
                      i.contract_name, i.product_code, i.note))
 
 
+# Rows counted on the UI thread for the header; more are counted in a thread.
+SUMMARY_INLINE = 5_000
+
+
 class PreviewScreen(Screen[None]):
     # The footer shows what a clerk needs most, in that order (it is cut at 80 columns);
     # every other key is listed by Help (? / F1), which reads these bindings.
@@ -405,16 +409,18 @@ class PreviewScreen(Screen[None]):
         if self.session is None or self.review_file is None or self.read_only:
             return
         self._save_seq += 1
-        self._review_writer(self.review_file, self.session.state(), self._save_seq,
+        self._review_writer(self.review_file, self.session, self._save_seq,
                             host_of(self).now().isoformat(timespec="seconds"))
 
-    @work(thread=True, group="review-save", exit_on_error=False)
-    def _review_writer(self, path: Path, state: dict[str, dict[str, object]], seq: int,
+    @work(thread=True, group="review-save", exit_on_error=False, description="save the review")
+    def _review_writer(self, path: Path, session: rv.ReviewSession, seq: int,
                        saved_at: str) -> None:
         def write() -> None:
             with self._save_lock:  # two writers never interleave, an older never wins
                 if seq > self._written_seq:
-                    rv.write_review(path, state, saved_at)
+                    # The state is read here, not on the UI thread (a pass over every row);
+                    # read after the decision that asked for this save, so never older.
+                    rv.write_review(path, session.state(), saved_at)
                     self._written_seq = seq
 
         run_service(self, "Saving the review", write, done=lambda _: self.ReviewSaved(),
@@ -447,19 +453,39 @@ class PreviewScreen(Screen[None]):
     def show_plan(self, summary: rv.Summary | None = None) -> None:
         """(Re)load the grid from the session's plan, keeping the cursor's row."""
         # Blockers first (stable: the plan's order otherwise).
-        self.grid.set_rows(sorted(self.items, key=lambda i: not rv.is_blocker(i)))
+        self.grid.set_rows(rv.blockers_first(self.items))
         self.show_summary(summary)
 
     def show_summary(self, summary: rv.Summary | None = None) -> None:
+        """The header's counts: of the rows shown when a filter is on. Past
+        `SUMMARY_INLINE` rows they are counted in a thread (a pass over 50,000 rows would
+        stall the UI on every decision and re-sort); the header follows a moment later."""
         if self.session is None:
             return
         plan = self.session.plan
         filtered = self.grid.model.needs_compute() and self.grid.row_count != len(plan.items)
-        if filtered:  # the header counts what is shown
-            s = rv.summarize(list(self.grid.visible_rows()), self.session.threshold)
+        if summary is not None and not filtered:
+            self._show_counts(summary, filtered)
+            return
+        rows: list[PlanItem] = list(self.grid.visible_rows()) if filtered else plan.items
+        if len(rows) <= SUMMARY_INLINE:
+            self._show_counts(rv.summarize(rows, self.session.threshold), filtered)
         else:
-            s = summary if summary is not None else rv.summarize(plan.items,
-                                                                 self.session.threshold)
+            # run_worker with a description: @work would describe the worker by the repr
+            # of its arguments, a 50,000-row list (1.5 s on the UI thread).
+            self.run_worker(self._summarize_later(rows, filtered), group="preview-summary",
+                            exclusive=True, description="header counts")
+
+    async def _summarize_later(self, rows: list[PlanItem], filtered: bool) -> None:
+        if self.session is None:
+            return
+        s = await asyncio.to_thread(rv.summarize, rows, self.session.threshold)
+        self._show_counts(s, filtered)
+
+    def _show_counts(self, s: rv.Summary, filtered: bool) -> None:
+        if self.session is None:
+            return
+        plan = self.session.plan
         head = (f"Period {plan.period.start} → {plan.period.end} · {self.job.task.psa_name} · "
                 f"run {self.session.run_id}")
         self.query_one("#preview-summary", Static).update(
