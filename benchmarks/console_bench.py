@@ -207,10 +207,12 @@ def json_causes(work: Workload) -> list[str]:
         back_hold, back_total = gil_hold(lambda: plan_from_json(text))
     finally:
         gc.enable()
-    return [f"`plan_to_json` of the {len(plan.items):,}-row plan ({len(text) / 1e6:.1f} MB; "
+    size = sum(map(len, text)) / 1e6
+    return [f"`plan_to_json` of the {len(plan.items):,}-row plan ({size:.1f} MB in "
+            f"{len(text)} parts; "
             f"`plan_job` and `apply_job` store it from their worker) takes "
-            f"{total * 1000:.0f} ms, and another thread cannot run for {hold * 1000:.0f} ms "
-            "at a stretch: `json.dumps` is one C call that keeps the GIL.",
+            f"{total * 1000:.0f} ms; the longest another thread could not run meanwhile: "
+            f"{hold * 1000:.0f} ms.",
             f"`plan_from_json` of it (a full read of a stored plan) takes "
             f"{back_total * 1000:.0f} ms;"
             f" longest GIL hold {back_hold * 1000:.0f} ms (`json.loads`)."]

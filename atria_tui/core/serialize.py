@@ -7,6 +7,7 @@ applying a fresh guess would defeat the preview.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Sequence
 from dataclasses import fields
 from datetime import date
 from decimal import Decimal
@@ -68,11 +69,17 @@ def entry_from(d: dict[str, Any]) -> LogEntry:
                     d.get("sku", ""))
 
 
-def plan_to_json(plan: Plan) -> str:
-    """JSON lines: a header object, then one line per item.
+# Item lines per stored part: a part is a few hundred KB, so no single call (a join, a
+# split, an encode, SQLite's bind) ever handles a whole 50,000-row plan at once.
+PART_LINES = 1000
+
+
+def plan_to_json(plan: Plan) -> list[str]:
+    """JSON lines in parts: the header object, then parts of `PART_LINES` item lines.
 
     One `json.dumps` over a 50,000-row plan holds the GIL for ~0.4 s and freezes the
-    console; an object per line keeps every call short, in both directions.
+    console; so does one join or split of its 37 MB text. An object per line and a part
+    per thousand lines keep every call short, in both directions.
     """
     header = json.dumps({
         "task": plan.task.value, "period_start": plan.period.start.isoformat(),
@@ -81,13 +88,22 @@ def plan_to_json(plan: Plan) -> str:
         "fatal": entry_dict(plan.fatal) if plan.fatal else None,
         "deprovisioned_from": plan.deprovisioned_from, "items": len(plan.items),
     })
-    return "\n".join([header, *(json.dumps(item_dict(i)) for i in plan.items)])
+    items = plan.items
+    return [header, *("\n".join(json.dumps(item_dict(i)) for i in items[k:k + PART_LINES])
+                      for k in range(0, len(items), PART_LINES))]
 
 
-def plan_from_json(text: str) -> Plan:
-    lines = text.split("\n")
-    d = json.loads(lines[0])
-    items = [item_from(json.loads(line)) for line in lines[1:] if line]
+def _lines(parts: Sequence[str] | str) -> Iterator[str]:
+    """Every line of a stored plan: parts as stored now, or one text (a database written
+    before plans were stored in parts)."""
+    for part in [parts] if isinstance(parts, str) else parts:
+        yield from part.split("\n")
+
+
+def plan_from_json(parts: Sequence[str] | str) -> Plan:
+    lines = _lines(parts)
+    d = json.loads(next(lines))
+    items = [item_from(json.loads(line)) for line in lines if line]
     if len(items) != d["items"]:
         raise ValueError(f"stored plan is incomplete: {len(items)} of {d['items']} items")
     period = Period(date.fromisoformat(d["period_start"]), date.fromisoformat(d["period_end"]))
@@ -96,28 +112,29 @@ def plan_from_json(text: str) -> Plan:
                 d.get("deprovisioned_from"))
 
 
-def notes_from_json(text: str) -> dict[tuple[str, str], str]:
+def notes_from_json(parts: Sequence[str] | str) -> dict[tuple[str, str], str]:
     """Only the reviewers' notes of a stored plan, keyed by (customer, SKU).
 
     The log screen needs nothing else. It jumps from one non-empty note to the next and
-    parses just those lines: splitting or parsing the whole 50,000-row text would hold the
-    GIL long enough to stall the console.
+    parses just those lines: parsing every line of a 50,000-row plan would hold the GIL
+    long enough to stall the console.
     """
     notes: dict[tuple[str, str], str] = {}
     marker = '"note": "'
-    at = text.find("\n")
-    while at != -1:
-        at = text.find(marker, at)
-        if at == -1:
-            break
-        if text.startswith('"', at + len(marker)):  # an empty note
-            at += len(marker)
-            continue
-        start = text.rfind("\n", 0, at) + 1
-        end = text.find("\n", at)
-        line = text[start:] if end == -1 else text[start:end]
-        d = json.loads(line)
-        if str(d.get("note") or "").strip():
-            notes[(d["customer_code"], d["sku"])] = d["note"]
-        at = len(text) if end == -1 else end
+    for n, text in enumerate([parts] if isinstance(parts, str) else parts):
+        at = text.find("\n") if n == 0 else 0  # the first line is the header
+        while at != -1:
+            at = text.find(marker, at)
+            if at == -1:
+                break
+            if text.startswith('"', at + len(marker)):  # an empty note
+                at += len(marker)
+                continue
+            start = text.rfind("\n", 0, at) + 1
+            end = text.find("\n", at)
+            line = text[start:] if end == -1 else text[start:end]
+            d = json.loads(line)
+            if str(d.get("note") or "").strip():
+                notes[(d["customer_code"], d["sku"])] = d["note"]
+            at = len(text) if end == -1 else end
     return notes

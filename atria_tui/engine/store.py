@@ -18,7 +18,7 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -55,6 +55,10 @@ CREATE TABLE IF NOT EXISTS journal (
     before TEXT NOT NULL, after TEXT NOT NULL,
     state TEXT NOT NULL, error TEXT NOT NULL DEFAULT '', updated_at TEXT NOT NULL,
     UNIQUE(run_id, item_key)
+);
+CREATE TABLE IF NOT EXISTS plan_parts (
+    run_id INTEGER NOT NULL REFERENCES runs(id), seq INTEGER NOT NULL, text TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq)
 );
 CREATE TABLE IF NOT EXISTS read_lines (
     job_id TEXT NOT NULL, tenant TEXT NOT NULL, period_end TEXT NOT NULL,
@@ -293,10 +297,15 @@ class Store:
                  OWNER))
             return int(cur.lastrowid or 0)
 
-    def set_plan(self, run_id: int, plan_json: str, period_end: str) -> None:
+    def set_plan(self, run_id: int, parts: Sequence[str], period_end: str) -> None:
+        """Keep a run's plan: its header line in the run's row, its item lines in parts
+        (`serialize.plan_to_json`), so no statement binds a whole 50,000-row plan."""
         with self._tx() as db:
             db.execute("UPDATE runs SET plan_json=?, period_end=? WHERE id=?",
-                       (plan_json, period_end, run_id))
+                       (parts[0] if parts else None, period_end, run_id))
+            db.execute("DELETE FROM plan_parts WHERE run_id=?", (run_id,))
+            db.executemany("INSERT INTO plan_parts(run_id,seq,text) VALUES (?,?,?)",
+                           ((run_id, n, text) for n, text in enumerate(parts[1:], 1)))
 
     def reopen_run(self, run_id: int) -> None:
         with self._tx() as db:
@@ -314,10 +323,16 @@ class Store:
             db.execute("UPDATE runs SET status=?, finished_at=? WHERE id=?",
                        (status, self._stamp(), run_id))
 
-    def plan_json(self, run_id: int) -> str | None:
+    def plan_json(self, run_id: int) -> list[str] | None:
+        """A run's stored plan as parts (`serialize.plan_from_json` reads them); a plan
+        stored before parts existed is one part holding everything."""
         with self._lock:
             row = self._db.execute("SELECT plan_json FROM runs WHERE id=?", (run_id,)).fetchone()
-        return row[0] if row else None
+            if not row or row[0] is None:
+                return None
+            rest = self._db.execute("SELECT text FROM plan_parts WHERE run_id=? ORDER BY seq",
+                                    (run_id,)).fetchall()
+        return [row[0], *(r[0] for r in rest)]
 
     def run(self, run_id: int) -> RunRow | None:
         rows = self._runs("WHERE id=?", (run_id,))

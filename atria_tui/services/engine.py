@@ -630,7 +630,7 @@ class StoredPlanError(Exception):
     """A run's stored plan is missing or cannot be read back (a damaged database)."""
 
 
-def _plan_of(run_id: int, text: str | None) -> Plan:
+def _plan_of(run_id: int, text: list[str] | None) -> Plan:
     if not text:
         raise StoredPlanError(f"run {run_id}: stored plan missing")
     try:

@@ -88,7 +88,7 @@ async def test_writes_approved_and_reports_rejected_conflict_and_failure() -> No
     assert [i.status for i in p.items] == [Status.APPLIED, Status.CONFLICT, Status.SKIPPED,
                                            Status.FAILED]
     codes = [e.code for e in out.entries]
-    assert sorted(codes) == ["TU01", "TU04", "TU08", "CW07"]
+    assert sorted(codes) == ["CW07", "TU01", "TU04", "TU08"]
     assert (out.applied, out.conflicts, out.skipped, out.failed) == (1, 1, 1, 1)
     assert {r.line_id: r.state for r in store.journal(run)} == {
         "L1": DONE, "L2": CONFLICT, "L4": "failed"}
@@ -344,7 +344,7 @@ async def test_an_apply_logs_its_writes_and_counts_the_unchanged_lines() -> None
 
     out = await Applier(p, psa, store, run, sink=sink, plan_run=41).run()
     assert sorted(psa.writes) == [("L1", Decimal(12)), ("L2", Decimal(8)), ("L3", Decimal(0))]
-    assert sorted(streamed) == ["TU17", "CW07", "CW07", "CW07", "CW22"]  # as they happened
+    assert sorted(streamed) == ["CW07", "CW07", "CW07", "CW22", "TU17"]  # as they happened
     summary = next(e for e in out.entries if e.code == "TU17")
     assert summary.message == ("1000 line(s) unchanged (CW09: Contract Line has no changes); "
                                "the plan of run 41 lists them")

@@ -24,7 +24,8 @@ def test_an_old_database_shows_old_rows_under_the_new_names(tmp_path: Path) -> N
     db.execute("INSERT INTO runs(job_id,label,task,kind,status,started_at) "
                "VALUES ('j','J','connectwise-manage','apply','Success','2026-01-01')")
     db.execute("INSERT INTO log(run_id,time,level,code,customer,sku,message) "
-               "VALUES (1,'t','Warning','AT01','C1','S','m'), (1,'t','Info','CW07','C1','S','m')")
+               "VALUES (1,'2026-01-01T00:00:00+00:00','Warning','AT01','C1','S','m'), "
+               "(1,'2026-01-01T00:00:00+00:00','Info','CW07','C1','S','m')")
     db.execute("PRAGMA user_version=0")
     db.commit()
     db.close()

@@ -39,7 +39,7 @@ def line_reads() -> int:
 def as_planned(res: RunResult) -> list[Any]:
     """The plan as stored (a header and one JSON line per item), in a fixed order."""
     assert res.plan is not None
-    return sorted(plan_to_json(res.plan).splitlines())
+    return sorted("\n".join(plan_to_json(res.plan)).splitlines())
 
 
 def stop_after(monkeypatch: pytest.MonkeyPatch, reads: int) -> None:
