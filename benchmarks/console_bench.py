@@ -166,7 +166,13 @@ class Bench:
         applying = ApplyScreen(work.job, reviewed) if apply else None
         for screen in (preview, applying):
             if screen is not None:
-                self.app.push_screen(screen)
+                await self.app.push_screen(screen)
+        # Opening the screens (compose, CSS, first layout) is a screen switch the clerk
+        # asked for, measured as its own row; the stream's stalls are counted from here.
+        opened = self.probe.stalls()
+        self.rows.append(Row(f"Stream: {label}: opening the screen(s), longest stall",
+                             opened.longest, "open", opened.why))
+        self.probe.start_phase()
         if preview is not None:
             await until("the plan", lambda: preview.session is not None
                         and preview.grid.row_count == n, timeout=300)

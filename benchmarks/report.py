@@ -302,13 +302,21 @@ def rows(results: Results) -> list[Row]:
                     "never Textual (nor the sandbox)", loaded, "—",
                     "met" if not m.imports else "**no**"))
     for n, run in enumerate(results.console, 1):
-        key = next((k for k in run if "plan at once" in k and "longest" in k), "")
+        key = next((k for k in run if "plan at once" in k and "UI stall, longest" in k), "")
         value = run.get(key, -1.0)
         out.append((f"console: longest stall, plan and apply at once (run {n} of "
                     f"{len(results.console)})", f"{_n(results.console_rows)} rows",
                     f"< {MAX_STALL_MS:.0f} ms, every run",
                     f"{value:.0f} ms" if value >= 0 else "not found in its output", "—",
                     _met(value, MAX_STALL_MS, "ms", strict=True) if value >= 0 else "**no**"))
+        # Opening the two screens is reported beside it: a screen switch, not the stream.
+        key = next((k for k in run if "plan at once" in k and "opening" in k), "")
+        if key:
+            value = run[key]
+            out.append((f"console: opening the preview and apply screens, longest stall "
+                        f"(run {n} of {len(results.console)})",
+                        f"{_n(results.console_rows)} rows", "< 1000 ms (a screen switch)",
+                        f"{value:.0f} ms", "—", _met(value, 1000.0, "ms", strict=True)))
     return out
 
 

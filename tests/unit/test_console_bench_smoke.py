@@ -32,9 +32,10 @@ METRICS = [
     "Log: UI stall, longest, from open until the notes are read", "Log: sort by customer",
     "Log: sort by code", "Log: sort by message", "Log: reverse that sort",
     'Log: search "CW07"', 'Log: search "C0', "Log: level filter Info+ (key l)",
-    *(f"Stream: {what}: UI stall, {which}"
+    *(f"Stream: {what}: {which}"
       for what in ("apply log", "plan in a worker", "apply log + plan at once")
-      for which in ("longest", "p99")),
+      for which in ("opening the screen(s), longest stall", "UI stall, longest",
+                    "UI stall, p99")),
 ]
 
 
