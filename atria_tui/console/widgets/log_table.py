@@ -8,6 +8,7 @@ errors and conflicts as they stream, so a failure is visible before the run ends
 
 from __future__ import annotations
 
+import time
 from collections import Counter, deque
 from collections.abc import Iterable
 from datetime import datetime
@@ -31,6 +32,9 @@ __all__ = ["LEVEL_FILTERS", "LogTable", "format_time"]
 LEVEL_FILTERS: tuple[Level | None, ...] = (None, Level.INFO, Level.WARNING, Level.ERROR)
 # At most this many entries are moved from the buffer to the table per 100 ms tick.
 _BATCH = 10_000
+# …in chunks of this many, for at most this long per tick.
+_CHUNK = 1_000
+_DRAIN_SECONDS = 0.015
 
 
 def format_time(t: datetime | None) -> str:
@@ -113,15 +117,19 @@ class LogTable(Vertical):
         """Move buffered entries into the table, one batch; returns how many."""
         if not self._buffer:
             return 0
-        batch: list[LogEntry] = []
+        moved = 0
         pop = self._buffer.popleft
-        while self._buffer and len(batch) < _BATCH:
-            batch.append(pop())
-        self.levels.update(e.level for e in batch)
-        self.conflicts += sum(1 for e in batch if e.code == CONFLICT)
-        self.grid.append_rows(batch)
+        end = time.perf_counter() + _DRAIN_SECONDS
+        # Chunks until the tick's time is spent: a burst of 50,000 entries is shown over a
+        # few ticks instead of stalling the UI for one big batch.
+        while self._buffer and moved < _BATCH and time.perf_counter() < end:
+            batch = [pop() for _ in range(min(_CHUNK, len(self._buffer)))]
+            self.levels.update(e.level for e in batch)
+            self.conflicts += sum(1 for e in batch if e.code == CONFLICT)
+            self.grid.append_rows(batch)
+            moved += len(batch)
         self._show_counts()
-        return len(batch)
+        return moved
 
     @property
     def pending(self) -> int:
