@@ -337,6 +337,7 @@ def virtual_budget(clock: VirtualClock) -> Iterator[None]:
 async def replan(b: Bench, psa: str, customers: int) -> Replan:
     """Plan in-process, then the console's fix for up to 5 customers without an
     identifier, each re-planned from what was read (`review.apply_fix`)."""
+    from atria_tui.core import gc_pause
     from atria_tui.core.model import Task
     from atria_tui.engine.secret_store import SecretStore
     from atria_tui.engine.store import Store
@@ -357,7 +358,10 @@ async def replan(b: Bench, psa: str, customers: int) -> Replan:
     svc = Runtime(Store(home / "runs.db"), SecretStore(home / "secrets"), environ=b.env,
                   transport=b.served.clock.transport(), lock_dir=home / "locks")
     b.served.clock.offset.value += HOUR
-    with virtual_budget(b.served.clock):
+    # As the console does: the plan is built, and each fix re-planned, with the cyclic
+    # collector paused and what was built frozen (`core/gc_pause`), so no full
+    # collection walks the whole plan in the middle of a fix.
+    with virtual_budget(b.served.clock), gc_pause.building():
         planned = await plan_job(svc, job)
     if planned.plan is None or planned.context is None:
         out.failed = f"plan ended: {planned.status}"
@@ -370,7 +374,8 @@ async def replan(b: Bench, psa: str, customers: int) -> Replan:
         choice = review.Choice("account", identifier_for(fix.customer_code, task),
                                fix.customer_name)
         t0 = time.perf_counter()
-        current = review.apply_fix(ctx, current, fix, choice, threshold)
+        with gc_pause.building():
+            current = review.apply_fix(ctx, current, fix, choice, threshold)
         out.ms.append((time.perf_counter() - t0) * 1000)
         now = sorted({i.code for i in current.items if i.customer_code == fix.customer_code})
         out.fixes.append(f"{fix.customer_code}: {fix.code} → {', '.join(now)}")

@@ -26,7 +26,7 @@ from atria_tui.console.screens.pickers import PickerScreen
 from atria_tui.console.screens.workers import run_service
 from atria_tui.console.widgets.code_badge import badge_style, badge_text
 from atria_tui.console.widgets.grid import Column, Grid
-from atria_tui.core import codes
+from atria_tui.core import codes, gc_pause
 from atria_tui.core.model import CatalogItem, Level, LogEntry, Plan
 from atria_tui.services.review import (
     FIX_GROUPS,
@@ -204,12 +204,14 @@ class FixesScreen(Screen[bool]):
     def _save(self, fix: Fix, choice: Choice) -> None:
         svc = host_of(self).services
         at = svc.now().isoformat(timespec="seconds")
-        run_service(self, f"Saving the fix for {fix.source}",
-                    lambda: self.session.fix_reading(svc, fix, choice, at),
-                    done=lambda plan: self.Fixed(fix, choice, plan),
-                    failed=lambda error: self.Fixed(fix, choice, None, error),
-                    expected=(ReviewError,),
-                    report=False)  # the screen shows any error as "Fix not saved"
+        # A re-plan builds new rows: no full collection over the preview meanwhile.
+        with gc_pause.building():
+            run_service(self, f"Saving the fix for {fix.source}",
+                        lambda: self.session.fix_reading(svc, fix, choice, at),
+                        done=lambda plan: self.Fixed(fix, choice, plan),
+                        failed=lambda error: self.Fixed(fix, choice, None, error),
+                        expected=(ReviewError,),
+                        report=False)  # the screen shows any error as "Fix not saved"
 
     def on_fixes_screen_fixed(self, event: Fixed) -> None:
         self.busy = False
@@ -331,11 +333,12 @@ class SavedFixesScreen(Screen[bool]):
     @work(thread=True, exclusive=True, group="saved-remove", exit_on_error=False)
     def _remove(self, fix: SavedFix) -> None:
         svc = host_of(self).services
-        run_service(self, f"Removing the fix for {fix.key}",
-                    lambda: self.session.remove_fix_reading(svc, fix),
-                    done=lambda plan: self.Removed(fix, plan),
-                    failed=lambda error: self.Removed(fix, None, error),
-                    expected=(ReviewError,), report=False)
+        with gc_pause.building():
+            run_service(self, f"Removing the fix for {fix.key}",
+                        lambda: self.session.remove_fix_reading(svc, fix),
+                        done=lambda plan: self.Removed(fix, plan),
+                        failed=lambda error: self.Removed(fix, None, error),
+                        expected=(ReviewError,), report=False)
 
     def on_saved_fixes_screen_removed(self, event: Removed) -> None:
         self.busy = False
