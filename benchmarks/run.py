@@ -342,7 +342,7 @@ async def replan(b: Bench, psa: str, customers: int) -> Replan:
     from atria_tui.engine.secret_store import SecretStore
     from atria_tui.engine.store import Store
     from atria_tui.job.file import load_job
-    from atria_tui.services import review
+    from atria_tui.services import fixes as review
     from atria_tui.services.engine import plan_job
     from atria_tui.services.runtime import Runtime
 

@@ -35,7 +35,7 @@ def accounts_to_read(snap: PsaSnapshot, identifiers: Sequence[str],
     """Whose lines the plan can use: the billed accounts that exist, or with `unclaimed`
     every account. Runs ask for the billed ones only, even while a Billing Identifier is
     missing or unknown: the console reads the lines of the account a fix picks when the
-    fix is made (`services.review.read_lines_for`), so reading every unclaimed agreement
+    fix is made (`services.fixes.read_lines_for`), so reading every unclaimed agreement
     up front cost headless runs 10–16 % more requests for nothing (issue 12)."""
     if unclaimed:
         return None

@@ -4,7 +4,7 @@ A run's steps follow the seeds' order of checks (billing period, ApiUrl, secrets
 PSA), and each failure ends the run with the seed's code for it and a closing
 CW23/KS24, never a traceback. The PSA is read once per plan; `PlanContext` keeps what was
 read so the console can re-plan after a fix without another request (but for the lines of
-an account the fix names that no billed customer claimed: `review.read_lines_for`).
+an account the fix names that no billed customer claimed: `fixes.read_lines_for`).
 """
 
 from __future__ import annotations
@@ -364,7 +364,7 @@ async def _plan(svc: Runtime, run: _Run, progress: Progress | None, *, keep: boo
             ticker = asyncio.create_task(_report_reads(session, progress, job.task.psa_name,
                                                        len(sc.identifiers)))
         # Only the lines of claimed accounts: a console fix naming another account reads
-        # its lines then (`review.read_lines_for`), so no run waits for agreements nobody
+        # its lines then (`fixes.read_lines_for`), so no run waits for agreements nobody
         # bills (issue 12).
         snapshot = await session.snapshot(sc.identifiers, sc.skus, params.contract_type)
     except RemoteError as exc:

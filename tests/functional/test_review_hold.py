@@ -14,7 +14,7 @@ from atria_tui.console.app import AtriaApp
 from atria_tui.console.screens.confirm import ConfirmScreen
 from atria_tui.console.screens.preview import PreviewScreen
 from atria_tui.job.file import load_job
-from atria_tui.services import review as rv
+from atria_tui.services import review_session as rs
 from atria_tui.services.review_hold import ReviewHeld, hold_review
 from atria_tui.services.runtime import Runtime
 
@@ -75,7 +75,7 @@ async def test_a_second_preview_says_who_reviews_and_opens_read_only(
             assert isinstance(app.screen, PreviewScreen)     # no note dialog either
             assert any("Read-only" in n.message for n in app._notifications)
             job = load_job(jobs_dir / "demo-connectwise.toml")
-            path = rv.review_path(services, job, screen.session.plan.period.end)
+            path = rs.review_path(services, job, screen.session.plan.period.end)
             assert not path.exists()                         # and nothing saved
             await pilot.press("escape")
     # Once the other clerk is done, the job's preview is this console's to review.

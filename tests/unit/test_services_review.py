@@ -19,7 +19,9 @@ from atria_tui.core.numbers import signed_money
 from atria_tui.job.file import load_job, save_job
 from atria_tui.job.mappings import mappings_path
 from atria_tui.sandbox.server import reset_shared, shared
+from atria_tui.services import fixes as fx
 from atria_tui.services import review as rv
+from atria_tui.services import review_session as rs
 from atria_tui.services.engine import RunResult, plan_job
 from atria_tui.services.runtime import Runtime
 from tests.support import runtime
@@ -131,7 +133,7 @@ def test_carry_review_keeps_decisions_and_notes() -> None:
 
 def test_fix_queue_of_the_demo_is_grouped_by_code(planned: RunResult) -> None:
     assert planned.plan is not None
-    queue = rv.fix_queue(planned.plan)
+    queue = fx.fix_queue(planned.plan)
     assert [(f.group, f.code, f.customer_code, f.kind) for f in queue] == [
         ("Missing Billing Identifier", "CW04", "UJA", "customer"),
         ("Missing SKU", "CW05", "FR1", "description"),
@@ -144,17 +146,17 @@ def test_fix_queue_of_the_demo_is_grouped_by_code(planned: RunResult) -> None:
                                            "company"]
     assert queue[1].source == "Custom Support Plan"
     assert "Billing Identifier" in queue[0].resolution
-    rows = list(rv.fix_rows(queue))
-    assert len(rows) == 5 and len(rows[0]) == len(rv.FIX_HEADER) and rows[0][2] == "UJA"
+    rows = list(fx.fix_rows(queue))
+    assert len(rows) == 5 and len(rows[0]) == len(fx.FIX_HEADER) and rows[0][2] == "UJA"
 
 
 def test_account_suggestions_rank_the_atria_name_first(planned: RunResult) -> None:
     assert planned.context is not None and planned.plan is not None
-    choices = rv.account_choices(planned.context.snapshot, planned.plan)
-    best = rv.rank(choices, "", "Ujala Traders", limit=3)
+    choices = fx.account_choices(planned.context.snapshot, planned.plan)
+    best = fx.rank(choices, "", "Ujala Traders", limit=3)
     assert best[0].value == "UjalaTraders" and best[0].score == 100
-    assert rv.rank(choices, "ujala", "Ujala Traders")[0].value == "UjalaTraders"
-    assert rv.rank(choices, "zzzzqqq", "") == []
+    assert fx.rank(choices, "ujala", "Ujala Traders")[0].value == "UjalaTraders"
+    assert fx.rank(choices, "zzzzqqq", "") == []
     dup = next(c for c in choices if c.value == "DupAgree")
     assert not dup.usable and "2 live contracts" in dup.detail and "DUP" in dup.detail
 
@@ -163,12 +165,12 @@ def test_full_catalog_is_read_once_and_offered_as_products(planned: RunResult,
                                                            svc: Runtime) -> None:
     assert planned.context is not None
     before = shared().connectwise.request_seq
-    items = asyncio.run(rv.full_catalog(svc, planned.job, planned.context.snapshot))
+    items = asyncio.run(fx.full_catalog(svc, planned.job, planned.context.snapshot))
     assert shared().connectwise.request_seq > before
     assert len(items) > len(planned.context.snapshot.catalog)
-    products = rv.product_choices(items)
+    products = fx.product_choices(items)
     assert any(c.value == "SPAM-FLT" for c in products)
-    assert rv.rank(products, "spam", "")[0].value == "SPAM-FLT"
+    assert fx.rank(products, "spam", "")[0].value == "SPAM-FLT"
 
 
 def test_a_fix_reads_only_the_chosen_accounts_lines_then_replans(
@@ -180,9 +182,9 @@ def test_a_fix_reads_only_the_chosen_accounts_lines_then_replans(
     path.write_text('[skus]\n"other-sku" = "X"\n', encoding="utf-8")  # kept by the save
     asp_zero = next(i for i in planned.plan.items if i.code == "CW20" and i.customer_code == "ASP")
     asp_zero.note = "check with Acme"
-    session = rv.ReviewSession(planned.job, planned.context, planned.plan, planned.run_id)
+    session = rs.ReviewSession(planned.job, planned.context, planned.plan, planned.run_id)
     uja = session.fixes()[0]
-    choice = rv.rank(session.choices(uja), "ujala", uja.subject, limit=1)[0]
+    choice = fx.rank(session.choices(uja), "ujala", uja.subject, limit=1)[0]
     before = shared().connectwise.request_seq
     plan = asyncio.run(session.fix_reading(svc, uja, choice))
     assert shared().connectwise.request_seq == before + 1  # that agreement's additions
@@ -203,10 +205,10 @@ def test_a_fix_reads_only_the_chosen_accounts_lines_then_replans(
 def test_a_product_fix_adds_the_catalog_item_to_the_snapshot(planned: RunResult,
                                                              svc: Runtime) -> None:
     assert planned.context is not None and planned.plan is not None
-    session = rv.ReviewSession(planned.job, planned.context, planned.plan, planned.run_id)
+    session = rs.ReviewSession(planned.job, planned.context, planned.plan, planned.run_id)
     fax = next(f for f in session.fixes() if f.code == "CW06")
     assert session.needs_catalog(fax)
-    session.catalog = asyncio.run(rv.full_catalog(svc, planned.job, planned.context.snapshot))
+    session.catalog = asyncio.run(fx.full_catalog(svc, planned.job, planned.context.snapshot))
     spam = next(c for c in session.choices(fax) if c.value == "SPAM-FLT")
     plan = session.fix(fax, spam)
     rows = [(i.code, i.action) for i in plan.items
@@ -217,18 +219,18 @@ def test_a_product_fix_adds_the_catalog_item_to_the_snapshot(planned: RunResult,
 
 def test_fix_errors_are_messages(planned: RunResult, tmp_path: Path) -> None:
     assert planned.plan is not None
-    uja = rv.fix_queue(planned.plan)[0]
-    account = rv.Choice("account", "UjalaTraders", "Ujala Traders")
-    product = rv.Choice("product", "SPAM-FLT", "Spam")
+    uja = fx.fix_queue(planned.plan)[0]
+    account = fx.Choice("account", "UjalaTraders", "Ujala Traders")
+    product = fx.Choice("product", "SPAM-FLT", "Spam")
     with pytest.raises(rv.ReviewError, match="CW04 is fixed with a PSA account, not a product"):
-        rv.save_fix(tmp_path / "j.toml", planned.context.mappings if planned.context
-                    else rv.Mappings(), uja, product)
+        fx.save_fix(tmp_path / "j.toml", planned.context.mappings if planned.context
+                    else fx.Mappings(), uja, product)
     with pytest.raises(rv.ReviewError, match="not been saved"):
-        rv.save_fix(None, rv.Mappings(), uja, account)
+        fx.save_fix(None, fx.Mappings(), uja, account)
     bad = tmp_path / "bad.toml"
     mappings_path(bad).write_text("[customers]\nx = 1\n", encoding="utf-8")
     with pytest.raises(rv.ReviewError, match=r"line 2: customers\.x"):
-        rv.save_fix(bad, rv.Mappings(), uja, account)
+        fx.save_fix(bad, fx.Mappings(), uja, account)
 
 
 def test_the_fix_export_lists_the_fixes_made_too() -> None:
@@ -237,12 +239,12 @@ def test_the_fix_export_lists_the_fixes_made_too() -> None:
 
     saved = Mappings(customers={"uja": "UjalaTraders"}, skus={"legacy-fax": "VOIP-DID"},
                      descriptions={"custom support plan": "SUPPORT"})
-    rows = list(rv.fix_rows([], saved))
-    assert [r[0] for r in rows] == [rv.SAVED_GROUP] * 3
+    rows = list(fx.fix_rows([], saved))
+    assert [r[0] for r in rows] == [fx.SAVED_GROUP] * 3
     assert rows[0][2] == "uja" and rows[0][4] == "UjalaTraders"
     assert rows[1][5] == "legacy-fax" and "PSA product VOIP-DID" in str(rows[1][8])
-    assert all(len(r) == len(rv.FIX_HEADER) for r in rows)
-    assert list(rv.fix_rows([])) == []
+    assert all(len(r) == len(fx.FIX_HEADER) for r in rows)
+    assert list(fx.fix_rows([])) == []
 
 
 def test_a_kaseya_fix_picks_an_account_in_kaseya_words() -> None:
@@ -252,7 +254,7 @@ def test_a_kaseya_fix_picks_an_account_in_kaseya_words() -> None:
                     psa_quantity=None, action=Action.NONE, code="KS09", level=Level.WARNING,
                     message="no account")
     plan = Plan(Task.KASEYA, Period(date(2026, 10, 26), date(2026, 11, 25)), [item])
-    (fix,) = rv.fix_queue(plan)
+    (fix,) = fx.fix_queue(plan)
     assert fix.wants == "account" and fix.fix_with == "account"
 
 

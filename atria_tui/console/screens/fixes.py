@@ -28,18 +28,17 @@ from atria_tui.console.widgets.code_badge import badge_style, badge_text
 from atria_tui.console.widgets.grid import Column, Grid
 from atria_tui.core import codes, gc_pause
 from atria_tui.core.model import CatalogItem, Level, LogEntry, Plan
-from atria_tui.services.review import (
+from atria_tui.services.fixes import (
     FIX_GROUPS,
     FIX_HEADER,
     Choice,
     Fix,
-    ReviewError,
-    ReviewSession,
     SavedFix,
     fix_rows,
     full_catalog,
-    local_time,
 )
+from atria_tui.services.review import ReviewError
+from atria_tui.services.review_session import ReviewSession, local_time
 
 __all__ = ["FIX_COLUMNS", "SAVED_COLUMNS", "FixesScreen", "SavedFixesScreen"]
 

@@ -19,7 +19,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from atria_tui.console.widgets.grid import Column, Grid
-from atria_tui.services.review import Choice, rank
+from atria_tui.services.fixes import Choice, rank
 
 __all__ = ["NoteScreen", "PickerScreen"]
 

@@ -43,6 +43,7 @@ from atria_tui.core.model import Level, LogEntry, PlanItem
 from atria_tui.job.file import JobConfig
 from atria_tui.services import history
 from atria_tui.services import review as rv
+from atria_tui.services import review_session as rs
 from atria_tui.services.engine import RunResult, plan_job
 from atria_tui.services.review_hold import ReviewHold
 
@@ -208,7 +209,7 @@ class PreviewScreen(Screen[None]):
 
     class Planned(Message):  # with a summary: the worker made the initial review
         def __init__(self, result: RunResult | None, summary: rv.Summary | None = None,
-                     saved: rv.SavedReview | None = None,
+                     saved: rs.SavedReview | None = None,
                      last_month: dict[rv.MonthKey, Decimal] | None = None) -> None:
             super().__init__()
             self.result, self.summary, self.saved = result, summary, saved
@@ -229,7 +230,7 @@ class PreviewScreen(Screen[None]):
         self.job = job
         self.hold = hold
         self.read_only = read_only
-        self.session: rv.ReviewSession | None = None
+        self.session: rs.ReviewSession | None = None
         self.result: RunResult | None = None
         self.planning = False
         self.level: Level | None = None
@@ -324,7 +325,7 @@ class PreviewScreen(Screen[None]):
             p, t = result.plan, job.options.swing_threshold
             summary = (rv.summarize(rv.initial_review(p, t).items, t)
                        if p and result.context else None)
-            saved = (rv.load_review(rv.review_path(svc, job, p.period.end))
+            saved = (rs.load_review(rs.review_path(svc, job, p.period.end))
                      if p and result.context else None)
             last = rv.last_applied(svc, job, str(p.period.end)) if p else {}
             return self.Planned(result, summary, saved, last)
@@ -357,8 +358,8 @@ class PreviewScreen(Screen[None]):
             return
         if event.summary is None:  # not reviewed by the worker
             rv.initial_review(result.plan, self.job.options.swing_threshold)
-        self.session = rv.ReviewSession(self.job, result.context, result.plan, result.run_id)
-        self.review_file = rv.review_path(host_of(self).services, self.job,
+        self.session = rs.ReviewSession(self.job, result.context, result.plan, result.run_id)
+        self.review_file = rs.review_path(host_of(self).services, self.job,
                                           result.plan.period.end)
         self.query_one("#preview-filter", Input).disabled = False
         self.show_plan(event.summary)
@@ -379,7 +380,7 @@ class PreviewScreen(Screen[None]):
                         severity="warning")
         return not self.read_only
 
-    def _offer_resume(self, saved: rv.SavedReview) -> None:
+    def _offer_resume(self, saved: rs.SavedReview) -> None:
         """A review of this job and period was saved before: take it up again or not."""
         period = self.session.plan.period.end if self.session else ""
         if self.read_only and self.session is not None:  # show the holder's review as saved
@@ -399,7 +400,7 @@ class PreviewScreen(Screen[None]):
 
         self.app.push_screen(ConfirmScreen(
             "Resume the saved review?",
-            f"A review of period {period} was saved at {rv.local_time(saved.saved_at)} with "
+            f"A review of period {period} was saved at {rs.local_time(saved.saved_at)} with "
             f"{saved.count} decision(s) or note(s).\nResume puts them back; Start over "
             "replaces the saved review with the new one.", confirm="Resume",
             cancel="Start over", escape_confirms=True), answered)
@@ -413,14 +414,14 @@ class PreviewScreen(Screen[None]):
                             host_of(self).now().isoformat(timespec="seconds"))
 
     @work(thread=True, group="review-save", exit_on_error=False, description="save the review")
-    def _review_writer(self, path: Path, session: rv.ReviewSession, seq: int,
+    def _review_writer(self, path: Path, session: rs.ReviewSession, seq: int,
                        saved_at: str) -> None:
         def write() -> None:
             with self._save_lock:  # two writers never interleave, an older never wins
                 if seq > self._written_seq:
                     # The state is read here, not on the UI thread (a pass over every row);
                     # read after the decision that asked for this save, so never older.
-                    rv.write_review(path, session.state(), saved_at)
+                    rs.write_review(path, session.state(), saved_at)
                     self._written_seq = seq
 
         run_service(self, "Saving the review", write, done=lambda _: self.ReviewSaved(),
