@@ -205,8 +205,8 @@ class Applier:
             self.outcome.failed += 1
             if item:
                 item.status = Status.FAILED
-            code = (self.codes.add_failed if row.action == Action.ADD.value
-                    else self.codes.write_failed)
+            code = exc.code or (self.codes.add_failed if row.action == Action.ADD.value
+                                else self.codes.write_failed)
             await self.emit(_entry(code, row, item, error=exc.message), item)
             if exc.kind == "route":
                 # The host does not serve the write route: every later write would be

@@ -238,12 +238,16 @@ class _Planner:
             if not deprovisioned:
                 self.add(c, codes_.account_unknown, Action.SKIP)
             return
+        if not account.active and codes_.account_inactive:
+            if not deprovisioned:
+                self.add(c, codes_.account_inactive, Action.SKIP, account_name=account.name)
+            return
         live = [k for k in self.snap.contracts.get(account.id, []) if k.live]
         if len(live) != 1:
             if not deprovisioned:
                 if live:
-                    self.add(c, "TU02", Action.SKIP, account_name=account.name,
-                             count=len(live))
+                    self.add(c, codes_.ambiguous_contract, Action.SKIP,
+                             account_name=account.name, count=len(live))
                 else:
                     self.add(c, codes_.contract_missing, Action.SKIP,
                              account_name=account.name)
@@ -254,6 +258,12 @@ class _Planner:
             err = self.snap.missing_routes[contract.id]
             for _, b in sorted(c.current.items()):
                 self.add(c, "TU15", Action.SKIP, sku=b.sku, description=b.description,
+                         atria=b.quantity, error=err, ctx=ctx)
+            return
+        if contract.id in self.snap.refused:
+            code, err = self.snap.refused[contract.id]
+            for _, b in sorted(c.current.items()):
+                self.add(c, code, Action.SKIP, sku=b.sku, description=b.description,
                          atria=b.quantity, error=err, ctx=ctx)
             return
         if contract.id in self.snap.line_errors:
@@ -278,7 +288,7 @@ class _Planner:
         desc = b.description
         if self.whole_units and b.quantity != b.quantity.to_integral_value():
             if self.p.units_rounding not in ROUNDING:
-                self.add(c, "TU16", Action.SKIP, sku=b.sku, description=desc,
+                self.add(c, self.codes.fractional, Action.SKIP, sku=b.sku, description=desc,
                          atria=b.quantity, product=b.code, ctx=ctx)
                 return
             b = _Billed(b.code, b.sku, b.description,
@@ -297,7 +307,8 @@ class _Planner:
                 return
             lines = [ln for ln in lines if ln.product_id == active[0].id]
         if len(lines) > 1:
-            self.add(c, "TU03", Action.SKIP, sku=b.sku, description=desc, atria=b.quantity,
+            self.add(c, self.codes.ambiguous_line, Action.SKIP, sku=b.sku, description=desc,
+                     atria=b.quantity,
                      count=len(lines), product=b.code, ctx=ctx)
             return
         if lines:
@@ -337,7 +348,8 @@ class _Planner:
                   services: list[CatalogItem], ctx: _Ctx) -> None:
         names = ", ".join(f"{i.name or i.code} (id {i.id})" for i in services[:5])
         more = f" and {len(services) - 5} more" if len(services) > 5 else ""
-        self.add(c, "TU13", Action.SKIP, sku=sku, description=desc, atria=atria,
+        self.add(c, self.codes.ambiguous_service, Action.SKIP, sku=sku, description=desc,
+                 atria=atria,
                  count=len(services), services=names + more, ctx=ctx)
 
     def removed(self, c: _Customer, by_key: dict[str, list[PsaLine]],
