@@ -349,9 +349,13 @@ class AutotaskAdapter:
         budget = _DatabaseBudget(allowance, window=minutes * 60.0)
         budget.sent("database", 0.0)  # ThresholdInformation itself counted
         http.budget = budget
-        return [codes.entry(CODES.budget_note or "", used=f"{used:,}",
-                            threshold=f"{threshold:,}", minutes=minutes,
-                            allowance=f"{allowance:,}")]
+        found = [codes.entry(CODES.budget_note or "", used=f"{used:,}",
+                             threshold=f"{threshold:,}", minutes=minutes,
+                             allowance=f"{allowance:,}")]
+        if self.lookup:  # the base was found after the run logged its connection
+            found.insert(0, codes.entry("TU14", psa_name="Autotask", base=self.base,
+                                        reason=self.reason))
+        return found
 
     def notes(self) -> list[LogEntry]:
         out: list[LogEntry] = []

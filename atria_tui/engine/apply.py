@@ -79,7 +79,8 @@ def _fields(row: JournalRow, item: PlanItem | None = None, **more: object
     return {"customer_code": row.customer,
             "customer_name": item.customer_name if item else row.customer,
             "line_description": row.description, "before": fmt_qty(row.before),
-            "after": fmt_qty(row.after), **more}
+            "after": fmt_qty(row.after), "contract_name": item.contract_name if item else "",
+            **more}
 
 
 class Applier:

@@ -202,7 +202,7 @@ class _Planner:
                   "sku_field_match": self.p.sku_field_match, "before": fmt_qty(psa),
                   "after": fmt_qty(ZERO if action is Action.ZERO else atria),
                   "contract_name": contract.name if contract else "",
-                  "psa_name": self.p.task.psa_name, **fields}
+                  "psa_name": self.p.task.psa_name, "account_name": account_name, **fields}
         written = product or (line.product_code if line else "")
         if action.writes:  # after a saved SKU fix the log names the product written, and where
             where = f" on {contract.name}" if contract and contract.name else ""
