@@ -18,8 +18,8 @@ import httpx
 
 from atria_tui.adapters.http import ClientOptions
 from atria_tui.core.model import PsaLine, PsaSnapshot, Task
-from atria_tui.engine.store import Store
 from atria_tui.core.periods import PeriodError, resolve_period
+from atria_tui.engine.store import Store
 from atria_tui.job.file import JobConfig, job_params
 from atria_tui.job.parameters import ConfigError
 from atria_tui.psa import profile_of

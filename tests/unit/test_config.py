@@ -167,8 +167,8 @@ def test_api_url_and_billing_period_content_not_judged(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("text,expected", [
-    ('task = "autotask"\n', 'job.toml: line 1: task: "connectwise-manage" or "kaseya-bms" or "autotask-psa", '
-                            'got "autotask"'),
+    ('task = "autotask"\n', 'job.toml: line 1: task: "connectwise-manage" or "kaseya-bms" '
+                            'or "autotask-psa", got "autotask"'),
     (KASEYA_MIN + 'log_level = "loud"\n',
      'job.toml: line 3: log_level: verbose, info, warning or error, got "loud"'),
     (KASEYA_MIN + 'cron = "61 * * * *"\n',
