@@ -459,21 +459,27 @@ class AutotaskAdapter:
 
     # -- reading (plan) ------------------------------------------------------------------
 
-    async def accounts(self, identifiers: Sequence[str]) -> dict[str, PsaAccount]:
+    async def accounts(self, identifiers: Sequence[str], *,
+                       by_id: Sequence[str] = ()) -> dict[str, PsaAccount]:
+        """Companies keyed by the Billing Identifier field: those the identifiers name, and
+        those whose ids are given (the owners of the type's contracts, for the console's
+        company picker). `in` lists of at most 500 values."""
         field = self.company_field
         udf = field.casefold().startswith("udf:")
         name = field[4:] if udf else field
         values: list[Any] = [i.strip() for i in identifiers if i.strip()]
         if name.casefold() == "id":
             values = [int(v) for v in values if v.isdigit()]
-        if not values:
-            return {}
         include = [*R.COMPANY_FIELDS] + ([] if udf or name == "id" else [name])
-        rows = await self.query_in(R.COMPANIES, name, values, [], include, udf=udf)
+        found = await asyncio.gather(
+            self.query_in(R.COMPANIES, name, values, [], include, udf=udf) if values
+            else _nothing(),
+            self.query_in(R.COMPANIES, "id", [int(i) for i in by_id if i.isdigit()], [],
+                          include) if by_id else _nothing())
         out: dict[str, PsaAccount] = {}
-        for r in rows:
+        for r in (*found[0], *found[1]):
             ident = _udf(r, name) if udf else r.get(name)
-            if ident is None or r.get("id") is None:
+            if ident is None or not str(ident).strip() or r.get("id") is None:
                 continue
             out.setdefault(norm(str(ident)), PsaAccount(
                 str(r["id"]), str(ident), str(r.get("companyName") or ""),
@@ -501,16 +507,18 @@ class AutotaskAdapter:
             items.append(item)
         return items
 
-    async def contracts_of(self, company_ids: Sequence[str], type_value: int
-                           ) -> list[_Contract]:
+    async def contracts_of(self, type_value: int) -> list[_Contract]:
+        """Every contract of the type, in one paged bulk read (as ConnectWise's agreements):
+        their companies are the ones the console's company picker offers."""
         months = {v: R.PERIOD_MONTHS.get(lb.strip().casefold(), 1)
                   for v, lb in (await self.picklist(R.CONTRACTS, "contractPeriodType")).items()}
         active = {v for v, lb in (await self.picklist(R.CONTRACTS, "status")).items()
                   if lb.strip().casefold() == R.ACTIVE_LABEL}
-        rows = await self.query_in(R.CONTRACTS, "companyID", [int(i) for i in company_ids],
-                                   [{"op": "eq", "field": "contractType", "value": type_value}],
-                                   R.CONTRACT_FIELDS)
-        return [self._contract_of(r, months, active) for r in rows if r.get("id") is not None]
+        rows = await self.query(R.CONTRACTS,
+                                [{"op": "eq", "field": "contractType", "value": type_value}],
+                                R.CONTRACT_FIELDS)
+        return [self._contract_of(r, months, active) for r in rows
+                if r.get("id") is not None and _as_int(r.get("contractType")) == type_value]
 
     def _contract_of(self, r: Mapping[str, Any], months: Mapping[int, int],
                      active: set[int]) -> _Contract:
@@ -532,14 +540,17 @@ class AutotaskAdapter:
         if type_value is None:
             snap.contract_type_valid = False
             return snap
-        snap.accounts, snap.catalog = await asyncio.gather(self.accounts(identifiers),
-                                                           self.catalog())
-        ids = sorted({a.id for a in snap.accounts.values()})
-        contracts = await self.contracts_of(ids, type_value) if ids else []
+        contracts, snap.catalog = await asyncio.gather(self.contracts_of(type_value),
+                                                       self.catalog())
+        owners = sorted({k.company_id for k in contracts})
+        snap.accounts = await self.accounts(identifiers, by_id=owners)
+        billed = {a.id for i in identifiers if (a := snap.accounts.get(norm(i))) is not None}
         for k in contracts:
             snap.contracts.setdefault(k.company_id, []).append(
                 PsaContract(k.id, k.company_id, k.name, contract_type, live=k.live))
-        live = [k for k in contracts if k.live]
+        # Lines of the billed companies only (with `unclaimed`, of every company): the
+        # console reads another company's when a fix picks it (`contract_lines`).
+        live = [k for k in contracts if k.live and (unclaimed or k.company_id in billed)]
         # Only a company with one live contract is planned (several are ambiguous).
         per_company: dict[str, int] = {}
         for k in live:
@@ -840,6 +851,10 @@ class AutotaskAdapter:
         await probe("adjustments", "GET", R.ADJUST.format(contractId=0), lambda d: "",
                     R.ADJUSTMENTS, write=True)
         return probes
+
+
+async def _nothing() -> list[dict[str, Any]]:
+    return []
 
 
 def _as_int(value: Any) -> int:
