@@ -214,3 +214,20 @@ def test_kill_9_mid_apply_then_resume_sends_no_adjustment_twice(
     after = units(at_server)
     assert {k: after[k] for k in EXPECTED_CHANGES} == EXPECTED_CHANGES
     assert sorted(adjustments_per_line(at_server).values()) == [1, 1, 1, 1]
+
+
+def test_revert_puts_back_what_the_apply_changed(
+        tmp_path: Path, at_server: Server, at_cli: Cli) -> None:
+    before = units(at_server)
+    job = at_job(tmp_path, at_server)
+    code, out = at_cli.json("apply", job, "--yes", "--approve-all")
+    only_dns_zone_failed(code, out)
+    run = out["run_id"]
+    res = at_cli.run("revert", str(run), "--yes", "--job", job, "--format", "json")
+    after = units(at_server)
+    # The changed lines are back (each by one more adjustment of the opposite delta); the
+    # added service cannot go to 0 on this tenant (0 refused), so it is reported, not hidden.
+    assert {k: after[k] for k in before} == before, res.stdout[-2000:]
+    assert after[("ACME01", "AV-EDR")] == 7
+    changes = [a["unitChange"] for a in state(at_server)["adjustments"]]
+    assert sorted(changes) == sorted([2, -2, 7, 2, -2, 2, -2])
