@@ -65,7 +65,8 @@ MIN_CALLS = 25         # a run needs at least this many requests of the hour's h
 ZONE_TTL = 24 * 3600.0
 DEFAULT_COMPANY_FIELD = "companyNumber"
 DEFAULT_SERVICE_FIELD = "name"
-WRITE_TIME = "T12:00:00"  # a date-only value sent at noon UTC lands on that date in −12…+11
+WRITE_TIME = "T12:00:00"
+VENDOR_DOMAIN = ".autotask.net"  # a date-only value sent at noon UTC lands on that date in −12…+11
 _THREAD = re.compile(r"thread threshold", re.IGNORECASE)
 _POSTED = re.compile(r"approved and posted", re.IGNORECASE)
 _ZERO = re.compile(r"\b0 units\b|greater than 0|cannot be 0|zero units", re.IGNORECASE)
@@ -253,11 +254,17 @@ class AutotaskAdapter:
             url = None
         if not isinstance(url, str) or not url.strip():
             raise RemoteError("decode", "zone lookup: the answer has no 'url'")
-        lookup_scheme = urlsplit(self.lookup).scheme.casefold()
-        scheme = urlsplit(url.strip()).scheme.casefold()
-        if lookup_scheme == "https" and scheme != "https":
+        asked, answer = urlsplit(self.lookup), urlsplit(url.strip())
+        if asked.scheme.casefold() == "https" and answer.scheme.casefold() != "https":
             # The credentials go to this host next: never downgrade them to clear text.
             raise RemoteError("decode", f"zone lookup answered a non-https URL {url!r}")
+        vendor = VENDOR_DOMAIN
+        if (asked.hostname or "").casefold().endswith(vendor) and not \
+                (answer.hostname or "").casefold().endswith(vendor):
+            # An unauthenticated answer decides where the secrets go: a vendor lookup must
+            # name a vendor host.
+            raise RemoteError("decode", f"zone lookup answered a host outside {vendor}: "
+                              f"{answer.hostname!r}")
         self.base = tenant_base(url)
         self.reason = f"zone of ZoneUser {self.zone_user}"
         _ZONES[key] = (time.monotonic(), self.base)

@@ -231,3 +231,13 @@ def test_revert_puts_back_what_the_apply_changed(
     assert after[("ACME01", "AV-EDR")] == 7
     changes = [a["unitChange"] for a in state(at_server)["adjustments"]]
     assert sorted(changes) == sorted([2, -2, 7, 2, -2, 2, -2])
+
+
+def test_doctor_checks_the_zone_the_user_and_the_fields(
+        tmp_path: Path, at_server: Server, at_cli: Cli) -> None:
+    code, out = at_cli.json("doctor", at_job(tmp_path, at_server))
+    assert code == 0, out
+    steps = {p["step"]: p["verdict"] for p in out["probes"]}
+    assert steps["zone"] == "works" and steps["threshold"] == "works"
+    assert steps["contract type"] == "works" and steps["adjustments"] == "exists"
+    assert state(at_server)["adjustments"] == []                   # nothing written

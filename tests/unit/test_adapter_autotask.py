@@ -318,3 +318,20 @@ async def test_doctor_checks_zone_auth_threshold_and_fields(wire: Seen) -> None:
                           period_end=END)
     assert [(p.step, p.verdict) for p in await bad.doctor(TYPE)][-1] == ("threshold", "refused")
     await bad.aclose()
+
+
+@pytest.mark.parametrize("answer", ["https://evil.example/ATServicesRest/",
+                                    "http://webservices5.autotask.net/ATServicesRest/"])
+async def test_a_zone_answer_never_sends_the_secrets_elsewhere(answer: str) -> None:
+    sent: list[httpx.Request] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json={"zoneName": "x", "url": answer, "ci": 1})
+
+    ad = AutotaskAdapter("https://webservices.autotask.net/ATServicesRest/V1.0/zoneInformation",
+                         DEMO_SECRETS, transport=httpx.MockTransport(handle), period_end=END)
+    with pytest.raises(RemoteError):
+        await ad.snapshot(["ACME01"], [], TYPE)
+    assert len(sent) == 1 and "zoneInformation" in sent[0].url.path   # nothing else sent
+    await ad.aclose()
