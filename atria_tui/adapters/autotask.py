@@ -7,7 +7,8 @@ What shapes it:
   date a change would take effect* (the job's effective-date policy, by default the start of
   the first Autotask period after the Atria period with nothing approved and posted), and
   every write computes `target − current` from the adapter's latest read of that line, a
-  read no earlier write has consumed (`_fresh`): never from the preview. A write whose answer
+  read no write has consumed and no write to its contract overlapped (`_fresh`, stamped
+  with the contract's write count `_posts`): never from the preview. A write whose answer
   was lost is therefore decided by re-reading the units (apply's journal): at the target it
   landed, at the old value it is sent again with a delta read afresh, else a conflict.
 - **Reads are bulk queries**: `POST {Entity}/query` with filters and IncludeFields, paged by
@@ -193,7 +194,11 @@ class AutotaskAdapter:
         self._services: dict[str, CatalogItem] = {}
         self._contracts: dict[str, _Contract] = {}
         self._line_service: dict[str, str] = {}   # contract service id → service id
-        self._fresh: dict[str, int] = {}          # contract service id → units last read
+        # contract service id → (units last read, the contract's write count when that read
+        # began); a write counts before it is sent and after it is answered, so a read that
+        # overlapped a write to its contract is never used for the next delta.
+        self._fresh: dict[str, tuple[int, int]] = {}
+        self._posts: dict[str, int] = {}
         self.thread_waits = 0
         self._effective_noted = False
         self._read_contracts: list[_Contract] = []
@@ -622,6 +627,7 @@ class AutotaskAdapter:
         """The contracts' services with the units in force on each one's effective date."""
         if not contracts:
             return {}
+        stamps = {k.id: self._posts.get(k.id, 0) for k in contracts}
         unknown = [k for k in contracts if k.effective is None and not k.refusal]
         if unknown:
             posted = await self._posted_through([k.id for k in unknown])
@@ -664,7 +670,8 @@ class AutotaskAdapter:
             service = self._services.get(sid)
             qty = units.get(cs_id, (date.min, 0))[1]
             self._line_service[cs_id] = sid
-            self._fresh[cs_id] = qty
+            if cid in stamps:
+                self._fresh[cs_id] = (qty, stamps[cid])
             out.setdefault(cid, []).append(PsaLine(
                 cs_id, cid, sid, service.code if service else "",
                 str(r.get("invoiceDescription") or (service.name if service else "")),
@@ -732,10 +739,10 @@ class AutotaskAdapter:
         computed from the re-read that decided it, never from the preview."""
         target = _whole(quantity)
         k = await self._writable(contract_id)
-        current = self._fresh.pop(line_id, None)
+        current = self._unused_read(contract_id, line_id)
         if current is None:
             await self.lines_of([k])
-            current = self._fresh.pop(line_id, None)
+            current = self._unused_read(contract_id, line_id)
             if current is None:
                 raise RemoteError("http", f"contract service {line_id} is not on contract "
                                   f"{contract_id}", 404)
@@ -746,10 +753,25 @@ class AutotaskAdapter:
         body = {"contractID": int(contract_id), "contractServiceID": int(line_id),
                 "serviceID": int(self._line_service[line_id]),
                 "effectiveDate": f"{k.effective.isoformat()}{WRITE_TIME}", "unitChange": change}
-        await self._send("POST", R.ADJUST.format(contractId=contract_id),
-                         entity=R.ADJUSTMENTS, body=body, write=True,
-                         label="Contracts/{id}/ServiceAdjustments", zero=target == 0)
+        await self._post(contract_id, body, zero=target == 0)
         await self._read_back(k, line_id, target)
+
+    def _unused_read(self, contract_id: str, line_id: str) -> int | None:
+        """The line's units from a read no write has used and none overlapped, once."""
+        found = self._fresh.pop(line_id, None)
+        if found is None or found[1] != self._posts.get(contract_id, 0):
+            return None
+        return found[0]
+
+    async def _post(self, contract_id: str, body: dict[str, Any], *, zero: bool = False
+                    ) -> None:
+        self._posts[contract_id] = self._posts.get(contract_id, 0) + 1
+        try:
+            await self._send("POST", R.ADJUST.format(contractId=contract_id),
+                             entity=R.ADJUSTMENTS, body=body, write=True,
+                             label="Contracts/{id}/ServiceAdjustments", zero=zero)
+        finally:
+            self._posts[contract_id] += 1
 
     async def _read_back(self, k: _Contract, line_id: str, target: int) -> None:
         """The units on the effective date after a write: the date-only conversion and the
@@ -775,9 +797,7 @@ class AutotaskAdapter:
         assert k.effective is not None
         body = {"contractID": int(contract_id), "serviceID": int(product_id),
                 "effectiveDate": f"{k.effective.isoformat()}{WRITE_TIME}", "unitChange": target}
-        await self._send("POST", R.ADJUST.format(contractId=contract_id),
-                         entity=R.ADJUSTMENTS, body=body, write=True,
-                         label="Contracts/{id}/ServiceAdjustments")
+        await self._post(contract_id, body)
         lines = (await self.lines_of([k])).get(k.id, [])
         mine = [ln for ln in lines if ln.product_id == product_id]
         for ln in mine:

@@ -335,3 +335,13 @@ async def test_a_zone_answer_never_sends_the_secrets_elsewhere(answer: str) -> N
         await ad.snapshot(["ACME01"], [], TYPE)
     assert len(sent) == 1 and "zoneInformation" in sent[0].url.path   # nothing else sent
     await ad.aclose()
+
+
+async def test_a_read_that_overlapped_a_write_is_not_used(state: AtState, wire: Seen) -> None:
+    ad = adapter(wire)
+    await ad.contract_lines("5001")                     # EXO-50 read as 5
+    state.adjust(state.data.table("ContractServices")[6002], date(2026, 12, 1), 3)  # now 8
+    ad._posts["5001"] = 1          # a write to the contract began after that read
+    await ad.set_quantity("5001", "6002", Decimal(3))
+    assert [a["unitChange"] for a in state.adjustments] == [-5]          # 3 − 8, read again
+    await ad.aclose()
