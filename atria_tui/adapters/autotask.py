@@ -331,6 +331,10 @@ class AutotaskAdapter:
                 code = CODES.posted_refused or ""
             elif zero and _ZERO.search(detail):
                 code = CODES.zero_refused or ""
+            elif errs and not write:
+                # A read the API refused (a field the job names that the tenant lacks, a
+                # picklist value): the job's settings against this tenant, not an outage.
+                code = CODES.invalid_answer
             raise RemoteError(kind, f"HTTP {status} from {what}"
                               f"{': ' + detail if detail else ''}", status, code=code)
         if not resp.content:

@@ -289,7 +289,7 @@ async def test_a_500_with_errors_is_not_retried(state: AtState, wire: Seen) -> N
     with pytest.raises(RemoteError) as err:
         await ad.accounts(["ACME01"])
     assert err.value.status == 500 and "noSuchField" in err.value.message
-    assert not err.value.maybe_landed
+    assert not err.value.maybe_landed and err.value.code == "AP13"
     assert len(wire.paths("POST", "Companies/query")) == 1
     await ad.aclose()
 
