@@ -190,6 +190,9 @@ class AutotaskAdapter:
         self._http: HttpClient | None = None
         self._reads: dict[str, asyncio.Semaphore] = {}
         self._write = asyncio.Semaphore(1)
+        # One write at a time from its fresh read to its read-back, so the read a delta is
+        # computed from cannot be overlapped by another write of this session.
+        self._write_turn = asyncio.Lock()
         self._fields: dict[str, list[dict[str, Any]]] = {}
         self._services: dict[str, CatalogItem] = {}
         self._contracts: dict[str, _Contract] = {}
@@ -743,6 +746,11 @@ class AutotaskAdapter:
         computed from the re-read that decided it, never from the preview."""
         target = _whole(quantity)
         k = await self._writable(contract_id)
+        async with self._write_turn:
+            await self._set(k, line_id, target)
+
+    async def _set(self, k: _Contract, line_id: str, target: int) -> None:
+        contract_id = k.id
         current = self._unused_read(contract_id, line_id)
         if current is None:
             await self.lines_of([k])
@@ -798,6 +806,11 @@ class AutotaskAdapter:
         if not product_id.isdigit():
             raise RemoteError("http", f"service id {product_id!r} is not an Autotask id")
         k = await self._writable(contract_id)
+        async with self._write_turn:
+            return await self._add(k, product_id, target)
+
+    async def _add(self, k: _Contract, product_id: str, target: int) -> str:
+        contract_id = k.id
         assert k.effective is not None
         body = {"contractID": int(contract_id), "serviceID": int(product_id),
                 "effectiveDate": f"{k.effective.isoformat()}{WRITE_TIME}", "unitChange": target}
