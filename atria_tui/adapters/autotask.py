@@ -66,8 +66,8 @@ MIN_CALLS = 25         # a run needs at least this many requests of the hour's h
 ZONE_TTL = 24 * 3600.0
 DEFAULT_COMPANY_FIELD = "companyNumber"
 DEFAULT_SERVICE_FIELD = "name"
-WRITE_TIME = "T12:00:00"
-VENDOR_DOMAIN = ".autotask.net"  # a date-only value sent at noon UTC lands on that date in −12…+11
+WRITE_TIME = "T12:00:00"  # a date-only value sent at noon UTC lands on that date in −12…+11
+VENDOR_DOMAIN = ".autotask.net"
 _THREAD = re.compile(r"thread threshold", re.IGNORECASE)
 _POSTED = re.compile(r"approved and posted", re.IGNORECASE)
 _ZERO = re.compile(r"\b0 units\b|greater than 0|cannot be 0|zero units", re.IGNORECASE)
@@ -564,9 +564,6 @@ class AutotaskAdapter:
         owners = sorted({k.company_id for k in contracts})
         snap.accounts = await self.accounts(identifiers, by_id=owners)
         billed = {a.id for i in identifiers if (a := snap.accounts.get(norm(i))) is not None}
-        for k in contracts:
-            snap.contracts.setdefault(k.company_id, []).append(
-                PsaContract(k.id, k.company_id, k.name, contract_type, live=k.live))
         # Lines of the billed companies only (with `unclaimed`, of every company): the
         # console reads another company's when a fix picks it (`contract_lines`).
         live = [k for k in contracts if k.live and (unclaimed or k.company_id in billed)]
@@ -577,6 +574,14 @@ class AutotaskAdapter:
         wanted = [k for k in live if per_company[k.company_id] == 1]
         lines = await self.lines_of(wanted)
         self._read_contracts = wanted
+        read = {k.id for k in wanted}
+        for k in contracts:
+            # The date a change takes effect, per line in the preview (its contract column
+            # and messages): it is not the Atria period's, and it may differ per contract.
+            name = (f"{k.name} (changes from {k.effective})"
+                    if k.effective is not None and not k.refusal and k.id in read else k.name)
+            snap.contracts.setdefault(k.company_id, []).append(
+                PsaContract(k.id, k.company_id, name, contract_type, live=k.live))
         for k in wanted:
             snap.lines[k.id] = lines.get(k.id, [])
             if k.refusal:

@@ -131,7 +131,7 @@ async def test_snapshot_reads_units_on_the_effective_date(state: AtState, wire: 
     snap = await ad.snapshot(DEMO_IDS, [], TYPE)
     acme = snap.accounts["acme01"]
     live = [k for k in snap.contracts[acme.id] if k.live]
-    assert [k.name for k in live] == ["Acme Recurring Services"]
+    assert [k.name for k in live] == ["Acme Recurring Services (changes from 2026-12-01)"]
     qty = {ln.product_code: ln.quantity for ln in snap.lines[live[0].id]}
     assert qty == {"M365-BP": 10, "EXO-50": 5, "BACKUP-1TB": 3, "DNS-ZONE": 4}
     assert not snap.accounts["inact01"].active
