@@ -524,7 +524,24 @@ class AutotaskAdapter:
                 cost=psa_number(r.get("unitCost") or 0, "Services.unitCost"))
             self._services[item.id] = item
             items.append(item)
-        return items
+        return items + await self.bundles()
+
+    async def bundles(self) -> list[CatalogItem]:
+        """Service bundles, as catalogue items no line can be (`can_be_line` false): a SKU
+        that names only a bundle is reported (AP37) rather than unknown. A tenant or a
+        security level that does not serve them has none."""
+        try:
+            rows = await self.query(R.BUNDLES, [{"op": "gte", "field": "id", "value": 0}],
+                                    R.BUNDLE_FIELDS)
+        except RemoteError as exc:
+            if exc.kind in ("route", "http") and not exc.maybe_landed:
+                return []
+            raise
+        return [CatalogItem(f"bundle:{r['id']}", str(r.get("name") or ""),
+                            str(r.get("name") or ""), "bundle",
+                            psa_number(r.get("unitPrice") or 0, "ServiceBundles.unitPrice"),
+                            r.get("isActive") is not False, can_be_line=False)
+                for r in rows if r.get("id") is not None]
 
     async def contracts_of(self, type_value: int) -> list[_Contract]:
         """Every contract of the type, in one paged bulk read (as ConnectWise's agreements):

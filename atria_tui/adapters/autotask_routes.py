@@ -44,6 +44,7 @@ def one(entity: str, row_id: str) -> str:
 COMPANIES = "Companies"
 CONTRACTS = "Contracts"
 SERVICES = "Services"
+BUNDLES = "ServiceBundles"        # read only to say a SKU names a bundle (out of scope)
 CONTRACT_SERVICES = "ContractServices"
 UNITS = "ContractServiceUnits"
 ADJUSTMENTS = "ContractServiceAdjustments"   # the thread-limit key of the write route
@@ -53,6 +54,7 @@ CONTRACT_FIELDS = ("id", "companyID", "contractName", "contractType", "status", 
                    "endDate", "contractPeriodType")
 SERVICE_FIELDS = ("id", "name", "description", "invoiceDescription", "isActive", "unitPrice",
                   "unitCost")
+BUNDLE_FIELDS = ("id", "name", "isActive", "unitPrice")
 CONTRACT_SERVICE_FIELDS = ("id", "contractID", "serviceID", "unitPrice", "invoiceDescription")
 UNIT_FIELDS = ("id", "contractID", "contractServiceID", "serviceID", "startDate", "endDate",
                "units", "approveAndPostDate")

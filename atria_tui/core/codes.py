@@ -9,7 +9,7 @@ someone following the seed's resolution guide. They were called AT01… until Au
 became a PSA here ("AT" read as Autotask); `current_name` maps the old names, so a clerk's
 habit or an old note still finds them.
 
-AP01–AP36 are *our own* codes for the Autotask PSA job ("Autotask PSA"): Atria's Autotask
+AP01–AP37 are *our own* codes for the Autotask PSA job ("Autotask PSA"): Atria's Autotask
 log codes are not public (the guide's code table could not be read, not even its prefix),
 so these are modelled on the CW/KS catalogues (same situations, same levels, the same
 resolution advice where it carries over), plus the situations only Autotask's API has
@@ -359,6 +359,11 @@ _DEFS: list[CodeDef] = [
             "Remove the service from the contract in Autotask (or end the contract) by hand."),
     CodeDef("AP35", IN, "When the run's changes take effect in Autotask",
             "Autotask changes take effect on {date} for {count} contract(s) ({policy})"),
+    CodeDef("AP37", WN, "A SKU names only an Autotask service bundle",
+            "{customer_code} Not written : SKU {sku} for Customer {customer_name} names a "
+            "service bundle in Autotask, and this job updates services, not bundles",
+            "Update the bundle on the contract in Autotask by hand, or bill its services in "
+            "Atria under their own SKUs."),
     CodeDef("AP36", WN, "More than one contract service for one SKU",
             "{customer_code} Ambiguous : {count} contract services match SKU {sku} on "
             "{contract_name}; none was changed",

@@ -297,10 +297,13 @@ class _Planner:
             # Service first, then its line, as the guide's process does: a SKU with no
             # active service is KS14 even when an inactive one matches or sits on the
             # contract; two active services are ambiguous and nothing of the SKU is written.
-            active = [i for i in self.catalog.get(k, []) if i.active]
+            found = self.catalog.get(k, [])
+            active = [i for i in found if i.active and i.can_be_line]
             if not active:
-                self.add(c, self.codes.unknown_sku, Action.SKIP, sku=b.sku, description=desc,
-                         atria=b.quantity, product=b.code, ctx=ctx)
+                bundle = self.codes.bundle_only if any(i.active for i in found) else None
+                self.add(c, bundle or self.codes.unknown_sku,
+                         Action.SKIP, sku=b.sku, description=desc, atria=b.quantity,
+                         product=b.code, ctx=ctx)
                 return
             if len(active) > 1:
                 self.ambiguous(c, b.sku, desc, b.quantity, active, ctx)

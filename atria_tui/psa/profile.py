@@ -61,6 +61,7 @@ class PsaCodes:
     budget_note: str | None = None     # the threshold's use before the run
     threads_waited: str | None = None  # the PSA's concurrency limit was hit and waited out
     effective_note: str | None = None  # when the run's changes take effect
+    bundle_only: str | None = None     # a SKU that names only a bundle (not a line's service)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +175,7 @@ AUTOTASK = PsaProfile(
         fractional="AP26", ambiguous_contract="AP31", ambiguous_service="AP32",
         ambiguous_line="AP36", account_inactive="AP33", posted_refused="AP27",
         zero_refused="AP34", budget_short="AP28", budget_note="AP29",
-        threads_waited="AP30", effective_note="AP35"))
+        threads_waited="AP30", effective_note="AP35", bundle_only="AP37"))
 
 PROFILES: dict[Task, PsaProfile] = {p.task: p for p in (CONNECTWISE, KASEYA, AUTOTASK)}
 

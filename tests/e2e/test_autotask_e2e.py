@@ -119,7 +119,7 @@ def test_plan_fires_the_autotask_codes_and_writes_nothing(
     assert code in (0, 1), out["log"][-3:]
     fired = set(codes_of(out)) | {i["code"] for i in out["items"]}
     assert {"AP01", "AP06", "AP07", "AP08", "AP09", "AP14", "AP15", "AP21", "AP24", "AP26",
-            "AP29", "AP31", "AP33", "AP35"} <= fired
+            "AP29", "AP31", "AP33", "AP35", "AP37"} <= fired
     assert units(at_server) == before and state(at_server)["adjustments"] == []
     stats = at_server.get(AT + "/_sandbox/stats")
     assert not any("ServiceAdjustments" in k for k in stats["byEndpoint"])
