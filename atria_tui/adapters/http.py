@@ -245,7 +245,9 @@ class HttpClient:
                       headers: Mapping[str, str] | None = None,
                       auth: AuthHeaders | None = None,
                       unlimited: bool = False,
-                      idempotent: bool | None = None) -> httpx.Response:
+                      idempotent: bool | None = None,
+                      answered_5xx: Callable[[httpx.Response], bool] | None = None
+                      ) -> httpx.Response:
         """Send with retries; returns the final response (2xx or a non-retryable 4xx).
 
         A request that never reached the PSA (no connection, 429) is retried whatever its
@@ -257,6 +259,9 @@ class HttpClient:
         attempt: a token taken before an hour's pacing, or before a queue of concurrent
         reads, may have lapsed by the send. `unlimited` (logins, token refreshes) skips the
         slot limit, so a renewal is never stuck behind the requests that wait for it.
+        `answered_5xx` picks the 5xx answers that are the API's word on the request (Autotask
+        answers a refused request with a 500 and its `errors`): those are returned to the
+        caller as they are, neither retried nor raised as a write that may have landed.
         """
         endpoint = endpoint or url.split("?")[0]
         repeatable = method.upper() in SAFE_METHODS if idempotent is None else idempotent
@@ -313,6 +318,8 @@ class HttpClient:
                 slept += delay
                 await self._sleep(delay)
                 continue
+            if resp.status_code >= 500 and answered_5xx is not None and answered_5xx(resp):
+                return resp
             if resp.status_code >= 500:
                 text = f"HTTP {resp.status_code} from {what}{_detail(resp)}"
                 if not repeatable:
@@ -435,6 +442,8 @@ def _detail(resp: httpx.Response) -> str:
         body = resp.json()
     except ValueError:
         return ""
+    if isinstance(body, dict) and isinstance(body.get("errors"), list) and body["errors"]:
+        return ": " + "; ".join(str(e) for e in body["errors"])[:300]  # Autotask's
     if isinstance(body, dict):
         err = body.get("error") if isinstance(body.get("error"), dict) else body
         msg = err.get("message") if isinstance(err, dict) else None

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 # `import-job --task` choices: Task's values, spelled here so the parser needs no model
 # import (tests/unit/test_startup.py checks they stay equal).
-TASK_CHOICES = ("connectwise-manage", "kaseya-bms")
+TASK_CHOICES = ("connectwise-manage", "kaseya-bms", "autotask-psa")
 
 _signals = {"terminated": False}
 

@@ -219,7 +219,7 @@ VERDICT_STYLE = {"works": "green", "exists": "green", "skipped": "dim"}
 def print_doctor(out: Console, report: DoctorReport) -> None:
     """The doctor's table: one row per check; alternatives dimmed unless they are the fix."""
     job = report.job
-    out.print(Text(f"{job.label} · {job.task.psa_name} · ApiUrl {report.api_url or '(empty)'}",
+    out.print(Text(f"{job.label} · {job.task.psa_name} · URL {report.api_url or '(empty)'}",
                    "bold"))
     for name, base in report.bases:
         out.print(Text(f"{name}: {base}", "dim"))

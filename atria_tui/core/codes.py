@@ -1,4 +1,4 @@
-"""The log-code catalog: every code of the two integration guides, as they word it.
+"""The log-code catalog: every code of the integration guides, as they word it, and ours.
 
 Billing staff search logs by these codes and read the guides' resolution tables, so the
 level and message text are kept as the seeds print them; only the placeholders are given
@@ -8,6 +8,14 @@ revert): the seeds have no words for them, and overloading a seed code would mis
 someone following the seed's resolution guide. They were called AT01… until Autotask
 became a PSA here ("AT" read as Autotask); `current_name` maps the old names, so a clerk's
 habit or an old note still finds them.
+
+AP01–AP37 are *our own* codes for the Autotask PSA job ("Autotask PSA"): Atria's Autotask
+log codes are not public (the guide's code table could not be read, not even its prefix),
+so these are modelled on the CW/KS catalogues (same situations, same levels, the same
+resolution advice where it carries over), plus the situations only Autotask's API has
+(whole units, posted periods, the database's hourly threshold, thread limits). "AP" (for
+Autotask PSA) is chosen so it cannot read as Atria's own codes or as ours (TU..); should
+Atria publish theirs, the profile maps each situation to one code and can be re-pointed.
 """
 
 from __future__ import annotations
@@ -208,6 +216,158 @@ _DEFS: list[CodeDef] = [
             "Customer {customer_name} as no SKU was provided"),
     CodeDef("KS24", IN, "The whole process of updating contract lines ends",
             "Billing Process Completed with status {result}"),
+    # --- Autotask PSA (our own codes: Atria's are not public) ---------------------------
+    CodeDef("AP01", IN, "Start of Process",
+            "Billing Process Started : For Billing Period {period_end}"),
+    CodeDef("AP02", ER, "Cannot connect to Autotask",
+            "Failed to connect to Autotask: Error reported was : {error}",
+            "Check the network path to the Autotask zone, BaseUrl (or ZoneUser when BaseUrl is "
+            "blank), and run `atria-tui doctor JOB.toml`.", ends_run=True),
+    CodeDef("AP03", ER, "Cannot connect to Atria",
+            "Failed to connect to Atria: Error reported was : {error}",
+            "Check the Atria API URL and token, or the billing file the job reads.",
+            ends_run=True),
+    CodeDef("AP04", WN, "Billing Identifier missing in Atria",
+            "{customer_code} Billing Identifier Missing : Unable to process records for Atria "
+            "Customer {customer_name} – please add the Autotask company's identifier into the "
+            "Billing Identifier field on the Customer",
+            "Locate the Company in Autotask, copy the field the job matches on (job option "
+            "company_field, companyNumber by default). Locate the Customer in Atria, paste it "
+            "into the Billing Identifier field and Save."),
+    CodeDef("AP05", WN, "SKU Missing in Atria",
+            "{customer_code} SKU Missing in Atria : Skipped Line {line_description} for "
+            "Customer {customer_name} as no SKU was provided",
+            "If you do not want this data in Autotask, ignore it or filter it with an Atria "
+            "billing rule. If it must be invoiced, make sure a service exists in Autotask and "
+            "that its SKU is stored against the Service in Atria."),
+    CodeDef("AP06", WN, "Service doesn't exist in Autotask",
+            "{customer_code} Service Missing : Skipped Line {line_description} with SKU {sku} "
+            "for Customer {customer_name}: no active Autotask service matches it",
+            "Check the SKU stored in Atria against the Autotask service field the job matches "
+            "(job option service_field, name by default), or add the service to Autotask."),
+    CodeDef("AP07", IN, "Contract service units changed",
+            "{customer_code} Quantity Update : Service {sku} on {contract_name} updated from "
+            "{before} to {after} units"),
+    CodeDef("AP08", IN, "Service added to the contract",
+            "{customer_code} Contract Service Added : New service line added for "
+            "{line_description} with SKU {sku} ({after} units) on {contract_name}"),
+    CodeDef("AP09", VB, "Contract service has no changes",
+            "{customer_code} Contract Service for {line_description} ({sku}) located – units "
+            "are unchanged"),
+    CodeDef("AP10", ER, "Error reading the contract's services or units",
+            "{customer_code} Contract {contract_name}, SKU {sku}: the contract's services "
+            "could not be read. Error Details {error}",
+            "Run the job again; if it persists, run `atria-tui doctor JOB.toml` and check the "
+            "API user's Contracts permission."),
+    CodeDef("AP11", ER, "Autotask refused a unit adjustment",
+            "{customer_code} Write failed : {line_description} with SKU {sku}, Error Details "
+            "{error}",
+            "Read the Autotask error, fix the contract or service in Autotask, preview "
+            "again and apply."),
+    CodeDef("AP12", ER, "Autotask refused to add a service to the contract",
+            "{customer_name} Contract Service {sku}, Error Details {error}",
+            "Add the service to the contract in Autotask by hand, or fix what the error names, "
+            "then preview again."),
+    CodeDef("AP13", ER, "Autotask's answer or the job's settings could not be read",
+            "Failed to read the Autotask answer or job settings: Error reported was: {error}",
+            "Check the job file's parameters and options; if it is Autotask's answer, run "
+            "`atria-tui doctor JOB.toml`.", ends_run=True),
+    CodeDef("AP14", WN, "No Autotask company has the Billing Identifier",
+            "Atria Customer {customer_name} with Billing Identifier '{billing_identifier}' "
+            "matches no Autotask company",
+            "Locate the company in Autotask and copy the matched field (job option "
+            "company_field) into the Customer's Billing Identifier in Atria."),
+    CodeDef("AP15", WN, "The company has no active Recurring Service contract",
+            "No active {contract_type} contract covering the billing period exists for "
+            "{customer_name} ({billing_identifier}) in Autotask",
+            "Locate the company in Autotask and make sure one active contract of the "
+            "configured type covers the billing period."),
+    CodeDef("AP16", WN, "No data in the billing period",
+            "No records found in Atria for billing period {period_end}.",
+            "This could mean that an incorrect date was used or the Bill Processing has not "
+            "executed successfully."),
+    CodeDef("AP17", ER, "Error reading the Autotask secrets",
+            "Failed to retrieve Autotask secrets. Error occurred is: {error}",
+            "Store ApiIntegrationCode, UserName and Secret again (`atria-tui secret JOB.toml "
+            "NAME`).", ends_run=True),
+    CodeDef("AP18", ER, "No way to find the Autotask API",
+            "Failed to Retrieve Job Task Parameters: Error reported was: BaseUrl is empty "
+            "and no zone lookup is possible",
+            "Leave BaseUrl blank and set ZoneUser (or the UserName secret), or set BaseUrl.",
+            ends_run=True),
+    CodeDef("AP19", ER, "A secret is empty",
+            "Failed to validate Autotask secrets. {field} must have a valid value",
+            "Store the secret named (`atria-tui secret JOB.toml NAME`).", ends_run=True),
+    CodeDef("AP20", ER, "invalid Billing period date or format",
+            "Incorrect billing period date or format",
+            "Set BillingPeriod to Current, Previous or a date (YYYY-MM-DD).", ends_run=True),
+    CodeDef("AP21", WN, "Service removed from the customer in this period",
+            "{customer_name}| Service {sku} on {contract_name} is removed in the selected "
+            "billing period. The units are updated from {before} to 0",
+            "Nothing to do if the customer stopped the service; if not, check Atria."),
+    CodeDef("AP22", ER, "Contract type is invalid",
+            "Invalid contract type. Please check ContractType in job parameters.",
+            "Set ContractType to a contract type label of the tenant (Recurring Service).",
+            ends_run=True),
+    CodeDef("AP23", WN, "Service not on the contract and additions are not allowed",
+            "Contract Service Missing in Autotask : Skipped Line {line_description} with SKU "
+            "{sku} for Customer {customer_name}: {contract_name} has no such service",
+            "If AllowAtriaCreateAdditions is false the service is not added: add it to the "
+            "contract in Autotask, or set AllowAtriaCreateAdditions to true."),
+    CodeDef("AP24", IN, "End of Process", "Billing Process Completed with status {result}"),
+    CodeDef("AP25", ER, "Autotask refused the API user",
+            "Autotask refused the credentials: {error}",
+            "Check ApiIntegrationCode, UserName and Secret, and that the user has the API "
+            "User (API-only) security level.", ends_run=True),
+    CodeDef("AP26", WN, "A fractional quantity: Autotask takes whole units",
+            "{customer_code} Not written : SKU {sku} quantity {after} is not a whole number, "
+            "and Autotask units are whole numbers",
+            "Bill whole units in Atria, or set [options] units_rounding = \"up\", \"down\" "
+            "or \"nearest\" in the job to round them."),
+    CodeDef("AP27", WN, "The change would touch an approved and posted period",
+            "{customer_code} Not written : SKU {sku} on {contract_name}: {error}",
+            "Autotask never changes a posted period. Un-post it in Autotask, or set "
+            "[options] effective_date to a date in an open period, then preview again."),
+    CodeDef("AP28", ER, "Too little of the hourly API threshold is left for this job",
+            "Autotask API threshold: {error}",
+            "Other integrations use most of the database's 10,000 requests an hour: run "
+            "later, or raise [options] budget_share.", ends_run=True),
+    CodeDef("AP29", IN, "The Autotask API usage before the run",
+            "Autotask API usage {used} of {threshold} requests in the last {minutes} minutes; "
+            "this job may use {allowance}"),
+    CodeDef("AP30", IN, "Autotask's thread threshold was reached and the run waited",
+            "Autotask's thread threshold was reached {count} time(s); the requests waited and "
+            "were sent again",
+            "Nothing to do; if it is frequent, lower [options] concurrency."),
+    CodeDef("AP31", WN, "More than one active contract of the configured type",
+            "{customer_code} Ambiguous : {count} active {contract_type} contracts for "
+            "customer {customer_name}; none was changed",
+            "End or deactivate the extra contracts so that exactly one of the configured "
+            "type covers the period, then preview again."),
+    CodeDef("AP32", WN, "A SKU matches more than one active Autotask service",
+            "{customer_code} Ambiguous : SKU {sku} matches {count} active services "
+            "({services}); no line of this SKU was written",
+            "Make the SKU match exactly one active service under the job's service_field, "
+            "then preview again."),
+    CodeDef("AP33", WN, "The Autotask company is inactive",
+            "{customer_code} Company {account_name} ({billing_identifier}) is inactive in "
+            "Autotask; nothing was written for Customer {customer_name}",
+            "Reactivate the company in Autotask, or remove the Billing Identifier in Atria."),
+    CodeDef("AP34", WN, "Autotask refused to set a removed service to 0 units",
+            "{customer_code} Not written : Service {sku} on {contract_name} is no longer "
+            "billed, but Autotask refused 0 units: {error}; left at {before} for a human",
+            "Remove the service from the contract in Autotask (or end the contract) by hand."),
+    CodeDef("AP35", IN, "When the run's changes take effect in Autotask",
+            "Autotask changes take effect on {date} for {count} contract(s) ({policy})"),
+    CodeDef("AP37", WN, "A SKU names only an Autotask service bundle",
+            "{customer_code} Not written : SKU {sku} for Customer {customer_name} names a "
+            "service bundle in Autotask, and this job updates services, not bundles",
+            "Update the bundle on the contract in Autotask by hand, or bill its services in "
+            "Atria under their own SKUs."),
+    CodeDef("AP36", WN, "More than one contract service for one SKU",
+            "{customer_code} Ambiguous : {count} contract services match SKU {sku} on "
+            "{contract_name}; none was changed",
+            "Merge or remove the duplicate services on the contract in Autotask."),
     # --- this tool's own ------------------------------------------------------------------
     CodeDef("TU01", WN, "A PSA line changed since the preview; not overwritten",
             "{customer_code} Conflict : Line {line_description} with Product ID {sku} is "
@@ -314,6 +474,10 @@ _DRY: dict[str, tuple[str, str]] = {
     "CW20": ("The Quantity is updated from", "The Quantity would be updated from"),
     "KS07": ("quantity updated from", "quantity would be updated from"),
     "KS11": ("The Quantity is updated from", "The Quantity would be updated from"),
+    "AP07": ("updated from", "would be updated from"),
+    "AP08": ("Contract Service Added : New service line added",
+             "Contract Service To Add : New service line would be added"),
+    "AP21": ("The units are updated from", "The units would be updated from"),
 }
 
 

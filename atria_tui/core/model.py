@@ -87,6 +87,7 @@ _LEVEL_RANK = {Level.VERBOSE: 0, Level.INFO: 1, Level.WARNING: 2, Level.ERROR: 3
 class Task(StrEnum):
     CONNECTWISE = "connectwise-manage"
     KASEYA = "kaseya-bms"
+    AUTOTASK = "autotask-psa"
 
     @property
     def psa_name(self) -> str:
@@ -94,7 +95,8 @@ class Task(StrEnum):
         return _PSA_NAMES[self]
 
 
-_PSA_NAMES = {Task.CONNECTWISE: "ConnectWise", Task.KASEYA: "Kaseya"}
+_PSA_NAMES = {Task.CONNECTWISE: "ConnectWise", Task.KASEYA: "Kaseya",
+              Task.AUTOTASK: "Autotask"}
 
 
 class Action(StrEnum):
@@ -254,6 +256,10 @@ class PsaSnapshot:
     line_errors: dict[str, str] = field(default_factory=dict)
     # Contracts whose lines were not read because the host does not serve the route.
     missing_routes: dict[str, str] = field(default_factory=dict)
+    # Contracts the PSA will take no write for (Autotask: every period a change could take
+    # effect in is approved and posted): contract id → (the profile's code, why). Their
+    # billed lines are reported with that code and nothing of them is written.
+    refused: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def norm(text: str) -> str:

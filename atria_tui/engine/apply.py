@@ -79,7 +79,8 @@ def _fields(row: JournalRow, item: PlanItem | None = None, **more: object
     return {"customer_code": row.customer,
             "customer_name": item.customer_name if item else row.customer,
             "line_description": row.description, "before": fmt_qty(row.before),
-            "after": fmt_qty(row.after), **more}
+            "after": fmt_qty(row.after), "contract_name": item.contract_name if item else "",
+            **more}
 
 
 class Applier:
@@ -205,8 +206,8 @@ class Applier:
             self.outcome.failed += 1
             if item:
                 item.status = Status.FAILED
-            code = (self.codes.add_failed if row.action == Action.ADD.value
-                    else self.codes.write_failed)
+            code = exc.code or (self.codes.add_failed if row.action == Action.ADD.value
+                                else self.codes.write_failed)
             await self.emit(_entry(code, row, item, error=exc.message), item)
             if exc.kind == "route":
                 # The host does not serve the write route: every later write would be

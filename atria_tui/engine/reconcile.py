@@ -202,7 +202,7 @@ class _Planner:
                   "sku_field_match": self.p.sku_field_match, "before": fmt_qty(psa),
                   "after": fmt_qty(ZERO if action is Action.ZERO else atria),
                   "contract_name": contract.name if contract else "",
-                  "psa_name": self.p.task.psa_name, **fields}
+                  "psa_name": self.p.task.psa_name, "account_name": account_name, **fields}
         written = product or (line.product_code if line else "")
         if action.writes:  # after a saved SKU fix the log names the product written, and where
             where = f" on {contract.name}" if contract and contract.name else ""
@@ -238,12 +238,16 @@ class _Planner:
             if not deprovisioned:
                 self.add(c, codes_.account_unknown, Action.SKIP)
             return
+        if not account.active and codes_.account_inactive:
+            if not deprovisioned:
+                self.add(c, codes_.account_inactive, Action.SKIP, account_name=account.name)
+            return
         live = [k for k in self.snap.contracts.get(account.id, []) if k.live]
         if len(live) != 1:
             if not deprovisioned:
                 if live:
-                    self.add(c, "TU02", Action.SKIP, account_name=account.name,
-                             count=len(live))
+                    self.add(c, codes_.ambiguous_contract, Action.SKIP,
+                             account_name=account.name, count=len(live))
                 else:
                     self.add(c, codes_.contract_missing, Action.SKIP,
                              account_name=account.name)
@@ -254,6 +258,12 @@ class _Planner:
             err = self.snap.missing_routes[contract.id]
             for _, b in sorted(c.current.items()):
                 self.add(c, "TU15", Action.SKIP, sku=b.sku, description=b.description,
+                         atria=b.quantity, error=err, ctx=ctx)
+            return
+        if contract.id in self.snap.refused:
+            code, err = self.snap.refused[contract.id]
+            for _, b in sorted(c.current.items()):
+                self.add(c, code, Action.SKIP, sku=b.sku, description=b.description,
                          atria=b.quantity, error=err, ctx=ctx)
             return
         if contract.id in self.snap.line_errors:
@@ -278,7 +288,7 @@ class _Planner:
         desc = b.description
         if self.whole_units and b.quantity != b.quantity.to_integral_value():
             if self.p.units_rounding not in ROUNDING:
-                self.add(c, "TU16", Action.SKIP, sku=b.sku, description=desc,
+                self.add(c, self.codes.fractional, Action.SKIP, sku=b.sku, description=desc,
                          atria=b.quantity, product=b.code, ctx=ctx)
                 return
             b = _Billed(b.code, b.sku, b.description,
@@ -287,17 +297,21 @@ class _Planner:
             # Service first, then its line, as the guide's process does: a SKU with no
             # active service is KS14 even when an inactive one matches or sits on the
             # contract; two active services are ambiguous and nothing of the SKU is written.
-            active = [i for i in self.catalog.get(k, []) if i.active]
+            found = self.catalog.get(k, [])
+            active = [i for i in found if i.active and i.can_be_line]
             if not active:
-                self.add(c, self.codes.unknown_sku, Action.SKIP, sku=b.sku, description=desc,
-                         atria=b.quantity, product=b.code, ctx=ctx)
+                bundle = self.codes.bundle_only if any(i.active for i in found) else None
+                self.add(c, bundle or self.codes.unknown_sku,
+                         Action.SKIP, sku=b.sku, description=desc, atria=b.quantity,
+                         product=b.code, ctx=ctx)
                 return
             if len(active) > 1:
                 self.ambiguous(c, b.sku, desc, b.quantity, active, ctx)
                 return
             lines = [ln for ln in lines if ln.product_id == active[0].id]
         if len(lines) > 1:
-            self.add(c, "TU03", Action.SKIP, sku=b.sku, description=desc, atria=b.quantity,
+            self.add(c, self.codes.ambiguous_line, Action.SKIP, sku=b.sku, description=desc,
+                     atria=b.quantity,
                      count=len(lines), product=b.code, ctx=ctx)
             return
         if lines:
@@ -337,7 +351,8 @@ class _Planner:
                   services: list[CatalogItem], ctx: _Ctx) -> None:
         names = ", ".join(f"{i.name or i.code} (id {i.id})" for i in services[:5])
         more = f" and {len(services) - 5} more" if len(services) > 5 else ""
-        self.add(c, "TU13", Action.SKIP, sku=sku, description=desc, atria=atria,
+        self.add(c, self.codes.ambiguous_service, Action.SKIP, sku=sku, description=desc,
+                 atria=atria,
                  count=len(services), services=names + more, ctx=ctx)
 
     def removed(self, c: _Customer, by_key: dict[str, list[PsaLine]],

@@ -88,6 +88,18 @@ class Options:
     # Kaseya's hourly budget is "per endpoint": per route template (the safe reading) or
     # per concrete path.
     call_budget_scope: Literal["template", "path"] = "template"
+    # Autotask jobs (what Atria's guide does not say, so the job says it):
+    # where a blank BaseUrl is looked up ("" = the vendor's zone lookup; the demo and tests
+    # point it at the sandbox); the Company field holding the Billing Identifier and the
+    # Service field a SKU matches ("" = the adapter's defaults, companyNumber and name);
+    # the share of the database's hourly request threshold this job may use; and when a
+    # change takes effect: "first_unposted" (the start of the first Autotask period after
+    # the Atria period with nothing approved and posted) or a date (YYYY-MM-DD).
+    zone_url: str = ""
+    company_field: str = ""
+    service_field: str = ""
+    budget_share: float = 0.5
+    effective_date: str = "first_unposted"
     # The symbol shown in front of money in the console and the report ("$", "€", "A$");
     # empty shows none. Display only: nothing is converted.
     currency: str = ""
@@ -114,6 +126,16 @@ _OPTION_RULES: dict[str, tuple[type, float, float] | tuple[str, ...]
     "unit_change_effective": ("period_start", "today"),
     "call_budget_scope": ("template", "path"),
     "line_cache_hours": (float, 0.0, 168.0),
+    "zone_url": (re.compile(r"((https?|sandbox)://\S+)?"),
+                 "a zone lookup URL (https://…/zoneInformation), or \"\" for the vendor's"),
+    "company_field": (re.compile(r"(udf:[^\n]{1,100}|[A-Za-z][A-Za-z0-9]{0,63})?"),
+                      'a Company field name such as "companyNumber" or "id", or '
+                      '"udf:<name>"'),
+    "service_field": (re.compile(r"([A-Za-z][A-Za-z0-9]{0,63})?"),
+                      'a Service field name such as "name" or "sku"'),
+    "budget_share": (float, 0.01, 1.0),
+    "effective_date": (re.compile(r"first_unposted|\d{4}-\d{2}-\d{2}"),
+                       '"first_unposted" or a date (YYYY-MM-DD)'),
     "currency": (re.compile(r"[^\s\d]{0,4}"), 'a currency symbol of up to 4 characters such '
                  'as "$" or "€", or "" for none'),
 }
@@ -261,7 +283,7 @@ def _parse_job(data: dict[str, Any], path: Path, text: str) -> JobConfig:
     task_text = text_value("task", "")
     task = next((t for t in Task if t.value == task_text.casefold()), None)
     if task is None:
-        raise fail('"connectwise-manage" or "kaseya-bms"', "task", data.get("task", ""))
+        raise fail(" or ".join(f'"{t.value}"' for t in Task), "task", data.get("task", ""))
     try:
         level = Level.parse(text_value("log_level", "verbose"))
     except ValueError:
@@ -436,7 +458,8 @@ def new_job(task: Task, label: str = "") -> JobConfig:
     Periods start on the 26th, the job runs at 10pm on the 26th and transfers the period
     that has just closed ("Previous"), with the seed's defaults for the rest.
     """
-    params: dict[str, Any] = {"ApiUrl": "", **profile_of(task).new_job_parameters}
+    profile = profile_of(task)
+    params: dict[str, Any] = {profile.api_url_param: "", **profile.new_job_parameters}
     params.update(BillingPeriod="Previous", CustomersFilter=[])
     return JobConfig(
         label=label or f"Transfer Billing Data to {task.psa_name} on 26th of each month",

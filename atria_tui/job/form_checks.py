@@ -77,9 +77,10 @@ def api_url(text: str) -> Check:
     value = text.strip()
     if value.casefold().startswith(SANDBOX):
         rest = value[len(SANDBOX):]
-        if rest.split("/")[0] in ("connectwise", "kaseya"):
+        if rest.split("/")[0] in ("connectwise", "kaseya", "autotask"):
             return Check(hint="embedded sandbox: nothing leaves this machine")
-        return Check("sandbox URLs are sandbox://connectwise/… or sandbox://kaseya")
+        return Check("sandbox URLs are sandbox://connectwise/…, sandbox://kaseya or "
+                     "sandbox://autotask/…")
     problem = check_api_url(value)
     return Check(problem) if problem else Check()
 

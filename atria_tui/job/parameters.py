@@ -205,6 +205,7 @@ SkuFieldMatch = Literal["ServiceName", "Description", "SKUDescription"]
 SKU_FIELD_MATCHES: tuple[SkuFieldMatch, ...] = ("ServiceName", "Description", "SKUDescription")
 DEFAULT_CONTRACT_TYPE = {t: p.default_contract_type for t, p in PROFILES.items()}
 CONTRACT_TYPE_PARAM = {t: p.contract_type_param for t, p in PROFILES.items()}
+API_URL_PARAM = {t: p.api_url_param for t, p in PROFILES.items()}
 
 
 def canonical_name(key: str, names: Iterable[str]) -> str | None:
@@ -286,6 +287,8 @@ def to_sku_field_match(value: Any, name: str = "SKUFieldMatch") -> SkuFieldMatch
 
 _COERCE = {
     "ApiUrl": to_str,
+    "BaseUrl": to_str,
+    "ZoneUser": to_str,
     "AgreementType": to_str,
     "ContractType": to_str,
     "BillingPeriod": to_str,
@@ -311,7 +314,6 @@ def validate_parameters(task: Task, params: Mapping[str, Any], *, path: Path | N
     `text` (the file or pasted block) lets each error carry the line it is on.
     """
     names = PARAMETER_NAMES[task]
-    other = PARAMETER_NAMES[Task.KASEYA if task is Task.CONNECTWISE else Task.CONNECTWISE]
     errors: list[ConfigError] = []
     seen: dict[str, str] = {}
 
@@ -322,9 +324,10 @@ def validate_parameters(task: Task, params: Mapping[str, Any], *, path: Path | N
         name = canonical_name(key, names)
         if name is None:
             hint = ""
-            if canonical_name(key, other):
-                hint = f"; {key} is a {'Kaseya' if task is Task.CONNECTWISE else 'ConnectWise'}"
-                hint += " parameter"
+            owners = [t.psa_name for t, other in PARAMETER_NAMES.items()
+                      if t is not task and canonical_name(key, other)]
+            if owners:
+                hint = f"; {key} is a {' and '.join(owners)} parameter"
             add(ConfigError(f"unknown parameter for {task.psa_name} (expected one of "
                             f"{', '.join(names)}{hint})", field=key), key)
             continue
@@ -375,19 +378,22 @@ def params_for(task: Task, params: Mapping[str, Any]) -> JobParams:
     def get(name: str) -> Any:
         return canon.get(name)
 
+    names = PARAMETER_NAMES[task]
     contract_name = CONTRACT_TYPE_PARAM[task]
     contract = to_str(get(contract_name), contract_name) if get(contract_name) else ""
     period = to_str(get("BillingPeriod"), "BillingPeriod") if get("BillingPeriod") else ""
+    url_name = API_URL_PARAM[task]
     return JobParams(
-        api_url=to_str(get("ApiUrl"), "ApiUrl") if get("ApiUrl") is not None else "",
+        api_url=to_str(get(url_name), url_name) if get(url_name) is not None else "",
         contract_type=contract or DEFAULT_CONTRACT_TYPE[task],
-        allow_create=(task is Task.CONNECTWISE and get("AllowAtriaCreateAdditions") is not None
+        allow_create=("AllowAtriaCreateAdditions" in names
+                      and get("AllowAtriaCreateAdditions") is not None
                       and to_bool(get("AllowAtriaCreateAdditions"),
                                   "AllowAtriaCreateAdditions")),
         billing_period=period or "Current",
         customers_filter=to_customer_list(get("CustomersFilter")),
         sku_field_match=(to_sku_field_match(get("SKUFieldMatch"))
-                         if task is Task.KASEYA and get("SKUFieldMatch") is not None
+                         if "SKUFieldMatch" in names and get("SKUFieldMatch") is not None
                          else cast(SkuFieldMatch, "ServiceName")),
     )
 

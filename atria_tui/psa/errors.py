@@ -24,12 +24,15 @@ class RemoteError(Exception):
     """
 
     def __init__(self, kind: ErrorKind, message: str, status: int | None = None,
-                 body: Any = None, *, maybe_landed: bool = False) -> None:
+                 body: Any = None, *, maybe_landed: bool = False, code: str = "") -> None:
         super().__init__(message)
         self.kind = kind
         self.status = status
         self.body = body
         self.maybe_landed = maybe_landed
+        # The profile's code for this failure when the adapter recognised what it is (an
+        # Autotask refusal of a posted period); "" leaves the choice to the caller.
+        self.code = code
 
     @property
     def answered(self) -> bool:
@@ -42,4 +45,5 @@ class RemoteError(Exception):
     def reworded(self, message: str) -> RemoteError:
         """The same failure told differently (redacted, with a hint): what it says about a
         write that may have landed is kept, or the write would be sent again blind."""
-        return RemoteError(self.kind, message, self.status, maybe_landed=self.maybe_landed)
+        return RemoteError(self.kind, message, self.status, maybe_landed=self.maybe_landed,
+                           code=self.code)

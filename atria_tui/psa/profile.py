@@ -1,4 +1,5 @@
-"""The two PSA profiles the guides describe: ConnectWise Manage and Kaseya BMS.
+"""The PSA profiles: ConnectWise Manage and Kaseya BMS (as their guides describe them) and
+Autotask PSA (its guide's code table is not public: its codes are our own, AP..).
 
 Each code field names the situation, the value is the guide's code for it (see
 `codes.CATALOG` for level and wording). `None` means the guide has no code for that
@@ -47,6 +48,20 @@ class PsaCodes:
     add_refused: str | None      # a line could be added but the job or product forbids it
     write_failed: str
     add_failed: str
+    # Situations some PSAs name apart; the defaults are this tool's shared codes.
+    fractional: str = "TU16"           # a fractional quantity for a whole-units PSA
+    ambiguous_contract: str = "TU02"   # several live contracts of the type
+    ambiguous_service: str = "TU13"    # a SKU matching several active catalog services
+    ambiguous_line: str = "TU03"       # several live lines for one SKU on a contract
+    account_inactive: str | None = None  # None: the PSA's inactive accounts are not told apart
+    # Codes an adapter gives its own failures and notes (None: the PSA has no such thing).
+    posted_refused: str | None = None  # the change would touch a posted/closed period
+    zero_refused: str | None = None    # the PSA refused to take a removed line to 0
+    budget_short: str | None = None    # too little of a shared hourly threshold is left
+    budget_note: str | None = None     # the threshold's use before the run
+    threads_waited: str | None = None  # the PSA's concurrency limit was hit and waited out
+    effective_note: str | None = None  # when the run's changes take effect
+    bundle_only: str | None = None     # a SKU that names only a bundle (not a line's service)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +89,11 @@ class PsaProfile:
     # What the PSA calls the customer a contract belongs to, as the clerk reads it there
     # (ConnectWise: company; Kaseya BMS: account).
     account_word: str = "company"
+    # The guide's parameter holding the API URL, and what a blank one stands for: "" (the
+    # run ends with `codes.api_url_missing`) or the URL the adapter finds the API from
+    # (Autotask: the zone lookup; a job's [options] zone_url replaces it).
+    api_url_param: str = "ApiUrl"
+    blank_api_url: str = ""
 
 
 CONNECTWISE = PsaProfile(
@@ -124,7 +144,40 @@ KASEYA = PsaProfile(
         unknown_sku="KS14", added=None, not_on_contract="KS06", add_refused=None,
         write_failed="KS08", add_failed="KS08"))
 
-PROFILES: dict[Task, PsaProfile] = {p.task: p for p in (CONNECTWISE, KASEYA)}
+# The vendor's zone lookup (any zone host answers it, without credentials).
+AUTOTASK_ZONE_LOOKUP = "https://webservices.autotask.net/ATServicesRest/V1.0/zoneInformation"
+
+AUTOTASK = PsaProfile(
+    task=Task.AUTOTASK,
+    secret_names=("ApiIntegrationCode", "UserName", "Secret"),
+    parameter_names=("BaseUrl", "ZoneUser", "ContractType", "AllowAtriaCreateAdditions",
+                     "BillingPeriod", "CustomersFilter"),
+    new_job_parameters={"ZoneUser": "", "ContractType": "Recurring Service",
+                        "AllowAtriaCreateAdditions": False},
+    contract_type_param="ContractType", default_contract_type="Recurring Service",
+    adapter="atria_tui.adapters.autotask:AutotaskAdapter", derived_secrets=None,
+    match_by_product_code=False, call_budget=False, catalog_in_snapshot=True,
+    whole_units=True, account_word="company",
+    api_url_param="BaseUrl", blank_api_url=AUTOTASK_ZONE_LOOKUP,
+    adapter_options=("parameters", "period_end", "zone_url", "company_field",
+                     "service_field", "budget_share", "effective_date"),
+    codes=PsaCodes(
+        started="AP01", finished="AP24", psa_unreachable="AP02", source_unreadable="AP03",
+        invalid_answer="AP13", period_invalid="AP20", api_url_missing="AP18",
+        secrets_unreadable="AP17", secret_missing="AP19", contract_type_unknown="AP22",
+        nothing_billed="AP16",
+        auth_refused="AP25", deprovisioned_bracket=None,
+        identifier_missing="AP04", account_unknown="AP14", contract_missing="AP15",
+        lines_unreadable="AP10",
+        sku_missing="AP05", unchanged="AP09", updated="AP07", zeroed="AP21",
+        unknown_sku="AP06", added="AP08", not_on_contract=None, add_refused="AP23",
+        write_failed="AP11", add_failed="AP12",
+        fractional="AP26", ambiguous_contract="AP31", ambiguous_service="AP32",
+        ambiguous_line="AP36", account_inactive="AP33", posted_refused="AP27",
+        zero_refused="AP34", budget_short="AP28", budget_note="AP29",
+        threads_waited="AP30", effective_note="AP35", bundle_only="AP37"))
+
+PROFILES: dict[Task, PsaProfile] = {p.task: p for p in (CONNECTWISE, KASEYA, AUTOTASK)}
 
 
 def profile_of(task: Task) -> PsaProfile:

@@ -29,6 +29,10 @@ class EmbeddedSandbox:
             from atria_tui.sandbox.connectwise.state import DEMO_SECRETS as CW
 
             return dict(CW)
+        if task is Task.AUTOTASK:
+            from atria_tui.sandbox.autotask.state import DEMO_SECRETS as AP
+
+            return dict(AP)
         from atria_tui.sandbox.kaseya.state import DEMO_SECRETS as KS
 
         return dict(KS)

@@ -224,6 +224,7 @@ class _Run:
         leave a run half-written for a limit meant to end runaway reads."""
         extra: dict[str, Any] = {"deadline": self.deadline} if reading else {}
         params, _ = self.prepared()
+        extra["period_end"] = params.period.end
         extra["unit_effective"] = (params.period.start
                                    if self.job.options.unit_change_effective == "period_start"
                                    else self.svc.today())
@@ -238,6 +239,25 @@ class _Run:
         if isinstance(note, tuple) and len(note) == 2:
             await self.log(codes.entry("TU14", psa_name=self.job.task.psa_name,
                                        base=note[0], reason=note[1]))
+
+    async def preflight(self, session: PsaSession) -> None:
+        """What an adapter checks before it reads or writes anything, for the run log
+        (Autotask: the database's hourly threshold, and this job's share of it); its
+        failure ends the run with the code the adapter names."""
+        check = getattr(session, "preflight", None)
+        if check is None:
+            return
+        for entry in await check():
+            await self.log(entry)
+
+    async def log_notes(self, session: PsaSession) -> None:
+        """What an adapter noticed while it worked (Autotask: thread-threshold waits, when
+        its changes take effect), logged once, as the adapter words it."""
+        notes = getattr(session, "notes", None)
+        if notes is None:
+            return
+        for entry in notes():
+            await self.log(entry)
 
     async def log(self, entry: LogEntry, item: PlanItem | None = None) -> None:
         entry = self.clean(entry)
@@ -366,7 +386,9 @@ async def _plan(svc: Runtime, run: _Run, progress: Progress | None, *, keep: boo
         # Only the lines of claimed accounts: a console fix naming another account reads
         # its lines then (`fixes.read_lines_for`), so no run waits for agreements nobody
         # bills (issue 12).
+        await run.preflight(session)
         snapshot = await session.snapshot(sc.identifiers, sc.skus, params.contract_type)
+        await run.log_notes(session)
     except RemoteError as exc:
         raise psa_abort(job.task, await connect_hint(exc, api_url)) from None
     finally:
@@ -519,10 +541,12 @@ async def _execute(svc: Runtime, job: JobConfig, run: _Run, p: Plan,
             progress("Applying changes", done, total)
 
     try:
+        await run.preflight(session)
         applier = Applier(p, session, svc.store, run.run_id, sink=run.log,
                           concurrency=job.options.concurrency, progress=tick,
                           retries=job.options.retries, plan_run=plan_run)
         outcome = await applier.run(bracket)
+        await run.log_notes(session)
     except RemoteError as exc:
         raise psa_abort(job.task, await connect_hint(exc, api_url), writing=True) from None
     finally:

@@ -18,8 +18,10 @@ import httpx
 
 from atria_tui.adapters.http import ClientOptions
 from atria_tui.core.model import PsaLine, PsaSnapshot, Task
+from atria_tui.core.periods import PeriodError, resolve_period
 from atria_tui.engine.store import Store
-from atria_tui.job.file import JobConfig
+from atria_tui.job.file import JobConfig, job_params
+from atria_tui.job.parameters import ConfigError
 from atria_tui.psa import profile_of
 from atria_tui.psa.errors import RemoteError
 from atria_tui.psa.session import BudgetView, Pace, PsaSession
@@ -125,7 +127,12 @@ def open_session(job: JobConfig, api_url: str, secrets: Mapping[str, str], *,
     adapter = getattr(importlib.import_module(module), name)
     # Job settings only some adapters take; the profile names them (adapter_options).
     offered = {"endpoints": job.endpoints, "budget_scope": o.call_budget_scope,
-               "api_version": o.connectwise_api_version, **extra}
+               "api_version": o.connectwise_api_version, "parameters": job.parameters,
+               "zone_url": o.zone_url, "company_field": o.company_field,
+               "service_field": o.service_field, "budget_share": o.budget_share,
+               "effective_date": o.effective_date, **extra}
+    if "period_end" in profile.adapter_options and "period_end" not in offered:
+        offered["period_end"] = _period_end(job, today)
     kw = {k: v for k, v in offered.items()
           if k not in ADAPTER_OPTIONS or k in profile.adapter_options}
     session: PsaSession = adapter(api_url, secrets, options=options, page_size=o.page_size,
@@ -134,7 +141,19 @@ def open_session(job: JobConfig, api_url: str, secrets: Mapping[str, str], *,
 
 
 # Keyword arguments an adapter takes only if its profile lists them.
-ADAPTER_OPTIONS = frozenset({"endpoints", "budget_scope", "unit_effective", "api_version"})
+ADAPTER_OPTIONS = frozenset({"endpoints", "budget_scope", "unit_effective", "api_version",
+                             "parameters", "period_end", "zone_url", "company_field",
+                             "service_field", "budget_share", "effective_date"})
+
+
+def _period_end(job: JobConfig, today: date) -> date | None:
+    """The billing period's end for an adapter whose reads depend on it (Autotask reads the
+    units in force when a change would take effect), outside a run (pickers, doctor)."""
+    try:
+        jp = job_params(job)
+        return resolve_period(jp.billing_period, job.period_start_day, today).end
+    except (ConfigError, PeriodError):
+        return None
 
 
 class KeptLines:

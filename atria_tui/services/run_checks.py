@@ -66,11 +66,13 @@ def psa_abort(task: Task, exc: RemoteError, *, writing: bool = False) -> RunAbor
     if writing and (exc.maybe_landed or exc.kind in ("connect", "timeout")):
         return RunAbort(codes.entry(profile_of(task).codes.psa_unreachable,
                                     error=exc.message + RERUN_HINT))
+    if exc.code and not exc.maybe_landed:  # the adapter knew what this failure is
+        return RunAbort(codes.entry(exc.code, error=exc.message))
     if exc.kind == "decode":
         return RunAbort(codes.entry(profile_of(task).codes.invalid_answer, error=exc.message))
     profile = profile_of(task)
     if exc.kind == "auth" and profile.codes.auth_refused:
-        return RunAbort(codes.entry(profile.codes.auth_refused))
+        return RunAbort(codes.entry(profile.codes.auth_refused, error=exc.message))
     if exc.kind == "budget" and profile.call_budget:
         return RunAbort(codes.entry(
             profile.codes.psa_unreachable,
@@ -137,7 +139,16 @@ def prepare(svc: Runtime, job: JobConfig) -> tuple[ReconcileParams, str]:
                              jp.contract_type, job.options.units_rounding)
     _check_api_url(task, jp.api_url)
     _check_endpoints(job)
-    return params, jp.api_url
+    return params, run_url(job, jp.api_url)
+
+
+def run_url(job: JobConfig, api_url: str) -> str:
+    """The URL a run starts from: the job's API URL, or for a PSA that finds its API
+    itself (Autotask's zone lookup) what a blank one stands for."""
+    profile = profile_of(job.task)
+    if api_url.strip() or not profile.blank_api_url:
+        return api_url
+    return job.options.zone_url or profile.blank_api_url
 
 
 def _check_endpoints(job: JobConfig) -> None:

@@ -220,7 +220,7 @@ def test_demo_folder_points_at_the_shipped_billing_files(tmp_path: Path) -> None
     from atria_tui.cli.demo import SAMPLES, setup_demo
 
     written = setup_demo(tmp_path / "jobs")
-    assert sorted(p.name for p in written) == [CW, KS]
+    assert sorted(p.name for p in written) == ["demo-autotask.toml", CW, KS]
     for path in written:
         job = load_job(path)
         assert job.source.path is not None and job.source.path.is_absolute()

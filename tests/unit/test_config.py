@@ -167,8 +167,8 @@ def test_api_url_and_billing_period_content_not_judged(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("text,expected", [
-    ('task = "autotask"\n', 'job.toml: line 1: task: "connectwise-manage" or "kaseya-bms", '
-                            'got "autotask"'),
+    ('task = "autotask"\n', 'job.toml: line 1: task: "connectwise-manage" or "kaseya-bms" '
+                            'or "autotask-psa", got "autotask"'),
     (KASEYA_MIN + 'log_level = "loud"\n',
      'job.toml: line 3: log_level: verbose, info, warning or error, got "loud"'),
     (KASEYA_MIN + 'cron = "61 * * * *"\n',
@@ -189,6 +189,7 @@ def test_api_url_and_billing_period_content_not_judged(tmp_path: Path) -> None:
      "max_concurrency, page_size, zero_mode, swing_threshold, call_budget_per_hour, "
      "timeout_seconds, retries, max_quantity, run_deadline_minutes, connectwise_api_version, "
      "units_rounding, unit_change_effective, call_budget_scope, line_cache_hours, "
+     "zone_url, company_field, service_field, budget_share, effective_date, "
      "currency), got 3"),
     (KASEYA_MIN + '[options]\nconnectwise_api_version = "2025"\n',
      'job.toml: line 4: options.connectwise_api_version: an API version such as "2025.1" '
@@ -241,7 +242,7 @@ def test_job_params_bad_value_in_memory_names_the_line(tmp_path: Path) -> None:
 
 def test_unknown_and_foreign_parameters_reported() -> None:
     errors = validate_parameters(Task.CONNECTWISE, {"ContractType": "x", "BillingPeriod": 3})
-    assert "ContractType is a Kaseya parameter" in str(errors[0])
+    assert "ContractType is a Kaseya and Autotask parameter" in str(errors[0])
     assert str(errors[1]) == 'BillingPeriod: a text value in quotes, got 3'
 
 

@@ -143,7 +143,7 @@ def test_empty_blocks_and_empty_secret() -> None:
     (Task.CONNECTWISE, '{"ContractType": "x"}', "",
      "parameters block: line 1: ContractType: unknown parameter for ConnectWise (expected "
      "one of ApiUrl, AgreementType, AllowAtriaCreateAdditions, BillingPeriod, "
-     "CustomersFilter; ContractType is a Kaseya parameter)"),
+     "CustomersFilter; ContractType is a Kaseya and Autotask parameter)"),
     (Task.KASEYA, '{\n"SKUFieldMatch": "Name"\n}', "",
      'parameters block: line 2: SKUFieldMatch: one of ServiceName, Description, '
      'SKUDescription, got "Name"'),

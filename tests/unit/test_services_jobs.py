@@ -45,7 +45,8 @@ def test_job_files_skip_mappings_and_temp_files(folder: Path) -> None:
     (folder / "demo-kaseya.mappings.toml").write_text("")
     (folder / ".demo-kaseya.toml.123.tmp.toml").write_text("")
     (folder / "notes.txt").write_text("")
-    assert [p.name for p in job_files(folder)] == ["demo-connectwise.toml", "demo-kaseya.toml"]
+    assert [p.name for p in job_files(folder)] == ["demo-autotask.toml", "demo-connectwise.toml",
+                                                   "demo-kaseya.toml"]
     assert job_files(folder / "missing") == []
 
 
@@ -131,7 +132,8 @@ def test_demo_home_is_throwaway(monkeypatch: pytest.MonkeyPatch) -> None:
 
         assert os.environ["ATRIA_TUI_HOME"] == str(jobs.parent)
         assert os.environ["ATRIA_TUI_KEYRING"] == "0"
-        assert sorted(p.name for p in job_files(jobs)) == ["demo-connectwise.toml",
+        assert sorted(p.name for p in job_files(jobs)) == ["demo-autotask.toml",
+                                                           "demo-connectwise.toml",
                                                            "demo-kaseya.toml"]
         assert load_job(jobs / "demo-kaseya.toml").param("ApiUrl") == "sandbox://kaseya"
     finally:

@@ -29,6 +29,7 @@ class TaskChoiceScreen(ModalScreen[Task | None]):
     BINDINGS = [
         Binding("c", "choose('connectwise-manage')", "ConnectWise", id="task.cw"),
         Binding("k", "choose('kaseya-bms')", "Kaseya", id="task.ks"),
+        Binding("a", "choose('autotask-psa')", "Autotask", id="task.at"),
         Binding("escape", "cancel", "Cancel", id="task.cancel"),
     ]
 
@@ -40,6 +41,7 @@ class TaskChoiceScreen(ModalScreen[Task | None]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("ConnectWise Manage", id="connectwise-manage", variant="primary")
                 yield Button("Kaseya BMS", id="kaseya-bms", variant="primary")
+                yield Button("Autotask PSA", id="autotask-psa", variant="primary")
                 yield Button("Cancel", id="cancel")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:

@@ -43,7 +43,8 @@ from atria_tui.services.jobs import add_job, shown_path
 __all__ = ["JobFormScreen", "TaskChoiceScreen"]
 
 LEVELS = [(level.value, level) for level in Level]
-TEXT_PARAMS = ("ApiUrl", "AgreementType", "ContractType", "BillingPeriod", "CustomersFilter")
+TEXT_PARAMS = ("ApiUrl", "BaseUrl", "ZoneUser", "AgreementType", "ContractType", "BillingPeriod",
+               "CustomersFilter")
 
 
 def _on_off(on: bool) -> str:
@@ -224,6 +225,11 @@ class JobFormScreen(Screen[JobConfig | None]):
             text = self._input(f"p-{name}")
             if name == "ApiUrl":
                 result = check.api_url(text)
+            elif name == "BaseUrl":  # blank: the PSA finds its API itself (a zone lookup)
+                result = (check.api_url(text) if text.strip()
+                          else check.Check(hint="blank: looked up for ZoneUser"))
+            elif name == "ZoneUser":
+                result = check.Check(hint="" if text.strip() else "blank: the UserName secret")
             elif name == "BillingPeriod":
                 result = check.billing_period(text, day, now.date())
             elif name == "CustomersFilter":

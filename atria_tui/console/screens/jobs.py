@@ -22,7 +22,7 @@ from atria_tui.console.screens.job_form import JobFormScreen, TaskChoiceScreen
 from atria_tui.core.model import Task
 from atria_tui.job.file import JobConfig, new_job
 from atria_tui.job.form_checks import fmt_when
-from atria_tui.job.parameters import ConfigError
+from atria_tui.job.parameters import API_URL_PARAM, ConfigError
 from atria_tui.services.history import FAILED, INTERRUPTED, SUCCESS, WARNINGS
 from atria_tui.services.jobs import (
     JobRow,
@@ -152,10 +152,11 @@ class JobsScreen(Screen[None]):
             return
         detail.remove_class("error")
         job = row.job
+        url_name = API_URL_PARAM[job.task]
         source = (shown_path(job.source.path, row.path.parent) if job.source.kind == "file"
                   else job.source.url)
         detail.update(f"{row.path.name} · source {job.source.kind}: {source or '(none)'}\n"
-                      f"ApiUrl {job.param('ApiUrl', '') or '(not set)'} · BillingPeriod "
+                      f"{url_name} {job.param(url_name, '') or '(not set)'} · BillingPeriod "
                       f"{job.param('BillingPeriod', 'Current')} · log level "
                       f"{job.log_level.value}")
 

@@ -69,6 +69,17 @@ FIELDS: dict[str, list[FieldSpec]] = {
         ("createDate", "datetime", True, None, None),
         ("lastModifiedDate", "datetime", True, None, None),
     ],
+    # Service bundles (out of the job's scope: a SKU that only names a bundle is reported).
+    "ServiceBundles": [
+        _ID,
+        ("name", "string", False, None, None),
+        ("description", "string", False, None, None),
+        ("invoiceDescription", "string", False, None, None),
+        ("isActive", "boolean", False, None, None),
+        ("unitPrice", "double", False, None, None),
+        ("unitCost", "double", False, None, None),
+        ("periodType", "integer", False, "periodType", None),
+    ],
     "ContractServices": [
         _ID,
         ("contractID", "integer", True, None, "Contract"),
@@ -111,13 +122,15 @@ FIELDS: dict[str, list[FieldSpec]] = {
 }
 
 # Entities answering `POST {Entity}/query` (ContractServiceAdjustments is create-only).
-QUERYABLE = ("Companies", "Contracts", "Services", "ContractServices", "ContractServiceUnits")
+QUERYABLE = ("Companies", "Contracts", "Services", "ServiceBundles", "ContractServices",
+             "ContractServiceUnits")
 # Entities that carry `userDefinedFields` in every item.
 WITH_UDFS = frozenset({"Companies", "Contracts", "Services"})
 REQUIRED = {
     "Companies": {"companyName", "companyType"},
     "Contracts": {"companyID", "contractName", "contractType", "startDate", "endDate", "status"},
     "Services": {"name", "periodType", "unitPrice"},
+    "ServiceBundles": {"name", "periodType", "unitPrice"},
     "ContractServices": {"contractID", "serviceID", "unitPrice"},
     "ContractServiceAdjustments": {"effectiveDate"},
 }
