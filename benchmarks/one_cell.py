@@ -62,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--wrap", default="", help="argv prefix instead of the atria-tui script, "
                     "e.g. 'python -m cProfile -o /tmp/x.prof' (the script path follows)")
     ap.add_argument("--times", type=int, default=1, help="measure the command this often")
+    ap.add_argument("--profile-server", type=Path, metavar="FILE",
+                    help="py-spy (if installed) samples the server during the measured "
+                    "command, raw stacks written here")
     ap.add_argument("--keep", type=Path, help="copy the work folder here at the end")
     args = ap.parse_args(argv)
 
@@ -116,8 +119,21 @@ def main(argv: list[str] | None = None) -> int:
         for n in range(args.times):
             before, _ = served.counts(args.psa)
             server_cpu = _cpu_of(served.process.pid or 0)
+            spy = None
+            if args.profile_server:
+                import subprocess
+
+                spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record",
+                                        "-f", "raw", "-r", "100", "--nonblocking", "-o",
+                                        str(args.profile_server), "--pid",
+                                        str(served.process.pid)])
             c = spawn([*base_argv(), *cmd], env, work / f"measured-{n}")
             server_cpu = _cpu_of(served.process.pid or 0) - server_cpu
+            if spy is not None:
+                import signal
+
+                spy.send_signal(signal.SIGINT)
+                spy.wait(60)
             after, _ = served.counts(args.psa)
             delta = Counter(after)
             delta.subtract(before)

@@ -102,6 +102,13 @@ class RunResult:
     requests: int = 0
     fatal: LogEntry | None = None
 
+    def __repr__(self) -> str:
+        # Short on purpose: `asyncio.run` reprs its finished main task (and so this, its
+        # result) when it restores the SIGINT handler, and the generated repr of a
+        # 5,000-customer plan walked ~270,000 objects: 2 s of CPU at every plan's end.
+        return (f"RunResult(run_id={self.run_id}, status={self.status!r}, "
+                f"entries={len(self.entries)}, requests={self.requests})")
+
     @property
     def exit_code(self) -> int:
         """0 completed (warnings allowed); 2 ended on an error, or a change was not written."""
