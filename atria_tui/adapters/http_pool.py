@@ -92,7 +92,7 @@ class CheapIdleBackend(httpcore.AsyncNetworkBackend):
 class LinearPool(httpcore.AsyncConnectionPool):
     """httpcore's pool, `_assign_requests_to_connections` in one pass over the pool.
 
-    The same rules in the same order: drop closed connections, close expired ones, close
+    The same rules: drop closed connections, close expired ones, close
     idle ones beyond the keep-alive allowance (first ones first), then give each queued
     request the first connection that can take it, else a new one, else replace the first
     idle one."""
@@ -122,9 +122,11 @@ class LinearPool(httpcore.AsyncConnectionPool):
             if not pool_request.is_queued():
                 continue
             origin = pool_request.request.url.origin
-            connection = next((c for c in kept if c.can_handle_request(origin)
+            found: Any = next((c for c in kept if c.can_handle_request(origin)
                                and c.is_available()), None)
-            if connection is None:
+            if found is not None:
+                connection = found
+            else:
                 if len(kept) < self._max_connections:
                     connection = self.create_connection(origin)
                     kept.append(connection)
