@@ -390,12 +390,17 @@ class _Formatter(argparse.HelpFormatter):
 
     def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
                  width: int | None = None) -> None:
-        if width is None:
+        if width is None:  # shutil.get_terminal_size's rule: COLUMNS, the terminal, 80
             try:
-                width = int(os.environ.get("COLUMNS", "")) or os.get_terminal_size().columns
-            except (ValueError, OSError):
-                width = 80
-            width -= 2  # as argparse does
+                width = int(os.environ.get("COLUMNS", "").strip() or 0)
+            except ValueError:
+                width = 0
+            if width <= 0:
+                try:
+                    width = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+                except (AttributeError, ValueError, OSError):
+                    width = 0
+            width = (width or 80) - 2  # as argparse does
         super().__init__(prog, indent_increment, max_help_position, width)
 
 
@@ -410,8 +415,7 @@ class _Parser(argparse.ArgumentParser):
 
 def parser() -> argparse.ArgumentParser:
     p = _Parser(prog="atria-tui", description=__doc__.splitlines()[0],
-                                epilog="Without a command, the console opens on the jobs "
-                                "folder.")
+                epilog="Without a command, the console opens on the jobs folder.")
     p.add_argument("--jobs", metavar="DIR",
                    help="jobs folder for the console (default: the configured jobs folder)")
     p.add_argument("--run", type=int, metavar="RUN",
