@@ -27,6 +27,7 @@ from typing import Any
 
 import httpx
 
+from atria_tui.adapters.http_pool import pooled_transport
 from atria_tui.adapters.limiter import AdaptiveSlots, AimdLimit, RateMeter, Ticket
 from atria_tui.psa.errors import ErrorKind, RemoteError
 from atria_tui.psa.session import Pace
@@ -208,7 +209,8 @@ class HttpClient:
         self.transport = transport  # another client to the same server reuses it
         self._client = httpx.AsyncClient(
             base_url=base, headers=dict(headers or {}), timeout=self.options.timeout,
-            transport=transport, follow_redirects=False)
+            transport=transport or pooled_transport(self.options.max_concurrency + 2),
+            follow_redirects=False)
         self.slots = AdaptiveSlots(AimdLimit(self.options.concurrency,
                                              max(1, self.options.max_concurrency)))
         self.rate = RateMeter()

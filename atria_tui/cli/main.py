@@ -13,9 +13,7 @@ import errno
 import os
 import signal
 import sys
-from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from atria_tui.cli import notify as cli_notify
 from atria_tui.cli import schedule as cli_schedule
@@ -24,8 +22,13 @@ from atria_tui.cli.errors import UsageError
 
 # Start-up time is the user's: `--help` and the parser import nothing beyond the standard
 # library, each command imports what it runs when it runs, and no headless command loads
-# Textual, the console or the emulators (tests/unit/test_startup.py holds that).
+# Textual, the console or the emulators (tests/unit/test_startup.py holds that). Not even
+# `typing` (5 ms): mypy reads any name TYPE_CHECKING as true.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
+
     from atria_tui.job.file import JobConfig
     from atria_tui.services.engine import RunResult
     from atria_tui.services.runtime import Runtime
@@ -381,10 +384,38 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Formatter(argparse.HelpFormatter):
+    """argparse's own, given the width up front: its default asks `shutil`, whose import
+    (with zlib, bz2 and lzma) is a tenth of what `--help` costs."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: int | None = None) -> None:
+        if width is None:  # shutil.get_terminal_size's rule: COLUMNS, the terminal, 80
+            try:
+                width = int(os.environ.get("COLUMNS", "").strip() or 0)
+            except ValueError:
+                width = 0
+            if width <= 0:
+                try:
+                    width = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+                except (AttributeError, ValueError, OSError):
+                    width = 0
+            width = (width or 80) - 2  # as argparse does
+        super().__init__(prog, indent_increment, max_help_position, width)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Every parser of the table with `_Formatter` (subparsers are made of this class too,
+    those that `schedule`, `serve` and `notify` register included)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="atria-tui", description=__doc__.splitlines()[0],
-                                epilog="Without a command, the console opens on the jobs "
-                                "folder.")
+    p = _Parser(prog="atria-tui", description=__doc__.splitlines()[0],
+                epilog="Without a command, the console opens on the jobs folder.")
     p.add_argument("--jobs", metavar="DIR",
                    help="jobs folder for the console (default: the configured jobs folder)")
     p.add_argument("--run", type=int, metavar="RUN",

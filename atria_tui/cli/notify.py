@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
 from atria_tui.cli.errors import UsageError
+
+TYPE_CHECKING = False  # `--help` builds this parser too: no `typing` import for it
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["register"]
 

@@ -14,21 +14,18 @@ gets a 401 and nothing else. TLS is a reverse proxy's job, and `serve` says so.
 
 from __future__ import annotations
 
-import argparse
-import base64
-import binascii
-import getpass
-import hmac
-import ipaddress
 import os
-import shlex
-import socket
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 from atria_tui.cli.errors import UsageError
+
+# `register` runs for every command, `--help` included (the parser is one table): what
+# only serving needs (sockets, hashing, prompts) is imported by the function that uses it.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from typing import Any
 
 __all__ = ["PASSWORD_NAME", "SERVE_KEY", "console_command", "is_loopback", "register"]
 
@@ -65,6 +62,8 @@ def register(sub: Any) -> None:
 
 def is_loopback(host: str) -> bool:
     """True for an address only this machine can reach."""
+    import ipaddress
+
     if host.strip().casefold() == "localhost":
         return True
     try:
@@ -76,6 +75,8 @@ def is_loopback(host: str) -> bool:
 def console_command(jobs: Path | None, *, demo: bool) -> str:
     """The shell command textual-serve starts for each browser session: this interpreter
     running this package's CLI, so the served console is the installed one."""
+    import shlex
+
     argv = [sys.executable, "-m", "atria_tui.cli.main"]
     if jobs is not None:
         argv += ["--jobs", str(jobs)]
@@ -87,6 +88,8 @@ def console_command(jobs: Path | None, *, demo: bool) -> str:
 def _password(args: argparse.Namespace) -> str:
     """The password for a non-loopback address: the environment's, else the stored one,
     else asked now (twice, at a terminal) and stored encrypted."""
+    import getpass
+
     from atria_tui.engine.secret_store import SecretError, SecretStore, env_name
 
     store = SecretStore()
@@ -116,6 +119,10 @@ def _password(args: argparse.Namespace) -> str:
 
 def _authorised(header: str, password: str) -> bool:
     """Basic auth with any user name and the password, compared in constant time."""
+    import base64
+    import binascii
+    import hmac
+
     scheme, _, encoded = header.partition(" ")
     if scheme.casefold() != "basic":
         return False
@@ -130,6 +137,9 @@ def make_server(command: str, host: str, port: int, *, password: str | None,
                 public_url: str | None = None) -> Any:
     """A textual-serve Server for `command`, with every request checked against
     `password` when one is given."""
+    import socket
+    from collections.abc import Awaitable, Callable
+
     from aiohttp import web
     from textual_serve.server import Server
 

@@ -18,7 +18,7 @@ import itertools
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -207,6 +207,9 @@ class _Reader:
     period_end: date | None
     previous_end: date | None
     max_quantity: Decimal
+    # Parsed cells by their text: 100,000 rows repeat a few quantities, two period ends and
+    # "true"/"false"; each is checked and converted once (a bad one raises every time).
+    seen: dict[tuple[str, str], object] = field(default_factory=dict)
 
     def quantity(self, v: object) -> Decimal:
         """A billed count: a negative one or one past the cap is a broken export, and
@@ -221,11 +224,21 @@ class _Reader:
 
     def records(self, cells: Mapping[str, object], names: Mapping[str, str],
                 line: int) -> list[BillingRecord]:
+        seen = self.seen
+
         def get(key: str, parse: Callable[[object], _T]) -> _T:
+            raw = cells.get(key)
+            if type(raw) is str and parse is not _text:
+                hit = seen.get((key, raw), seen)
+                if hit is not seen:
+                    return hit  # type: ignore[return-value]
             try:
-                return parse(cells.get(key))
+                value = parse(raw)
             except _CellError as exc:
                 raise self.error(line, names.get(key, key), exc.expected, exc.value) from None
+            if type(raw) is str and parse is not _text and len(seen) < 4096:
+                seen[(key, raw)] = value
+            return value
 
         code, name = get("customercode", _text), get("customername", _text)
         if self.shape == "summary":

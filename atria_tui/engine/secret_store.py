@@ -92,12 +92,23 @@ def redact(text: str, secrets: Iterable[str]) -> str:
 
     Passing a `Secrets` (or any mapping) redacts its values, not its names.
     """
+    return redact_forms(text, secret_forms(secrets))
+
+
+def secret_forms(secrets: Iterable[str]) -> tuple[str, ...]:
+    """The texts `redact` masks for these secrets, longest first: worked out once by a
+    caller that redacts many texts (a 5,000-customer plan logs 25,000 rows)."""
     values = secrets.values() if isinstance(secrets, Mapping) else secrets
     forms: set[str] = set()
     for value in values:
         if isinstance(value, str) and len(value) >= 4:
             forms.update((value, quote(value, safe=""), quote_plus(value)))
-    for form in sorted(forms, key=len, reverse=True):
+    return tuple(sorted(forms, key=len, reverse=True))
+
+
+def redact_forms(text: str, forms: Iterable[str]) -> str:
+    """`redact` with the forms of `secret_forms`."""
+    for form in forms:
         text = text.replace(form, MASK)
     return _AUTH_TOKEN.sub(lambda m: m.group(1) + m.group(2) + MASK, text)
 

@@ -51,6 +51,29 @@ def test_help_imports_neither_the_console_nor_the_engine() -> None:
     assert loaded == {n: False for n in loaded}
 
 
+# What `--help` used to load and needs not: `typing` (the annotations are strings), the
+# sockets, hashing and prompts of `serve`, and `shutil` (argparse's default formatter asks
+# it for the terminal's width; with zlib, bz2 and lzma it was a tenth of `--help`).
+NOT_FOR_HELP = ("typing", "socket", "hmac", "hashlib", "getpass", "ipaddress", "shutil",
+                "json", "sqlite3", "decimal", "datetime", "atria_tui.core", "atria_tui.job")
+
+
+def test_help_loads_only_argparse_and_the_command_table() -> None:
+    # Compared with what the interpreter had before (site, a .pth file may load some).
+    code = ("import contextlib, sys\n"
+            "before = set(sys.modules)\n"
+            "from atria_tui.cli.main import main\n"
+            "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(None):\n"
+            "    main(['--help'])\n"
+            f"names = {NOT_FOR_HELP!r}\n"
+            "print(sorted(n for n in names if any(m == n or m.startswith(n + '.')\n"
+            "                                     for m in set(sys.modules) - before)))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
 def test_headless_commands_never_import_textual_the_console_or_the_sandbox(
         tmp_path: Path) -> None:
     # The ConnectWise demo job pointed at a real (refusing) host instead of sandbox://.
