@@ -118,8 +118,8 @@ def test_plan_fires_the_autotask_codes_and_writes_nothing(
     code, out = at_cli.json("plan", at_job(tmp_path, at_server))
     assert code in (0, 1), out["log"][-3:]
     fired = set(codes_of(out)) | {i["code"] for i in out["items"]}
-    assert {"AP01", "AP06", "AP07", "AP08", "AP09", "AP14", "AP15", "AP21", "AP24", "AP26",
-            "AP29", "AP31", "AP33", "AP35", "AP37"} <= fired
+    assert {"AP01", "AP04", "AP05", "AP06", "AP07", "AP08", "AP09", "AP14", "AP15", "AP21",
+            "AP24", "AP26", "AP29", "AP31", "AP33", "AP35", "AP37"} <= fired
     assert units(at_server) == before and state(at_server)["adjustments"] == []
     stats = at_server.get(AT + "/_sandbox/stats")
     assert not any("ServiceAdjustments" in k for k in stats["byEndpoint"])
@@ -241,3 +241,30 @@ def test_doctor_checks_the_zone_the_user_and_the_fields(
     assert steps["zone"] == "works" and steps["threshold"] == "works"
     assert steps["contract type"] == "works" and steps["adjustments"] == "exists"
     assert state(at_server)["adjustments"] == []                   # nothing written
+
+
+def test_the_log_of_an_autotask_apply_exports_to_csv_with_what_was_written_and_no_secret(
+        tmp_path: Path, at_server: Server, at_cli: Cli) -> None:
+    """The export is the shared one: the Autotask run's rows, the service written and its
+    contract, BOM and CRLF, and none of the three secrets anywhere in it."""
+    import csv
+    import io
+
+    from atria_tui.sandbox.autotask.state import DEMO_SECRETS
+
+    code, out = at_cli.json("apply", at_job(tmp_path, at_server), "--yes", "--approve-all")
+    only_dns_zone_failed(code, out)
+    target = tmp_path / "log.csv"
+    res = at_cli.run("log", str(out["run_id"]), "--csv", str(target))
+    assert res.returncode == 0, res.stderr
+    data = target.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf") and data.count(b"\n") == data.count(b"\r\n")
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+    (m365,) = [r for r in rows if r["code"] == "AP07" and r["customer"] == "ASP"
+               and r["sku"] == "M365-BP"]
+    assert "updated from 10" in m365["message"] and "to 12" in m365["message"]
+    assert m365["psa_product"] == "M365-BP" and "Acme" in m365["agreement"]
+    assert {r["code"] for r in rows} >= {"AP01", "AP08", "AP34", "AP24"}
+    text = data.decode("utf-8-sig") + res.stdout + res.stderr
+    for secret in DEMO_SECRETS.values():
+        assert secret not in text
