@@ -529,6 +529,7 @@ def markdown(results: Results, args: argparse.Namespace) -> str:
         "÷ the API's minimum where requests are made, and whether it is met or by how much "
         "it misses.", "",
         report.table(results),
+        report.why_section([r[0] for r in report.rows(results) if r[-1] != "met"]),
         "## Every command, the cells side by side", "",
         "Wall time (the child's CPU time: less sensitive to a busy machine), its own peak "
         "RSS, requests the server answered (÷ minimum).", "",
