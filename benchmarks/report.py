@@ -397,7 +397,7 @@ WHY: dict[str, str] = {
     "`atria-tui --help`":
         "The bare interpreter of this venv is itself ~60–100 ms (the editable install's "
         "import hook runs in every start, `python -c pass` included), so ≤ 100 ms is out of "
-        "reach here; what `--help` adds on top of it went from ~117 ms to ~45–55 ms "
+        "reach here; what `--help` adds on top of it went from ~117 ms to ~55 ms "
         "(argparse and the command table only: no Textual, typing, socket, json, sqlite3, "
         "decimal; `tests/unit/test_startup.py`).",
     "console: longest stall, plan and apply at once":
