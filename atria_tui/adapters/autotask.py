@@ -39,6 +39,7 @@ import httpx
 
 from atria_tui.adapters import autotask_routes as R
 from atria_tui.adapters.http import CallBudget, ClientOptions, HttpClient, resolve_url
+from atria_tui.adapters.lines import line_by_rereading, lines_of_product
 from atria_tui.adapters.paging import Deadline
 from atria_tui.adapters.values import psa_number
 from atria_tui.core import codes
@@ -739,17 +740,10 @@ class AutotaskAdapter:
         return (await self.lines_of([k])).get(contract_id, [])
 
     async def read_line(self, contract_id: str, line_id: str) -> PsaLine | None:
-        try:
-            found = await self.contract_lines(contract_id)
-        except RemoteError as exc:
-            if exc.status == 404:
-                return None
-            raise
-        return next((ln for ln in found if ln.id == line_id), None)
+        return await line_by_rereading(self.contract_lines, contract_id, line_id)
 
     async def find_lines(self, contract_id: str, product_code: str) -> list[PsaLine]:
-        return [ln for ln in await self.contract_lines(contract_id)
-                if norm(ln.product_code) == norm(product_code)]
+        return lines_of_product(await self.contract_lines(contract_id), product_code)
 
     async def _writable(self, contract_id: str) -> _Contract:
         k = await self._contract(contract_id)

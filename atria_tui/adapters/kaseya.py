@@ -27,7 +27,13 @@ from urllib.parse import urlsplit
 from atria_tui.adapters.http import CallBudget, ClientOptions, HttpClient
 from atria_tui.adapters.kaseya_auth import Clock, KaseyaAuth, V1Auth, lower_keys, utcnow
 from atria_tui.adapters.kaseya_routes import SHIPPED, Route, fill, routes_for
-from atria_tui.adapters.lines import LinesTally, accounts_to_read, read_lines
+from atria_tui.adapters.lines import (
+    LinesTally,
+    accounts_to_read,
+    line_by_rereading,
+    lines_of_product,
+    read_lines,
+)
 from atria_tui.adapters.paging import Deadline, Pages
 from atria_tui.adapters.values import psa_id, psa_id_value, psa_number
 from atria_tui.core.model import (
@@ -447,17 +453,10 @@ class KaseyaAdapter:
 
     async def read_line(self, contract_id: str, line_id: str) -> PsaLine | None:
         """No single-line endpoint exists: re-read the contract's lines (conflict check)."""
-        try:
-            found = await self.lines(contract_id)
-        except RemoteError as exc:
-            if exc.status == 404:
-                return None
-            raise
-        return next((ln for ln in found if ln.id == line_id), None)
+        return await line_by_rereading(self.lines, contract_id, line_id)
 
     async def find_lines(self, contract_id: str, product_code: str) -> list[PsaLine]:
-        return [ln for ln in await self.lines(contract_id)
-                if norm(ln.product_code) == norm(product_code)]
+        return lines_of_product(await self.lines(contract_id), product_code)
 
     async def set_quantity(self, contract_id: str, line_id: str, quantity: Decimal) -> None:
         """A unit change is effective-dated in BMS (it prorates): the route's body template

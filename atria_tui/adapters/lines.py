@@ -24,6 +24,23 @@ from atria_tui.psa.errors import RemoteError
 from atria_tui.psa.session import LineCache
 
 
+async def line_by_rereading(read: Callable[[str], Awaitable[list[PsaLine]]], contract_id: str,
+                            line_id: str) -> PsaLine | None:
+    """One line, for a PSA with no single-line read: its contract's lines read again (the
+    applier's conflict check); a contract that is gone (404) has no line."""
+    try:
+        found = await read(contract_id)
+    except RemoteError as exc:
+        if exc.status == 404:
+            return None
+        raise
+    return next((ln for ln in found if ln.id == line_id), None)
+
+
+def lines_of_product(found: Sequence[PsaLine], product_code: str) -> list[PsaLine]:
+    return [ln for ln in found if norm(ln.product_code) == norm(product_code)]
+
+
 def single_live_contracts(snap: PsaSnapshot, accounts: set[str] | None = None
                           ) -> list[PsaContract]:
     return [k for acc, ks in snap.contracts.items() if sum(x.live for x in ks) == 1
